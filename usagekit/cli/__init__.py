@@ -1,0 +1,51 @@
+"""The ``usagekit`` command line: one sub-command module per stage of the flow."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from usagekit import __version__
+from usagekit.cli import _dataset, _engine, _fetch, _report, _sandbox
+from usagekit.exceptions import UsagekitError
+
+_COMMAND_MODULES = (_sandbox, _fetch, _dataset, _engine, _report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="usagekit",
+        description="Fetch, store, query and report Genesys Cloud API usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"usagekit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v: INFO, -vv: DEBUG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (2 for bad input, 1 for other failures)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except ValueError as exc:  # QueryError, ConfigError: bad input
+        print(f"usagekit: error: {exc}", file=sys.stderr)
+        return 2
+    except UsagekitError as exc:
+        print(f"usagekit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
