@@ -82,3 +82,11 @@ class EngineError(UsagekitError):
 
 class ReportError(UsagekitError):
     """Running or rendering a notebook report failed."""
+
+
+class InvalidRowsError(DatasetError, ValueError):
+    """Usage rows are malformed or contradict the granularity, grouping or interval declared."""
+
+
+class CrawlerTimeoutError(DatasetError, TimeoutError):
+    """A Glue crawler did not return to ``READY`` before the deadline."""
