@@ -1,0 +1,524 @@
+"""Usage queries, validated before any request is sent.
+
+A :class:`UsageQuery` describes what to fetch from either Genesys Cloud usage API:
+
+- ``api="legacy"``: ``POST /api/v2/usage/query`` (or the per-client
+  ``/api/v2/oauth/clients/{clientId}/usage/query``), half-open ISO-8601 interval;
+- ``api="aggregates"``: ``POST /api/v2/usage/aggregates/query/jobs`` (or
+  ``/api/v2/usage/client/{clientId}/aggregates/query/jobs``), whole UTC days with both
+  ends inclusive, start at most a year back, at most :data:`MAX_JOB_DAYS` days per job.
+  Longer windows are split into compliant jobs by :meth:`UsageQuery.split`.
+
+Names are matched case-insensitively and canonicalised; the kit spells groupBy values
+as the legacy API does (``OAuthClientId``) and sends ``OauthClientId`` to the
+aggregates API. Every :class:`~usagekit.exceptions.QueryError` names the bad value and
+the valid ones.
+
+Split points (aggregates) fall on bucket boundaries: any day for ``Day``, a Monday for
+``Week``, the 1st of a month for ``Month``. So no week or month bucket is cut in two by
+a seam, and no bucket is reported by two jobs. Without a granularity each job returns
+one bucket; the client sums those per group (labelled with the interval start).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from usagekit.exceptions import QueryError
+
+GRANULARITIES: tuple[str, ...] = ("Day", "Week", "Month")
+#: Canonical groupBy names (legacy spelling), in :func:`grouping_key` order.
+GROUP_BY: tuple[str, ...] = (
+    "OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod", "Platform",
+)
+METRICS: tuple[str, ...] = (
+    "Status200", "Status300", "Status400", "Status500", "Status429", "Requests",
+)
+APIS: tuple[str, ...] = ("legacy", "aggregates")
+#: HTTP methods the aggregates ``httpMethods`` filter accepts.
+HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+SORT_ORDERS: tuple[str, ...] = ("Asc", "Desc")
+#: Most days (inclusive) one aggregates job may cover (the API: end <= start + 90 days).
+MAX_JOB_DAYS = 90
+MAX_PAGE_SIZE = 1000
+
+#: groupBy values each route accepts (canonical spelling).
+GROUP_BY_BY_ROUTE: dict[tuple[str, bool], tuple[str, ...]] = {
+    ("legacy", False): ("OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod"),
+    ("legacy", True): ("OAuthClientId", "OrganizationId", "TemplateUri", "HttpMethod"),
+    ("aggregates", False): ("OAuthClientId", "UserId", "TemplateUri", "HttpMethod", "Platform"),
+    ("aggregates", True): ("OrganizationId", "TemplateUri", "HttpMethod", "Platform"),
+}
+_AGGREGATES_SPELLING = {"OAuthClientId": "OauthClientId"}
+
+_DATE = r"(?P<y>\d{4})-(?P<m>\d{2})(?:-(?P<d>\d{2}))?"
+_TIME = r"(?:T(?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d{1,6})\d*)?)?)?"
+_ZONE = r"(?P<z>Z|[+-]\d{2}:?\d{2})?"
+_POINT = re.compile(_DATE + _TIME + _ZONE)
+_DURATION = re.compile(
+    r"P(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
+    r"(?:T(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+)S)?)?"
+)
+_FORMS = (
+    "'2021-01/2021-02', '2021-01-25/2021-03-10', "
+    "'2021-01-25T00:00:00Z/2021-01-26T12:00:00+02:00', or a start with a duration "
+    "('2021-01-01/P1M')"
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A half-open UTC interval ``[start, end)``.
+
+    Attributes
+    ----------
+    start, end : datetime
+        Timezone-aware, in UTC; ``start < end``.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise QueryError(f"interval {name} {value!r} must be a timezone-aware datetime")
+            object.__setattr__(self, name, value.astimezone(UTC))
+        if self.start >= self.end:
+            raise QueryError(
+                f"interval start {_iso(self.start)} must be before its end {_iso(self.end)}"
+            )
+
+    @property
+    def text(self) -> str:
+        """ISO-8601 ``start/end`` with UTC times, as the legacy API takes it."""
+        return f"{_iso(self.start)}/{_iso(self.end)}"
+
+    @property
+    def whole_days(self) -> bool:
+        """True when both ends fall on midnight UTC."""
+        return all(_is_midnight(t) for t in (self.start, self.end))
+
+    @property
+    def days(self) -> int:
+        """Number of (possibly partial) UTC days the interval touches."""
+        first = self.start.date()
+        last = (self.end - timedelta(microseconds=1)).date()
+        return (last - first).days + 1
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_interval(text: str | Interval) -> Interval:
+    """Parse an ISO-8601 interval in any form the usage API accepts.
+
+    Parameters
+    ----------
+    text : str or Interval
+        ``start/end`` where each end is a month (``2021-01``), a date (``2021-01-25``)
+        or a datetime (``2021-01-25T10:00:00Z``, ``...+02:00``; no offset means UTC);
+        one end may be an ISO duration (``P1M``, ``P7D``, ``PT12H``). Forms may be mixed.
+
+    Returns
+    -------
+    Interval
+
+    Raises
+    ------
+    QueryError
+        On any other text, or when start is not before end.
+
+    Examples
+    --------
+    >>> parse_interval("2021-01/2021-02").text
+    '2021-01-01T00:00:00Z/2021-02-01T00:00:00Z'
+    """
+    if isinstance(text, Interval):
+        return text
+    if not isinstance(text, str) or text.count("/") != 1:
+        raise QueryError(f"invalid interval {text!r}: expected start/end, e.g. {_FORMS}")
+    left, right = (part.strip() for part in text.split("/"))
+    if left.startswith("P") and right.startswith("P"):
+        raise QueryError(f"invalid interval {text!r}: only one end may be a duration")
+    if left.startswith("P"):
+        end = _parse_point(right, text)
+        return Interval(_shift(end, _parse_duration(left, text), -1), end)
+    start = _parse_point(left, text)
+    if right.startswith("P"):
+        return Interval(start, _shift(start, _parse_duration(right, text), +1))
+    return Interval(start, _parse_point(right, text))
+
+
+def grouping_key(group_by: Iterable[str]) -> str:
+    """The dataset's grouping key for a ``groupBy`` set.
+
+    Canonical names lower-cased, in the order of :data:`GROUP_BY`, joined by ``-``;
+    ``none`` when empty.
+
+    Examples
+    --------
+    >>> grouping_key(["TemplateUri", "OAuthClientId"])
+    'oauthclientid-templateuri'
+    """
+    names = {_canonical(value, GROUP_BY, "groupBy") for value in group_by}
+    return "-".join(n.lower() for n in GROUP_BY if n in names) or "none"
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """A validated usage query; build it with :meth:`UsageQuery.build`."""
+
+    interval: Interval
+    granularity: str | None = "Day"
+    group_by: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    api: Literal["legacy", "aggregates"] = "legacy"
+    client_id: str | None = None
+    oauth_client_ids: tuple[str, ...] = ()
+    template_uris: tuple[str, ...] = ()
+    http_methods: tuple[str, ...] = ()
+    user_ids: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    organization_ids: tuple[str, ...] = ()
+    sort_by: tuple[tuple[str, str], ...] = ()
+    page_size: int = MAX_PAGE_SIZE
+
+    @classmethod
+    def build(
+        cls,
+        interval: str | Interval,
+        granularity: str | None = "Day",
+        group_by: Iterable[str] = (),
+        metrics: Iterable[str] = (),
+        api: str = "legacy",
+        *,
+        client_id: str | None = None,
+        oauth_client_ids: Iterable[str] = (),
+        template_uris: Iterable[str] = (),
+        http_methods: Iterable[str] = (),
+        user_ids: Iterable[str] = (),
+        platforms: Iterable[str] = (),
+        organization_ids: Iterable[str] = (),
+        sort_by: Iterable[str | tuple[str, str]] = (),
+        page_size: int = MAX_PAGE_SIZE,
+        today: date | None = None,
+    ) -> UsageQuery:
+        """Validate and canonicalise every part of a query.
+
+        Parameters
+        ----------
+        interval : str or Interval
+            See :func:`parse_interval`.
+        granularity : str or None
+            ``Day``, ``Week``, ``Month`` (any case) or None/"" for one bucket.
+        group_by, metrics : iterable of str
+            Values of :data:`GROUP_BY` / :data:`METRICS`, any case; either
+            ``OAuthClientId`` or ``OauthClientId``.
+        api : {"legacy", "aggregates"}
+            Which usage API to call.
+        client_id : str, optional
+            Use the per-client routes (permission ``usage:client:view``).
+        oauth_client_ids, template_uris, http_methods, user_ids, platforms, organization_ids
+            Aggregates-API filters (``organization_ids`` only with ``client_id``,
+            ``oauth_client_ids``/``user_ids`` only without).
+        sort_by : iterable
+            Aggregates ``sortBy``: ``"field"``, ``"field:desc"`` or ``(field, order)``.
+        page_size : int
+            Aggregates page size, 1 to 1000.
+        today : date, optional
+            The current UTC day (for the one-year rule); defaults to now.
+
+        Raises
+        ------
+        QueryError
+            Naming the bad value and the valid ones.
+        """
+        api_name = _canonical(api, APIS, "api")
+        iv = parse_interval(interval)
+        gran = None if granularity in (None, "") else _canonical(granularity, GRANULARITIES,
+                                                                 "granularity")
+        if client_id is not None and not (isinstance(client_id, str) and client_id.strip()):
+            raise QueryError(f"invalid client_id {client_id!r}: expected an OAuth client id")
+        per_client = client_id is not None
+        allowed = GROUP_BY_BY_ROUTE[(api_name, per_client)]
+        groups = _canonical_list(group_by, GROUP_BY, "groupBy")
+        route = f"the {api_name} {'per-client ' if per_client else ''}API"
+        for name in groups:
+            if name not in allowed:
+                raise QueryError(
+                    f"invalid groupBy {name!r} for {route}: valid values are {', '.join(allowed)}"
+                )
+        ordered = tuple(n for n in GROUP_BY if n in groups)
+        filters = {
+            "oauth_client_ids": _strings(oauth_client_ids, "oauth_client_ids"),
+            "template_uris": _strings(template_uris, "template_uris"),
+            "http_methods": _canonical_list(http_methods, HTTP_METHODS, "httpMethods"),
+            "user_ids": _strings(user_ids, "user_ids"),
+            "platforms": _strings(platforms, "platforms"),
+            "organization_ids": _strings(organization_ids, "organization_ids"),
+        }
+        sorts = tuple(_sort_item(item) for item in sort_by)
+        if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise QueryError(f"invalid page_size {page_size!r}: expected 1 to {MAX_PAGE_SIZE}")
+        used = tuple(name for name, values in filters.items() if values)
+        if api_name == "legacy" and (used or sorts):
+            bad = used + (("sort_by",) if sorts else ())
+            raise QueryError(
+                f"filters {', '.join(bad)} need api='aggregates'; the legacy API takes only "
+                "interval, granularity, groupBy and metrics"
+            )
+        not_here = ("oauth_client_ids", "user_ids") if per_client else ("organization_ids",)
+        for name in not_here:
+            if filters[name]:
+                raise QueryError(
+                    f"filter {name} is not accepted by {route}; valid filters are "
+                    + ", ".join(n for n in filters if n not in not_here)
+                )
+        query = cls(
+            interval=iv, granularity=gran, group_by=ordered,
+            metrics=tuple(m for m in METRICS if m in _canonical_list(metrics, METRICS, "metrics")),
+            api=api_name,  # type: ignore[arg-type]
+            client_id=client_id.strip() if client_id else None,
+            sort_by=sorts, page_size=page_size,
+            **filters,
+        )
+        if api_name == "aggregates":
+            query._check_aggregates_window(today)
+        return query
+
+    # --- derived names ---------------------------------------------------------------
+    @property
+    def partition_granularity(self) -> str | None:
+        """``day``, ``week`` or ``month`` (the dataset's spelling), None without one."""
+        return self.granularity.lower() if self.granularity else None
+
+    @property
+    def grouping(self) -> str:
+        """The dataset grouping key of :attr:`group_by`."""
+        return grouping_key(self.group_by)
+
+    @property
+    def first_day(self) -> date:
+        """First UTC day of the interval."""
+        return self.interval.start.date()
+
+    @property
+    def last_day(self) -> date:
+        """Last UTC day of the interval (inclusive)."""
+        return (self.interval.end - timedelta(microseconds=1)).date()
+
+    # --- request bodies --------------------------------------------------------------
+    def legacy_body(self) -> dict[str, Any]:
+        """The ``ApiUsageOrganizationQuery`` / ``ApiUsageClientQuery`` JSON body."""
+        body: dict[str, Any] = {"interval": self.interval.text}
+        if self.granularity:
+            body["granularity"] = self.granularity
+        if self.group_by:
+            body["groupBy"] = list(self.group_by)
+        if self.metrics:
+            body["metrics"] = list(self.metrics)
+        return body
+
+    def aggregates_body(self) -> dict[str, Any]:
+        """The aggregates job request body (one job: call :meth:`split` first).
+
+        Raises
+        ------
+        QueryError
+            When the window is longer than one job may cover.
+        """
+        days = (self.last_day - self.first_day).days + 1
+        if days > MAX_JOB_DAYS:
+            raise QueryError(
+                f"interval {self.interval.text} covers {days} days; one aggregates job covers "
+                f"at most {MAX_JOB_DAYS}: use UsageQuery.split()"
+            )
+        body: dict[str, Any] = {"interval": f"{self.first_day}/{self.last_day}"}
+        if self.granularity:
+            body["granularity"] = self.granularity
+        if self.group_by:
+            body["groupBy"] = [_AGGREGATES_SPELLING.get(n, n) for n in self.group_by]
+        if self.metrics:
+            body["metrics"] = list(self.metrics)
+        for name, key in (("oauth_client_ids", "oauthClientIds"), ("template_uris",
+                          "templateUris"), ("http_methods", "httpMethods"),
+                          ("user_ids", "userIds"), ("platforms", "platforms"),
+                          ("organization_ids", "organizationIds")):
+            values = getattr(self, name)
+            if values:
+                body[key] = list(values)
+        if self.sort_by:
+            body["sortBy"] = [{"fieldName": f, "order": o} for f, o in self.sort_by]
+        return body
+
+    def split(self) -> tuple[UsageQuery, ...]:
+        """Compliant aggregates jobs covering the interval exactly once.
+
+        Legacy queries and short windows come back as ``(self,)``. Seams fall on
+        bucket boundaries (Monday for ``Week``, the 1st for ``Month``), so each
+        bucket is answered by exactly one job.
+        """
+        if self.api != "aggregates":
+            return (self,)
+        starts = _boundaries(self.first_day, self.last_day, self.granularity)
+        jobs: list[UsageQuery] = []
+        cursor = self.first_day
+        end = self.last_day + timedelta(days=1)
+        while cursor < end:
+            limit = cursor + timedelta(days=MAX_JOB_DAYS)
+            if limit >= end:
+                stop = end
+            else:
+                fits = [b for b in starts if cursor < b <= limit]
+                stop = fits[-1] if fits else limit
+            jobs.append(dataclasses.replace(self, interval=Interval(_midnight(cursor),
+                                                                    _midnight(stop))))
+            cursor = stop
+        return tuple(jobs)
+
+    def _check_aggregates_window(self, today: date | None) -> None:
+        if not self.interval.whole_days:
+            raise QueryError(
+                f"interval {self.interval.text} is not whole UTC days: the aggregates API "
+                "takes dates only (e.g. 2021-01-25/2021-03-10)"
+            )
+        today = today or datetime.now(UTC).date()
+        earliest = _year_before(today)
+        if self.first_day < earliest:
+            raise QueryError(
+                f"interval start {self.first_day} is more than a year ago: the aggregates API "
+                f"accepts starts from {earliest} (today {today}); use api='legacy' for older data"
+            )
+
+
+# --- helpers -------------------------------------------------------------------------
+def _iso(value: datetime) -> str:
+    text = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _is_midnight(value: datetime) -> bool:
+    return value.hour == value.minute == value.second == value.microsecond == 0
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _parse_point(text: str, whole: str) -> datetime:
+    match = _POINT.fullmatch(text)
+    if not match:
+        raise QueryError(f"invalid interval {whole!r}: cannot read {text!r}; use e.g. {_FORMS}")
+    g = match.groupdict()
+    if g["d"] is None and (g["H"] is not None or g["z"] is not None):
+        raise QueryError(f"invalid interval {whole!r}: {text!r} has a time but no day")
+    try:
+        naive = datetime(int(g["y"]), int(g["m"]), int(g["d"] or 1), int(g["H"] or 0),
+                         int(g["M"] or 0), int(g["S"] or 0), int((g["f"] or "0").ljust(6, "0")))
+    except ValueError as exc:
+        raise QueryError(f"invalid interval {whole!r}: {text!r} is not a date ({exc})") from None
+    zone = g["z"]
+    if zone in (None, "Z"):
+        return naive.replace(tzinfo=UTC)
+    sign = 1 if zone[0] == "+" else -1
+    digits = zone[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return (naive - sign * offset).replace(tzinfo=UTC)
+
+
+def _parse_duration(text: str, whole: str) -> dict[str, int]:
+    match = _DURATION.fullmatch(text)
+    parts = {k: int(v) for k, v in (match.groupdict() if match else {}).items() if v}
+    if not parts:
+        raise QueryError(f"invalid interval {whole!r}: cannot read duration {text!r} "
+                         "(e.g. P1M, P7D, P1W, PT12H)")
+    return parts
+
+
+def _shift(point: datetime, parts: dict[str, int], sign: int) -> datetime:
+    months = sign * (12 * parts.get("Y", 0) + parts.get("Mo", 0))
+    if months:
+        index = point.year * 12 + point.month - 1 + months
+        year, month = divmod(index, 12)
+        point = point.replace(year=year, month=month + 1, day=min(point.day, _month_days(
+            year, month + 1)))
+    return point + sign * timedelta(weeks=parts.get("W", 0), days=parts.get("D", 0),
+                                    hours=parts.get("H", 0), minutes=parts.get("Mi", 0),
+                                    seconds=parts.get("S", 0))
+
+
+def _month_days(year: int, month: int) -> int:
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+def _canonical(value: Any, valid: Sequence[str], what: str) -> str:
+    if isinstance(value, str):
+        wanted = value.strip().lower()
+        for name in valid:
+            if name.lower() == wanted:
+                return name
+    raise QueryError(f"invalid {what} {value!r}: valid values are {', '.join(valid)}")
+
+
+def _canonical_list(values: Iterable[str], valid: Sequence[str], what: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        name = _canonical(value, valid, what)
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _strings(values: Iterable[str], what: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            raise QueryError(f"invalid {what} value {value!r}: expected a non-empty string")
+        if value.strip() not in out:
+            out.append(value.strip())
+    return tuple(out)
+
+
+def _sort_item(item: str | tuple[str, str]) -> tuple[str, str]:
+    if isinstance(item, str):
+        name, _, order = item.partition(":")
+    elif isinstance(item, tuple) and len(item) == 2:
+        name, order = item
+    else:
+        raise QueryError(f"invalid sort_by {item!r}: expected 'field', 'field:asc|desc' "
+                         "or (field, order)")
+    if not isinstance(name, str) or not name.strip():
+        raise QueryError(f"invalid sort_by {item!r}: the field name is empty")
+    return name.strip(), _canonical(order or "Asc", SORT_ORDERS, "sort order")
+
+
+def _boundaries(first: date, last: date, granularity: str | None) -> list[date]:
+    """Days (after ``first``, up to ``last + 1``) where a job may start."""
+    end = last + timedelta(days=1)
+    days = [first + timedelta(days=n) for n in range(1, (end - first).days + 1)]
+    if granularity == "Week":
+        return [d for d in days if d.weekday() == 0 or d == end]
+    if granularity == "Month":
+        return [d for d in days if d.day == 1 or d == end]
+    return days
