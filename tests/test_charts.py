@@ -1,0 +1,253 @@
+"""Chart functions, tested on the figures they return (titles, series, labels, colours)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from usagekit import charts
+from usagekit.exceptions import ConfigError
+
+
+def _client_days(n_clients: int, days: int = 21, seed: int = 7) -> pd.DataFrame:
+    """Rows per (day, client) with random counts, 429 a subset of 400."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2026-10-01", periods=days, freq="D", tz="UTC")
+    rows = []
+    for i in range(n_clients):
+        for d in dates:
+            s200 = int(rng.integers(0, 1000)) * (n_clients - i)
+            s400 = int(rng.integers(0, 50))
+            s429 = int(rng.integers(0, s400 + 1)) * (i % 3 != 2)
+            s500 = int(rng.integers(0, 5))
+            rows.append({
+                "date": d, "clientId": f"id-{i:04d}", "clientName": f"client {i:03d}",
+                "status200": s200, "status300": 3, "status400": s400, "status429": s429,
+                "status500": s500, "requests": s200 + 3 + s400 + s500,
+            })
+    return pd.DataFrame(rows)
+
+
+def _texts(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].texts]
+
+
+def _legend(fig: Figure) -> list[str]:
+    legend = fig.axes[0].get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def _no_overlap(fig: Figure) -> None:
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for axis in (fig.axes[0].xaxis, fig.axes[0].yaxis):
+        boxes = [t.get_window_extent(renderer) for t in axis.get_ticklabels()
+                 if t.get_visible() and t.get_text()]
+        for a, b in itertools.pairwise(boxes):
+            assert not a.overlaps(b), f"tick labels overlap: {a} {b}"
+
+
+def test_requests_over_time_sums_per_period_with_utc_axis() -> None:
+    df = _client_days(5)
+    fig = charts.requests_over_time(df, granularity="Day")
+    ax = fig.axes[0]
+    assert ax.get_title() == "Requests per day"
+    assert ax.get_ylabel() == "Requests per day"
+    assert "UTC" in ax.get_xlabel()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["All requests", "429 rate-limited", "5xx server errors"]
+    expected = df.groupby("date")["requests"].sum().to_numpy()
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), expected)
+    assert len(ax.get_lines()[0].get_xdata()) == 21
+    _no_overlap(fig)
+
+
+def test_requests_over_time_marks_spikes_and_labels_weeks() -> None:
+    df = _client_days(2)
+    spike_day = df["date"].iloc[5]
+    fig = charts.requests_over_time(df, granularity="week",
+                                    spikes=pd.DataFrame({"date": [spike_day]}))
+    ax = fig.axes[0]
+    assert ax.get_title() == "Requests per week"
+    assert ax.get_xlabel() == "Week starting Monday (UTC)"
+    assert "Spike" in _legend(fig)
+    assert len(ax.collections[0].get_offsets()) == 1
+
+
+@pytest.mark.parametrize("n_clients", [1, 500])
+def test_rate_limited_over_time_names_top_clients_plus_other(n_clients: int) -> None:
+    df = _client_days(n_clients, days=10)
+    fig = charts.rate_limited_over_time(df, granularity="day", top_n=5)
+    ax = fig.axes[0]
+    assert ax.get_title() == "429 (rate-limited) responses per day, by client"
+    assert ax.get_ylabel() == "429 responses per day"
+    labels = [line.get_label() for line in ax.get_lines()]
+    ranked = df.groupby("clientName")["status429"].sum().sort_values(
+        ascending=False, kind="stable")
+    ranked = ranked[ranked > 0]
+    assert labels[: min(5, len(ranked))] == list(ranked.index[:5])
+    if n_clients == 1:
+        assert labels == ["client 000"]
+    else:
+        assert len(labels) == 6 and labels[-1] == "other"
+        other = ax.get_lines()[-1].get_ydata()
+        named = df[df["clientName"].isin(ranked.index[:5])]
+        rest = df.groupby("date")["status429"].sum() - named.groupby("date")["status429"].sum()
+        np.testing.assert_array_equal(other, rest.to_numpy())
+        assert ax.get_lines()[-1].get_color() == charts.OTHER_COLOR
+    # the whole column is accounted for
+    total = sum(line.get_ydata().sum() for line in ax.get_lines())
+    assert total == df["status429"].sum()
+    _no_overlap(fig)
+
+
+def test_client_colours_are_consistent_across_charts() -> None:
+    df = _client_days(30, days=7)
+    palette = charts.Palette.from_frame(df, weight="requests", top_n=8)
+    lines = charts.rate_limited_over_time(df, palette=palette).axes[0].get_lines()
+    line_colour = {line.get_label(): line.get_color() for line in lines}
+    bars = charts.top_clients(df, value="requests", palette=palette, top_n=8).axes[0]
+    bar_colour = {t.get_text(): p.get_facecolor() for t, p in
+                  zip(bars.get_yticklabels(), bars.patches, strict=True)}
+    shared = set(line_colour) & set(bar_colour) - {"other"}
+    assert len(shared) >= 3
+    from matplotlib.colors import to_rgba
+    for client in shared:
+        assert to_rgba(line_colour[client]) == pytest.approx(bar_colour[client])
+        assert to_rgba(line_colour[client]) == to_rgba(palette.color(client))
+    # the order of ranking fixes the colours, whatever chart is drawn first
+    again = charts.Palette.from_frame(df.sample(frac=1, random_state=1), top_n=8)
+    assert again.colors == palette.colors
+
+
+def test_palette_buckets_and_limits() -> None:
+    palette = charts.Palette.from_ranking(["a", "b", "c"], top_n=2)
+    assert palette.clients == ("a", "b")
+    assert palette.bucket("c") == "other" and palette.color("c") == charts.OTHER_COLOR
+    assert palette.color("a") != palette.color("b")
+    with pytest.raises(ConfigError, match=r"top_n 0.*1\.\.20"):
+        charts.Palette.from_ranking(["a"], top_n=0)
+
+
+def test_client_labels_fall_back_to_id_and_disambiguate() -> None:
+    df = pd.DataFrame({"clientId": ["aaaaaaaa-1", "bbbbbbbb-2", "cccccccc-3"],
+                       "clientName": ["", "Same", "Same"]})
+    assert list(charts.client_labels(df)) == [
+        "aaaaaaaa-1", "Same (bbbbbbbb)", "Same (cccccccc)"]
+
+
+def test_top_clients_groups_the_tail_as_other() -> None:
+    df = _client_days(40, days=3)
+    fig = charts.top_clients(df, value="status429", top_n=10)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Top 10 clients by 429 responses"
+    assert ax.get_xlabel() == "429 responses"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(ax.patches) == 11
+    positive = (df.groupby("clientName")["status429"].sum() > 0).sum()
+    assert labels[0] == f"other ({positive - 10} clients)"
+    widths = [p.get_width() for p in ax.patches]
+    assert sum(widths) == df["status429"].sum()
+    assert widths[1:] == sorted(widths[1:])  # biggest at the top
+
+
+def test_status_mix_separates_429_from_4xx() -> None:
+    df = _client_days(3)
+    fig = charts.status_mix(df)
+    ax = fig.axes[0]
+    total = int(df["requests"].sum())
+    assert ax.get_title() == f"Status mix of {total:,} requests"
+    labels = [t.get_text() for t in ax.get_yticklabels()][::-1]
+    assert labels == list(charts.STATUS_CLASSES)
+    widths = [p.get_width() for p in ax.patches][::-1]
+    assert widths[2] == df["status400"].sum() - df["status429"].sum()
+    assert widths[3] == df["status429"].sum()
+    assert sum(widths) == total
+    share = df["status429"].sum() / total
+    assert any(f"({share:.1%})" in t for t in _texts(fig))
+
+
+def test_status_mix_accepts_tidy_shape_and_rejects_unknown_classes() -> None:
+    tidy = pd.DataFrame({"status": ["2xx", "429 rate-limited"], "requests": [90, 10]})
+    counts = charts.status_counts(tidy)
+    assert counts["2xx"] == 90 and counts["429 rate-limited"] == 10 and counts["5xx"] == 0
+    with pytest.raises(ConfigError, match=r"unknown status classes.*'1xx'.*2xx"):
+        charts.status_counts(pd.DataFrame({"status": ["1xx"], "requests": [1]}))
+
+
+def test_error_rate_by_endpoint_shows_worst_first_as_percent() -> None:
+    df = pd.DataFrame({
+        "templateUri": [f"/api/v2/things/{i}/" + "x" * 60 for i in range(15)],
+        "httpMethod": ["GET", "POST", "PUT"] * 5,
+        "requests": [1000] * 15,
+        "errorRate": [i / 100 for i in range(15)],
+    })
+    fig = charts.error_rate_by_endpoint(df, top_n=5)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 5
+    widths = [p.get_width() for p in ax.patches]
+    assert widths[::-1] == [0.14, 0.13, 0.12, 0.11, 0.10]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert all(len(label) <= 48 for label in labels) and "…" in labels[0]
+    assert labels[-1].startswith("PUT /api/v2/things/14/")
+    assert ax.get_xlabel().startswith("Error rate")
+    _no_overlap(fig)
+
+
+def test_traffic_by_method_and_fair_use() -> None:
+    df = _client_days(2).assign(httpMethod=lambda d: np.where(d.index % 3, "GET", "POST"))
+    ax = charts.traffic_by_method(df).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["GET", "POST"]
+    assert sum(p.get_height() for p in ax.patches) == df["requests"].sum()
+
+    months = pd.DataFrame({
+        "month": pd.to_datetime(["2026-10-01", "2026-11-01"], utc=True),
+        "requests": [900_000, 400_000], "projected": [900_000, 1_300_000],
+        "allowance": [1_100_000, 1_100_000],
+    })
+    fig = charts.fair_use(months)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Requests per month against the fair-use allowance"
+    assert _legend(fig) == ["Allowance 1,100,000", "Requests so far", "Projected to month end"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Oct 2026", "Nov 2026"]
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert [p.get_height() for p in hatched] == [0, 900_000]
+
+
+@pytest.mark.parametrize("fn", [charts.requests_over_time, charts.rate_limited_over_time,
+                                charts.status_mix])
+def test_empty_frames_say_so(fn: Callable[[pd.DataFrame], Figure]) -> None:
+    fig = fn(_client_days(1).iloc[0:0])
+    assert any(t.startswith("No ") for t in _texts(fig))
+
+
+def test_bad_input_names_the_valid_values() -> None:
+    with pytest.raises(ConfigError, match=r"'Fortnight'.*Day, Week, Month"):
+        charts.requests_over_time(_client_days(1), granularity="Fortnight")
+    with pytest.raises(ConfigError, match=r"missing \['requests'\]"):
+        charts.requests_over_time(pd.DataFrame({"date": []}))
+
+
+def test_format_table_thousands_percent_dates() -> None:
+    df = pd.DataFrame({
+        "clientName": ["a", "b"], "requests": pd.array([1234567, 12], dtype="int64"),
+        "rate429": [0.0345, float("nan")],
+        "since": pd.to_datetime(["2026-10-03", None], utc=True),
+    })
+    out = charts.format_table(df, percent_columns=["rate429"], rename={"rate429": "429 rate"})
+    assert list(out.columns) == ["clientName", "requests", "429 rate", "since"]
+    assert out.iloc[0].tolist() == ["a", "1,234,567", "3.5 %", "2026-10-03"]
+    assert out.iloc[1].tolist() == ["b", "12", "-", "-"]
+
+
+def test_save_png_writes_a_png(tmp_path: Path) -> None:
+    path = charts.save_png(charts.status_mix(_client_days(1)), tmp_path / "a" / "mix.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

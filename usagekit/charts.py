@@ -1,0 +1,623 @@
+"""Charts of the analyses' frames, readable by someone who did not make them.
+
+Every function takes a tidy frame as :mod:`usagekit.analyses` returns it and returns a
+matplotlib :class:`~matplotlib.figure.Figure` (made without pyplot, so nothing leaks
+into global state; Jupyter displays it when it is a cell's last expression). Conventions:
+
+- titles say what is counted and per what period; axes carry units;
+- time axes are UTC, labelled so, with concise date labels that never overlap;
+- clients keep one colour across every chart of a report (:class:`Palette`), and only
+  the top N are named: the rest are summed as ``"other"`` (grey), so a chart of one
+  client or of 500 reads the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from usagekit.exceptions import ConfigError
+
+_logger = logging.getLogger(__name__)
+
+OTHER = "other"
+OTHER_COLOR = "#9e9e9e"
+#: Colours for named clients, in rank order (tab10 then the light half of tab20).
+CLIENT_COLORS: tuple[str, ...] = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+    "#c49c94", "#f7b6d2", "#9edae5", "#dbdb8d", "#6b6ecf",
+)
+MAX_NAMED = len(CLIENT_COLORS)
+#: Status classes in display order, with their colours (429 is a part of 4xx).
+STATUS_CLASSES: dict[str, str] = {
+    "2xx": "#2ca02c",
+    "3xx": "#1f77b4",
+    "4xx (not 429)": "#ff7f0e",
+    "429 rate-limited": "#d62728",
+    "5xx": "#7f0000",
+}
+_PERIOD_WORD = {"day": "day", "week": "week", "month": "month"}
+_AXIS_LABEL = {
+    "day": "Day (UTC)",
+    "week": "Week starting Monday (UTC)",
+    "month": "Month (UTC)",
+}
+_LABEL_WIDTH = 48
+#: How a missing value reads in a formatted table.
+MISSING = "-"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def thousands(value: float) -> str:
+    """``1234567`` → ``"1,234,567"`` (``"-"`` for missing values)."""
+    if value is None or pd.isna(value):
+        return MISSING
+    return f"{value:,.0f}"
+
+
+def percent(value: float, digits: int = 1) -> str:
+    """A fraction as a percentage: ``0.0345`` → ``"3.5 %"`` (``"-"`` for missing)."""
+    if value is None or pd.isna(value):
+        return MISSING
+    return f"{value * 100:.{digits}f} %"
+
+
+def format_table(
+    df: pd.DataFrame,
+    *,
+    percent_columns: Iterable[str] = (),
+    rename: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """A copy of ``df`` with every value formatted as display text.
+
+    Integers get thousands separators, ``percent_columns`` (fractions) become
+    percentages, UTC timestamps become ``YYYY-MM-DD`` (or with the time when it is not
+    midnight), and column names are renamed for readers. The index is reset.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A tidy analysis frame.
+    percent_columns : iterable of str
+        Columns holding fractions (0..1) to show as percentages.
+    rename : dict, optional
+        Column name → header shown to readers.
+
+    Returns
+    -------
+    DataFrame
+        All columns of dtype string, ready for display or HTML.
+    """
+    pct = set(percent_columns)
+    out = pd.DataFrame(index=range(len(df)))
+    for name in df.columns:
+        col = df[name].reset_index(drop=True)
+        if name in pct:
+            text = col.map(percent)
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            midnight = col.dropna().dt.normalize().eq(col.dropna()).all()
+            fmt = "%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M UTC"
+            text = col.map(lambda v, f=fmt: MISSING if pd.isna(v) else v.strftime(f))
+        elif pd.api.types.is_bool_dtype(col):
+            text = col.map(lambda v: "yes" if v else "no")
+        elif pd.api.types.is_integer_dtype(col):
+            text = col.map(thousands)
+        elif pd.api.types.is_float_dtype(col):
+            text = col.map(lambda v: MISSING if pd.isna(v) else f"{v:,.1f}")
+        else:
+            text = col.map(lambda v: MISSING if v is None or v is pd.NA else str(v))
+        out[(rename or {}).get(name, name)] = text.astype("string")
+    return out
+
+
+def shorten(label: str, width: int = _LABEL_WIDTH) -> str:
+    """``label`` cut to ``width`` characters with an ellipsis in the middle."""
+    if len(label) <= width:
+        return label
+    keep = width - 1
+    return label[: keep // 2] + "…" + label[-(keep - keep // 2):]
+
+
+def client_labels(df: pd.DataFrame) -> pd.Series:
+    """One readable, unique label per client: its name, or its id when the name is empty.
+
+    Two clients with the same name are told apart by the first 8 characters of their id.
+    """
+    names = df["clientName"].astype("string").fillna("")
+    ids = df["clientId"].astype("string").fillna("")
+    labels = names.where(names.str.len() > 0, ids)
+    pairs = pd.DataFrame({"label": labels, "id": ids}).drop_duplicates()
+    clash = set(pairs.loc[pairs["label"].duplicated(keep=False), "label"])
+    if clash:
+        labels = labels.where(~labels.isin(clash), labels + " (" + ids.str.slice(0, 8) + ")")
+    return labels.fillna("(unknown)")
+
+
+# --------------------------------------------------------------------------- palette
+
+
+@dataclass(frozen=True)
+class Palette:
+    """A stable client → colour mapping for every chart of one report.
+
+    The first ``top_n`` clients (in rank order) get a colour each; every other client
+    is drawn as :data:`OTHER` in grey.
+
+    Examples
+    --------
+    >>> p = Palette.from_ranking(["billing-sync", "wfm-export", "crm"], top_n=2)
+    >>> p.color("billing-sync") == CLIENT_COLORS[0], p.bucket("crm")
+    (True, 'other')
+    """
+
+    clients: tuple[str, ...]
+    colors: dict[str, str] = field(repr=False)
+
+    @classmethod
+    def from_ranking(cls, ranked: Iterable[str], top_n: int = 10) -> Palette:
+        """Name the first ``top_n`` of ``ranked`` (most important first)."""
+        if not 1 <= top_n <= MAX_NAMED:
+            raise ConfigError(f"invalid top_n {top_n!r}: use 1..{MAX_NAMED}")
+        clients = tuple(dict.fromkeys(c for c in ranked if c != OTHER))[:top_n]
+        colors = dict(zip(clients, CLIENT_COLORS, strict=False))
+        return cls(clients=clients, colors=colors)
+
+    @classmethod
+    def from_frame(
+        cls, df: pd.DataFrame, *, weight: str = "requests", top_n: int = 10
+    ) -> Palette:
+        """Rank the clients of ``df`` (``clientId``/``clientName`` rows) by ``weight``."""
+        totals = (
+            df.assign(_label=client_labels(df))
+            .groupby("_label", sort=False)[weight]
+            .sum()
+            .sort_values(ascending=False, kind="stable")
+        )
+        return cls.from_ranking(totals.index, top_n=top_n)
+
+    def bucket(self, client: str) -> str:
+        """The client's own label when it is named, else :data:`OTHER`."""
+        return client if client in self.colors else OTHER
+
+    def color(self, client: str) -> str:
+        """The client's colour (grey for :data:`OTHER` and unnamed clients)."""
+        return self.colors.get(client, OTHER_COLOR)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _figure(width: float = 10.0, height: float = 4.2) -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(width, height), layout="constrained", dpi=100)
+    return fig, fig.add_subplot()
+
+
+def _granularity(granularity: str) -> str:
+    key = granularity.lower()
+    if key not in _PERIOD_WORD:
+        raise ConfigError(
+            f"invalid granularity {granularity!r}: use one of Day, Week, Month"
+        )
+    return key
+
+
+def _utc_time_axis(ax: Axes, granularity: str) -> None:
+    locator = mdates.AutoDateLocator(tz=UTC, minticks=3, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax.set_xlabel(_AXIS_LABEL[granularity])
+
+
+def _count_axis(ax: Axes, label: str, axis: str = "y") -> None:
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    (ax.set_ylabel if axis == "y" else ax.set_xlabel)(label)
+    ax.grid(axis=axis, alpha=0.3)
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ConfigError(
+            f"{what} needs columns {list(columns)}; missing {missing} "
+            f"(got {list(df.columns)})"
+        )
+
+
+def _empty(ax: Axes, message: str = "No data in this interval") -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes,
+            fontsize=12, color="#555555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True)
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def requests_over_time(
+    df: pd.DataFrame,
+    *,
+    granularity: str = "day",
+    spikes: pd.DataFrame | None = None,
+) -> Figure:
+    """Total requests per period, with 429s and 5xx as their own lines.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per period: ``date`` and ``requests`` (plus ``status429`` and
+        ``status500`` when present, drawn as extra lines).
+    granularity : str
+        ``day``, ``week`` or ``month`` (any case): labels the axis and title.
+    spikes : DataFrame, optional
+        Rows with a ``date`` to mark on the requests line (e.g. the spikes analysis).
+
+    Returns
+    -------
+    Figure
+    """
+    _require(df, ["date", "requests"], "requests_over_time")
+    gran = _granularity(granularity)
+    word = _PERIOD_WORD[gran]
+    fig, ax = _figure()
+    ax.set_title(f"Requests per {word}")
+    if df.empty:
+        _empty(ax)
+        return fig
+    data = df.assign(date=_dates(df["date"])).groupby("date", sort=True).sum(numeric_only=True)
+    ax.plot(data.index, data["requests"], color="#1f77b4", linewidth=2, label="All requests",
+            marker="o" if len(data) < 40 else None, markersize=3)
+    for column, label, color in (("status429", "429 rate-limited", STATUS_CLASSES[
+            "429 rate-limited"]), ("status500", "5xx server errors", STATUS_CLASSES["5xx"])):
+        if column in data:
+            ax.plot(data.index, data[column], color=color, linewidth=1.2, label=label)
+    if spikes is not None and not spikes.empty:
+        when = _dates(spikes["date"]).drop_duplicates()
+        marked = data.loc[data.index.isin(when), "requests"]
+        ax.scatter(marked.index, marked, s=60, facecolors="none", edgecolors="black",
+                   linewidths=1.5, zorder=3, label="Spike")
+    ax.set_ylim(bottom=0)
+    _count_axis(ax, f"Requests per {word}")
+    _utc_time_axis(ax, gran)
+    ax.legend(loc="upper left", frameon=False, ncols=4)
+    return fig
+
+
+def _top_by_client(
+    df: pd.DataFrame, value: str, palette: Palette | None, top_n: int
+) -> tuple[pd.DataFrame, Palette]:
+    labelled = df.assign(client=client_labels(df), date=_dates(df["date"]))
+    totals = labelled.groupby("client")[value].sum().sort_values(ascending=False,
+                                                                  kind="stable")
+    if palette is None:
+        palette = Palette.from_ranking(totals.index, top_n=top_n)
+    shown = [c for c in palette.clients if totals.get(c, 0) > 0][:top_n]
+    labelled["series"] = labelled["client"].where(labelled["client"].isin(shown), OTHER)
+    wide = labelled.pivot_table(index="date", columns="series", values=value,
+                                aggfunc="sum", fill_value=0).sort_index()
+    order = [c for c in shown if c in wide.columns]
+    if OTHER in wide.columns and wide[OTHER].sum() > 0:
+        order.append(OTHER)
+    return wide[order], palette
+
+
+def rate_limited_over_time(
+    df: pd.DataFrame,
+    *,
+    granularity: str = "day",
+    palette: Palette | None = None,
+    top_n: int = 10,
+) -> Figure:
+    """429 responses per period, one line per top client plus ``other``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Rows of ``date``, ``clientId``, ``clientName``, ``status429`` (one or more per
+        client and period; they are summed).
+    granularity : str
+        ``day``, ``week`` or ``month``.
+    palette : Palette, optional
+        The report's client colours; when given its named clients (that have any 429)
+        are drawn by name and all others as ``other``. Else the ``top_n`` clients by
+        429s are named.
+    top_n : int
+        How many clients to name when no palette is given (and at most when one is).
+
+    Returns
+    -------
+    Figure
+    """
+    _require(df, ["date", "clientId", "clientName", "status429"], "rate_limited_over_time")
+    gran = _granularity(granularity)
+    word = _PERIOD_WORD[gran]
+    fig, ax = _figure()
+    ax.set_title(f"429 (rate-limited) responses per {word}, by client")
+    if df.empty or df["status429"].sum() == 0:
+        _empty(ax, "No 429 responses in this interval")
+        return fig
+    wide, palette = _top_by_client(df, "status429", palette, top_n)
+    for client in wide.columns:
+        ax.plot(wide.index, wide[client], label=client, color=palette.color(client),
+                linewidth=2 if client != OTHER else 1.2,
+                linestyle="-" if client != OTHER else "--")
+    ax.set_ylim(bottom=0)
+    _count_axis(ax, f"429 responses per {word}")
+    _utc_time_axis(ax, gran)
+    ax.legend(title="OAuth client", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False, fontsize="small")
+    return fig
+
+
+def status_mix(df: pd.DataFrame) -> Figure:
+    """Share of requests by status class (2xx, 3xx, 4xx without 429, 429, 5xx).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Either rows with the count columns ``status200``, ``status300``, ``status400``,
+        ``status429``, ``status500`` (summed), or a tidy frame with ``status`` and
+        ``requests`` columns whose ``status`` values are the keys of
+        :data:`STATUS_CLASSES`.
+
+    Returns
+    -------
+    Figure
+        Horizontal bars, one per class, labelled with count and percentage.
+    """
+    counts = status_counts(df)
+    total = int(counts.sum())
+    fig, ax = _figure(height=3.2)
+    ax.set_title(f"Status mix of {total:,} requests")
+    if total == 0:
+        _empty(ax)
+        return fig
+    labels = list(counts.index)[::-1]
+    values = counts.to_numpy()[::-1]
+    bars = ax.barh(labels, values, color=[STATUS_CLASSES[c] for c in labels])
+    ax.bar_label(bars, labels=[f" {v:,} ({v / total:.1%})" for v in values], fontsize=9)
+    ax.set_xlim(0, values.max() * 1.35)
+    _count_axis(ax, "Requests", axis="x")
+    ax.set_ylabel("Status class")
+    return fig
+
+
+def status_counts(df: pd.DataFrame) -> pd.Series:
+    """Requests per status class (index in :data:`STATUS_CLASSES` order, ``int64``).
+
+    Accepts the same two shapes as :func:`status_mix`.
+    """
+    if {"status", "requests"} <= set(df.columns):
+        unknown = set(df["status"]) - set(STATUS_CLASSES)
+        if unknown:
+            raise ConfigError(
+                f"unknown status classes {sorted(unknown)}: use {list(STATUS_CLASSES)}"
+            )
+        series = df.groupby("status")["requests"].sum()
+    else:
+        _require(df, ["status200", "status300", "status400", "status429", "status500"],
+                 "status_mix")
+        sums = df[["status200", "status300", "status400", "status429", "status500"]].sum()
+        series = pd.Series({
+            "2xx": sums["status200"],
+            "3xx": sums["status300"],
+            "4xx (not 429)": sums["status400"] - sums["status429"],
+            "429 rate-limited": sums["status429"],
+            "5xx": sums["status500"],
+        })
+    return series.reindex(list(STATUS_CLASSES), fill_value=0).astype("int64")
+
+
+def top_clients(
+    df: pd.DataFrame,
+    *,
+    value: str = "status429",
+    palette: Palette | None = None,
+    top_n: int = 10,
+    title: str | None = None,
+) -> Figure:
+    """Horizontal bars: the ``top_n`` clients by ``value`` (rest summed as ``other``).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Rows with ``clientId``, ``clientName`` and ``value`` (summed per client).
+    value : str
+        The count column to rank by, e.g. ``status429`` or ``requests``.
+    palette : Palette, optional
+        The report's client colours.
+    top_n : int
+        How many clients to name.
+    title : str, optional
+        Defaults to "Top clients by <value>".
+
+    Returns
+    -------
+    Figure
+    """
+    _require(df, ["clientId", "clientName", value], "top_clients")
+    totals = (df.assign(client=client_labels(df)).groupby("client")[value].sum()
+              .sort_values(ascending=False, kind="stable"))
+    totals = totals[totals > 0]
+    named = totals.iloc[:top_n]
+    rest = int(totals.iloc[top_n:].sum())
+    what = _VALUE_WORDS.get(value, value)
+    fig, ax = _figure(height=max(2.5, 0.35 * (len(named) + 2)))
+    ax.set_title(title or f"Top {min(top_n, len(named)) or top_n} clients by {what}")
+    if named.empty:
+        _empty(ax, f"No {what} in this interval")
+        return fig
+    labels = [shorten(c, 40) for c in named.index]
+    values = list(named.to_numpy())
+    colors = [palette.color(c) if palette else CLIENT_COLORS[i % MAX_NAMED]
+              for i, c in enumerate(named.index)]
+    if rest:
+        labels.append(f"{OTHER} ({len(totals) - len(named)} clients)")
+        values.append(rest)
+        colors.append(OTHER_COLOR)
+    bars = ax.barh(labels[::-1], values[::-1], color=colors[::-1])
+    ax.bar_label(bars, labels=[f" {v:,}" for v in values[::-1]], fontsize=9)
+    ax.set_xlim(0, max(values) * 1.2)
+    _count_axis(ax, what[0].upper() + what[1:], axis="x")
+    ax.set_ylabel("OAuth client")
+    return fig
+
+
+_VALUE_WORDS = {
+    "status429": "429 responses",
+    "requests": "requests",
+    "status500": "5xx responses",
+    "status400": "4xx responses",
+}
+
+
+def error_rate_by_endpoint(
+    df: pd.DataFrame,
+    *,
+    rate: str = "errorRate",
+    top_n: int = 10,
+    min_requests: int = 1,
+) -> Figure:
+    """Horizontal bars: the endpoints (method + template URI) with the highest error rate.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per endpoint: ``templateUri``, ``httpMethod``, ``requests`` and the
+        ``rate`` column (a fraction 0..1).
+    rate : str
+        Which rate column to draw.
+    top_n : int
+        How many endpoints to show.
+    min_requests : int
+        Ignore endpoints with fewer requests (a 1-of-1 failure is not news).
+
+    Returns
+    -------
+    Figure
+    """
+    _require(df, ["templateUri", "httpMethod", "requests", rate], "error_rate_by_endpoint")
+    data = df[df["requests"] >= min_requests].sort_values(
+        [rate, "requests"], ascending=[False, False], kind="stable").head(top_n)
+    data = data[data[rate] > 0]
+    fig, ax = _figure(height=max(2.5, 0.35 * (len(data) + 2)))
+    ax.set_title(f"Endpoints with the highest error rate (top {top_n})")
+    if data.empty:
+        _empty(ax, "No failing endpoints in this interval")
+        return fig
+    labels = [shorten(f"{m or '(any)'} {u or '(any endpoint)'}")
+              for m, u in zip(data["httpMethod"], data["templateUri"], strict=True)]
+    bars = ax.barh(labels[::-1], data[rate].to_numpy()[::-1], color="#d62728")
+    ax.bar_label(bars, labels=[f" {r:.1%} of {n:,}" for r, n in zip(
+        data[rate].to_numpy()[::-1], data["requests"].to_numpy()[::-1], strict=True)],
+        fontsize=9)
+    ax.set_xlim(0, min(1.0, float(data[rate].max()) * 1.45))
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set_xlabel("Error rate (4xx + 5xx, share of the endpoint's requests)")
+    ax.set_ylabel("Endpoint")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def traffic_by_method(df: pd.DataFrame) -> Figure:
+    """Bars: requests per HTTP method, labelled with their share.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Rows with ``httpMethod`` and ``requests`` (summed per method).
+
+    Returns
+    -------
+    Figure
+    """
+    _require(df, ["httpMethod", "requests"], "traffic_by_method")
+    totals = (df.groupby("httpMethod")["requests"].sum()
+              .sort_values(ascending=False, kind="stable"))
+    total = int(totals.sum())
+    fig, ax = _figure(width=7.0, height=3.5)
+    ax.set_title("Requests by HTTP method")
+    if total == 0:
+        _empty(ax)
+        return fig
+    labels = [m or "(none)" for m in totals.index]
+    bars = ax.bar(labels, totals.to_numpy(), color="#1f77b4")
+    ax.bar_label(bars, labels=[f"{v / total:.1%}" for v in totals.to_numpy()], fontsize=9)
+    ax.set_ylim(0, totals.max() * 1.15)
+    _count_axis(ax, "Requests")
+    ax.set_xlabel("HTTP method")
+    return fig
+
+
+def fair_use(
+    df: pd.DataFrame,
+    *,
+    allowance: float | None = None,
+) -> Figure:
+    """Requests per month against the fair-use allowance, with the month-end projection.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per month: ``month`` (or ``date``), ``requests``, optionally
+        ``projected`` (the projected month-end total; drawn as a hatched extension of
+        the bar) and ``allowance``.
+    allowance : float, optional
+        The monthly allowance, when ``df`` has no ``allowance`` column.
+
+    Returns
+    -------
+    Figure
+    """
+    when = "month" if "month" in df.columns else "date"
+    _require(df, [when, "requests"], "fair_use")
+    fig, ax = _figure(height=3.8)
+    ax.set_title("Requests per month against the fair-use allowance")
+    if df.empty:
+        _empty(ax)
+        return fig
+    data = df.assign(_m=_dates(df[when])).sort_values("_m")
+    labels = data["_m"].dt.strftime("%b %Y").tolist()
+    used = data["requests"].to_numpy()
+    ax.bar(labels, used, color="#1f77b4", label="Requests so far")
+    if "projected" in data:
+        projected = data["projected"].fillna(data["requests"]).to_numpy()
+        extra = (projected - used).clip(min=0)
+        if extra.sum() > 0:
+            ax.bar(labels, extra, bottom=used, color="none", edgecolor="#1f77b4",
+                   hatch="//", label="Projected to month end")
+    limit = data["allowance"].iloc[-1] if "allowance" in data else allowance
+    if limit is not None and not pd.isna(limit):
+        ax.axhline(float(limit), color="#d62728", linestyle="--", linewidth=1.5,
+                   label=f"Allowance {float(limit):,.0f}")
+    ax.set_ylim(bottom=0)
+    _count_axis(ax, "Requests per month")
+    ax.set_xlabel("Month (UTC)")
+    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    return fig
+
+
+def save_png(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG (parent folders created); return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, format="png", dpi=100)
+    _logger.debug("wrote %s", target)
+    return target
