@@ -1,0 +1,104 @@
+"""Athena plumbing: execution-parameter literals and the awswrangler call.
+
+Athena binds ``?`` placeholders server-side from ``ExecutionParameters``, each of which
+is SQL literal text (a string parameter must arrive quoted: ``'c1'``). The values are
+turned into literals here, never pasted into the statement.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from usagekit.config import AthenaSettings
+from usagekit.exceptions import ConfigError, EngineError
+
+_logger = logging.getLogger(__name__)
+
+#: Python types a query parameter may have (both engines).
+PARAM_TYPES = (str, int, float, bool, type(None))
+
+
+def check_params(params: Sequence[Any] | None) -> list[Any]:
+    """Return ``params`` as a list after checking each value's type.
+
+    Raises
+    ------
+    ConfigError
+        For a value that is not str, int, float, bool or None, or a non-finite float.
+    """
+    if params is None:
+        return []
+    if isinstance(params, str | bytes) or not isinstance(params, Sequence):
+        raise ConfigError(f"query parameters must be a list of values, got {params!r}")
+    values = list(params)
+    for value in values:
+        if not isinstance(value, PARAM_TYPES):
+            raise ConfigError(
+                f"unsupported query parameter {value!r} ({type(value).__name__}): use str, "
+                "int, float, bool or None (timestamps as ISO-8601 strings, parsed in SQL with "
+                "from_iso8601_timestamp(?))"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"unsupported query parameter {value!r}: floats must be finite")
+    return values
+
+
+def athena_literal(value: str | int | float | bool | None) -> str:
+    """The Athena (Trino) literal for one parameter value.
+
+    Strings become quoted VARCHAR literals with quotes doubled, floats DOUBLE literals
+    (exponent form: ``0.5E0``; a plain ``0.5`` would be a DECIMAL in Trino).
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if "e" in text else f"{text}E0"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def read_sql(text: str, params: Sequence[Any], settings: AthenaSettings,
+             boto3_session: Any = None) -> pd.DataFrame:
+    """Run ``text`` on Athena through awswrangler; return its frame (awswrangler's dtypes).
+
+    Uses the plain path (``ctas_approach=False, unload_approach=False``): results are read
+    from the query's CSV, with types from Athena's column metadata.
+    """
+    import awswrangler as wr
+    import botocore.exceptions
+
+    literals = [athena_literal(v) for v in params]
+    _logger.info("Athena query on %s (workgroup %s), %d parameter(s)",
+                 settings.database, settings.workgroup, len(literals))
+    try:
+        return wr.athena.read_sql_query(
+            text,
+            database=settings.database,
+            workgroup=settings.workgroup,
+            s3_output=settings.output_location,
+            ctas_approach=False,
+            unload_approach=False,
+            params=literals or None,
+            paramstyle="qmark",
+            boto3_session=boto3_session,
+        )
+    except (wr.exceptions.QueryFailed, wr.exceptions.QueryCancelled) as exc:
+        raise EngineError(f"Athena query failed: {exc}") from None
+    except wr.exceptions.NoFilesFound as exc:
+        raise EngineError(f"Athena returned no readable result: {exc}") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise EngineError(f"cannot reach Athena: {type(exc).__name__}: {exc}") from None
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise EngineError(
+            f"Athena refused the query: {error.get('Code', '?')}: {error.get('Message', '')}"
+        ) from None

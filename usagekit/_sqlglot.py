@@ -1,0 +1,97 @@
+"""Athena (Trino) SQL → DuckDB SQL, through sqlglot's typed transpiler.
+
+Plain ``sqlglot.transpile`` silently changes Trino semantics (integer division,
+``try()``); qualifying the query and annotating its types against the table
+schema first keeps them (query-engine.md §6).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from usagekit.exceptions import EngineError
+
+_logger = logging.getLogger(__name__)
+
+#: The dataset's columns as the SQL sees them (API fields, then the Hive partition keys),
+#: with their SQL types. ``date`` is the ISO string; parse it with ``from_iso8601_timestamp``.
+SOURCE_COLUMNS: dict[str, str] = {
+    "clientId": "VARCHAR",
+    "clientName": "VARCHAR",
+    "organizationId": "VARCHAR",
+    "userId": "VARCHAR",
+    "templateUri": "VARCHAR",
+    "httpMethod": "VARCHAR",
+    "status200": "BIGINT",
+    "status300": "BIGINT",
+    "status400": "BIGINT",
+    "status500": "BIGINT",
+    "status429": "BIGINT",
+    "requests": "BIGINT",
+    "date": "VARCHAR",
+    "platform": "VARCHAR",
+    "granularity": "VARCHAR",
+    "grouping": "VARCHAR",
+    "period": "VARCHAR",
+}
+
+
+def parse_athena(text: str) -> exp.Expression:
+    """Parse one statement in the Athena dialect.
+
+    Raises
+    ------
+    EngineError
+        When the text is not one valid Athena (Trino) statement.
+    """
+    try:
+        statements = [s for s in sqlglot.parse(text, read="athena") if s is not None]
+    except ParseError as exc:
+        raise EngineError(f"SQL is not valid Athena (Trino) syntax: {exc}") from None
+    if len(statements) != 1:
+        raise EngineError(
+            f"expected exactly one SQL statement, got {len(statements)}: {text[:200]!r}"
+        )
+    return statements[0]
+
+
+def athena_to_duckdb(text: str, tables: Mapping[tuple[str, str], Mapping[str, str]]) -> str:
+    """Transpile Athena SQL to DuckDB SQL in typed mode.
+
+    Parameters
+    ----------
+    text : str
+        One statement in the Athena (Trino) dialect; ``?`` placeholders are kept.
+    tables : mapping
+        ``(database, table) -> {column: SQL type}`` for every table the query may read.
+
+    Returns
+    -------
+    str
+        The DuckDB statement.
+
+    Raises
+    ------
+    EngineError
+        When the text does not parse or references unknown tables or columns.
+    """
+    expression = parse_athena(text)
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for (database, table), columns in tables.items():
+        schema.setdefault(database, {})[table] = dict(columns)
+    try:
+        qualified = qualify(expression, schema=schema, dialect="athena")
+        typed = annotate_types(qualified, schema=schema, dialect="athena")
+        out = typed.sql(dialect="duckdb")
+    except (OptimizeError, SqlglotError) as exc:
+        known = ", ".join(f"{d}.{t}" for d, t in tables)
+        raise EngineError(f"cannot compile the SQL for DuckDB ({exc}); tables: {known}") from None
+    _logger.debug("transpiled to DuckDB: %s", out)
+    return out
