@@ -1,0 +1,364 @@
+"""Usage rows as a typed pandas DataFrame, and the checks rows pass before they are stored.
+
+The typed frame (:data:`COLUMNS`): the six id/name fields as pandas ``string`` (never NA,
+``""`` where the API gave ``""``), the six counts as ``int64``, ``date`` as
+``datetime64[us, UTC]``, plus ``granularity`` and ``grouping`` (and ``period`` when read
+from the dataset).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from usagekit.exceptions import InvalidRowsError
+
+_logger = logging.getLogger(__name__)
+
+#: The id/name fields of a usage row, in the API's order.
+DIMENSIONS: tuple[str, ...] = (
+    "clientId", "clientName", "organizationId", "userId", "templateUri", "httpMethod",
+)
+#: The count fields of a usage row, in the API's order.
+COUNTS: tuple[str, ...] = (
+    "status200", "status300", "status400", "status500", "status429", "requests",
+)
+#: Every field of a legacy API row, in the API's order.
+API_FIELDS: tuple[str, ...] = (*DIMENSIONS, *COUNTS, "date")
+#: Fields only some rows carry (the aggregates API's ``platform``, when grouped by it).
+OPTIONAL_FIELDS: tuple[str, ...] = ("platform",)
+#: Storage granularities (the dataset's spelling).
+GRANULARITIES: tuple[str, ...] = ("day", "week", "month")
+#: Grouping-key parts in their canonical order, and the row fields each one fills.
+GROUP_FIELDS: dict[str, tuple[str, ...]] = {
+    "oauthclientid": ("clientId", "clientName"),
+    "organizationid": ("organizationId",),
+    "userid": ("userId",),
+    "templateuri": ("templateUri",),
+    "httpmethod": ("httpMethod",),
+    "platform": ("platform",),
+}
+
+_STRING = pd.StringDtype()
+_DATE = pd.DatetimeTZDtype(unit="us", tz="UTC")
+
+#: Column name -> pandas dtype of the typed frame.
+COLUMNS: dict[str, Any] = {
+    **dict.fromkeys(DIMENSIONS, _STRING),
+    **dict.fromkeys(COUNTS, np.dtype("int64")),
+    "date": _DATE,
+    "platform": _STRING,
+    "granularity": _STRING,
+    "grouping": _STRING,
+    "period": _STRING,
+}
+_STRING_COLUMNS = tuple(name for name, dtype in COLUMNS.items() if dtype is _STRING)
+_BY_LOWER = {name.lower(): name for name in COLUMNS}
+
+_ARROW_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in DIMENSIONS]
+    + [(name, pa.int64()) for name in COUNTS]
+    + [("date", pa.string()), ("platform", pa.string())]
+)
+
+
+def granularity_value(granularity: str | None) -> str:
+    """Return the dataset spelling (``day|week|month``) of ``granularity``, or ``""`` for None.
+
+    Raises
+    ------
+    InvalidRowsError
+        When ``granularity`` is not Day/Week/Month in either spelling.
+    """
+    if granularity is None or granularity == "":
+        return ""
+    value = str(granularity).lower()
+    if value not in GRANULARITIES:
+        raise InvalidRowsError(
+            f"invalid granularity {granularity!r}: expected one of {', '.join(GRANULARITIES)}"
+        )
+    return value
+
+
+def grouping_value(grouping: str | Sequence[str]) -> str:
+    """Return the grouping key for ``grouping``: a key string, or a sequence of groupBy names.
+
+    Raises
+    ------
+    InvalidRowsError
+        When a key string is not ``none`` or canonical parts joined by ``-`` in order.
+    """
+    if not isinstance(grouping, str):
+        from usagekit.query import grouping_key
+
+        return grouping_key(list(grouping))
+    group_parts(grouping)
+    return grouping
+
+
+def group_parts(key: str) -> tuple[str, ...]:
+    """Split a grouping key into its parts (``()`` for ``none``), validating it.
+
+    Raises
+    ------
+    InvalidRowsError
+        When ``key`` is not a canonical grouping key.
+    """
+    if key == "none":
+        return ()
+    parts = tuple(key.split("-"))
+    order = list(GROUP_FIELDS)
+    if not key or any(p not in GROUP_FIELDS for p in parts) or list(parts) != sorted(
+        set(parts), key=order.index
+    ):
+        raise InvalidRowsError(
+            f"invalid grouping key {key!r}: expected 'none' or some of "
+            f"{', '.join(order)} joined by '-' in that order"
+        )
+    return parts
+
+
+def to_frame(
+    rows: Iterable[Mapping[str, Any]], *, granularity: str | None, grouping: str | Sequence[str]
+) -> pd.DataFrame:
+    """Build the typed frame from API rows (dicts in the legacy schema).
+
+    Parameters
+    ----------
+    rows : iterable of mapping
+        Usage rows as the API returns them.
+    granularity : str or None
+        ``day|week|month`` (or the API's ``Day|Week|Month``); None for granularity-less rows.
+    grouping : str or sequence of str
+        The grouping key (``oauthclientid-templateuri``) or the groupBy names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The fields present in the rows (counts only when every row has them), typed, plus
+        ``granularity`` and ``grouping``.
+
+    Raises
+    ------
+    InvalidRowsError
+        On an unknown field, a count present in some rows only, or a bad date.
+    """
+    rows = list(rows)
+    present: set[str] = set().union(*(r.keys() for r in rows)) if rows else set(API_FIELDS)
+    unknown = present - set(API_FIELDS) - set(OPTIONAL_FIELDS)
+    if unknown:
+        raise InvalidRowsError(
+            f"unknown field(s) {', '.join(sorted(unknown))} in usage rows: expected "
+            f"{', '.join(API_FIELDS + OPTIONAL_FIELDS)}"
+        )
+    data: dict[str, Any] = {}
+    for name in (*API_FIELDS, *OPTIONAL_FIELDS):
+        if name not in present and name != "date":
+            if name in DIMENSIONS:
+                data[name] = [""] * len(rows)
+            continue
+        values = [r.get(name) for r in rows]
+        if name in COUNTS and any(v is None for v in values):
+            index = next(i for i, v in enumerate(values) if v is None)
+            raise InvalidRowsError(
+                f"row {index + 1} has no {name!r} while other rows have it"
+            )
+        data[name] = values
+    frame = pd.DataFrame(data)
+    return _finish(frame, granularity, grouping)
+
+
+def read_ndjson(
+    src: str | os.PathLike[str] | bytes | IO[bytes],
+    *,
+    granularity: str | None,
+    grouping: str | Sequence[str],
+) -> pd.DataFrame:
+    """Read NDJSON usage rows (one API row per line) into the typed frame.
+
+    Parameters
+    ----------
+    src : path, bytes or binary file
+        The NDJSON text, e.g. ``jq -c '.results[]'`` output.
+    granularity, grouping
+        As in :func:`to_frame`.
+
+    Raises
+    ------
+    InvalidRowsError
+        On malformed JSON, an unknown field, a partly missing count, or a bad date.
+    """
+    if isinstance(src, bytes | bytearray | memoryview):
+        data = bytes(src)
+    elif isinstance(src, str | os.PathLike):
+        with open(src, "rb") as fp:
+            data = fp.read()
+    else:
+        data = src.read()
+    if not data.strip():
+        return to_frame([], granularity=granularity, grouping=grouping)
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(block_size=max(1 << 20, min(len(data), 1 << 28))),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="error"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InvalidRowsError(f"malformed usage NDJSON: {exc}") from None
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        nulls = column.null_count
+        if nulls == len(column) and name != "date":
+            if name in DIMENSIONS:
+                columns[name] = pd.array([""] * len(column), dtype=_STRING)
+            continue
+        if name in COUNTS and nulls:
+            index = column.is_null().to_numpy(zero_copy_only=False).argmax()
+            raise InvalidRowsError(f"row {index + 1} has no {name!r} while other rows have it")
+        columns[name] = column.to_pandas()
+    return _finish(pd.DataFrame(columns), granularity, grouping)
+
+
+def _finish(
+    frame: pd.DataFrame, granularity: str | None, grouping: str | Sequence[str]
+) -> pd.DataFrame:
+    frame["granularity"] = granularity_value(granularity)
+    frame["grouping"] = grouping_value(grouping)
+    return normalize(frame)
+
+
+def normalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Coerce a frame from any engine to the typed schema, for the columns present.
+
+    Column names are matched case-insensitively (``clientid`` -> ``clientId``); strings
+    (also ``category``/``object``) become ``string`` with NA as ``""``; counts become
+    ``int64`` (``Int64`` is kept when it holds NA); ``date`` (ISO text or any datetime,
+    naive = UTC) becomes ``datetime64[us, UTC]``. Other columns are left as they are.
+
+    Raises
+    ------
+    InvalidRowsError
+        When a ``date`` value is not an ISO-8601 date or timestamp.
+    """
+    out = df.rename(columns={c: _BY_LOWER.get(str(c).lower(), c) for c in df.columns}).copy()
+    for name in out.columns:
+        if name in _STRING_COLUMNS:
+            out[name] = out[name].astype(_STRING).fillna("")
+        elif name in COUNTS:
+            column = out[name]
+            if column.isna().any():
+                out[name] = column.astype("Int64")
+            elif column.dtype != np.dtype("int64"):
+                out[name] = column.astype("int64")
+        elif name == "date":
+            out[name] = _to_utc(out[name])
+    return out
+
+
+def _to_utc(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype(_DATE)
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC").astype(_DATE)
+    text = values.astype(_STRING)
+    try:
+        parsed = pd.to_datetime(text, format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        bad = _first_bad_date(text)
+        raise InvalidRowsError(
+            f"invalid date {bad!r}: expected ISO-8601 like '2021-01-12T00:00:00Z', "
+            "'2021-01-12T00:00:00.000Z' or '2021-01-12'"
+        ) from None
+    if parsed.isna().any():
+        raise InvalidRowsError(
+            f"row {int(parsed.isna().to_numpy().argmax()) + 1} has no 'date'"
+        )
+    return parsed.astype(_DATE)
+
+
+def _first_bad_date(text: pd.Series) -> str:
+    for value in text:
+        try:
+            pd.to_datetime(value, format="ISO8601", utc=True)
+        except (ValueError, TypeError):
+            return str(value)
+    return "?"
+
+
+def empty_frame(columns: Iterable[str] = (*API_FIELDS, "granularity", "grouping")) -> pd.DataFrame:
+    """An empty typed frame with ``columns``."""
+    return pd.DataFrame({name: pd.Series(dtype=COLUMNS[name]) for name in columns})
+
+
+def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -> None:
+    """Check that typed rows can be stored as ``granularity`` x ``grouping`` data.
+
+    Checks: a storable granularity; all six counts present and not negative; no non-empty
+    field that the grouping does not fill (e.g. ``templateUri`` when not grouped by
+    TemplateUri); each ``date`` at the start of its bucket (midnight; a Monday for week;
+    the 1st for month); no two rows with the same date and fields.
+
+    Raises
+    ------
+    InvalidRowsError
+        Naming the first offending row (1-based) and value, and what was expected.
+    """
+    if not granularity:
+        raise InvalidRowsError(
+            "granularity-less rows cannot be stored: the dataset keeps day, week or month "
+            "data only (fetch them with granularity Day, Week or Month)"
+        )
+    granularity = granularity_value(granularity)
+    parts = group_parts(grouping)
+    missing = [name for name in COUNTS if name not in frame.columns]
+    if missing:
+        raise InvalidRowsError(
+            f"rows lack count field(s) {', '.join(missing)}: the dataset stores rows with all "
+            f"of {', '.join(COUNTS)} (query without a metrics filter)"
+        )
+    for name in COUNTS:
+        _first(frame, frame[name].isna() | (frame[name] < 0), name,
+               "counts must be non-negative integers")
+    filled = {f for part in parts for f in GROUP_FIELDS[part]}
+    for part, fields in GROUP_FIELDS.items():
+        for name in fields:
+            if name in filled or name not in frame.columns:
+                continue
+            _first(frame, frame[name] != "", name,
+                   f"it must be empty when not grouped by {part!r} (grouping {grouping!r}); "
+                   f"export with a group-by that includes it")
+    dates = frame["date"]
+    misaligned = dates != dates.dt.floor("D")
+    if granularity == "week":
+        misaligned |= dates.dt.dayofweek != 0
+    elif granularity == "month":
+        misaligned |= dates.dt.day != 1
+    bucket = {"day": "midnight UTC", "week": "a Monday, midnight UTC",
+              "month": "the 1st of a month, midnight UTC"}[granularity]
+    _first(frame, misaligned, "date",
+           f"{granularity} buckets start at {bucket}; are these rows of another granularity?")
+    keys = [c for c in (*DIMENSIONS, *OPTIONAL_FIELDS, "date") if c in frame.columns]
+    _first(frame, frame.duplicated(keys, keep="first"), "date",
+           f"another row has the same date and {', '.join(keys[:-1])}; "
+           "each row may appear once per export")
+
+
+def _first(frame: pd.DataFrame, bad: pd.Series, name: str, why: str) -> None:
+    mask = bad.fillna(True).to_numpy(dtype=bool)
+    if mask.any():
+        index = int(mask.argmax())
+        value = frame[name].iloc[index]
+        if isinstance(value, pd.Timestamp):
+            value = value.isoformat()
+        raise InvalidRowsError(f"row {index + 1}: {name}={value!r}: {why}")
