@@ -193,7 +193,8 @@ class TokenProvider:
             body = reply.error_body()
             detail = ""
             if isinstance(body, dict):
-                detail = str(body.get("error_description") or body.get("error")
+                detail = str(body.get("error_description") or body.get("description")
+                             or body.get("error")
                              or body.get("message") or "")
             raise AuthError(f"{what}: client credentials for client id "
                             f"{self.credentials.client_id!r} rejected (HTTP {reply.status})"

@@ -43,6 +43,12 @@ APIS: tuple[str, ...] = ("legacy", "aggregates")
 #: HTTP methods the aggregates ``httpMethods`` filter accepts.
 HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 SORT_ORDERS: tuple[str, ...] = ("Asc", "Desc")
+#: Aggregates row fields ``sortBy`` may name (``requests`` is read as ``requestCount``).
+SORT_FIELDS: tuple[str, ...] = (
+    "date", "platform", "httpMethod", "templateUri", "requestCount", "status200", "status300",
+    "status400", "status429", "status500", "oauthClientId", "oauthClientName", "userId",
+    "organizationId",
+)
 #: Most days (inclusive) one aggregates job may cover (the API: end <= start + 90 days).
 MAX_JOB_DAYS = 90
 MAX_PAGE_SIZE = 1000
@@ -508,9 +514,10 @@ def _sort_item(item: str | tuple[str, str]) -> tuple[str, str]:
     else:
         raise QueryError(f"invalid sort_by {item!r}: expected 'field', 'field:asc|desc' "
                          "or (field, order)")
-    if not isinstance(name, str) or not name.strip():
-        raise QueryError(f"invalid sort_by {item!r}: the field name is empty")
-    return name.strip(), _canonical(order or "Asc", SORT_ORDERS, "sort order")
+    if isinstance(name, str) and name.strip().lower() == "requests":
+        name = "requestCount"
+    return (_canonical(name, SORT_FIELDS, "sort_by field"),
+            _canonical(order or "Asc", SORT_ORDERS, "sort order"))
 
 
 def _boundaries(first: date, last: date, granularity: str | None) -> list[date]:

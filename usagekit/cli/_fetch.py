@@ -1,11 +1,121 @@
-"""Placeholder until its owner writes the commands (replaced, never shipped as is)."""
+"""``usagekit fetch``: run a usage query and write NDJSON (or store it in the dataset).
+
+One step for what the blueprint does with ``gc usage query create``, ``gc usage query
+results get`` and ``jq -c '.results[]'``. Without ``GENESYSCLOUD_*`` settings it fetches
+from the embedded sandbox (and says so on stderr).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
+
+from usagekit.config import dataset_location
+from usagekit.embedded import connect
+from usagekit.fetch import PollPolicy, UsageResult
+from usagekit.query import GRANULARITIES, GROUP_BY, HTTP_METHODS, METRICS, UsageQuery
 
 
 def register(sub: Any) -> None:
-    """Register this module's sub-commands on ``sub``."""
-    del sub
+    """Add ``usagekit fetch`` to the sub-command parser ``sub``."""
+    parser = sub.add_parser(
+        "fetch", help="fetch API usage from Genesys Cloud (or the sandbox) as NDJSON",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--interval", required=True,
+                        help="ISO-8601 start/end, e.g. 2026-10/2026-11 or 2026-10-01/2026-10-08")
+    parser.add_argument("--granularity", default="Day",
+                        help=f"{', '.join(GRANULARITIES)} or none (default Day)")
+    parser.add_argument("--group-by", action="append", default=[], metavar="NAME",
+                        help=f"repeatable or comma-separated: {', '.join(GROUP_BY)}")
+    parser.add_argument("--metric", action="append", default=[], metavar="NAME",
+                        help=f"repeatable or comma-separated (default all): {', '.join(METRICS)}")
+    parser.add_argument("--api", default="legacy", help="legacy (default) or aggregates")
+    filters = parser.add_argument_group("aggregates filters (repeatable or comma-separated)")
+    for flag in ("oauth-client-id", "template-uri", "user-id", "platform", "organization-id"):
+        filters.add_argument(f"--{flag}", action="append", default=[], metavar="VALUE")
+    filters.add_argument("--http-method", action="append", default=[], metavar="METHOD",
+                         help=", ".join(HTTP_METHODS))
+    filters.add_argument("--sort-by", action="append", default=[], metavar="FIELD[:asc|desc]")
+    filters.add_argument("--page-size", type=int, default=1000, help="1 to 1000 (default 1000)")
+    parser.add_argument("--client-id", help="use the per-client routes (usage:client:view)")
+    parser.add_argument("--resume", metavar="EXECUTION_ID",
+                        help="collect an earlier query's results (ids comma-separated)")
+    parser.add_argument("--output", "-o", metavar="FILE",
+                        help="NDJSON file, or - for stdout (default, unless --dataset)")
+    parser.add_argument("--dataset", metavar="LOCATION", nargs="?", const="",
+                        help="store the rows in the dataset (default location: "
+                             "USAGEKIT_DATASET or the project's data/usage)")
+    parser.add_argument("--poll-deadline", type=float, default=600.0, metavar="SECONDS",
+                        help="give up polling after this long (default 600)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=run)
+
+
+def _values(items: list[str]) -> list[str]:
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def build_query(args: argparse.Namespace) -> UsageQuery:
+    """The validated query the flags describe (raises QueryError on bad values)."""
+    granularity = None if args.granularity.strip().lower() in ("", "none") else args.granularity
+    return UsageQuery.build(
+        args.interval, granularity, _values(args.group_by), _values(args.metric), args.api,
+        client_id=args.client_id, oauth_client_ids=_values(args.oauth_client_id),
+        template_uris=_values(args.template_uri), http_methods=_values(args.http_method),
+        user_ids=_values(args.user_id), platforms=_values(args.platform),
+        organization_ids=_values(args.organization_id), sort_by=_values(args.sort_by),
+        page_size=args.page_size,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``usagekit fetch``."""
+    query = build_query(args)  # before any request
+    progress = False if args.no_progress else None
+    with connect(poll=PollPolicy(deadline=args.poll_deadline), progress=progress) as client:
+        if client.source == "sandbox":
+            print(f"usagekit: no GENESYSCLOUD_* settings; fetching from the embedded sandbox "
+                  f"at {client.base_url}", file=sys.stderr)
+        result = (client.resume(args.resume, query) if args.resume else client.fetch(query))
+    print(f"usagekit: {len(result)} rows from {client.source} "
+          f"(ids {','.join(result.execution_ids)})", file=sys.stderr)
+    if args.dataset is not None:
+        _store(result, args.dataset)
+    if args.output is not None or args.dataset is None:
+        _write(result, args.output or "-")
+    return 0
+
+
+def _store(result: UsageResult, location: str) -> None:
+    from usagekit.dataset import open_dataset
+
+    query = result.query
+    dataset = open_dataset(dataset_location(location or None))
+    summary = dataset.write(b"".join(line + b"\n" for line in result.lines()),
+                            granularity=query.partition_granularity or "",
+                            grouping=query.grouping, interval=query.interval)
+    print(f"usagekit: stored {summary.rows} rows in {dataset.location} "
+          f"(replaced {summary.replaced})", file=sys.stderr)
+
+
+def _write(result: UsageResult, output: str) -> None:
+    if output == "-":
+        result.write_ndjson(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            result.write_ndjson(fp)
+        os.replace(temp, target)  # never a half-written file
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
