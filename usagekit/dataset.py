@@ -416,11 +416,20 @@ def open_dataset(
     return Dataset(storage, stored or format or "ndjson", recorded=manifest is not None)
 
 
+def run_crawler(
+    name: str, *, timeout: float = 900.0, poll: float = 5.0, boto3_session: Any = None
+) -> dict[str, Any]:
+    """Start the blueprint's Glue crawler and wait for ``READY`` (see ``usagekit._s3``)."""
+    from usagekit._s3 import run_crawler as _run
+
+    return _run(name, timeout=timeout, poll=poll, boto3_session=boto3_session)
+
+
 def bucket_start(moment: pd.Timestamp, granularity: str) -> pd.Timestamp:
     """The start of the ``granularity`` bucket holding ``moment`` (UTC; weeks start Monday)."""
     day = moment.tz_convert("UTC").floor("D")
     if granularity == "week":
-        return day - pd.Timedelta(days=day.dayofweek)
+        return day - pd.Timedelta(days=day.day_of_week)
     if granularity == "month":
         return day.replace(day=1)
     return day

@@ -341,7 +341,7 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -
     dates = frame["date"]
     misaligned = dates != dates.dt.floor("D")
     if granularity == "week":
-        misaligned |= dates.dt.dayofweek != 0
+        misaligned |= dates.dt.day_of_week != 0
     elif granularity == "month":
         misaligned |= dates.dt.day != 1
     bucket = {"day": "midnight UTC", "week": "a Monday, midnight UTC",
@@ -361,4 +361,6 @@ def _first(frame: pd.DataFrame, bad: pd.Series, name: str, why: str) -> None:
         value = frame[name].iloc[index]
         if isinstance(value, pd.Timestamp):
             value = value.isoformat()
+        elif isinstance(value, np.generic):
+            value = value.item()
         raise InvalidRowsError(f"row {index + 1}: {name}={value!r}: {why}")
