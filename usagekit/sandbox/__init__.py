@@ -1,0 +1,19 @@
+"""An offline stand-in for Genesys Cloud's OAuth and Usage APIs, on 127.0.0.1.
+
+A real HTTP server (stdlib only, independent of the rest of usagekit) serving deterministic
+synthetic API usage of a fictional organisation, with a rate limit and injectable faults.
+
+>>> from usagekit.sandbox import Sandbox        # doctest: +SKIP
+>>> with Sandbox(seed=7) as sandbox:
+...     print(sandbox.url, sandbox.client_id)
+"""
+
+from __future__ import annotations
+
+from ._app import RequestRecord
+from ._faults import FAULT_KINDS, Fault
+from ._org import GROWING_429_CLIENT, Client, Organization
+from ._server import Sandbox
+
+__all__ = ["FAULT_KINDS", "GROWING_429_CLIENT", "Client", "Fault", "Organization",
+           "RequestRecord", "Sandbox"]
