@@ -28,14 +28,12 @@ from usagekit import _athena, _duckdb
 from usagekit._sqlglot import SOURCE_COLUMNS, athena_to_duckdb, parse_athena
 from usagekit.config import AthenaSettings, dataset_location, validate_identifier
 from usagekit.exceptions import ConfigError
+from usagekit.frame import COLUMNS, normalize
 
 _logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "athena")
 DIALECTS = ("athena", "duckdb")
-_CANONICAL = {name.lower(): name for name in SOURCE_COLUMNS}
-_ID_COLUMNS = ("clientId", "clientName", "organizationId", "userId", "templateUri",
-               "httpMethod")
 
 
 @runtime_checkable
@@ -62,10 +60,10 @@ def _source(database: str, table: str) -> str:
 def tidy_result(df: pd.DataFrame) -> pd.DataFrame:
     """Give an engine's result the kit's names and dtypes.
 
-    Column names matching a dataset column case-insensitively get its camelCase name;
-    ``date`` (ISO text or timestamp) and every timestamp become ``datetime64[us, UTC]``;
-    text becomes ``string`` (the id/name columns with "" for NULL, as the frame stage
-    does); nullable integers without NULLs become ``int64``.
+    Dataset columns (matched case-insensitively) go through :func:`usagekit.frame.normalize`
+    (camelCase names, ``string`` with "" for NULL, ``int64`` counts, ``date`` as
+    ``datetime64[us, UTC]``). Other columns: timestamps become ``datetime64[us, UTC]``
+    (naive = UTC), text becomes ``string``, nullable integers without NULLs ``int64``.
 
     Parameters
     ----------
@@ -77,18 +75,18 @@ def tidy_result(df: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         A new frame.
     """
-    out = df.rename(columns=lambda c: _CANONICAL.get(str(c).lower(), c))
+    out = normalize(df)
     for name in out.columns:
+        if name in COLUMNS:
+            continue
         col = out[name]
-        if name == "date" or isinstance(col.dtype, pd.DatetimeTZDtype) or (
-                pd.api.types.is_datetime64_dtype(col.dtype)):
-            parsed = pd.to_datetime(col, utc=True, format="ISO8601")
-            out[name] = parsed.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-        elif pd.api.types.is_string_dtype(col.dtype) or col.dtype == object:
-            if col.dropna().map(lambda v: isinstance(v, str)).all():
-                out[name] = col.astype("string")
-                if name in _ID_COLUMNS:
-                    out[name] = out[name].fillna("")
+        if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+                col.dtype):
+            stamps = col.dt.tz_localize("UTC") if col.dt.tz is None else col.dt.tz_convert("UTC")
+            out[name] = stamps.astype("datetime64[us, UTC]")
+        elif pd.api.types.is_string_dtype(col.dtype) and col.dropna().map(
+                lambda v: isinstance(v, str)).all():
+            out[name] = col.astype("string")
         elif pd.api.types.is_integer_dtype(col.dtype) and not col.isna().any():
             out[name] = col.astype("int64")
     return out

@@ -1,0 +1,435 @@
+"""Analyses: each answer recomputed independently with pandas from the raw rows.
+
+The dataset is built once per format from a small deterministic generator (finest rows
+per client x endpoint x method x day), aggregated in pandas to the other groupings and
+granularities, and written through ``usagekit.dataset``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlglot
+
+from usagekit import analyses
+from usagekit.analyses import ANALYSES, FAIR_USE_ALLOWANCES
+from usagekit.dataset import open_dataset
+from usagekit.engine import DuckDBEngine
+from usagekit.exceptions import ConfigError
+
+START, END = "2026-09-01", "2026-11-01"  # half-open; 2026-09-01 is a Tuesday
+ENDPOINTS = (
+    ("api/v2/users/{userId}", "GET"),
+    ("api/v2/users/{userId}", "PATCH"),
+    ("api/v2/analytics/conversations/details/query", "POST"),
+    ("api/v2/routing/queues", "GET"),
+    ("api/v2/notifications/channels", "POST"),
+)
+CLIENTS = {
+    "c-steady": "Steady Sync",
+    "c-busy": "Busy Integration",
+    "c-burst": "Bursty Bot",  # a 429 storm on 2026-10-14
+    "c-late": "Late Starter",  # appears on 2026-10-05
+    "c-gone": "Gone Reporter",  # vanishes after 2026-09-27
+    "c-quiet": "Quiet Tool",
+}
+FIELDS = ("clientId", "clientName", "organizationId", "userId", "templateUri", "httpMethod")
+COUNTS = ("status200", "status300", "status400", "status500", "status429", "requests")
+ORG = "org-1"
+
+
+def usage_rows(seed: int = 7) -> pd.DataFrame:
+    """Finest rows (client x templateUri x method x day) with the API's semantics."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for day in pd.date_range(START, END, freq="D", inclusive="left", tz="UTC"):
+        weekend = day.day_of_week >= 5
+        for n, (client, name) in enumerate(CLIENTS.items()):
+            if client == "c-late" and day < pd.Timestamp("2026-10-05", tz="UTC"):
+                continue
+            if client == "c-gone" and day > pd.Timestamp("2026-09-27", tz="UTC"):
+                continue
+            for m, (template, method) in enumerate(ENDPOINTS):
+                if rng.random() < 0.1:
+                    continue  # gaps: not every stream every day
+                base = (40 if client == "c-quiet" else 400 * (n + 1)) / (m + 1)
+                requests = int(rng.poisson(base * (0.35 if weekend else 1.0)))
+                s400 = int(rng.binomial(requests, 0.02 + 0.05 * (m == 1)))
+                rate429 = 0.6 if (client == "c-burst" and day.day == 14
+                                  and day.month == 10) else 0.08 * (client == "c-busy")
+                s429 = int(rng.binomial(s400, rate429))
+                s500 = int(rng.binomial(requests - s400, 0.01))
+                s300 = int(rng.binomial(requests - s400 - s500, 0.1)) if method == "GET" else 0
+                records.append({
+                    "clientId": client, "clientName": name, "organizationId": "",
+                    "userId": "", "templateUri": template, "httpMethod": method,
+                    "status200": requests - s400 - s500 - s300, "status300": s300,
+                    "status400": s400, "status500": s500, "status429": s429,
+                    "requests": requests, "date": day,
+                })
+    return pd.DataFrame(records)
+
+
+def rollup(raw: pd.DataFrame, grouping: str, granularity: str) -> pd.DataFrame:
+    """Aggregate finest day rows to a grouping and granularity (empty unused fields)."""
+    keep = {"oauthclientid": ("clientId", "clientName"), "templateuri": ("templateUri",),
+            "httpmethod": ("httpMethod",)}
+    parts = [] if grouping == "none" else grouping.split("-")
+    frame = raw.copy()
+    for part, fields in keep.items():
+        if part not in parts:
+            for f in fields:
+                frame[f] = ""
+    if granularity == "week":
+        frame["date"] = frame["date"] - pd.to_timedelta(frame["date"].dt.day_of_week, unit="D")
+    elif granularity == "month":
+        frame["date"] = frame["date"] - pd.to_timedelta(frame["date"].dt.day - 1, unit="D")
+    return frame.groupby([*FIELDS, "date"], as_index=False)[list(COUNTS)].sum()
+
+
+GROUPINGS = ("oauthclientid-templateuri-httpmethod", "oauthclientid", "httpmethod", "none")
+
+
+@pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    return usage_rows()
+
+
+def _write(root: Path, fmt: str, raw: pd.DataFrame) -> None:
+    dataset = open_dataset(str(root), format=fmt)
+    for granularity in ("day", "week", "month"):
+        for grouping in GROUPINGS:
+            rows = rollup(raw, grouping, granularity)
+            records = rows.assign(date=rows["date"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            dataset.write(records.to_dict("records"), granularity=granularity,
+                          grouping=grouping, interval=f"{START}/{END}")
+
+
+@pytest.fixture(scope="module", params=["ndjson", "parquet"])
+def engine(request: pytest.FixtureRequest, raw: pd.DataFrame,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBEngine]:
+    root = tmp_path_factory.mktemp(f"usage-{request.param}")
+    _write(root, request.param, raw)
+    with DuckDBEngine(root) as eng:
+        yield eng
+
+
+def finest(raw: pd.DataFrame, granularity: str = "day") -> pd.DataFrame:
+    return rollup(raw, GROUPINGS[0], granularity)
+
+
+def between(frame: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
+    lo = pd.Timestamp(start or "1970-01-01", tz="UTC")
+    hi = pd.Timestamp(end or "9999-01-01", tz="UTC")
+    return frame[(frame["date"] >= lo) & (frame["date"] < hi)]
+
+
+def _compare(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    want = want.reset_index(drop=True)
+    assert list(got.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=False, rtol=1e-9)
+
+
+# ------------------------------------------------------------------ SQL is valid Athena
+
+@pytest.mark.parametrize("name", list(ANALYSES))
+def test_sql_parses_as_athena(name: str) -> None:
+    analysis = ANALYSES[name]
+    grouping = "-".join(analysis.dimensions) or "none"
+    values = analysis.bind(None, grouping=grouping)
+    text, params = analysis.render('"genesysclouddb"."gc_usage_api_source"', values)
+    statements = sqlglot.parse(text, read="athena")
+    assert len(statements) == 1
+    assert text.count("?") == len(params) > 0
+    # no value was pasted into the text
+    assert "'day'" not in text and values["start"] not in text
+
+
+def test_every_analysis_documents_its_columns() -> None:
+    for analysis in ANALYSES.values():
+        assert analysis.description and analysis.columns
+
+
+# ------------------------------------------------------------------ correctness
+
+def test_requests_over_time(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
+    got = analyses.requests_over_time(engine, start="2026-09-10", end="2026-10-20")
+    rows = between(finest(raw), "2026-09-10", "2026-10-20")
+    want = rows.groupby("date", as_index=False)[
+        ["requests", "status200", "status300", "status400", "status429", "status500"]].sum()
+    want["rate429"] = want["status429"] / want["requests"]
+    want["error_rate"] = (want["status400"] + want["status500"]) / want["requests"]
+    _compare(got, want)
+    assert str(got["date"].dtype) == "datetime64[us, UTC]"
+    assert got["requests"].dtype == "int64"
+
+
+@pytest.mark.parametrize("grouping", ["none", "httpmethod", GROUPINGS[0]])
+def test_totals_never_mix_groupings(engine: DuckDBEngine, raw: pd.DataFrame,
+                                    grouping: str) -> None:
+    got = analyses.requests_over_time(engine, granularity="month", grouping=grouping)
+    assert got["requests"].sum() == raw["requests"].sum()
+
+
+def test_status_mix_sums_to_requests(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
+    got = analyses.status_mix(engine)
+    total = raw[list(COUNTS)].sum()
+    want = pd.DataFrame({
+        "date": pd.Series([pd.NaT] * 5, dtype="datetime64[us, UTC]"),
+        "status": ["status200", "status300", "status400_non429", "status429", "status500"],
+        "count": [total["status200"], total["status300"],
+                  total["status400"] - total["status429"], total["status429"],
+                  total["status500"]],
+    })
+    want["share"] = want["count"] / total["requests"]
+    _compare(got, want)
+    assert got["count"].sum() == total["requests"]
+
+
+def test_status_mix_per_period(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
+    got = analyses.status_mix(engine, granularity="week", per_period=True)
+    weeks = finest(raw, "week").groupby("date")[list(COUNTS)].sum()
+    assert got["date"].nunique() == len(weeks)
+    per_week = got.groupby("date")["count"].sum()
+    assert per_week.to_numpy().tolist() == weeks["requests"].to_numpy().tolist()
+    only429 = got[got["status"] == "status429"].set_index("date")["count"]
+    assert only429.to_numpy().tolist() == weeks["status429"].to_numpy().tolist()
+
+
+@pytest.mark.parametrize("limit", [3, 10])
+def test_top_clients_429(engine: DuckDBEngine, raw: pd.DataFrame, limit: int) -> None:
+    got = analyses.top_clients_429(engine, start=START, end="2026-10-31", limit=limit)
+    rows = between(raw, START, "2026-10-31")
+    want = rows.groupby("clientId", as_index=False).agg(
+        clientName=("clientName", "max"), status429=("status429", "sum"),
+        requests=("requests", "sum"))
+    want = want[want["status429"] > 0].sort_values(["status429", "clientId"],
+                                                   ascending=[False, True]).head(limit)
+    want["rate429"] = want["status429"] / want["requests"]
+    want.insert(0, "rank", range(1, len(want) + 1))
+    _compare(got, want)
+    assert got["clientId"].iloc[0] in {"c-busy", "c-burst"}
+
+
+def test_top_clients_same_on_a_coarser_grouping(engine: DuckDBEngine) -> None:
+    finer = analyses.top_clients_429(engine)
+    coarser = analyses.top_clients_429(engine, grouping="oauthclientid")
+    _compare(finer, coarser)
+
+
+@pytest.mark.parametrize("client_id", ["", "c-quiet"])
+def test_rate_429_over_time(engine: DuckDBEngine, raw: pd.DataFrame, client_id: str) -> None:
+    got = analyses.rate_429_over_time(engine, granularity="week", top=2, client_id=client_id)
+    rows = finest(raw, "week")
+    if client_id:
+        chosen = [client_id]
+    else:
+        totals = rows.groupby("clientId")["status429"].sum()
+        totals = totals[totals > 0].reset_index().sort_values(
+            ["status429", "clientId"], ascending=[False, True])
+        chosen = totals["clientId"].head(2).tolist()
+    want = rows[rows["clientId"].isin(chosen)].groupby(["date", "clientId"], as_index=False).agg(
+        clientName=("clientName", "max"), requests=("requests", "sum"),
+        status429=("status429", "sum"))
+    want["rate429"] = want["status429"] / want["requests"]
+    _compare(got, want.sort_values(["date", "clientId"]))
+    assert set(got["clientId"]) == set(chosen)
+
+
+@pytest.mark.parametrize("min_requests", [1, 5000])
+def test_error_rate_by_endpoint(engine: DuckDBEngine, raw: pd.DataFrame,
+                                min_requests: int) -> None:
+    got = analyses.error_rate_by_endpoint(engine, limit=4, min_requests=min_requests,
+                                          end="2026-10-01")
+    rows = between(raw, None, "2026-10-01")
+    want = rows.groupby(["templateUri", "httpMethod"], as_index=False)[
+        ["requests", "status400", "status429", "status500"]].sum()
+    want = want[want["requests"] >= min_requests]
+    want["errors"] = want["status400"] + want["status500"]  # 429 is inside 400
+    want["error_rate"] = want["errors"] / want["requests"]
+    want["rate429"] = want["status429"] / want["requests"]
+    want = want.sort_values(["error_rate", "requests", "templateUri", "httpMethod"],
+                            ascending=[False, False, True, True]).head(4)
+    want.insert(0, "rank", range(1, len(want) + 1))
+    _compare(got, want)
+    assert (got["errors"] <= got["requests"]).all()
+
+
+def test_method_mix(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
+    got = analyses.method_mix(engine, start="2026-10-01")
+    rows = between(raw, "2026-10-01", None)
+    want = rows.groupby("httpMethod", as_index=False)[
+        ["requests", "status400", "status500", "status429"]].sum()
+    want["errors"] = want["status400"] + want["status500"]
+    want["share"] = want["requests"] / want["requests"].sum()
+    want = want.sort_values(["requests", "httpMethod"], ascending=[False, True])
+    _compare(got, want[["httpMethod", "requests", "errors", "status429", "share"]])
+    assert got["share"].sum() == pytest.approx(1.0)
+
+
+def _client_changes_reference(rows: pd.DataFrame, factor: float,
+                              min_requests: int) -> pd.DataFrame:
+    per = rows.groupby(["clientId", "date"])["requests"].sum().unstack(fill_value=0)
+    names = rows.groupby("clientId")["clientName"].max()
+    periods = sorted(rows["date"].unique())
+    out = []
+    for prev, cur in itertools.pairwise(periods):
+        for client in per.index:
+            now, before = int(per.at[client, cur]), int(per.at[client, prev])
+            if before == 0 and now > 0:
+                change = "appeared"
+            elif now == 0 and before > 0:
+                change = "vanished"
+            elif before > 0 and now >= factor * before:
+                change = "surged"
+            elif now > 0 and now * factor <= before:
+                change = "dropped"
+            else:
+                continue
+            if max(now, before) < min_requests:
+                continue
+            out.append({"date": cur, "clientId": client, "clientName": names[client],
+                        "change": change, "requests": now, "previous_requests": before,
+                        "ratio": now / before if before else np.nan})
+    return pd.DataFrame(out).sort_values(["date", "clientId"])
+
+
+@pytest.mark.parametrize(("factor", "min_requests"), [(2.0, 100), (1.3, 1)])
+def test_client_changes(engine: DuckDBEngine, raw: pd.DataFrame, factor: float,
+                        min_requests: int) -> None:
+    got = analyses.client_changes(engine, factor=factor, min_requests=min_requests)
+    want = _client_changes_reference(finest(raw, "week"), factor, min_requests)
+    _compare(got, want)
+    changes = {(r.clientId, r.change) for r in got.itertuples()}
+    assert ("c-late", "appeared") in changes and ("c-gone", "vanished") in changes
+
+
+def _spikes_reference(rows: pd.DataFrame, metric: str, window: int, k: float,
+                      min_value: int) -> pd.DataFrame:
+    grid = rows.groupby(["clientId", "date"])[metric].sum().unstack(fill_value=0)
+    names = rows.groupby("clientId")["clientName"].max()
+    out = []
+    for client, series in grid.iterrows():
+        values = series.to_numpy(dtype=float)
+        for i in range(window, len(values)):
+            history = values[i - window:i]
+            mean, sd = history.mean(), history.std(ddof=1)
+            value = values[i]
+            if value >= min_value and value > mean + k * sd:
+                out.append({"date": grid.columns[i], "clientId": client,
+                            "clientName": names[client], "metric": metric, "value": value,
+                            "baseline_mean": mean, "baseline_sd": sd,
+                            "score": (value - mean) / sd if sd else np.nan})
+    return pd.DataFrame(out).sort_values(["date", "clientId"])
+
+
+@pytest.mark.parametrize(("metric", "window", "k"), [("status429", 7, 3.0),
+                                                     ("requests", 5, 2.0)])
+def test_spikes(engine: DuckDBEngine, raw: pd.DataFrame, metric: str, window: int,
+                k: float) -> None:
+    got = analyses.spikes(engine, metric=metric, window=window, k=k, min_value=10)
+    want = _spikes_reference(finest(raw), metric, window, k, 10)
+    _compare(got, want)
+    if metric == "status429":
+        burst = got[got["clientId"] == "c-burst"]
+        assert pd.Timestamp("2026-10-14", tz="UTC") in set(burst["date"])
+
+
+def _fair_use_reference(daily: pd.Series, as_of: pd.Timestamp,
+                        allowance: int) -> pd.DataFrame:
+    rows = []
+    for (year, month), part in daily.groupby([daily.index.year, daily.index.month]):
+        n_days = calendar.monthrange(year, month)[1]
+        days = pd.date_range(f"{year}-{month:02d}-01", periods=n_days, tz="UTC")
+        seen = part.reindex(days[days <= as_of], fill_value=0)
+        rest = days[days > as_of]
+        projected = float(seen.sum())
+        for day in rest:
+            same = seen[(seen.index.day_of_week >= 5) == (day.day_of_week >= 5)]
+            projected += same.mean() if len(same) else seen.mean()
+        rows.append({"month": days[0], "requests": int(seen.sum()), "days_elapsed": len(seen),
+                     "days_in_month": n_days, "complete": not len(rest),
+                     "projected_requests": projected, "allowance": allowance,
+                     "used_share": seen.sum() / allowance,
+                     "projected_share": projected / allowance,
+                     "projected_overage": max(0.0, projected - allowance)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("as_of", [None, "2026-10-17"])
+def test_fair_use(engine: DuckDBEngine, raw: pd.DataFrame, as_of: str | None) -> None:
+    users = {"cx1": 2, "CX3": 1}
+    got = analyses.fair_use(engine, users=users, as_of=as_of or "")
+    daily = raw.groupby("date")["requests"].sum()
+    stamp = pd.Timestamp(as_of, tz="UTC") if as_of else daily.index.max()
+    allowance = 2 * FAIR_USE_ALLOWANCES["CX1"] + FAIR_USE_ALLOWANCES["CX3"]
+    want = _fair_use_reference(daily, stamp, allowance)
+    _compare(got, want)
+    assert got["complete"].tolist() == [True, as_of is None]
+    if as_of:  # weekday-aware: not the plain run-rate
+        october = got.iloc[1]
+        plain = october["requests"] / 17 * 31
+        assert october["projected_requests"] != pytest.approx(plain, rel=1e-6)
+
+
+def test_fair_use_allowance_override(engine: DuckDBEngine) -> None:
+    got = analyses.fair_use(engine, users={"CX2": 10}, allowances={"CX2": 1000})
+    assert (got["allowance"] == 10_000).all()
+    assert (got["projected_overage"] > 0).all()
+    with pytest.raises(ConfigError, match="CX9"):
+        analyses.fair_use(engine, users={"CX9": 1})
+
+
+# ------------------------------------------------------------------ options and groupings
+
+def test_default_grouping_is_the_finest_with_the_dimension(engine: DuckDBEngine) -> None:
+    assert analyses.resolve_grouping(engine, "day", ("oauthclientid",)) == GROUPINGS[0]
+    assert analyses.resolve_grouping(engine, "day", ("httpmethod",)) == GROUPINGS[0]
+    assert analyses.resolve_grouping(engine, "day", ()) == GROUPINGS[0]
+
+
+def test_grouping_without_the_dimension_is_refused(engine: DuckDBEngine) -> None:
+    with pytest.raises(ConfigError, match="lacks oauthclientid"):
+        analyses.top_clients_429(engine, grouping="httpmethod")
+    with pytest.raises(ConfigError, match="invalid grouping"):
+        analyses.top_clients_429(engine, grouping="oauthclientid' OR 1=1 --")
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    ({"limit": 0}, "must be >= 1"),
+    ({"limit": "ten"}, "expected int"),
+    ({"granularity": "hour"}, "valid: day, week, month"),
+    ({"start": "not a date"}, "invalid start"),
+    ({"start": "2026-10-01", "end": "2026-09-01"}, "empty interval"),
+    ({"bogus": 1}, "valid: limit"),
+])
+def test_bad_options_are_clear_errors(engine: DuckDBEngine, options: dict,
+                                      match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        analyses.top_clients_429(engine, **options)
+
+
+def test_injection_in_a_parameter_matches_nothing(engine: DuckDBEngine) -> None:
+    for evil in ("' OR 1=1 --", "x'; DROP TABLE genesysclouddb.gc_usage_api_source; --"):
+        got = analyses.rate_429_over_time(engine, client_id=evil)
+        assert got.empty
+    assert len(analyses.top_clients_429(engine)) > 0  # the table is still there
+
+
+def test_empty_dataset_gives_typed_empty_results(tmp_path: Path) -> None:
+    with DuckDBEngine(tmp_path) as eng:
+        for name, analysis in ANALYSES.items():
+            got = analysis(eng)
+            assert got.empty, name
+            assert list(got.columns) == list(analysis.columns)
+
+
+def test_unknown_analysis() -> None:
+    with pytest.raises(ConfigError, match="valid: requests_over_time"):
+        analyses.run("nope", None)  # type: ignore[arg-type]

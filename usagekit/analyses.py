@@ -1,0 +1,638 @@
+"""Named analyses, written once in Athena (Trino) SQL, run on any engine.
+
+Each analysis reads one granularity and ONE grouping (which ``groupBy`` set produced the
+rows; sums never mix groupings), keeps rows whose bucket starts in ``[start, end)`` and
+returns a tidy DataFrame. Values are bound to ``?`` placeholders; only the validated
+``"database"."table"`` is written into the SQL text. ``status429`` is a subset of
+``status400``: errors are ``status400 + status500``, never plus ``status429``.
+
+Examples
+--------
+>>> from usagekit.engine import open_engine  # doctest: +SKIP
+>>> from usagekit.analyses import ANALYSES, top_clients_429
+>>> top_clients_429(open_engine(), start="2026-10-01", end="2026-11-01", limit=5)
+>>> ANALYSES["fair_use"](open_engine(), users={"CX2": 250})
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from usagekit.engine import Engine
+from usagekit.exceptions import ConfigError
+
+_logger = logging.getLogger(__name__)
+
+GRANULARITIES = ("day", "week", "month")
+#: Grouping-key components in canonical order (see ``usagekit.query.grouping_key``).
+DIMENSIONS = ("oauthclientid", "organizationid", "userid", "templateuri", "httpmethod",
+              "platform")
+#: Fair-use API allocation per named user per month, by licence tier (Genesys Cloud fair-use
+#: policy, as of 2026; figures change, so pass your contract's numbers).
+FAIR_USE_ALLOWANCES: dict[str, int] = {"CX1": 75_000, "CX2": 110_000, "CX3": 140_000}
+METRICS = ("requests", "status200", "status300", "status400", "status429", "status500")
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+_EARLIEST = "1970-01-01T00:00:00Z"
+_LATEST = "9999-01-01T00:00:00Z"
+
+#: Shared filter: one granularity, one grouping, bucket start in [start, end).
+_WHERE = """granularity = {granularity} AND "grouping" = {grouping}
+      AND period BETWEEN {start_period} AND {end_period}
+      AND from_iso8601_timestamp("date") >= from_iso8601_timestamp({start})
+      AND from_iso8601_timestamp("date") < from_iso8601_timestamp({end})"""
+
+
+@dataclass(frozen=True)
+class Option:
+    """An analysis-specific option (besides granularity, grouping, start and end)."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    minimum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` converted to this option's type, or raise ConfigError."""
+        if self.type is dict:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{self.name} must be a mapping, got {value!r}")
+            return dict(value)
+        if self.type is bool:
+            if value in (True, False, 0, 1) or str(value).lower() in _BOOLEANS:
+                return _BOOLEANS.get(str(value).lower(), bool(value))
+            raise ConfigError(f"invalid {self.name} {value!r}: expected true or false")
+        if isinstance(value, bool) or (self.type is int and isinstance(value, float)):
+            raise ConfigError(f"invalid {self.name} {value!r}: expected {self.type.__name__}")
+        try:
+            converted = self.type(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"invalid {self.name} {value!r}: expected {self.type.__name__}") from None
+        if self.minimum is not None and converted < self.minimum:
+            raise ConfigError(f"invalid {self.name} {value!r}: must be >= {self.minimum}")
+        if self.choices is not None and converted not in self.choices:
+            raise ConfigError(
+                f"invalid {self.name} {value!r}; valid: {', '.join(self.choices)}")
+        return converted
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One named analysis: SQL template, options, post-processing and output columns.
+
+    The SQL template holds ``{source}`` (the quoted table) and ``{name}`` fields; every
+    field except ``source`` becomes a ``?`` bound to that value, in order of appearance.
+    """
+
+    name: str
+    description: str
+    sql: str
+    columns: tuple[str, ...]
+    dimensions: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+    default_granularity: str = "day"
+    granularities: tuple[str, ...] = GRANULARITIES
+    post: Callable[[pd.DataFrame, Mapping[str, Any]], pd.DataFrame] | None = None
+
+    def render(self, source: str, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The statement text (``?`` placeholders) and its parameters, in order."""
+        return render(self.sql, source, values)
+
+    def __call__(self, engine: Engine, *, granularity: str | None = None,
+                 grouping: str | None = None, start: Any = None, end: Any = None,
+                 **options: Any) -> pd.DataFrame:
+        """Run the analysis on ``engine``; see :data:`ANALYSES` for the options."""
+        values = self.bind(engine, granularity=granularity, grouping=grouping, start=start,
+                           end=end, **options)
+        text, params = self.render(engine.source, values)
+        _logger.info("analysis %s: granularity=%s grouping=%s", self.name,
+                     values["granularity"], values["grouping"])
+        frame = engine.sql(text, params)
+        if self.post is not None:
+            frame = self.post(frame, values)
+        return frame.reindex(columns=list(self.columns)).reset_index(drop=True)
+
+    def bind(self, engine: Engine | None, *, granularity: str | None = None,
+             grouping: str | None = None, start: Any = None, end: Any = None,
+             **options: Any) -> dict[str, Any]:
+        """Validate and complete the values for :meth:`render` (grouping resolved on ``engine``)."""
+        known = {o.name: o for o in self.options}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(unknown)} for analysis {self.name!r}; "
+                f"valid: {', '.join(known) or '(none)'}")
+        granularity = granularity or self.default_granularity
+        if granularity not in self.granularities:
+            raise ConfigError(f"invalid granularity {granularity!r} for {self.name}; "
+                              f"valid: {', '.join(self.granularities)}")
+        values: dict[str, Any] = {"granularity": granularity}
+        values.update(interval_values(start, end))
+        for name, option in known.items():
+            values[name] = option.check(options.get(name, option.default))
+        if grouping is None:
+            if engine is None:
+                raise ConfigError("grouping is required when no engine is given")
+            grouping = resolve_grouping(engine, granularity, self.dimensions)
+        values["grouping"] = check_grouping(grouping, self.dimensions)
+        return values
+
+
+def render(template: str, source: str, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """Fill ``{source}`` with the quoted table and every other field with a bound ``?``.
+
+    Parameters
+    ----------
+    template : str
+        SQL with ``{where}``, ``{source}`` and ``{name}`` fields.
+    source : str
+        The validated ``"database"."table"`` (from ``engine.source``).
+    values : mapping
+        A value for every other field.
+
+    Returns
+    -------
+    tuple of (str, list)
+        The statement and its parameters, in placeholder order.
+    """
+    text: list[str] = []
+    params: list[Any] = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template.replace(
+            "{where}", _WHERE)):
+        text.append(literal)
+        if name is None:
+            continue
+        if name == "source":
+            text.append(source)
+        else:
+            text.append("?")
+            params.append(values[name])
+    return "".join(text), params
+
+
+def _timestamp(value: Any, what: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid {what} {value!r}: expected an ISO-8601 date or "
+                          "datetime such as 2026-10-01 or 2026-10-01T00:00:00Z") from None
+    if pd.isna(stamp):
+        raise ConfigError(f"invalid {what} {value!r}")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def interval_values(start: Any, end: Any) -> dict[str, str]:
+    """Bound values for the interval filter: ISO bounds and the months they span.
+
+    ``start``/``end`` are dates, datetimes or ISO strings (naive = UTC); ``None`` is
+    open-ended. ``end`` is exclusive.
+    """
+    lo = _timestamp(start, "start") if start is not None else None
+    hi = _timestamp(end, "end") if end is not None else None
+    if lo is not None and hi is not None and lo >= hi:
+        raise ConfigError(f"empty interval: start {lo.isoformat()} is not before end "
+                          f"{hi.isoformat()}")
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    return {
+        "start": lo.strftime(iso) if lo is not None else _EARLIEST,
+        "end": hi.strftime(iso) if hi is not None else _LATEST,
+        "start_period": lo.strftime("%Y-%m") if lo is not None else _EARLIEST[:7],
+        "end_period": (hi - pd.Timedelta(microseconds=1)).strftime("%Y-%m")
+        if hi is not None else _LATEST[:7],
+    }
+
+
+def check_grouping(grouping: str, dimensions: tuple[str, ...] = ()) -> str:
+    """Return ``grouping`` if it is a grouping key holding ``dimensions``, else raise."""
+    parts = [] if grouping == "none" else grouping.split("-")
+    if not isinstance(grouping, str) or not all(p in DIMENSIONS for p in parts) or (
+            parts != sorted(parts, key=DIMENSIONS.index)) or len(set(parts)) != len(parts):
+        raise ConfigError(f"invalid grouping {grouping!r}: expected 'none' or "
+                          f"{'-'.join(DIMENSIONS)} components in that order, joined by '-'")
+    missing = [d for d in dimensions if d not in parts]
+    if missing:
+        raise ConfigError(f"grouping {grouping!r} lacks {', '.join(missing)}, which this "
+                          "analysis needs; pick a grouping that holds it")
+    return grouping
+
+
+def available_groupings(engine: Engine, granularity: str) -> list[str]:
+    """The grouping keys stored for ``granularity`` (sorted)."""
+    frame = engine.sql(f'SELECT DISTINCT "grouping" FROM {engine.source} '
+                       "WHERE granularity = ?", [granularity])
+    return sorted(frame.iloc[:, 0].dropna().astype(str)) if len(frame) else []
+
+
+def resolve_grouping(engine: Engine, granularity: str, dimensions: tuple[str, ...]) -> str:
+    """The finest stored grouping holding ``dimensions`` (most components; ties: by name).
+
+    When nothing is stored for ``granularity``, the grouping of exactly ``dimensions``
+    (the query then returns no rows). Raises ConfigError when data exists but no
+    grouping holds the dimensions.
+    """
+    stored = available_groupings(engine, granularity)
+    fitting = [g for g in stored if g != "none" and set(dimensions) <= set(g.split("-"))]
+    if not dimensions and "none" in stored:
+        fitting.append("none")
+    if fitting:
+        return sorted(fitting, key=lambda g: (-len(g.split("-")) if g != "none" else 0, g))[0]
+    if stored:
+        raise ConfigError(
+            f"no stored grouping for granularity={granularity} holds "
+            f"{', '.join(dimensions)}; stored: {', '.join(stored)}. Fetch with the matching "
+            "groupBy, or pass --grouping")
+    return "-".join(d for d in DIMENSIONS if d in dimensions) or "none"
+
+
+def _limit(option: str = "limit", default: int = 10) -> Option:
+    return Option(option, int, default, "how many rows to keep", minimum=1)
+
+
+# ----------------------------------------------------------------- post-processing
+
+def _status_mix(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
+    """Wide per-period sums → long (date, status, count, share); 429s split out of 4xx."""
+    frame = frame.assign(status400_non429=frame["status400"] - frame["status429"])
+    statuses = ["status200", "status300", "status400_non429", "status429", "status500"]
+    if not values["per_period"] and len(frame):
+        frame = frame[statuses].sum().to_frame().T
+        frame.insert(0, "date", pd.Series([pd.NaT], dtype="datetime64[us, UTC]"))
+    long = frame.melt(id_vars=["date"], value_vars=statuses, var_name="status",
+                      value_name="count")
+    long["status"] = pd.Categorical(long["status"], categories=statuses)
+    long = long.sort_values(["date", "status"], kind="stable")
+    totals = long.groupby("date", dropna=False, observed=True)["count"].transform("sum")
+    long["share"] = (long["count"] / totals.where(totals != 0)).astype("float64")
+    long["status"] = long["status"].astype("string")
+    long["count"] = long["count"].astype("int64")
+    long["date"] = long["date"].astype("datetime64[us, UTC]")
+    return long
+
+
+def _weekend(day: pd.Timestamp) -> bool:
+    return day.day_of_week >= 5
+
+
+def _fair_use(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
+    """Daily totals → per month: requests, allowance and a weekday-aware projection."""
+    allowances = {**FAIR_USE_ALLOWANCES, **{k.upper(): int(v)
+                                            for k, v in values["allowances"].items()}}
+    users = {k.upper(): int(v) for k, v in values["users"].items()}
+    unknown = sorted(set(users) - set(allowances))
+    if unknown or any(v < 0 for v in users.values()):
+        raise ConfigError(f"invalid users {values['users']!r}: give a count >= 0 per tier; "
+                          f"tiers: {', '.join(allowances)}")
+    allowance = sum(allowances[t] * n for t, n in users.items())
+    daily = frame.set_index(frame["date"].dt.tz_convert("UTC").dt.floor("D"))["requests"]
+    as_of = (_timestamp(values["as_of"], "as_of").floor("D") if values["as_of"]
+             else (daily.index.max() if len(daily) else None))
+    rows = []
+    for (year, month), month_daily in daily.groupby([daily.index.year, daily.index.month]):
+        first = pd.Timestamp(year=year, month=month, day=1, tz="UTC")
+        n_days = calendar.monthrange(year, month)[1]
+        days = pd.date_range(first, periods=n_days, freq="D")
+        elapsed = [d for d in days if d <= as_of]
+        remaining = [d for d in days if d > as_of]
+        observed = month_daily.reindex(elapsed, fill_value=0)
+        total = int(month_daily[month_daily.index <= as_of].sum())
+        projected = float(total)
+        if remaining and elapsed:
+            overall = observed.mean()
+            rate = {kind: (observed[[_weekend(d) == kind for d in elapsed]].mean()
+                           if any(_weekend(d) == kind for d in elapsed) else overall)
+                    for kind in (False, True)}
+            projected += float(sum(rate[_weekend(d)] for d in remaining))
+        rows.append({
+            "month": first, "requests": total, "days_elapsed": len(elapsed),
+            "days_in_month": n_days, "complete": not remaining,
+            "projected_requests": projected if elapsed else float("nan"),
+            "allowance": allowance,
+        })
+    out = pd.DataFrame(rows, columns=["month", "requests", "days_elapsed", "days_in_month",
+                                      "complete", "projected_requests", "allowance"])
+    share = out["allowance"].where(out["allowance"] > 0)
+    out["used_share"] = (out["requests"] / share).astype("float64")
+    out["projected_share"] = (out["projected_requests"] / share).astype("float64")
+    out["projected_overage"] = (out["projected_requests"] - share).clip(lower=0).astype(
+        "float64")
+    return out.astype({"month": "datetime64[us, UTC]", "requests": "int64",
+                       "days_elapsed": "int64", "days_in_month": "int64", "complete": "bool",
+                       "projected_requests": "float64", "allowance": "int64"})
+
+
+# ----------------------------------------------------------------- SQL
+
+_TOTALS_OVER_TIME = """
+SELECT CAST(from_iso8601_timestamp("date") AS timestamp) AS "date",
+       sum(requests) AS requests, sum(status200) AS status200, sum(status300) AS status300,
+       sum(status400) AS status400, sum(status429) AS status429, sum(status500) AS status500,
+       CAST(sum(status429) AS DOUBLE) / nullif(sum(requests), 0) AS rate429,
+       CAST(sum(status400) + sum(status500) AS DOUBLE) / nullif(sum(requests), 0) AS error_rate
+FROM {source}
+WHERE {where}
+GROUP BY 1
+ORDER BY 1
+"""
+
+_TOP_CLIENTS_429 = """
+WITH totals AS (
+    SELECT clientId AS clientid, max(clientName) AS clientname,
+           sum(status429) AS status429, sum(requests) AS requests
+    FROM {source}
+    WHERE {where}
+    GROUP BY clientId
+), ranked AS (
+    SELECT clientid, clientname, status429, requests,
+           CAST(status429 AS DOUBLE) / nullif(requests, 0) AS rate429,
+           row_number() OVER (ORDER BY status429 DESC, clientid) AS "rank"
+    FROM totals
+    WHERE status429 > 0
+)
+SELECT "rank", clientid, clientname, status429, requests, rate429
+FROM ranked
+WHERE "rank" <= {limit}
+ORDER BY "rank"
+"""
+
+_RATE_429_OVER_TIME = """
+WITH selected AS (
+    SELECT clientId AS clientid, clientName AS clientname,
+           from_iso8601_timestamp("date") AS ts, status429, requests
+    FROM {source}
+    WHERE {where} AND ({client_id} = '' OR clientId = {client_id})
+), ranked AS (
+    SELECT clientid, row_number() OVER (ORDER BY sum(status429) DESC, clientid) AS r
+    FROM selected
+    GROUP BY clientid
+    HAVING sum(status429) > 0 OR {client_id} <> ''
+)
+SELECT CAST(s.ts AS timestamp) AS "date", s.clientid, max(s.clientname) AS clientname,
+       sum(s.requests) AS requests, sum(s.status429) AS status429,
+       CAST(sum(s.status429) AS DOUBLE) / nullif(sum(s.requests), 0) AS rate429
+FROM selected s
+JOIN ranked k ON k.clientid = s.clientid
+WHERE k.r <= {top}
+GROUP BY s.ts, s.clientid
+ORDER BY 1, 2
+"""
+
+_ERROR_RATE_BY_ENDPOINT = """
+WITH totals AS (
+    SELECT templateUri AS templateuri, httpMethod AS httpmethod, sum(requests) AS requests,
+           sum(status400) AS status400, sum(status429) AS status429,
+           sum(status500) AS status500
+    FROM {source}
+    WHERE {where}
+    GROUP BY templateUri, httpMethod
+), rated AS (
+    SELECT templateuri, httpmethod, requests, status400, status429, status500,
+           status400 + status500 AS errors,
+           CAST(status400 + status500 AS DOUBLE) / requests AS error_rate,
+           CAST(status429 AS DOUBLE) / requests AS rate429
+    FROM totals
+    WHERE requests >= {min_requests}
+), ranked AS (
+    SELECT templateuri, httpmethod, requests, status400, status429, status500, errors,
+           error_rate, rate429,
+           row_number() OVER (ORDER BY error_rate DESC, requests DESC, templateuri,
+                              httpmethod) AS "rank"
+    FROM rated
+)
+SELECT "rank", templateuri, httpmethod, requests, status400, status429, status500, errors,
+       error_rate, rate429
+FROM ranked
+WHERE "rank" <= {limit}
+ORDER BY "rank"
+"""
+
+_METHOD_MIX = """
+SELECT httpMethod AS httpmethod, sum(requests) AS requests,
+       sum(status400) + sum(status500) AS errors, sum(status429) AS status429,
+       CAST(sum(requests) AS DOUBLE) / nullif(sum(sum(requests)) OVER (), 0) AS share
+FROM {source}
+WHERE {where}
+GROUP BY httpMethod
+ORDER BY 2 DESC, 1
+"""
+
+_CLIENT_CHANGES = """
+WITH base AS (
+    SELECT clientId AS clientid, max(clientName) AS clientname,
+           from_iso8601_timestamp("date") AS ts, sum(requests) AS requests
+    FROM {source}
+    WHERE {where}
+    GROUP BY clientId, from_iso8601_timestamp("date")
+), periods AS (
+    SELECT ts, lag(ts) OVER (ORDER BY ts) AS prev_ts
+    FROM (SELECT DISTINCT ts FROM base) p
+), clients AS (
+    SELECT clientid, max(clientname) AS clientname FROM base GROUP BY clientid
+), compared AS (
+    SELECT p.ts, c.clientid, c.clientname,
+           coalesce(cur.requests, 0) AS requests,
+           coalesce(prev.requests, 0) AS previous_requests
+    FROM periods p
+    CROSS JOIN clients c
+    LEFT JOIN base cur ON cur.clientid = c.clientid AND cur.ts = p.ts
+    LEFT JOIN base prev ON prev.clientid = c.clientid AND prev.ts = p.prev_ts
+    WHERE p.prev_ts IS NOT NULL
+), classified AS (
+    SELECT ts, clientid, clientname, requests, previous_requests,
+           CAST(requests AS DOUBLE) / nullif(previous_requests, 0) AS ratio,
+           CASE
+               WHEN previous_requests = 0 AND requests > 0 THEN 'appeared'
+               WHEN requests = 0 AND previous_requests > 0 THEN 'vanished'
+               WHEN previous_requests > 0
+                    AND requests >= CAST({factor} AS DOUBLE) * previous_requests THEN 'surged'
+               WHEN requests > 0
+                    AND requests * CAST({factor} AS DOUBLE) <= previous_requests THEN 'dropped'
+           END AS "change"
+    FROM compared
+)
+SELECT CAST(ts AS timestamp) AS "date", clientid, clientname, "change", requests,
+       previous_requests, ratio
+FROM classified
+WHERE "change" IS NOT NULL AND greatest(requests, previous_requests) >= {min_requests}
+ORDER BY 1, 2
+"""
+
+_SPIKES = """
+WITH base AS (
+    SELECT clientId AS clientid, max(clientName) AS clientname,
+           from_iso8601_timestamp("date") AS ts,
+           sum(CASE {metric}
+                   WHEN 'requests' THEN requests WHEN 'status200' THEN status200
+                   WHEN 'status300' THEN status300 WHEN 'status400' THEN status400
+                   WHEN 'status429' THEN status429 WHEN 'status500' THEN status500
+               END) AS value
+    FROM {source}
+    WHERE {where}
+    GROUP BY clientId, from_iso8601_timestamp("date")
+), periods AS (
+    SELECT ts, row_number() OVER (ORDER BY ts) AS idx
+    FROM (SELECT DISTINCT ts FROM base) p
+), clients AS (
+    SELECT clientid, max(clientname) AS clientname FROM base GROUP BY clientid
+), grid AS (
+    SELECT p.ts, p.idx, c.clientid, c.clientname, coalesce(b.value, 0) AS value
+    FROM periods p
+    CROSS JOIN clients c
+    LEFT JOIN base b ON b.clientid = c.clientid AND b.ts = p.ts
+), scored AS (
+    SELECT g.ts, g.clientid, g.clientname, g.value,
+           avg(h.value) AS baseline_mean, stddev_samp(h.value) AS baseline_sd,
+           count(*) AS baseline_periods
+    FROM grid g
+    JOIN grid h ON h.clientid = g.clientid AND h.idx BETWEEN g.idx - {window} AND g.idx - 1
+    GROUP BY g.ts, g.clientid, g.clientname, g.value
+)
+SELECT CAST(ts AS timestamp) AS "date", clientid, clientname, value, baseline_mean,
+       baseline_sd, (value - baseline_mean) / nullif(baseline_sd, 0) AS score
+FROM scored
+WHERE baseline_periods = {window} AND value >= {min_value}
+  AND value > baseline_mean + CAST({k} AS DOUBLE) * baseline_sd
+ORDER BY 1, 2
+"""
+
+_DAILY_REQUESTS = """
+SELECT CAST(from_iso8601_timestamp("date") AS timestamp) AS "date", sum(requests) AS requests
+FROM {source}
+WHERE {where}
+GROUP BY 1
+ORDER BY 1
+"""
+
+_TIME_COLUMNS = ("date", "requests", "status200", "status300", "status400", "status429",
+                 "status500", "rate429", "error_rate")
+
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (
+    Analysis(
+        "requests_over_time",
+        "Requests and status counts per period (org total), with 429 and error rates.",
+        _TOTALS_OVER_TIME, _TIME_COLUMNS),
+    Analysis(
+        "status_mix",
+        "Status mix: 2xx, 3xx, 4xx other than 429, 429, 5xx (they sum to requests), "
+        "over the interval or per period.",
+        _TOTALS_OVER_TIME, ("date", "status", "count", "share"),
+        options=(Option("per_period", bool, False, "one mix per period (else one overall)"),),
+        post=_status_mix),
+    Analysis(
+        "top_clients_429",
+        "OAuth clients with the most 429 (rate-limited) responses.",
+        _TOP_CLIENTS_429,
+        ("rank", "clientId", "clientName", "status429", "requests", "rate429"),
+        dimensions=("oauthclientid",), options=(_limit(),)),
+    Analysis(
+        "rate_429_over_time",
+        "429 rate per period for the clients with the most 429s (or one client).",
+        _RATE_429_OVER_TIME,
+        ("date", "clientId", "clientName", "requests", "status429", "rate429"),
+        dimensions=("oauthclientid",),
+        options=(Option("top", int, 5, "how many clients (most 429s first)", minimum=1),
+                 Option("client_id", str, "", "only this OAuth client id"))),
+    Analysis(
+        "error_rate_by_endpoint",
+        "Error rate (4xx+5xx; 429s are part of 4xx) by templateUri and method.",
+        _ERROR_RATE_BY_ENDPOINT,
+        ("rank", "templateUri", "httpMethod", "requests", "status400", "status429",
+         "status500", "errors", "error_rate", "rate429"),
+        dimensions=("templateuri", "httpmethod"),
+        options=(_limit(default=20),
+                 Option("min_requests", int, 1, "ignore endpoints with fewer requests",
+                        minimum=1))),
+    Analysis(
+        "method_mix",
+        "Traffic mix by HTTP method: requests, errors, 429s and share of requests.",
+        _METHOD_MIX, ("httpMethod", "requests", "errors", "status429", "share"),
+        dimensions=("httpmethod",)),
+    Analysis(
+        "client_changes",
+        "Clients that appeared, vanished, surged or dropped from one period to the next "
+        "(week over week by default).",
+        _CLIENT_CHANGES,
+        ("date", "clientId", "clientName", "change", "requests", "previous_requests",
+         "ratio"),
+        dimensions=("oauthclientid",), default_granularity="week",
+        options=(Option("factor", float, 2.0, "surge/drop when requests changed by this "
+                        "factor or more", minimum=1.0),
+                 Option("min_requests", int, 100, "ignore clients below this many requests "
+                        "in both periods", minimum=1))),
+    Analysis(
+        "spikes",
+        "Periods where a client's metric exceeds its own baseline (mean + k*sd of the "
+        "previous `window` periods, missing periods counted as 0).",
+        _SPIKES,
+        ("date", "clientId", "clientName", "metric", "value", "baseline_mean",
+         "baseline_sd", "score"),
+        dimensions=("oauthclientid",),
+        options=(Option("metric", str, "status429", "which count to watch",
+                        choices=METRICS),
+                 Option("window", int, 7, "baseline length in periods", minimum=2),
+                 Option("k", float, 3.0, "how many standard deviations above the mean",
+                        minimum=0.0),
+                 Option("min_value", int, 10, "ignore values below this", minimum=1)),
+        post=lambda frame, values: frame.assign(metric=values["metric"]).astype(
+            {"metric": "string"})),
+    Analysis(
+        "fair_use",
+        "Requests per month against the fair-use allowance (users per licence tier x "
+        "allowance per user), with a weekday-aware month-end projection.",
+        _DAILY_REQUESTS,
+        ("month", "requests", "days_elapsed", "days_in_month", "complete",
+         "projected_requests", "allowance", "used_share", "projected_share",
+         "projected_overage"),
+        granularities=("day",),
+        options=(Option("users", dict, {}, "named users per tier, e.g. {'CX2': 250}"),
+                 Option("allowances", dict, {}, "per-user monthly allowance overrides, "
+                        "e.g. {'CX2': 110000}"),
+                 Option("as_of", str, "", "last complete day (default: last day with "
+                        "data)")),
+        post=_fair_use),
+)}
+
+
+def run(name: str, engine: Engine, **options: Any) -> pd.DataFrame:
+    """Run the analysis called ``name`` (see :data:`ANALYSES`)."""
+    try:
+        analysis = ANALYSES[name]
+    except KeyError:
+        raise ConfigError(f"unknown analysis {name!r}; valid: {', '.join(ANALYSES)}") from None
+    return analysis(engine, **options)
+
+
+def _function(name: str) -> Callable[..., pd.DataFrame]:
+    analysis = ANALYSES[name]
+
+    def function(engine: Engine, **options: Any) -> pd.DataFrame:
+        return analysis(engine, **options)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = analysis.description
+    return function
+
+
+requests_over_time = _function("requests_over_time")
+status_mix = _function("status_mix")
+top_clients_429 = _function("top_clients_429")
+rate_429_over_time = _function("rate_429_over_time")
+error_rate_by_endpoint = _function("error_rate_by_endpoint")
+method_mix = _function("method_mix")
+client_changes = _function("client_changes")
+spikes = _function("spikes")
+fair_use = _function("fair_use")
+
+__all__ = ["ANALYSES", "DIMENSIONS", "FAIR_USE_ALLOWANCES", "Analysis", "Option",
+           "available_groupings", "check_grouping", "client_changes",
+           "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
+           "rate_429_over_time", "render", "requests_over_time", "resolve_grouping", "run",
+           "spikes", "status_mix", "top_clients_429"]
