@@ -125,9 +125,10 @@ class S3Storage:
     # -- Glue ------------------------------------------------------------------------------
 
     def prepare(self, fmt: str, partitions: Sequence[Any]) -> None:
-        """Make sure the bucket exists, and the Glue table and ``partitions`` are registered."""
-        with _errors("write to", self.location):
-            self._client.head_bucket(Bucket=self.bucket)
+        """Make sure the Glue table and ``partitions`` are registered (before the data is put).
+
+        A missing bucket was already reported by the listing that planned the write.
+        """
         if self.database is None or self.table is None or not partitions:
             return
         import awswrangler as wr
