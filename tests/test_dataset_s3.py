@@ -162,11 +162,11 @@ def test_interrupted_write_leaves_every_partition_whole(s3: object,
 
 def test_missing_bucket_is_a_clear_error_and_creates_nothing(s3: object) -> None:
     rows = make_rows("2026-10-01", "2026-10-02")
-    with pytest.raises(DatasetError, match="s3://no-such-bucket/.*bucket does not exist"):
+    with pytest.raises(DatasetError, match=r"s3://no-such-bucket/.*bucket does not exist"):
         open_dataset("s3://no-such-bucket/usage/")
     ds = open_dataset(ROOT)
     s3.delete_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
-    with pytest.raises(DatasetError, match="usage-data.*bucket does not exist"):
+    with pytest.raises(DatasetError, match=r"usage-data.*bucket does not exist"):
         ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-01/2026-10-02")
     assert boto3.client("glue").get_databases()["DatabaseList"] == []
     with pytest.raises(DatasetError, match="bucket does not exist"):
@@ -261,7 +261,7 @@ def test_run_crawler_waits_for_ready(aws: str, crawler: str) -> None:
 
 def test_run_crawler_deadline(aws: str, crawler: str) -> None:
     _transition(aws, {"progression": "manual", "times": 1000})
-    with pytest.raises(CrawlerTimeoutError, match="still RUNNING after 0.3 s"):
+    with pytest.raises(CrawlerTimeoutError, match=r"still RUNNING after 0\.3 s"):
         run_crawler(crawler, timeout=0.3, poll=0.05)
     with pytest.raises(DatasetError, match="no Glue crawler named 'Nope'"):
         run_crawler("Nope", timeout=1)
