@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import msgspec
 import requests
 
+from usagekit.config import ENV_ACCESS_TOKEN
 from usagekit.exceptions import ApiError, AuthError, RateLimitError
 
 _logger = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class Reply:
     status: int
     headers: Mapping[str, str]
     content: bytes
+    data: Any = None
 
     @property
     def correlation_id(self) -> str | None:
@@ -172,7 +174,7 @@ def send(
     what: str,
     pacer: RatePacer | None = None,
     headers: Mapping[str, str] | None = None,
-    check: Callable[[bytes], object] | None = None,
+    decode: Callable[[bytes], Any] | None = None,
     **kwargs: Any,
 ) -> Reply:
     """Send one request, retrying 429, 5xx (not 501), connection errors and bad bodies.
@@ -187,9 +189,9 @@ def send(
     pacer : RatePacer, optional
         Paces requests by the rate-limit headers.
     headers : mapping, optional
-    check : callable, optional
-        Called on a 2xx body; a :class:`msgspec.DecodeError` (not a validation error)
-        means a truncated body and is retried.
+    decode : callable, optional
+        Decodes a 2xx body into :attr:`Reply.data`; a :class:`msgspec.DecodeError`
+        (not a validation error) means a truncated body and is retried.
     **kwargs
         Passed to :meth:`requests.Session.request` (``json``, ``data``, ``params``, ``auth``).
 
@@ -217,8 +219,8 @@ def send(
                 timeout=(policy.connect_timeout, policy.read_timeout), **kwargs,
             )
             reply = Reply(response.status_code, response.headers, response.content)
-            if check is not None and 200 <= reply.status < 300:
-                check(reply.content)
+            if decode is not None and 200 <= reply.status < 300:
+                reply = Reply(reply.status, reply.headers, reply.content, decode(reply.content))
         except msgspec.ValidationError as exc:
             raise ApiError(f"{what}: unexpected response shape ({exc})",
                            status=reply.status, correlation_id=reply.correlation_id) from None
@@ -309,7 +311,7 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r})"
 
-    def call(self, method: str, path: str, *, check: Callable[[bytes], object] | None = None,
+    def call(self, method: str, path: str, *, decode: Callable[[bytes], Any] | None = None,
              **kwargs: Any) -> Reply:
         """Send an authenticated request to ``path`` (relative to the base URL).
 
@@ -322,23 +324,27 @@ class Transport:
         """
         url = self._url(path)
         what = f"{method} {urlsplit(url).path}"
-        for attempt in (1, 2):
+        retried = False
+        while True:
             token = self._tokens.token()
             reply = send(self.session, method, url, policy=self.policy, what=what,
-                         pacer=self.pacer, check=check, headers={
+                         pacer=self.pacer, decode=decode, headers={
                              "Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
                              "Accept": "application/json"}, **kwargs)
-            if reply.status == 401 and attempt == 1 and self._tokens.refresh(token):
+            if reply.status == 401 and not retried and self._tokens.refresh(token):
                 _logger.info("%s: 401, fetching a new access token once", what)
+                retried = True
                 continue
             if reply.status == 401:
-                raise AuthError(f"{what}: the access token was rejected (HTTP 401)"
-                                + (f", correlation id {reply.correlation_id}"
+                hint = (" even after fetching a new one; check the OAuth client's roles"
+                        if retried else f"; set a fresh {ENV_ACCESS_TOKEN} or use client "
+                        "credentials")
+                raise AuthError(f"{what}: the access token was rejected (HTTP 401){hint}"
+                                + (f" (correlation id {reply.correlation_id})"
                                    if reply.correlation_id else ""))
             if not 200 <= reply.status < 300:
                 raise api_error(what, reply)
             return reply
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _url(self, path: str) -> str:
         parts = urlsplit(path)
