@@ -1,9 +1,12 @@
 """DuckDB plumbing: a UTC session with the usage dataset exposed as a typed view.
 
 Local datasets are read with ``read_json``/``read_parquet`` over the Hive layout
-``granularity=*/grouping=*/period=*/<file>``. S3 datasets are read through
-``pyarrow.fs.S3FileSystem`` + ``pyarrow.dataset`` registered in DuckDB, because the
-``httpfs`` extension cannot be installed offline (query-engine.md §7).
+``granularity=*/grouping=*/period=*/<file>``. S3 datasets are copied to a local cache
+folder with ``pyarrow.fs.S3FileSystem`` (the ``httpfs`` extension cannot be installed
+offline, query-engine.md §7; s3fs is not a dependency) and read from there. Copying,
+rather than registering a lazy ``pyarrow.dataset``, keeps DuckDB's native readers and
+never calls back into Python during a scan (which deadlocks against an in-process S3
+emulator such as the tests' moto server).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +52,8 @@ def quote_literal(value: str) -> str:
 
 
 def _struct(columns: dict[str, str]) -> str:
-    return "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
+    pairs = (f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items())
+    return "{" + ", ".join(pairs) + "}"
 
 
 _HIVE_TYPES = _struct({k: "VARCHAR" for k in PARTITION_KEYS})
@@ -78,27 +83,38 @@ def _local_files(root: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _local_sources(con: duckdb.DuckDBPyConnection, root: Path) -> list[str]:
+def local_formats(location: str) -> frozenset[str]:
+    """The formats with at least one data file in a local dataset (stops at the first)."""
+    root = Path(location).expanduser()
+    found = set()
+    for suffix, kind in _FORMATS.items():
+        for path in root.glob(f"granularity=*/grouping=*/period=*/*.{suffix}"):
+            if path.is_file():
+                found.add(kind)
+                break
+    return frozenset(found)
+
+
+def _local_sources(con: duckdb.DuckDBPyConnection, root: Path) -> list[tuple[str, str]]:
     files = _local_files(root)
-    sources = []
+    sources: list[tuple[str, str]] = []
     if files["ndjson"]:
         pattern = quote_literal((root / "granularity=*/grouping=*/period=*/*.json").as_posix())
-        sources.append(
+        sources.append(("ndjson",
             f"(SELECT {_select_list()} FROM read_json({pattern}, format='newline_delimited', "
             f"columns={_struct(FILE_COLUMNS)}, hive_partitioning=true, "
-            f"hive_types={_HIVE_TYPES}))"
-        )
+            f"hive_types={_HIVE_TYPES}))"))
     if files["parquet"]:
         pattern = quote_literal((root / "granularity=*/grouping=*/period=*/*.parquet").as_posix())
         scan = (f"read_parquet({pattern}, hive_partitioning=true, union_by_name=true, "
                 f"hive_types={_HIVE_TYPES})")
         present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
-        sources.append(f"(SELECT {_select_list(present)} FROM {scan})")
+        sources.append(("parquet", f"(SELECT {_select_list(present)} FROM {scan})"))
     return sources
 
 
 def _s3_filesystem(boto3_session: Any = None) -> Any:
-    """A ``pyarrow.fs.S3FileSystem`` from the standard AWS environment (honours AWS_ENDPOINT_URL)."""
+    """A ``pyarrow.fs.S3FileSystem`` from the AWS environment (honours AWS_ENDPOINT_URL)."""
     import boto3
     from pyarrow import fs
 
@@ -116,47 +132,37 @@ def _s3_filesystem(boto3_session: Any = None) -> Any:
     return fs.S3FileSystem(**kwargs)
 
 
-def _s3_sources(con: duckdb.DuckDBPyConnection, location: str,
-                boto3_session: Any = None) -> list[str]:
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    import pyarrow.json as pj
+def download_s3(location: str, target: Path, boto3_session: Any = None) -> int:
+    """Copy the data files of the S3 dataset at ``location`` into the folder ``target``.
+
+    Only files in the Hive layout are copied, keeping their relative paths; ``target``
+    is emptied first. Reading happens in pyarrow's C++ S3 client (no s3fs, no DuckDB
+    extension). Returns the number of files copied.
+    """
     from pyarrow import fs
 
     s3 = _s3_filesystem(boto3_session)
     base = location.removeprefix("s3://").rstrip("/")
     try:
         infos = s3.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
+        paths = [info.path for info in infos if info.type == fs.FileType.File
+                 and _LAYOUT.fullmatch(info.path[len(base) + 1:])]
+        shutil.rmtree(target, ignore_errors=True)
+        local = fs.LocalFileSystem()
+        for path in paths:
+            destination = target / path[len(base) + 1:]
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fs.copy_files(path, destination.as_posix(), source_filesystem=s3,
+                          destination_filesystem=local)
     except OSError as exc:
-        raise EngineError(f"cannot list the dataset at {location!r}: {exc}") from None
-    files: dict[str, list[str]] = {"ndjson": [], "parquet": []}
-    for info in infos:
-        match = _LAYOUT.fullmatch(info.path[len(base) + 1:])
-        if info.type == fs.FileType.File and match:
-            files[_FORMATS[match.group(1)]].append(info.path)
-    arrow_types = {"VARCHAR": pa.string(), "BIGINT": pa.int64()}
-    file_schema = pa.schema([(k, arrow_types[v]) for k, v in FILE_COLUMNS.items()])
-    partitioning = ds.partitioning(pa.schema([(k, pa.string()) for k in PARTITION_KEYS]),
-                                   flavor="hive")
-    formats: dict[str, Any] = {
-        "ndjson": ds.JsonFileFormat(parse_options=pj.ParseOptions(
-            explicit_schema=file_schema, unexpected_field_behavior="ignore")),
-        "parquet": ds.ParquetFileFormat(),
-    }
-    sources = []
-    for kind, paths in files.items():
-        if not paths:
-            continue
-        dataset = ds.dataset(paths, schema=file_schema, format=formats[kind], filesystem=s3,
-                             partitioning=partitioning, partition_base_dir=base)
-        name = f"_usagekit_s3_{kind}"
-        con.register(name, dataset)
-        sources.append(f"(SELECT {_select_list()} FROM {quote_ident(name)})")
-    return sources
+        raise EngineError(f"cannot read the dataset at {location!r}: {exc}") from None
+    _logger.info("copied %d file(s) from %s to %s", len(paths), location, target)
+    return len(paths)
 
 
 def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str, table: str,
-                   *, boto3_session: Any = None) -> int:
+                   *, boto3_session: Any = None, cache: Path | None = None
+                   ) -> frozenset[str]:
     """Create ``database.table`` as a typed view over the dataset at ``location``.
 
     Parameters
@@ -169,40 +175,45 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
         Validated identifiers.
     boto3_session : boto3.Session, optional
         Credentials and region for S3.
+    cache : Path, optional
+        For S3: the folder the data files are copied to (emptied first) and read from.
 
     Returns
     -------
-    int
-        How many file formats were found (0 for an empty dataset: the view is then empty
-        but typed).
+    frozenset of str
+        The file formats found (none for an empty dataset: the view is then empty but
+        typed).
 
     Raises
     ------
     EngineError
         When a local folder does not exist or S3 cannot be listed.
     """
+    root = Path(location).expanduser()
     if location.startswith("s3://"):
-        sources = _s3_sources(con, location, boto3_session)
-    else:
-        root = Path(location).expanduser()
-        if not root.is_dir():
-            raise EngineError(
-                f"no dataset at {location!r}: the folder does not exist. Write one with "
-                "`usagekit export` or pass --dataset / USAGEKIT_DATASET pointing to a "
-                "folder or s3://bucket/prefix in the granularity=/grouping=/period= layout"
-            )
-        sources = _local_sources(con, root.resolve())
+        if cache is None:
+            raise EngineError("an S3 dataset needs a local cache folder")
+        download_s3(location, cache, boto3_session)
+        root = cache
+    elif not root.is_dir():
+        raise EngineError(
+            f"no dataset at {location!r}: the folder does not exist. Write one with "
+            "`usagekit export` or pass --dataset / USAGEKIT_DATASET pointing to a "
+            "folder or s3://bucket/prefix in the granularity=/grouping=/period= layout"
+        )
+    sources = _local_sources(con, root.resolve())
+    formats = frozenset(kind for kind, _ in sources)
     if not sources:
         _logger.warning("dataset at %s holds no data files; queries return no rows", location)
-    body = " UNION ALL ".join(f"SELECT * FROM {s}" for s in sources) or (
+    body = " UNION ALL ".join(f"SELECT * FROM {s}" for _, s in sources) or (
         f"SELECT * FROM {_empty_source()}")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(database)}")
     con.execute(f"CREATE OR REPLACE VIEW {quote_ident(database)}.{quote_ident(table)} AS {body}")
-    return len(sources)
+    return formats
 
 
 def execute(con: duckdb.DuckDBPyConnection, text: str, params: Sequence[Any] | None) -> Any:
-    """Run ``text`` with bound ``params``; return a pandas DataFrame (DuckDB errors → EngineError)."""
+    """Run ``text`` with bound ``params``; return a DataFrame (DuckDB errors → EngineError)."""
     try:
         return con.execute(text, list(params) if params else None).df()
     except duckdb.Error as exc:

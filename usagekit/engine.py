@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
 from usagekit import _athena, _duckdb
 from usagekit._sqlglot import SOURCE_COLUMNS, athena_to_duckdb, parse_athena
-from usagekit.config import AthenaSettings, dataset_location, validate_identifier
+from usagekit.config import AthenaSettings, dataset_location, is_s3, validate_identifier
 from usagekit.exceptions import ConfigError
 from usagekit.frame import COLUMNS, normalize
 
@@ -108,9 +110,10 @@ class DuckDBEngine:
     Notes
     -----
     A folder that exists but holds no data files gives empty, typed results; a folder that
-    does not exist raises :class:`~usagekit.exceptions.EngineError`. New files written
-    into a local dataset are seen by the next query; S3 listings are taken when the engine
-    is opened (call :meth:`refresh` to re-list).
+    does not exist raises :class:`~usagekit.exceptions.EngineError`. Files written into a
+    local dataset are seen by the next query. An S3 dataset's data files are copied to a
+    temporary folder when the engine opens (call :meth:`refresh` to copy again); for data
+    too large for local disk use :class:`AthenaEngine`.
 
     Examples
     --------
@@ -129,6 +132,8 @@ class DuckDBEngine:
         self.database = settings.database
         self.table = settings.table
         self._boto3_session = boto3_session
+        self._cache = (tempfile.TemporaryDirectory(prefix="usagekit-s3-")
+                       if is_s3(self.location) else None)
         self._con = _duckdb.connect()
         self.refresh()
 
@@ -148,12 +153,16 @@ class DuckDBEngine:
 
     def refresh(self) -> None:
         """(Re)create the dataset view, re-listing the files."""
-        _duckdb.expose_dataset(self._con, os.fspath(self.location), self.database, self.table,
-                               boto3_session=self._boto3_session)
+        self._formats = _duckdb.expose_dataset(
+            self._con, os.fspath(self.location), self.database, self.table,
+            boto3_session=self._boto3_session,
+            cache=Path(self._cache.name, "data") if self._cache else None)
 
     def close(self) -> None:
-        """Close the DuckDB connection."""
+        """Close the DuckDB connection and remove the local copy of an S3 dataset."""
         self._con.close()
+        if self._cache is not None:
+            self._cache.cleanup()
 
     def transpile(self, text: str) -> str:
         """The DuckDB statement that :meth:`sql` runs for Athena ``text``."""
@@ -179,6 +188,8 @@ class DuckDBEngine:
             Tidied by :func:`tidy_result`.
         """
         values = _athena.check_params(params)
+        if not is_s3(self.location) and _duckdb.local_formats(self.location) != self._formats:
+            self.refresh()
         if dialect == "athena":
             statement = self.transpile(text)
         elif dialect == "duckdb":
