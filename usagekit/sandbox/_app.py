@@ -36,6 +36,8 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _MAX_JOBS = 500
 _ID = r"([A-Za-z0-9._~-]+)"
+_SERVER_ERROR_CODES = {500: "internal.server.error", 502: "bad.gateway",
+                       503: "service.unavailable", 504: "gateway.timeout"}
 
 
 class RequestRecord(NamedTuple):
@@ -185,8 +187,7 @@ class App:
                 raise self._too_many(int(fault.options["retry_after"]), verdict.limit, path)
             if fault is not None and fault.kind == "server_error":
                 status = int(fault.options["status"])
-                raise api_error(status, "internal.server.error" if status == 500
-                                else "service.unavailable",
+                raise api_error(status, _SERVER_ERROR_CODES[status],
                                 f"The sandbox injected a {status} server error.")
             if not verdict.allowed:
                 raise self._too_many(verdict.reset, verdict.limit, path)

@@ -41,6 +41,10 @@ class _Server(ThreadingHTTPServer):
             self.connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (e.g. timed out on a ``slow`` fault) is not an error."""
+        _logger.debug("connection from %s ended abnormally", client_address, exc_info=True)
+
     def close_connections(self) -> None:
         """Close every open (keep-alive) connection."""
         with self.connections_lock:
@@ -52,6 +56,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes
     server: _Server
     timeout = 60
 
