@@ -425,6 +425,22 @@ def run_crawler(
     return _run(name, timeout=timeout, poll=poll, boto3_session=boto3_session)
 
 
+def covering_interval(dates: pd.Series, granularity: str) -> Interval:
+    """The interval of whole buckets covering ``dates``: [earliest, end of the latest bucket).
+
+    The end is the latest date + 1 day (day), + 7 days (week), or the 1st of the next
+    month (month).
+    """
+    gran = granularity_value(granularity)
+    if dates.empty or not gran:
+        raise InvalidRowsError("no dated rows of day, week or month to derive an interval from")
+    first = bucket_start(pd.Timestamp(dates.min()), gran)
+    last = bucket_start(pd.Timestamp(dates.max()), gran)
+    step = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7),
+            "month": pd.offsets.MonthBegin(1)}[gran]
+    return Interval(first.to_pydatetime(), (last + step).to_pydatetime())
+
+
 def bucket_start(moment: pd.Timestamp, granularity: str) -> pd.Timestamp:
     """The start of the ``granularity`` bucket holding ``moment`` (UTC; weeks start Monday)."""
     day = moment.tz_convert("UTC").floor("D")

@@ -1,11 +1,99 @@
-"""Placeholder until its owner writes the commands (replaced, never shipped as is)."""
+"""``usagekit export``: store NDJSON usage rows (a file or stdin) in the dataset.
+
+The rows do not say which granularity and groupBy produced them, so both are flags; rows
+that contradict them (e.g. a non-empty templateUri when not grouped by TemplateUri, a week
+row not dated on a Monday) are refused, naming the row and value, and nothing is written.
+
+Without --interval the interval is derived from the rows: from the earliest row's date
+(a bucket start) to the end of the latest row's bucket (its date + 1 day, + 7 days, or the
+1st of the next month). Stored rows of that span are replaced; days of the span without
+rows end up without rows. Pass --interval (the one given to fetch) when rows may be
+missing at the ends of the span.
+
+Example::
+
+    usagekit fetch --interval 2026-10/2026-11 --granularity Day --group-by OAuthClientId \\
+      | usagekit export - --dataset s3://bucket/usage/ --granularity day \\
+          --group-by OAuthClientId --interval 2026-10/2026-11
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+from usagekit.exceptions import InvalidRowsError
+
+_GROUP_BY = "OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod, Platform"
 
 
 def register(sub: Any) -> None:
-    """Register this module's sub-commands on ``sub``."""
-    del sub
+    """Add ``usagekit export`` to the sub-command parser ``sub``."""
+    parser = sub.add_parser(
+        "export", help="store NDJSON usage rows (file or stdin) in the dataset",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", nargs="?", default="-", metavar="FILE|-",
+                        help="NDJSON rows as `usagekit fetch` or `jq -c '.results[]'` write "
+                             "them (default -: stdin)")
+    parser.add_argument("--dataset", metavar="LOCATION",
+                        help="local folder or s3://bucket/prefix/ (default: USAGEKIT_DATASET "
+                             "or the project's data/usage)")
+    parser.add_argument("--granularity", required=True,
+                        help="the granularity the rows were fetched with: day, week or month")
+    parser.add_argument("--group-by", action="append", required=True, metavar="NAME",
+                        help=f"the groupBy the rows were fetched with, repeatable or "
+                             f"comma-separated: {_GROUP_BY}; or none")
+    parser.add_argument("--interval",
+                        help="the interval the rows were fetched for (ISO-8601 start/end); "
+                             "default: derived from the rows' dates (see above)")
+    parser.add_argument("--format", choices=("ndjson", "parquet"),
+                        help="file format of a new dataset (default ndjson); must match an "
+                             "existing one")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``usagekit export``."""
+    from usagekit.dataset import covering_interval, open_dataset
+    from usagekit.frame import granularity_value, grouping_value, read_ndjson
+
+    names = [p.strip() for item in args.group_by for p in item.split(",") if p.strip()]
+    grouping = "none" if [n.lower() for n in names] in ([], ["none"]) else grouping_value(names)
+    granularity = args.granularity.strip()
+    if granularity.lower() in ("", "none"):
+        raise InvalidRowsError(
+            "granularity-less rows cannot be stored: the dataset keeps day, week or month "
+            "data only (fetch with --granularity Day, Week or Month)"
+        )
+    granularity = granularity_value(granularity)
+    data = _read_input(args.input)
+    interval: Any = args.interval
+    if interval is None:
+        frame = read_ndjson(data, granularity=granularity, grouping=grouping)
+        if frame.empty:
+            raise InvalidRowsError(
+                "no rows to derive the interval from: pass --interval to clear an interval"
+            )
+        interval = covering_interval(frame["date"], granularity)
+        print(f"usagekit: interval derived from the rows: {interval.text}", file=sys.stderr)
+    dataset = open_dataset(args.dataset, format=args.format)
+    summary = dataset.write(data, granularity=granularity, grouping=grouping, interval=interval)
+    parts = ", ".join(p.path for p in summary.written) or "none"
+    print(f"usagekit: stored {summary.rows} rows in {dataset.location} ({dataset.format}): "
+          f"replaced {summary.replaced}, kept {summary.kept}; partitions written: {parts}"
+          + (f"; emptied: {', '.join(p.path for p in summary.deleted)}"
+             if summary.deleted else ""),
+          file=sys.stderr)
+    return 0
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from None

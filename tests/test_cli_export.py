@@ -1,0 +1,152 @@
+"""``usagekit export``: NDJSON from a file or stdin into the dataset."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from usagekit.cli import main
+from usagekit.dataset import open_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_rows(start: str, end: str, *, version: int = 0, uri: str = "") -> list[dict[str, object]]:
+    """Deterministic daily API rows grouped by OAuthClientId; a day depends on (day, version)."""
+    rows = []
+    day, stop = date.fromisoformat(start), date.fromisoformat(end)
+    while day < stop:
+        rng = random.Random(f"{day}-{version}")
+        for n in range(2):
+            s200, s400 = rng.randrange(500), rng.randrange(40)
+            rows.append({
+                "clientId": f"c-{n}", "clientName": f"Client {n}", "organizationId": "",
+                "userId": "", "templateUri": uri, "httpMethod": "",
+                "status200": s200, "status300": 0, "status400": s400, "status500": 0,
+                "status429": rng.randrange(s400 + 1), "requests": s200 + s400,
+                "date": f"{day.isoformat()}T00:00:00Z",
+            })
+        day += timedelta(days=1)
+    return rows
+
+
+def ndjson(rows: list[dict[str, object]]) -> bytes:
+    return b"".join(
+        json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() + b"\n" for r in rows
+    )
+
+
+def stored(root: Path) -> list[tuple[str, str, int]]:
+    frame = open_dataset(root).read()
+    return sorted(zip(frame["date"].dt.strftime("%Y-%m-%d"), frame["clientId"],
+                      frame["requests"].tolist(), strict=True))
+
+
+def expect(rows: list[dict[str, object]]) -> list[tuple[str, str, int]]:
+    return sorted((str(r["date"])[:10], str(r["clientId"]), int(r["requests"]))  # type: ignore[call-overload]
+                  for r in rows)
+
+
+def test_export_file_stores_the_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = make_rows("2026-11-01", "2026-11-05")
+    src = tmp_path / "query-result.json"
+    src.write_bytes(ndjson(rows))
+    code = main(["export", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "Day",
+                 "--group-by", "OAuthClientId", "--interval", "2026-11-01/2026-11-05"])
+    assert code == 0
+    assert "stored 8 rows" in capsys.readouterr().err
+    part = tmp_path / "ds/granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
+    assert part.read_bytes() == src.read_bytes()
+
+
+def test_export_stdin_with_derived_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    ds = tmp_path / "ds"
+    old = make_rows("2026-11-01", "2026-11-10", version=1)
+    open_dataset(ds).write(old, granularity="day", grouping="oauthclientid",
+                           interval="2026-11-01/2026-11-10")
+    new = make_rows("2026-11-03", "2026-11-06", version=2)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(ndjson(new))))
+    code = main(["export", "-", "--dataset", str(ds), "--granularity", "day",
+                 "--group-by", "oauthclientid"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "interval derived from the rows: 2026-11-03T00:00:00Z/2026-11-06T00:00:00Z" in err
+    assert "replaced 6, kept 12" in err
+    want = [r for r in old if not "2026-11-03" <= str(r["date"]) < "2026-11-06"] + new
+    assert stored(ds) == expect(want)
+
+
+@pytest.mark.parametrize(
+    ("args", "data", "message"),
+    [
+        (["--group-by", "OAuthClientId"], make_rows("2026-11-01", "2026-11-02", uri="/api/v2/x"),
+         "row 1: templateUri='/api/v2/x'"),
+        (["--group-by", "none"], make_rows("2026-11-01", "2026-11-02"), "row 1: clientId='c-0'"),
+        (["--group-by", "OAuthClientId", "--granularity", "none"],
+         make_rows("2026-11-01", "2026-11-02"), "granularity-less"),
+        (["--group-by", "OAuthClientId", "--granularity", "month"],
+         make_rows("2026-11-02", "2026-11-03"), "row 1: date='2026-11-02"),
+        (["--group-by", "Nope"], make_rows("2026-11-01", "2026-11-02"), "Nope"),
+        (["--group-by", "OAuthClientId", "--interval", "2026-11-05/2026-11-06"],
+         make_rows("2026-11-01", "2026-11-02"), "outside the interval"),
+        (["--group-by", "OAuthClientId"], [], "pass --interval"),
+    ],
+)
+def test_contradicting_rows_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        args: list[str], data: list[dict[str, object]],
+                                        message: str) -> None:
+    src = tmp_path / "rows.json"
+    src.write_bytes(ndjson(data))
+    if "--granularity" not in args:
+        args = [*args, "--granularity", "day"]
+    code = main(["export", str(src), "--dataset", str(tmp_path / "ds"), *args])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_format_flag_and_mixed_format_refusal(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "rows.json"
+    src.write_bytes(ndjson(make_rows("2026-11-01", "2026-11-03")))
+    base = ["export", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
+            "--group-by", "OAuthClientId"]
+    assert main([*base, "--format", "parquet"]) == 0
+    assert open_dataset(tmp_path / "ds").format == "parquet"
+    assert main([*base, "--format", "ndjson"]) == 1
+    assert "holds parquet files, not ndjson" in capsys.readouterr().err
+    assert main(base) == 0  # the dataset's own format
+
+
+def test_fetch_pipe_export(tmp_path: Path) -> None:
+    """``usagekit fetch ... | usagekit export ...`` with the embedded sandbox, as users run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENESYSCLOUD_")}
+    flags = ["--granularity", "Day", "--group-by", "OAuthClientId,TemplateUri"]
+    fetch = subprocess.run(
+        [sys.executable, "-m", "usagekit", "fetch", "--interval", "2026-10-30/2026-11-02",
+         "--no-progress", *flags], capture_output=True, check=True, env=env, cwd=ROOT,
+        timeout=120)
+    assert fetch.stdout
+    export = subprocess.run(
+        [sys.executable, "-m", "usagekit", "export", "-", "--dataset", str(tmp_path), *flags,
+         "--interval", "2026-10-30/2026-11-02"], input=fetch.stdout, capture_output=True,
+        env=env, cwd=ROOT, timeout=120)
+    assert export.returncode == 0, export.stderr
+    frame = open_dataset(tmp_path).read()
+    assert len(frame) == fetch.stdout.count(b"\n")
+    assert frame["grouping"].unique().tolist() == ["oauthclientid-templateuri"]
+    files = sorted(tmp_path.glob("granularity=day/*/*/usage.json"))
+    assert [f.parent.name for f in files] == ["period=2026-10", "period=2026-11"]
+    assert b"".join(f.read_bytes() for f in files) == fetch.stdout
+    check = pd.read_json(io.BytesIO(fetch.stdout), lines=True, dtype=False)
+    assert frame["requests"].sum() == check["requests"].sum()
