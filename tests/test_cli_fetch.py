@@ -1,0 +1,131 @@
+"""`usagekit fetch` end to end (in-process CLI, real HTTP to a sandbox)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from usagekit.cli import main
+from usagekit.fetch import PollPolicy, UsageClient
+from usagekit.query import UsageQuery
+from usagekit.sandbox import Sandbox
+
+GENESYS_VARS = ("GENESYSCLOUD_REGION", "GENESYSCLOUD_OAUTHCLIENT_ID",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET", "GENESYSCLOUD_ACCESS_TOKEN")
+INTERVAL = "2026-10-01/2026-10-04"
+
+
+@pytest.fixture
+def no_genesys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in GENESYS_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sandbox(no_genesys: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A sandbox the CLI reaches through the GENESYSCLOUD_* variables."""
+    with Sandbox(port=0, seed=7, query_seconds=0.3) as sb:
+        monkeypatch.setenv("GENESYSCLOUD_REGION", sb.url)
+        monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_ID", sb.client_id)
+        monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", sb.client_secret)
+        yield sb
+
+
+def expected_ndjson(sb: Sandbox, query: UsageQuery) -> bytes:
+    with UsageClient(sb.url, client_id=sb.client_id, client_secret=sb.client_secret,
+                     poll=PollPolicy(initial=0.05), progress=False) as client:
+        out = io.BytesIO()
+        client.fetch(query).write_ndjson(out)
+        return out.getvalue()
+
+
+def test_fetch_writes_ndjson_to_a_file(sandbox: Sandbox, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "usage.json"
+    code = main(["fetch", "--interval", INTERVAL, "--granularity", "day", "--group-by",
+                 "oauthclientid,TemplateUri", "--no-progress", "--output", str(target)])
+    assert code == 0
+    query = UsageQuery.build(INTERVAL, "Day", ["OAuthClientId", "TemplateUri"])
+    assert target.read_bytes() == expected_ndjson(sandbox, query)
+    err = capsys.readouterr().err
+    lines = target.read_bytes().count(b"\n")
+    assert f"{lines} rows from genesys:127.0.0.1" in err
+    assert "sandbox" not in err.split("rows from")[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["usage.json"]  # no temp file left
+
+
+def test_fetch_to_stdout_with_aggregates_filters(sandbox: Sandbox,
+                                                 capsysbinary: pytest.CaptureFixture[bytes]
+                                                 ) -> None:
+    code = main(["fetch", "--interval", INTERVAL, "--api", "aggregates", "--group-by",
+                 "HttpMethod", "--group-by", "platform", "--http-method", "post",
+                 "--metric", "Requests", "--page-size", "5", "--no-progress"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+    assert len(rows) > 5 and {r["httpMethod"] for r in rows} == {"POST"}
+    assert all(set(r) >= {"requests", "platform"} and "status200" not in r for r in rows)
+
+
+def test_bad_input_exits_2_before_any_request(sandbox: Sandbox,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fetch", "--interval", INTERVAL, "--granularity", "hourly"]) == 2
+    err = capsys.readouterr().err
+    assert "'hourly'" in err and "Day, Week, Month" in err
+    assert main(["fetch", "--interval", INTERVAL, "--group-by", "UserId",
+                 "--client-id", "abc"]) == 2
+    assert "'UserId'" in capsys.readouterr().err
+    assert sandbox.requests == []
+
+
+def test_timeout_then_resume(sandbox: Sandbox, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["fetch", "--interval", INTERVAL, "--granularity", "Week", "--api", "aggregates",
+            "--no-progress"]
+    assert main([*args, "--poll-deadline", "0.05"]) == 1
+    err = capsys.readouterr().err
+    match = re.search(r"usagekit fetch --resume (\S+)`", err)
+    assert match, err
+    target = tmp_path / "resumed.json"
+    assert main([*args, "--resume", match.group(1), "--output", str(target)]) == 0
+    query = UsageQuery.build(INTERVAL, "Week", api="aggregates")
+    assert target.read_bytes() == expected_ndjson(sandbox, query)
+    assert sum(r.method == "POST" and "aggregates" in r.path for r in sandbox.requests) == 2
+
+
+def test_fetch_into_the_dataset(sandbox: Sandbox, tmp_path: Path) -> None:
+    dataset = pytest.importorskip("usagekit.dataset")
+    location = tmp_path / "usage"
+    assert main(["fetch", "--interval", INTERVAL, "--granularity", "Month", "--group-by",
+                 "OAuthClientId", "--no-progress", "--dataset", str(location)]) == 0
+    frame = dataset.open_dataset(str(location)).read(granularity="month",
+                                                     grouping="oauthclientid")
+    query = UsageQuery.build(INTERVAL, "Month", ["OAuthClientId"])
+    expected = [json.loads(line) for line in expected_ndjson(sandbox, query).splitlines()]
+    assert len(frame) == len(expected) > 0
+    assert int(frame["requests"].sum()) == sum(r["requests"] for r in expected)
+
+
+def test_without_settings_the_embedded_sandbox_answers(no_genesys: None, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    target = tmp_path / "out.json"
+    assert main(["fetch", "--interval", INTERVAL, "--granularity", "none", "--no-progress",
+                 "-o", str(target)]) == 0
+    assert "embedded sandbox" in capsys.readouterr().err
+    rows = [json.loads(line) for line in target.read_bytes().splitlines()]
+    assert len(rows) == 1 and rows[0]["date"] == "2026-10-01T00:00:00Z"
+
+
+def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["fetch", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--interval", "--api", "--oauth-client-id", "--template-uri", "--http-method",
+                 "--user-id", "--platform", "--client-id", "--resume", "--output", "--dataset"):
+        assert flag in out
