@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Security-scan the stack template with checkov, offline, in both of its shapes.
+#
+# checkov evaluates only the resources whose Condition is true for the parameters' DEFAULTS,
+# so the optional crawler and its role (CreateCrawler, default "false") would go unscanned.
+# This script scans the template as is and a copy with CreateCrawler defaulting to "true".
+#
+# checkov lives in its own venv (it pins an old boto3): CHECKOV=.venv-checkov/bin/checkov
+# by default; `make test` creates it. Exit status: 0 when no check fails in either shape.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+checkov="${CHECKOV:-$root/.venv-checkov/bin/checkov}"
+template="$here/usage-api.template.yaml"
+
+if [[ ! -x "$checkov" ]]; then
+    echo "checkov not found at $checkov (make $root/.venv-checkov/.installed, or set CHECKOV)" >&2
+    exit 2
+fi
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+with_crawler="$tmp/usage-api.with-crawler.template.yaml"
+# The only parameter defaulting to "false" is CreateCrawler; fail loudly if that changes.
+if [[ "$(grep -c '^    Default: "false"$' "$template")" != 1 ]]; then
+    echo "scan.sh: cannot find CreateCrawler's default in $template" >&2
+    exit 2
+fi
+sed 's/^    Default: "false"$/    Default: "true"/' "$template" >"$with_crawler"
+
+status=0
+for file in "$template" "$with_crawler"; do
+    echo "== checkov: $(basename "$file")"
+    "$checkov" --file "$file" --framework cloudformation --skip-download --compact --quiet \
+        || status=1
+done
+exit "$status"
