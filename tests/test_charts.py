@@ -176,11 +176,12 @@ def test_status_mix_separates_429_from_4xx() -> None:
 
 
 def test_status_mix_accepts_tidy_shape_and_rejects_unknown_classes() -> None:
-    tidy = pd.DataFrame({"status": ["2xx", "429 rate-limited"], "requests": [90, 10]})
+    tidy = pd.DataFrame({"status": ["status200", "status429", "status200"],
+                         "count": [90, 10, 5]})
     counts = charts.status_counts(tidy)
-    assert counts["2xx"] == 90 and counts["429 rate-limited"] == 10 and counts["5xx"] == 0
-    with pytest.raises(ConfigError, match=r"unknown status classes.*'1xx'.*2xx"):
-        charts.status_counts(pd.DataFrame({"status": ["1xx"], "requests": [1]}))
+    assert counts["2xx"] == 95 and counts["429 rate-limited"] == 10 and counts["5xx"] == 0
+    with pytest.raises(ConfigError, match=r"unknown status values.*'1xx'.*status200"):
+        charts.status_counts(pd.DataFrame({"status": ["1xx"], "count": [1]}))
 
 
 def test_error_rate_by_endpoint_shows_worst_first_as_percent() -> None:
@@ -188,7 +189,7 @@ def test_error_rate_by_endpoint_shows_worst_first_as_percent() -> None:
         "templateUri": [f"/api/v2/things/{i}/" + "x" * 60 for i in range(15)],
         "httpMethod": ["GET", "POST", "PUT"] * 5,
         "requests": [1000] * 15,
-        "errorRate": [i / 100 for i in range(15)],
+        "error_rate": [i / 100 for i in range(15)],
     })
     fig = charts.error_rate_by_endpoint(df, top_n=5)
     ax = fig.axes[0]
@@ -210,7 +211,7 @@ def test_traffic_by_method_and_fair_use() -> None:
 
     months = pd.DataFrame({
         "month": pd.to_datetime(["2026-10-01", "2026-11-01"], utc=True),
-        "requests": [900_000, 400_000], "projected": [900_000, 1_300_000],
+        "requests": [900_000, 400_000], "projected_requests": [900_000, 1_300_000],
         "allowance": [1_100_000, 1_100_000],
     })
     fig = charts.fair_use(months)
@@ -244,6 +245,11 @@ def test_format_table_thousands_percent_dates() -> None:
     })
     out = charts.format_table(df, percent_columns=["rate429"], rename={"rate429": "429 rate"})
     assert list(out.columns) == ["clientName", "requests", "429 rate", "since"]
+    readable = charts.format_table(df.assign(projected_requests=[1234.6, 2.5]))
+    assert list(readable.columns) == ["Client", "Requests", "429 rate", "since",
+                                      "Projected at month end"]
+    assert readable["429 rate"].tolist() == ["3.5 %", "-"]
+    assert readable["Projected at month end"].tolist() == ["1,235", "2.50"]
     assert out.iloc[0].tolist() == ["a", "1,234,567", "3.5 %", "2026-10-03"]
     assert out.iloc[1].tolist() == ["b", "12", "-", "-"]
 

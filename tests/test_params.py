@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from usagekit import config
+from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.exceptions import ConfigError
-from usagekit.params import FAIR_USE_PER_USER, NOTEBOOK_PARAMETERS, default_interval, validate
+from usagekit.params import NOTEBOOK_PARAMETERS, default_interval, validate
 
 NOW = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
 
@@ -29,10 +30,10 @@ def test_values_are_canonicalised_and_paths_resolved_from_the_project_root() -> 
                  engine="ATHENA", output_dir="reports/x", dataset="s3://b/p/", top_n=3,
                  licence_tier="cx 3", licensed_users=250, refresh=False)
     assert p.interval.days == 21
-    assert (p.granularity, p.engine, p.licence_tier) == ("Week", "athena", "CX 3")
+    assert (p.granularity, p.engine, p.licence_tier) == ("Week", "athena", "CX3")
     assert p.output_dir == config.PROJECT_ROOT / "reports" / "x"
     assert p.dataset == "s3://b/p/"
-    assert p.monthly_allowance == FAIR_USE_PER_USER["CX 3"] * 250 == 35_000_000
+    assert p.monthly_allowance == FAIR_USE_ALLOWANCES["CX3"] * 250 == 35_000_000
     described = p.describe()
     assert list(described) == [*NOTEBOOK_PARAMETERS["report"], "monthly_allowance"]
     assert described["interval"] == "2026-11-01T00:00:00Z/2026-11-22T00:00:00Z"
@@ -58,7 +59,7 @@ def test_fetch_group_by_is_canonical_in_grouping_order() -> None:
     ({"top_n": 0}, r"invalid top_n 0: use an integer from 1 to 20"),
     ({"top_n": "3"}, r"invalid top_n '3': expected an integer, got str"),
     ({"top_n": True}, r"invalid top_n True: expected an integer, got bool"),
-    ({"licence_tier": "Gold"}, r"invalid licence_tier 'Gold': use one of CX 1, CX 2, CX 3"),
+    ({"licence_tier": "Gold"}, r"invalid licence_tier 'Gold': use one of CX1, CX2, CX3"),
     ({"licensed_users": -1}, r"invalid licensed_users -1"),
     ({"interval": "last week"}, r"invalid interval 'last week'.*2021-01/2021-02"),
     ({"interval": "2026-11-10/2026-11-01"}, r"start .* must be before its end"),
@@ -102,3 +103,17 @@ def test_default_interval_never_includes_today() -> None:
     iv = default_interval(NOW, days=21)
     assert iv.end == datetime(2026, 11, 27, tzinfo=UTC)
     assert iv.days == 21
+
+
+def test_command_line_values_take_the_declared_type() -> None:
+    from usagekit.params import parse_value
+
+    assert parse_value("report", "top_n", "5") == 5
+    assert parse_value("report", "refresh", "false") is False
+    assert parse_value("report", "interval", "2026-11-01/P7D") == "2026-11-01/P7D"
+    with pytest.raises(ConfigError, match="invalid top_n 'five': expected an integer"):
+        parse_value("report", "top_n", "five")
+    with pytest.raises(ConfigError, match="invalid refresh 'maybe': use true or false"):
+        parse_value("report", "refresh", "maybe")
+    with pytest.raises(ConfigError, match="looks like a credential"):
+        parse_value("report", "access_token", "x")

@@ -47,6 +47,14 @@ STATUS_CLASSES: dict[str, str] = {
     "429 rate-limited": "#d62728",
     "5xx": "#7f0000",
 }
+#: The status_mix analysis' ``status`` values → display classes.
+_STATUS_COLUMNS = {
+    "status200": "2xx",
+    "status300": "3xx",
+    "status400_non429": "4xx (not 429)",
+    "status429": "429 rate-limited",
+    "status500": "5xx",
+}
 _PERIOD_WORD = {"day": "day", "week": "week", "month": "month"}
 _AXIS_LABEL = {
     "day": "Day (UTC)",
@@ -75,10 +83,32 @@ def percent(value: float, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f} %"
 
 
+#: Readable headers for the analyses' columns (used by :func:`format_table`).
+HEADERS: dict[str, str] = {
+    "date": "Period (UTC)", "clientId": "Client id", "clientName": "Client",
+    "templateUri": "Endpoint", "httpMethod": "Method", "requests": "Requests",
+    "status200": "2xx", "status300": "3xx", "status400": "4xx", "status429": "429s",
+    "status500": "5xx", "errors": "Errors", "rate429": "429 rate",
+    "error_rate": "Error rate", "share": "Share", "first429": "First 429 (UTC)",
+    "last429": "Last 429 (UTC)", "periods429": "Periods with 429s", "change": "Change",
+    "previous_requests": "Requests before", "ratio": "Ratio", "month": "Month (UTC)",
+    "projected_requests": "Projected at month end", "allowance": "Allowance",
+    "used_share": "Used", "projected_share": "Projected use",
+    "projected_overage": "Projected overage", "value": "Value",
+    "baseline_mean": "Baseline (mean)", "baseline_sd": "Baseline (sd)", "score": "Score",
+    "metric": "Metric", "days_elapsed": "Days so far", "days_in_month": "Days in month",
+    "complete": "Complete",
+}
+#: Columns holding fractions, shown as percentages by :func:`format_table`.
+PERCENT_COLUMNS: frozenset[str] = frozenset({
+    "rate429", "error_rate", "share", "used_share", "projected_share",
+})
+
+
 def format_table(
     df: pd.DataFrame,
     *,
-    percent_columns: Iterable[str] = (),
+    percent_columns: Iterable[str] | None = None,
     rename: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """A copy of ``df`` with every value formatted as display text.
@@ -91,16 +121,20 @@ def format_table(
     ----------
     df : DataFrame
         A tidy analysis frame.
-    percent_columns : iterable of str
-        Columns holding fractions (0..1) to show as percentages.
+    percent_columns : iterable of str, optional
+        Columns holding fractions (0..1) to show as percentages (default: those of
+        :data:`PERCENT_COLUMNS` present).
     rename : dict, optional
-        Column name → header shown to readers.
+        Column name → header shown to readers (default :data:`HEADERS`).
 
     Returns
     -------
     DataFrame
         All columns of dtype string, ready for display or HTML.
     """
+    if percent_columns is None:
+        percent_columns = PERCENT_COLUMNS
+    headers = HEADERS if rename is None else rename
     pct = set(percent_columns)
     out = pd.DataFrame(index=range(len(df)))
     for name in df.columns:
@@ -116,10 +150,11 @@ def format_table(
         elif pd.api.types.is_integer_dtype(col):
             text = col.map(thousands)
         elif pd.api.types.is_float_dtype(col):
-            text = col.map(lambda v: MISSING if pd.isna(v) else f"{v:,.1f}")
+            text = col.map(lambda v: MISSING if pd.isna(v) else (
+                f"{v:,.0f}" if abs(v) >= 1000 or float(v).is_integer() else f"{v:,.2f}"))
         else:
             text = col.map(lambda v: MISSING if v is None or v is pd.NA else str(v))
-        out[(rename or {}).get(name, name)] = text.astype("string")
+        out[headers.get(name, name)] = text.astype("string")
     return out
 
 
@@ -373,9 +408,9 @@ def status_mix(df: pd.DataFrame) -> Figure:
     ----------
     df : DataFrame
         Either rows with the count columns ``status200``, ``status300``, ``status400``,
-        ``status429``, ``status500`` (summed), or a tidy frame with ``status`` and
-        ``requests`` columns whose ``status`` values are the keys of
-        :data:`STATUS_CLASSES`.
+        ``status429``, ``status500`` (summed), or the ``status_mix`` analysis (``status``
+        in ``status200``, ``status300``, ``status400_non429``, ``status429``,
+        ``status500`` and ``count``; summed over periods).
 
     Returns
     -------
@@ -404,13 +439,13 @@ def status_counts(df: pd.DataFrame) -> pd.Series:
 
     Accepts the same two shapes as :func:`status_mix`.
     """
-    if {"status", "requests"} <= set(df.columns):
-        unknown = set(df["status"]) - set(STATUS_CLASSES)
+    if {"status", "count"} <= set(df.columns):
+        unknown = set(df["status"]) - set(_STATUS_COLUMNS)
         if unknown:
             raise ConfigError(
-                f"unknown status classes {sorted(unknown)}: use {list(STATUS_CLASSES)}"
+                f"unknown status values {sorted(unknown)}: use {list(_STATUS_COLUMNS)}"
             )
-        series = df.groupby("status")["requests"].sum()
+        series = df.groupby("status")["count"].sum().rename(index=_STATUS_COLUMNS)
     else:
         _require(df, ["status200", "status300", "status400", "status429", "status500"],
                  "status_mix")
@@ -491,7 +526,7 @@ _VALUE_WORDS = {
 def error_rate_by_endpoint(
     df: pd.DataFrame,
     *,
-    rate: str = "errorRate",
+    rate: str = "error_rate",
     top_n: int = 10,
     min_requests: int = 1,
 ) -> Figure:
@@ -576,9 +611,9 @@ def fair_use(
     Parameters
     ----------
     df : DataFrame
-        One row per month: ``month`` (or ``date``), ``requests``, optionally
-        ``projected`` (the projected month-end total; drawn as a hatched extension of
-        the bar) and ``allowance``.
+        The ``fair_use`` analysis: one row per ``month`` with ``requests`` (so far),
+        optionally ``projected_requests`` (drawn as a hatched extension of the bar) and
+        ``allowance``.
     allowance : float, optional
         The monthly allowance, when ``df`` has no ``allowance`` column.
 
@@ -586,31 +621,30 @@ def fair_use(
     -------
     Figure
     """
-    when = "month" if "month" in df.columns else "date"
-    _require(df, [when, "requests"], "fair_use")
+    _require(df, ["month", "requests"], "fair_use")
     fig, ax = _figure(height=3.8)
     ax.set_title("Requests per month against the fair-use allowance")
     if df.empty:
         _empty(ax)
         return fig
-    data = df.assign(_m=_dates(df[when])).sort_values("_m")
+    data = df.assign(_m=_dates(df["month"])).sort_values("_m")
     labels = data["_m"].dt.strftime("%b %Y").tolist()
-    used = data["requests"].to_numpy()
+    used = data["requests"].to_numpy(dtype="float64")
     ax.bar(labels, used, color="#1f77b4", label="Requests so far")
-    if "projected" in data:
-        projected = data["projected"].fillna(data["requests"]).to_numpy()
+    if "projected_requests" in data:
+        projected = data["projected_requests"].fillna(data["requests"]).to_numpy()
         extra = (projected - used).clip(min=0)
         if extra.sum() > 0:
             ax.bar(labels, extra, bottom=used, color="none", edgecolor="#1f77b4",
                    hatch="//", label="Projected to month end")
     limit = data["allowance"].iloc[-1] if "allowance" in data else allowance
-    if limit is not None and not pd.isna(limit):
+    if limit is not None and not pd.isna(limit) and limit > 0:
         ax.axhline(float(limit), color="#d62728", linestyle="--", linewidth=1.5,
                    label=f"Allowance {float(limit):,.0f}")
     ax.set_ylim(bottom=0)
     _count_axis(ax, "Requests per month")
     ax.set_xlabel("Month (UTC)")
-    ax.legend(loc="upper left", frameon=False, fontsize="small")
+    ax.legend(loc="lower left", frameon=True, framealpha=0.9, fontsize="small")
     return fig
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from usagekit import config
+from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.exceptions import ConfigError, QueryError
 from usagekit.query import GRANULARITIES, GROUP_BY, Interval, grouping_key, parse_interval
 
@@ -32,19 +33,12 @@ ENGINES: tuple[str, ...] = ("local", "athena")
 #: Default interval length when ``interval`` is "": the last N complete UTC days.
 DEFAULT_DAYS = 90
 MAX_TOP_N = 20
-#: Monthly API allowance per named user by licence tier (Genesys fair-use policy,
-#: help.mypurecloud.com/articles/genesys-cloud-fair-use-policy/; figures change: check).
-FAIR_USE_PER_USER: dict[str, int] = {
-    "CX 1": 75_000,
-    "CX 2": 110_000,
-    "CX 3": 140_000,
-}
-
 #: Parameter names each notebook accepts (its ``parameters`` cell), by notebook key.
 NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "fetch": ("interval", "granularity", "group_by", "api", "dataset", "output_dir"),
-    "explore": ("interval", "granularity", "engine", "dataset", "client", "template_uri",
-                "http_method", "top_n", "output_dir"),
+    "fetch": ("interval", "granularity", "group_by", "api", "dataset", "engine",
+              "output_dir"),
+    "explore": ("interval", "granularity", "dataset", "client", "template_uri",
+                "http_method", "top_n", "refresh", "output_dir"),
     "report": ("interval", "granularity", "engine", "dataset", "output_dir", "top_n",
                "licence_tier", "licensed_users", "refresh"),
 }
@@ -84,7 +78,8 @@ class NotebookParams:
     top_n : int
         Clients / endpoints named in charts and tables; the rest are "other".
     licence_tier, licensed_users, monthly_allowance
-        Fair-use settings: allowance = per-user allowance of the tier times users.
+        Fair-use settings: allowance = the tier's per-user monthly allowance
+        (:data:`usagekit.analyses.FAIR_USE_ALLOWANCES`) times the number of users.
     refresh : bool
         Fetch the interval into the dataset before analysing it.
     group_by : tuple of str
@@ -102,7 +97,7 @@ class NotebookParams:
     dataset: str = ""
     output_dir: Path = field(default_factory=lambda: config.REPORTS_DIR / "latest")
     top_n: int = 10
-    licence_tier: str = "CX 2"
+    licence_tier: str = "CX2"
     licensed_users: int = 100
     refresh: bool = True
     group_by: tuple[str, ...] = ()
@@ -124,7 +119,7 @@ class NotebookParams:
     @property
     def monthly_allowance(self) -> int:
         """Requests per month the fair-use policy allows for this licence."""
-        return FAIR_USE_PER_USER[self.licence_tier] * self.licensed_users
+        return FAIR_USE_ALLOWANCES[self.licence_tier] * self.licensed_users
 
     def describe(self) -> dict[str, Any]:
         """The notebook's parameters as JSON-ready values (for ``summary.json``; no secret)."""
@@ -220,8 +215,9 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
     if "top_n" in values:
         resolved["top_n"] = _int_range("top_n", values["top_n"], 1, MAX_TOP_N)
     if "licence_tier" in values:
-        resolved["licence_tier"] = _choice("licence_tier", values["licence_tier"],
-                                           tuple(FAIR_USE_PER_USER))
+        resolved["licence_tier"] = _choice("licence_tier",
+                                           values["licence_tier"].replace(" ", ""),
+                                           tuple(FAIR_USE_ALLOWANCES))
     if "licensed_users" in values:
         resolved["licensed_users"] = _int_range("licensed_users", values["licensed_users"],
                                                 1, 10_000_000)
@@ -241,6 +237,31 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
     params = NotebookParams(**resolved)
     _logger.info("parameters: %s", params.describe())
     return params
+
+
+def parse_value(notebook: str, name: str, text: str) -> Any:
+    """Convert a command-line value (``-p NAME VALUE``) to the parameter's type.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown or secret-looking name, or text that is not of the right type.
+    """
+    check_names(notebook, [name])
+    kind = _TYPES[name]
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in {"true", "yes", "1"}:
+            return True
+        if lowered in {"false", "no", "0"}:
+            return False
+        raise ConfigError(f"invalid {name} {text!r}: use true or false")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"invalid {name} {text!r}: expected an integer") from None
+    return text
 
 
 def _valid_names(notebook: str) -> tuple[str, ...]:

@@ -1,11 +1,75 @@
-"""Placeholder until its owner writes the commands (replaced, never shipped as is)."""
+"""``usagekit report``: run the report notebook with papermill and render the HTML."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
+
+from usagekit import config
+from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.params import ENGINES, parse_value
+from usagekit.query import GRANULARITIES
+from usagekit.report import REPORT_NOTEBOOK, run_report
+
+_FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
+          "licensed_users", "refresh")
 
 
 def register(sub: Any) -> None:
-    """Register this module's sub-commands on ``sub``."""
-    del sub
+    """Register ``usagekit report`` on the sub-parsers ``sub``."""
+    parser = sub.add_parser(
+        "report",
+        help="run the usage report notebook and render it as HTML",
+        description=(
+            "Execute notebooks/03-usage-report.ipynb with papermill into "
+            "<output-dir>/<YYYY-MM-DDTHHMMSSZ>/ and render usage-report.html there (code "
+            "hidden, charts embedded, one self-contained file); the latest report is "
+            "also copied to <output-dir>/usage-report.html. Credentials come from the "
+            f"environment ({config.ENV_REGION}, {config.ENV_CLIENT_ID}, "
+            f"{config.ENV_CLIENT_SECRET} or {config.ENV_ACCESS_TOKEN}); without them the "
+            "report runs on the embedded sandbox. A failing run exits non-zero and keeps "
+            "the executed notebook in its run folder."
+        ),
+    )
+    parser.add_argument("--interval", help='ISO-8601 interval, e.g. "2026-10-01/2026-11-01" '
+                        "(default: the last 90 complete UTC days)")
+    parser.add_argument("--granularity", choices=GRANULARITIES, type=str.title,
+                        help="period of the time series (default: Day)")
+    parser.add_argument("--engine", choices=ENGINES, type=str.lower,
+                        help="local (DuckDB) or athena (default: local)")
+    parser.add_argument("--dataset", metavar="LOC",
+                        help="dataset folder or s3://bucket/prefix/ "
+                        f"(default: ${config.ENV_DATASET} or data/usage)")
+    parser.add_argument("--top-n", type=int, help="clients named in charts (default: 10)")
+    parser.add_argument("--licence-tier", choices=tuple(FAIR_USE_ALLOWANCES),
+                        type=lambda text: text.replace(" ", "").upper(),
+                        help="fair-use licence tier (default: CX2)")
+    parser.add_argument("--licensed-users", type=int,
+                        help="named users under that tier (default: 100)")
+    parser.add_argument("--no-refresh", dest="refresh", action="store_const", const=False,
+                        help="analyse the dataset as it is, without fetching the interval")
+    parser.add_argument("--output-dir", metavar="DIR", default=None,
+                        help="reports folder holding the dated run folders (default: reports/)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="any other report parameter")
+    parser.add_argument("--notebook", default=str(REPORT_NOTEBOOK), help=argparse.SUPPRESS)
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3)")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    values: dict[str, Any] = {}
+    for name, text in args.parameter:
+        values[name] = parse_value("report", name, text)
+    for name in _FLAGS:
+        value = getattr(args, name)
+        if value is not None:
+            values[name] = value
+    if values.get("dataset") and not config.is_s3(values["dataset"]):
+        values["dataset"] = os.path.abspath(values["dataset"])  # relative to the caller
+    output_dir = Path(args.output_dir).resolve() if args.output_dir else None
+    result = run_report(values, output_dir, notebook=args.notebook, kernel=args.kernel)
+    print(result.html)
+    return 0
