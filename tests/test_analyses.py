@@ -433,3 +433,14 @@ def test_empty_dataset_gives_typed_empty_results(tmp_path: Path) -> None:
 def test_unknown_analysis() -> None:
     with pytest.raises(ConfigError, match="valid: requests_over_time"):
         analyses.run("nope", None)  # type: ignore[arg-type]
+
+
+def test_whole_number_columns_are_int64(engine: DuckDBEngine) -> None:
+    whole = {"rank", "errors", "previous_requests", "count", "requests", "status429",
+             "days_elapsed", "allowance"}
+    for name, analysis in ANALYSES.items():
+        options = {"users": {"CX1": 1}} if name == "fair_use" else {}
+        got = analysis(engine, **options)
+        assert not got.empty, name
+        for column in whole & set(got.columns):
+            assert got[column].dtype == "int64", (name, column)

@@ -213,8 +213,22 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
 
 
 def execute(con: duckdb.DuckDBPyConnection, text: str, params: Sequence[Any] | None) -> Any:
-    """Run ``text`` with bound ``params``; return a DataFrame (DuckDB errors → EngineError)."""
+    """Run ``text`` with bound ``params``; return a DataFrame (DuckDB errors → EngineError).
+
+    ``HUGEINT`` results (DuckDB's ``sum`` of BIGINT; Trino's stays BIGINT) are cast to
+    BIGINT so that counts arrive as ``int64``, not ``float64``.
+    """
+    import pandas as pd
+
     try:
-        return con.execute(text, list(params) if params else None).df()
+        relation = con.sql(text, params=list(params) if params else None)
+        if relation is None:  # a statement without a result
+            return pd.DataFrame()
+        if any(str(t) == "HUGEINT" for t in relation.types):
+            relation = relation.project(", ".join(
+                f"CAST({quote_ident(c)} AS BIGINT) AS {quote_ident(c)}"
+                if str(t) == "HUGEINT" else quote_ident(c)
+                for c, t in zip(relation.columns, relation.types, strict=True)))
+        return relation.df()
     except duckdb.Error as exc:
         raise EngineError(f"DuckDB could not run the query: {exc}") from None
