@@ -406,14 +406,13 @@ def open_dataset(
         from usagekit._local import LocalStorage
 
         storage = LocalStorage(location)
-    stored = _stored_format(storage)
+    stored, recorded = _stored_format(storage)
     if stored is not None and format is not None and stored != format:
         raise DatasetError(
             f"the dataset at {storage.location} holds {stored} files, not {format}: "
             f"open it with format={stored!r} (or None), or choose another location"
         )
-    manifest = storage.read(MANIFEST)
-    return Dataset(storage, stored or format or "ndjson", recorded=manifest is not None)
+    return Dataset(storage, stored or format or "ndjson", recorded=recorded)
 
 
 def run_crawler(
@@ -604,7 +603,8 @@ def _split_lines(data: bytes) -> list[bytes]:
     return [line for line in (raw.strip() for raw in data.split(b"\n")) if line]
 
 
-def _stored_format(storage: Storage) -> str | None:
+def _stored_format(storage: Storage) -> tuple[str | None, bool]:
+    """The format the dataset holds (None when empty), and whether a manifest records it."""
     manifest = storage.read(MANIFEST)
     if manifest is not None:
         try:
@@ -633,8 +633,8 @@ def _stored_format(storage: Storage) -> str | None:
             other = next(iter(found.values()))
             raise DatasetError(f"the dataset at {storage.location} is recorded as {fmt} "
                                f"but holds {other}; a dataset holds one format")
-        return fmt
-    return next(iter(found), None)
+        return fmt, True
+    return next(iter(found), None), False
 
 
 def _partition_of(rel: str) -> Partition | None:
