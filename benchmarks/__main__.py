@@ -1,0 +1,5 @@
+"""``python -m benchmarks`` runs the harness."""
+
+from benchmarks.run import main
+
+raise SystemExit(main())

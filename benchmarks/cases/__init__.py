@@ -1,0 +1,1 @@
+"""The benchmark cases; each module has ``NAME``, ``TITLE`` and ``run(ctx) -> CaseResult``."""

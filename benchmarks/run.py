@@ -1,0 +1,168 @@
+"""The harness: generate inputs, run every case, write the results table (Markdown + JSON).
+
+``python -m benchmarks --sizes 100k,1M,5M --repeat 3`` (see ``benchmarks/README.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import (
+    BENCH_DIR,
+    CaseResult,
+    Context,
+    fmt_bytes,
+    fmt_s,
+    label,
+    parse_size,
+    to_json,
+)
+
+CASES = ("transform", "query", "scan", "fetch", "report")
+DEFAULT_SIZES = "100k,1M"
+QUICK_SIZES = "2000"
+QUICK_SPEC = {"clients": 30, "templates": 40, "users": 100, "days": 60}
+PACKAGES = ("usagekit", "numpy", "pandas", "pyarrow", "duckdb", "msgspec", "sqlglot", "requests")
+
+
+def machine() -> dict[str, Any]:
+    """The machine and software versions the numbers were measured on."""
+    mem = 0
+    try:
+        with open("/proc/meminfo") as fp:
+            mem = int(fp.readline().split()[1]) * 1024
+    except OSError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fp:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fp if ln.startswith("model name")),
+                       cpu)
+    except OSError:
+        pass
+    jq = shutil.which("jq")
+    jq_version = subprocess.run([jq, "--version"], capture_output=True, text=True).stdout.strip() \
+        if jq else "absent"
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1),
+        "os": platform.platform(), "python": platform.python_version(), "jq": jq_version,
+        "packages": versions,
+    }
+
+
+def markdown(results: dict[str, CaseResult], meta: dict[str, Any]) -> str:
+    """The results as Markdown: machine, command, one table per case, the targets."""
+    m = meta["machine"]
+    pk = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    out = [
+        f"Measured {meta['finished']} with `{meta['command']}` "
+        f"({meta['elapsed_s']:.0f} s in all).",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; {m['os']}; "
+        f"Python {m['python']}; {m['jq']}; {pk}. Load average (1/5/15 min) at the end: "
+        f"{'/'.join(f'{x:.1f}' for x in meta['load_average'])}.",
+        "",
+    ]
+    for name, res in results.items():
+        title = importlib.import_module(f"benchmarks.cases.{name}").TITLE
+        out += [f"### {title}", "",
+                "| rows | variant | median | runs | peak RSS | vs baseline | equal | notes |",
+                "|---:|---|---:|---:|---:|---|---|---|"]
+        for r in res.rows:
+            equal = {True: "yes", False: "**NO**", None: ""}[r.equal]
+            rows = label(r.rows) if r.rows else ""
+            out.append(f"| {rows} | {r.variant} | {fmt_s(r.seconds)} | {r.runs or ''} | "
+                       f"{fmt_bytes(r.peak_rss_bytes)} | {r.vs_baseline} | {equal} | {r.notes} |")
+        out.append("")
+    targets = [t for res in results.values() for t in res.targets]
+    if targets:
+        out += ["### Targets", "", "| target | goal | measured | met |", "|---|---|---|---|"]
+        out += [f"| {t.name} | {t.goal} | {t.measured} | {'yes' if t.met else '**no**'} |"
+                for t in targets]
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, run the cases, write ``results/<stamp>/results.{md,json}``."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default=None,
+                   help=f"daily rows per input, comma-separated (default {DEFAULT_SIZES}; "
+                        "e.g. 100k,1M,5M)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs per measurement; the median is reported (default 3; a run "
+                        "over 60 s is not repeated)")
+    p.add_argument("--cases", default=",".join(CASES),
+                   help=f"which cases, comma-separated (default: all of {','.join(CASES)})")
+    p.add_argument("--quick", action="store_true",
+                   help=f"smoke run: tiny inputs ({QUICK_SIZES} rows), 1 run, short fetch")
+    p.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    p.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data",
+                   help="where generated inputs are cached (default benchmarks/data)")
+    p.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results",
+                   help="where results go (default benchmarks/results)")
+    a = p.parse_args(argv)
+    cases = [c.strip() for c in a.cases.split(",") if c.strip()]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        p.error(f"unknown case(s) {', '.join(unknown)}; valid: {', '.join(CASES)}")
+    if a.repeat < 1:
+        p.error(f"--repeat must be >= 1, got {a.repeat}")
+    sizes_text = a.sizes or (QUICK_SIZES if a.quick else DEFAULT_SIZES)
+    try:
+        sizes = tuple(sorted({parse_size(s) for s in sizes_text.split(",") if s.strip()}))
+    except ValueError as exc:
+        p.error(str(exc))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = a.results_dir / stamp
+    ctx = Context(sizes=sizes, repeat=1 if a.quick else a.repeat, data_dir=a.data_dir,
+                  work_dir=out_dir / "work", seed=a.seed, quick=a.quick,
+                  spec_overrides=QUICK_SPEC if a.quick else {})
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None
+                                                           else sys.argv[1:])])
+    start = time.perf_counter()
+    results: dict[str, CaseResult] = {}
+    for name in cases:
+        print(f"[benchmarks] {name} ...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        results[name] = importlib.import_module(f"benchmarks.cases.{name}").run(ctx)
+        print(f"[benchmarks] {name} done in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr, flush=True)
+    meta = {"command": command, "load_average": os.getloadavg(),
+            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "elapsed_s": time.perf_counter() - start, "sizes": sizes, "repeat": ctx.repeat,
+            "seed": a.seed, "machine": machine()}
+    text = markdown(results, meta)
+    (out_dir / "results.md").write_text(text, encoding="utf-8")
+    (out_dir / "results.json").write_text(to_json(results, meta), encoding="utf-8")
+    shutil.rmtree(ctx.work_dir, ignore_errors=True)
+    print(text)
+    print(f"[benchmarks] results in {out_dir}", file=sys.stderr)
+    failed = [t.name for res in results.values() for t in res.targets if not t.met]
+    if failed:
+        print(f"[benchmarks] targets missed: {', '.join(failed)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""Work that runs in a fresh process (``python -m benchmarks.tasks TASK ...``).
+
+Each task prints one JSON object as its last stdout line: its in-process timings and
+whatever the harness checks. The harness measures the process's wall time and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class _Response(msgspec.Struct):
+    """A legacy response, rows kept as their raw bytes."""
+
+    results: list[msgspec.Raw]
+
+
+GROUPING = "oauthclientid-organizationid-userid-templateuri-httpmethod"
+_TASKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
+
+
+def _task(fn: Callable[[argparse.Namespace], dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    _TASKS[fn.__name__.replace("_", "-")] = fn
+    return fn
+
+
+def _legacy_result(content: bytes) -> Any:
+    from usagekit.fetch import UsageResult
+    from usagekit.query import UsageQuery, parse_interval
+
+    query = UsageQuery.build(parse_interval("2021-01-01/2022-01-01"), granularity="Day",
+                             group_by=("OAuthClientId", "OrganizationId", "UserId",
+                                       "TemplateUri", "HttpMethod"))
+    return UsageResult.from_legacy_response(query, content)
+
+
+@_task
+def kit_ndjson(a: argparse.Namespace) -> dict[str, Any]:
+    """The kit's response -> NDJSON: ``UsageResult.write_ndjson`` on the response bytes."""
+    start = time.perf_counter()
+    content = Path(a.src).read_bytes()
+    result = _legacy_result(content)
+    with open(a.out, "wb") as fp:
+        rows = result.write_ndjson(fp)
+    return {"inner_s": time.perf_counter() - start, "rows": rows}
+
+
+@_task
+def floor_ndjson(a: argparse.Namespace) -> dict[str, Any]:
+    """The floor: read, validating msgspec split into raw rows, one joined write (no kit)."""
+    start = time.perf_counter()
+    rows = msgspec.json.decode(Path(a.src).read_bytes(), type=_Response).results
+    with open(a.out, "wb") as fp:
+        fp.write(b"\n".join(rows))
+        fp.write(b"\n")
+    return {"inner_s": time.perf_counter() - start, "rows": len(rows)}
+
+
+def _kit_frame(src: str) -> Any:
+    from usagekit.frame import read_ndjson
+
+    result = _legacy_result(Path(src).read_bytes())
+    return read_ndjson(b"\n".join(result.lines()), granularity="day", grouping=GROUPING)
+
+
+@_task
+def kit_frame(a: argparse.Namespace) -> dict[str, Any]:
+    """The kit's response -> typed DataFrame (the rows' bytes through ``read_ndjson``)."""
+    start = time.perf_counter()
+    frame = _kit_frame(a.src)
+    out: dict[str, Any] = {"inner_s": time.perf_counter() - start, "rows": len(frame)}
+    if a.check:
+        out["equal"] = _frame_equals_lines(frame, Path(a.check))
+    return out
+
+
+@_task
+def pandas_frame(a: argparse.Namespace) -> dict[str, Any]:
+    """Plain pandas: ``json.load`` + ``pd.DataFrame(results)`` + the same dtypes."""
+    import pandas as pd
+
+    start = time.perf_counter()
+    with open(a.src, "rb") as fp:
+        rows = json.load(fp)["results"]
+    frame = pd.DataFrame(rows)
+    del rows
+    for name in ("clientId", "clientName", "organizationId", "userId", "templateUri",
+                 "httpMethod"):
+        frame[name] = frame[name].astype("string")
+    frame["date"] = pd.to_datetime(frame["date"], format="ISO8601", utc=True).astype(
+        "datetime64[us, UTC]")
+    return {"inner_s": time.perf_counter() - start, "rows": len(frame)}
+
+
+def _frame_equals_lines(frame: Any, ndjson: Path, chunk: int = 250_000) -> bool:
+    """Whether ``frame`` holds exactly the rows parsed (``json.loads``) from ``ndjson``."""
+    import pandas as pd
+
+    expected_dtypes = {"clientId": "string", "status200": "int64", "date": "datetime64[us, UTC]"}
+    for name, dtype in expected_dtypes.items():
+        if str(frame[name].dtype) != dtype:
+            return False
+    offset = 0
+    with ndjson.open("rb") as fp:
+        while True:
+            lines = [fp.readline() for _ in range(chunk)]
+            lines = [x for x in lines if x]
+            if not lines:
+                break
+            want = pd.DataFrame([json.loads(x) for x in lines])
+            got = frame.iloc[offset:offset + len(want)]
+            if len(got) != len(want):
+                return False
+            for name in want.columns:
+                g = got[name]
+                if name == "date":
+                    g = g.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+                if g.tolist() != want[name].tolist():
+                    return False
+            offset += len(want)
+    return offset == len(frame)
+
+
+@_task
+def kit_export(a: argparse.Namespace) -> dict[str, Any]:
+    """The kit's load step: each granularity's NDJSON -> ``open_dataset(...).write``.
+
+    ``src`` is a JSON object granularity -> NDJSON path; the dataset goes to ``--out``.
+    """
+    from usagekit.dataset import open_dataset
+
+    cfg = a.config
+    start = time.perf_counter()
+    rows = 0
+    for gran, path in json.loads(a.src).items():
+        summary = open_dataset(a.out, format=cfg["format"]).write(
+            Path(path).read_bytes(), granularity=gran, grouping=GROUPING,
+            interval=cfg["interval"])
+        rows += summary.rows
+    return {"inner_s": time.perf_counter() - start, "rows": rows}
+
+
+def _time_queries(run: Callable[[Any], Any], out: Path, repeat: int) -> dict[str, Any]:
+    """Each query once cold, then ``repeat`` warm runs; answers pickled into ``out``."""
+    import statistics
+
+    from benchmarks._queries import QUERIES
+
+    timings: dict[str, Any] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for i, q in enumerate(QUERIES):
+        t0 = time.perf_counter()
+        answer = run(q)
+        times = [time.perf_counter() - t0]
+        if answer is None:  # no such version of this query
+            continue
+        answer.to_pickle(out / f"{i}.pkl")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            run(q)
+            times.append(time.perf_counter() - t0)
+        timings[q.name] = {"first_s": times[0], "median_s": statistics.median(times[1:])}
+    return timings
+
+
+@_task
+def query_kit(a: argparse.Namespace) -> dict[str, Any]:
+    """The kit: open ``DuckDBEngine`` on the dataset, run every query (cold, then warm)."""
+    from benchmarks._queries import run_kit
+    from usagekit.engine import DuckDBEngine
+
+    start = time.perf_counter()
+    engine = DuckDBEngine(a.src)
+    opened = time.perf_counter() - start
+    timings = _time_queries(lambda q: run_kit(engine, q), Path(a.out), a.config["repeat"])
+    return {"open_s": opened, "queries": timings}
+
+
+@_task
+def query_pandas(a: argparse.Namespace) -> dict[str, Any]:
+    """Plain pandas: ``read_parquet`` the dataset, run the pandas version of each query."""
+    from benchmarks._queries import load_pandas
+
+    start = time.perf_counter()
+    df = load_pandas(a.src)
+    opened = time.perf_counter() - start
+    timings = _time_queries(lambda q: q.pandas(df) if q.pandas else None, Path(a.out),
+                            a.config["repeat"])
+    return {"open_s": opened, "queries": timings}
+
+
+@_task
+def fetch(a: argparse.Namespace) -> dict[str, Any]:
+    """A paged aggregates fetch from a rate-limited sandbox (``src``: ``kit`` or ``naive``)."""
+    from benchmarks._fetching import run
+
+    return run(a.src, a.config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one task; print its JSON result."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.tasks")
+    p.add_argument("task", choices=sorted(_TASKS))
+    p.add_argument("src", help="input file or folder")
+    p.add_argument("--out", help="output file")
+    p.add_argument("--check", help="a reference file to compare the output with")
+    p.add_argument("--config", default="{}", help="task options as JSON")
+    a = p.parse_args(argv)
+    a.config = json.loads(a.config)
+    print(json.dumps(_TASKS[a.task](a)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
