@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -728,3 +732,47 @@ def test_inject_rejects_bad_arguments(faulty: tuple[Sandbox, requests.Session]) 
 
 def test_default_today_is_the_utc_date() -> None:
     assert Sandbox().today() == datetime.now(UTC).date()
+
+
+# ------------------------------------------------------------------ CLI
+
+def test_cli_serves_in_the_foreground_and_stops_cleanly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "usagekit", "sandbox", "--port", "0", "--seed", "3",
+         "--client-secret", "cli-secret-value", "--today", "2026-11-27"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        lines = [first] + [process.stdout.readline() for _ in range(3)]
+        url = first.split(" serving at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        assert f"  GENESYSCLOUD_REGION={url}\n" in lines
+        assert "  GENESYSCLOUD_OAUTHCLIENT_ID=sandbox-client\n" in lines
+        response = requests.post(f"{url}/oauth/token", auth=("sandbox-client",
+                                                             "cli-secret-value"),
+                                 data={"grant_type": "client_credentials"}, timeout=10)
+        assert response.status_code == 200 and response.json()["token_type"] == "bearer"
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "sandbox stopped" in out
+    assert "cli-secret-value" not in out + err + first
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "usagekit", "sandbox", *args],
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_cli_help_and_bad_port() -> None:
+    shown = _cli("--help")
+    assert shown.returncode == 0 and "--rate-limit" in shown.stdout
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = _cli("--port", str(port))
+    assert busy.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in busy.stderr

@@ -1,11 +1,89 @@
-"""Placeholder until its owner writes the commands (replaced, never shipped as is)."""
+"""``usagekit sandbox``: serve the offline Genesys Cloud stand-in in the foreground.
+
+It answers ``POST /oauth/token`` and the Usage APIs (legacy query and aggregates jobs,
+organisation and per-client routes) on 127.0.0.1 with deterministic synthetic usage.
+Point the kit at it with ``GENESYSCLOUD_REGION=<the printed URL>`` and the client
+credentials below. Stop it with Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+from datetime import date
+from types import FrameType
 from typing import Any
+
+from usagekit.sandbox import Sandbox
 
 
 def register(sub: Any) -> None:
-    """Register this module's sub-commands on ``sub``."""
-    del sub
+    """Add ``usagekit sandbox`` to the sub-command parser ``sub``."""
+    parser = sub.add_parser(
+        "sandbox", help="serve a local Genesys Cloud stand-in with synthetic usage",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port to bind; 0 picks a free one (default 0)")
+    parser.add_argument("--seed", type=int, default=7,
+                        help="selects the synthetic organisation and its usage (default 7)")
+    parser.add_argument("--client-id", default="sandbox-client",
+                        help="accepted OAuth client id (default sandbox-client)")
+    parser.add_argument("--client-secret", default="sandbox-secret",
+                        help="accepted OAuth client secret (default sandbox-secret; never printed)")
+    parser.add_argument("--rate-limit", type=int, default=300, metavar="N",
+                        help="requests per token per window; more get 429 (default 300)")
+    parser.add_argument("--rate-window", type=float, default=60.0, metavar="SECONDS",
+                        help="rate-limit window (default 60)")
+    parser.add_argument("--query-seconds", type=float, default=0.5, metavar="SECONDS",
+                        help="how long a query stays Running (default 0.5)")
+    parser.add_argument("--token-seconds", type=int, default=86_400, metavar="SECONDS",
+                        help="access-token lifetime (default 86400)")
+    parser.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
+                        help="pin the sandbox's 'today' (default: the real UTC date)")
+    parser.set_defaults(handler=run)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid date {text!r}; use YYYY-MM-DD") from None
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted (Ctrl-C or SIGTERM); 0 on a clean stop, 1 if binding fails."""
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"invalid --port {args.port}; valid: 0 (any free port) to 65535")
+    if args.rate_limit < 1 or args.rate_window <= 0:
+        raise ValueError(f"invalid rate limit {args.rate_limit} per {args.rate_window} s; "
+                         "valid: --rate-limit >= 1 and --rate-window > 0")
+    sandbox = Sandbox(args.host, args.port, seed=args.seed, client_id=args.client_id,
+                      client_secret=args.client_secret, query_seconds=args.query_seconds,
+                      rate_limit=args.rate_limit, rate_window=args.rate_window,
+                      token_seconds=args.token_seconds, today=args.today)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        sandbox.serve_forever(ready=_announce)
+    except OSError as exc:
+        print(f"usagekit: error: cannot serve on {args.host}:{args.port}: {exc}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sandbox stopped", flush=True)
+    return 0
+
+
+def _announce(sandbox: Sandbox) -> None:
+    print(f"usagekit sandbox serving at {sandbox.url} (seed {sandbox.seed}, "
+          f"{len(sandbox.org.clients)} OAuth clients)\n"
+          f"  GENESYSCLOUD_REGION={sandbox.url}\n"
+          f"  GENESYSCLOUD_OAUTHCLIENT_ID={sandbox.client_id}\n"
+          "  GENESYSCLOUD_OAUTHCLIENT_SECRET=<the --client-secret value>\n"
+          "Press Ctrl-C to stop.", flush=True)
