@@ -7,6 +7,8 @@
 #
 # checkov lives in its own venv (it pins an old boto3): CHECKOV=.venv-checkov/bin/checkov
 # by default; `make test` creates it. Exit status: 0 when no check fails in either shape.
+# Arguments replace the default output options (--compact --quiet), e.g. `scan.sh -o json`
+# prints one JSON report per shape (template first, then with-crawler) on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -28,10 +30,14 @@ if [[ "$(grep -c '^    Default: "false"$' "$template")" != 1 ]]; then
 fi
 sed 's/^    Default: "false"$/    Default: "true"/' "$template" >"$with_crawler"
 
+options=("$@")
+if [[ ${#options[@]} -eq 0 ]]; then
+    options=(--compact --quiet)
+fi
 status=0
 for file in "$template" "$with_crawler"; do
-    echo "== checkov: $(basename "$file")"
-    "$checkov" --file "$file" --framework cloudformation --skip-download --compact --quiet \
+    echo "== checkov: $(basename "$file")" >&2
+    "$checkov" --file "$file" --framework cloudformation --skip-download "${options[@]}" \
         || status=1
 done
 exit "$status"
