@@ -541,6 +541,21 @@ def test_per_client_legacy_route(sandbox: Sandbox, session: requests.Session,
                       404, "unknown")
 
 
+def test_per_client_usage_summary(sandbox: Sandbox, session: requests.Session) -> None:
+    client = next(c for c in sandbox.org.clients if c.name == "Power BI Export")
+    path = f"/api/v2/oauth/clients/{client.id}/usage/summary"
+    submitted = session.get(sandbox.url + path, params={"days": "3"}, timeout=10)
+    assert submitted.status_code == 202
+    result = poll(session, sandbox.url + submitted.json()["resultsUri"], ("Complete",))
+    assert [(r["date"], r["clientName"]) for r in result["results"]] == [
+        (f"2026-11-{d}T00:00:00Z", "Power BI Export") for d in (24, 25, 26)]
+    daily = legacy(sandbox, session, {"interval": "2026-11-24/2026-11-27", "granularity": "Day",
+                                      "groupBy": ["OAuthClientId"]})
+    assert result["results"] == [r for r in daily if r["clientId"] == client.id]
+    assert_error_body(session.get(sandbox.url + path, params={"days": "0"}, timeout=10),
+                      400, "'0'")
+
+
 def test_per_client_aggregates_route(sandbox: Sandbox, session: requests.Session) -> None:
     builtin = next(c for c in sandbox.org.clients if c.builtin)
     path = f"/api/v2/usage/client/{builtin.id}/aggregates/query/jobs"

@@ -128,6 +128,16 @@ def test_per_client_legacy_query_deserialises(api_client: Any, sandbox: Sandbox)
     assert {row.template_uri for row in result.results} <= templates
 
 
+def test_usage_summary_through_the_sdk(api_client: Any, sandbox: Sandbox) -> None:
+    client = sandbox.org.clients[1]
+    usage = gc.UsageApi(api_client)
+    execution = usage.get_oauth_client_usage_summary(client.id, days="2")
+    result = wait(lambda: usage.get_oauth_client_usage_query_result(execution.execution_id,
+                                                                    client.id), ("Complete",))
+    assert [(row.date.date(), row.client_id) for row in result.results] == [
+        (date(2026, 11, 25), client.id), (date(2026, 11, 26), client.id)]
+
+
 def test_aggregates_job_deserialises_with_paging(api_client: Any, sandbox: Sandbox) -> None:
     usage = gc.UsageApi(api_client)
     body = gc.OrganizationPublicApiUsageQueryRequest()

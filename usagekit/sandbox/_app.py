@@ -19,14 +19,21 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from ._errors import HttpFailure, api_error, bad_request, error_body, not_found, oauth_error
 from ._faults import QUERY_FAULTS, FaultPlan
 from ._org import Organization
-from ._query import aggregate_entities, legacy_rows, parse_aggregates, parse_legacy
+from ._query import (
+    MAX_LEGACY_DAYS,
+    LegacyQuery,
+    aggregate_entities,
+    legacy_rows,
+    parse_aggregates,
+    parse_legacy,
+)
 from ._ratelimit import RateLimiter, Verdict
 
 _logger = logging.getLogger(__name__)
@@ -126,6 +133,8 @@ class App:
              self._legacy_submit, True),
             ("GET", re.compile(rf"/api/v2/oauth/clients/{_ID}/usage/query/results/{_ID}"),
              self._legacy_results, True),
+            ("GET", re.compile(rf"/api/v2/oauth/clients/{_ID}/usage/summary"), self._summary,
+             True),
             ("POST", re.compile(r"/api/v2/usage/aggregates/query/jobs"), self._agg_submit, True),
             ("GET", re.compile(rf"/api/v2/usage/aggregates/query/jobs/{_ID}"), self._agg_results,
              True),
@@ -323,6 +332,21 @@ class App:
         else:
             uri = f"/api/v2/oauth/clients/{scope}/usage/query/results/{job.id}"
         return 202, {"executionId": job.id, "resultsUri": uri}
+
+    def _summary(self, request: _Request) -> tuple[int, dict[str, Any]]:
+        """The last ``days`` (default 7) whole UTC days of one client, per day."""
+        scope = self._client_scope(request, allow_builtin=False)
+        text = request.query.get("days", ["7"])[-1]
+        if not text.isdigit() or not 1 <= int(text) <= MAX_LEGACY_DAYS:
+            raise bad_request(f"Invalid days {text!r}; valid values: 1 to {MAX_LEGACY_DAYS} "
+                              "(default 7).", days=text)
+        today = self.today()
+        start = datetime.combine(today - timedelta(int(text)), datetime.min.time(), UTC)
+        query = LegacyQuery(start, start + timedelta(int(text)), "Day", ("OAuthClientId",), ())
+        job = self._add_job("legacy", scope, legacy_rows(self.org, query, today, scope),
+                            request.path)
+        return 202, {"executionId": job.id,
+                     "resultsUri": f"/api/v2/oauth/clients/{scope}/usage/query/results/{job.id}"}
 
     def _legacy_results(self, request: _Request) -> tuple[int, dict[str, Any]]:
         scope = self._client_scope(request, allow_builtin=False)
