@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: report test lab lint clean
+.PHONY: report test lab scan clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: $(VENV)/.installed-test $(CHECKOV_VENV)/.installed
 ## lab: open JupyterLab on 127.0.0.1
 lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+## scan: checkov on the CloudFormation template (both shapes)
+scan: $(CHECKOV_VENV)/.installed
+	cloudformation/scan.sh
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) reports data .pytest_cache .ruff_cache
