@@ -1,0 +1,145 @@
+"""run_report: papermill into a dated folder, one self-contained HTML, failures kept."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from usagekit.cli import main
+from usagekit.embedded import GENESYS_VARS
+from usagekit.exceptions import ConfigError, ReportError
+from usagekit.report import REPORT_NOTEBOOK, ReportResult, render_html, run_folder, run_report
+
+pytestmark = pytest.mark.notebooks
+
+INTERVAL = "2026-10-26/2026-11-16"
+STARTED = datetime(2026, 11, 23, 6, 30, 5, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
+    """One report run on the sandbox (module-wide: it takes a few seconds)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in GENESYS_VARS:
+            mp.delenv(name, raising=False)
+        tmp = tmp_path_factory.mktemp("report")
+        return run_report({"interval": INTERVAL, "dataset": str(tmp / "data")},
+                          tmp / "reports", now=STARTED)
+
+
+def broken_notebook(tmp_path: Path) -> Path:
+    """The report notebook's parameters cell followed by a cell that raises."""
+    source = nbformat.read(REPORT_NOTEBOOK, as_version=4)
+    params = next(c for c in source.cells if "parameters" in c.metadata.get("tags", []))
+    nb = nbformat.v4.new_notebook(metadata=source.metadata, cells=[
+        params, nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')")])
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_goes_into_a_dated_folder_with_a_latest_copy(report: ReportResult) -> None:
+    assert report.run_dir.name == "2026-11-23T063005Z"
+    assert report.run_dir == run_folder(report.run_dir.parent, STARTED)
+    assert report.notebook == report.run_dir / "usage-report.ipynb"
+    assert report.html == report.run_dir / "usage-report.html"
+    assert report.latest == report.run_dir.parent / "usage-report.html"
+    assert report.latest.read_bytes() == report.html.read_bytes()
+    assert report.parameters["output_dir"] == str(report.run_dir)
+    summary = json.loads((report.run_dir / "summary.json").read_text())
+    assert summary["interval"].startswith("2026-10-26T00:00:00Z/")
+    executed = nbformat.read(report.notebook, as_version=4)
+    assert executed.metadata["papermill"]["parameters"]["interval"] == INTERVAL
+
+
+def test_html_is_self_contained_without_code(report: ReportResult) -> None:
+    html = report.html.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", html), "no external (or any) script files"
+    assert not re.search(r"""<link[^>]+href=["']https?:""", html)
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,', html)
+    assert len(images) == 7
+    for code in ("report.collect(", "params.validate(", "charts.", "import "):
+        assert code not in html, f"code input {code!r} leaked into the HTML"
+    assert 'class="highlight' not in html and 'jp-InputPrompt' not in html
+    assert "Traceback" not in html and "jp-OutputArea-error" not in html
+    assert "<title>Genesys Cloud API usage report</title>" in html
+
+
+def test_first_screen_states_what_where_and_when(report: ReportResult) -> None:
+    html = report.html.read_text(encoding="utf-8")
+    headline = html[: html.index('id="Requests-over-time"')]
+    for text in ("2026-10-26 to 2026-11-15", "21 UTC days, by day", "embedded sandbox",
+                 "engine DuckDB", "Traffic:", "Rate-limited (429):", "Failing endpoints:",
+                 "Fair use:", "Changes:"):
+        assert text in headline, text
+    assert re.search(r"made \d{4}-\d\d-\d\d \d\d:\d\d UTC", headline)
+
+
+def test_tables_are_formatted(report: ReportResult) -> None:
+    html = report.html.read_text(encoding="utf-8")
+    assert re.search(r">\d{1,3}(,\d{3})+<", html), "thousands separators"
+    assert re.search(r">\d+\.\d %<", html), "percentages"
+    assert "Client</th>" in html and "429 rate</th>" in html
+
+
+def test_a_failing_run_raises_and_keeps_the_executed_notebook(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    with pytest.raises(ReportError, match=r"deliberate failure.*kept at") as info:
+        run_report({"interval": INTERVAL}, reports, notebook=broken_notebook(tmp_path),
+                   now=STARTED)
+    run_dir = reports / "2026-11-23T063005Z"
+    kept = nbformat.read(run_dir / "usage-report.ipynb", as_version=4)
+    assert kept.metadata["papermill"]["exception"] is True
+    assert str(run_dir / "usage-report.ipynb") in str(info.value)
+    assert not (run_dir / "usage-report.html").exists()
+    assert not (reports / "usage-report.html").exists()
+
+
+def test_bad_parameters_fail_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'Fortnight': use one of Day, Week, Month"):
+        run_report({"granularity": "Fortnight"}, tmp_path / "reports")
+    with pytest.raises(ConfigError, match="unknown parameter 'granularty'"):
+        run_report({"granularty": "Day"}, tmp_path / "reports")
+    with pytest.raises(ReportError, match="not as a notebook parameter"):
+        run_report({"output_dir": "x"}, tmp_path / "reports")
+    with pytest.raises(ReportError, match="not found"):
+        run_report({}, tmp_path / "reports", notebook=tmp_path / "missing.ipynb")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_render_errors_are_report_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    with pytest.raises(ReportError, match="could not render"):
+        render_html(bad, tmp_path / "bad.html")
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:  # argparse choices
+        main(["report", "--granularity", "Fortnight"])
+    assert exited.value.code == 2
+    assert "invalid choice: 'Fortnight'" in capsys.readouterr().err
+    assert main(["report", "-p", "top_n", "0", "--output-dir", str(tmp_path)]) == 2
+    assert "invalid top_n 0" in capsys.readouterr().err
+    code = main(["report", "--interval", INTERVAL, "--output-dir", str(tmp_path / "r"),
+                 "--notebook", str(broken_notebook(tmp_path))])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "deliberate failure" in err and "usage-report.ipynb" in err
+    assert list((tmp_path / "r").glob("*/usage-report.ipynb"))
+
+
+def test_python_dash_m_usagekit_report_is_the_make_target() -> None:
+    done = subprocess.run([sys.executable, "-m", "usagekit", "report", "--help"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0
+    for flag in ("--interval", "--granularity", "--engine", "--dataset", "--output-dir",
+                 "-p NAME VALUE"):
+        assert flag in done.stdout
