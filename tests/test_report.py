@@ -65,9 +65,10 @@ def test_html_is_self_contained_without_code(report: ReportResult) -> None:
     assert not re.search(r"""<link[^>]+href=["']https?:""", html)
     images = re.findall(r'<img[^>]+src="data:image/png;base64,', html)
     assert len(images) == 7
+    body = html[html.index("<body"):]
     for code in ("report.collect(", "params.validate(", "charts.", "import "):
-        assert code not in html, f"code input {code!r} leaked into the HTML"
-    assert 'class="highlight' not in html and 'jp-InputPrompt' not in html
+        assert code not in body, f"code input {code!r} leaked into the HTML"
+    assert 'class="highlight' not in body and "jp-InputPrompt" not in body
     assert "Traceback" not in html and "jp-OutputArea-error" not in html
     assert "<title>Genesys Cloud API usage report</title>" in html
 
