@@ -15,11 +15,11 @@ PACKAGE = ROOT / "usagekit"
 # Stage of every module, in the order of the data flow. A module may import modules of
 # its own or an earlier stage only. Base modules sit below every stage.
 STAGES: dict[str, int] = {
-    "config": 0, "exceptions": 0,
+    "config": 0, "exceptions": 0, "stack": 0,
     "query": 1,
     "regions": 2, "auth": 2, "_http": 2, "fetch": 2,
     "frame": 3,
-    "dataset": 4, "_local": 4, "_s3": 4, "stack": 4,
+    "dataset": 4, "_local": 4, "_s3": 4,
     "engine": 5, "_duckdb": 5, "_athena": 5, "_sqlglot": 5,
     "analyses": 6,
     "charts": 7,

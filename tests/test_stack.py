@@ -223,3 +223,24 @@ def test_module_reports_an_unusable_stack_on_stderr(
     out, err = capsys.readouterr()
     assert out == ""
     assert "usagekit.stack: stack 'uk-prod' does not exist in eu-west-1" in err
+
+
+@pytest.mark.aws
+def test_usagekit_stack_is_the_default_for_dataset_and_athena_settings(aws: str) -> None:
+    """The one place for configuration consults the stack; explicit variables still win."""
+    from usagekit.config import dataset_location
+
+    _small_stack("uk-dev")
+    data, results = _physical("uk-dev", "Data"), _physical("uk-dev", "Results")
+    env = {ENV_STACK: "uk-dev"}
+    assert dataset_location(env=env) == f"s3://{data}/usage/"
+    assert dataset_location("elsewhere/", env=env) == "elsewhere/"
+    assert dataset_location(env={**env, ENV_DATASET: "s3://mine/x/"}) == "s3://mine/x/"
+    assert AthenaSettings.from_env(env) == AthenaSettings(
+        "genesysclouddb_dev", "gc_usage_api_source", "ukdev-usage", f"s3://{results}/athena/")
+    overridden = AthenaSettings.from_env({**env, ENV_ATHENA_WORKGROUP: "other",
+                                          ENV_ATHENA_TABLE: "t2"})
+    assert (overridden.workgroup, overridden.table, overridden.database) == (
+        "other", "t2", "genesysclouddb_dev")
+    with pytest.raises(ConfigError, match="nope"):
+        dataset_location(env={ENV_STACK: "nope"})

@@ -89,13 +89,20 @@ def dataset_location(override: str | os.PathLike[str] | None = None,
     """Where the usage dataset lives: a local folder or an ``s3://bucket/prefix/`` URL.
 
     Order: ``override`` (a ``--dataset`` flag), then ``USAGEKIT_DATASET``, then the
+    ``DataLocation`` output of the CloudFormation stack ``USAGEKIT_STACK`` names, then the
     project's ``data/usage`` folder.
     """
     env = os.environ if env is None else env
     if override not in (None, ""):
         return os.fspath(override)  # type: ignore[arg-type]
     value = env.get(ENV_DATASET, "").strip()
-    return value or os.fspath(DEFAULT_DATASET)
+    if value:
+        return value
+    if env.get(ENV_STACK, "").strip():
+        from usagekit.stack import load_stack
+
+        return load_stack(env=env).data_location
+    return os.fspath(DEFAULT_DATASET)
 
 
 def is_s3(location: str) -> bool:
@@ -123,11 +130,20 @@ class AthenaSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AthenaSettings:
-        """Read ``USAGEKIT_ATHENA_*`` variables, falling back to the defaults."""
+        """Read ``USAGEKIT_ATHENA_*`` variables over the stack's or the default settings.
+
+        When ``USAGEKIT_STACK`` names a CloudFormation stack, its outputs give the
+        defaults; each ``USAGEKIT_ATHENA_*`` variable that is set still wins.
+        """
         env = os.environ if env is None else env
+        base = cls()
+        if env.get(ENV_STACK, "").strip():
+            from usagekit.stack import load_stack
+
+            base = load_stack(env=env).athena
         return cls(
-            database=env.get(ENV_ATHENA_DATABASE) or DEFAULT_DATABASE,
-            table=env.get(ENV_ATHENA_TABLE) or DEFAULT_TABLE,
-            workgroup=env.get(ENV_ATHENA_WORKGROUP) or DEFAULT_WORKGROUP,
-            output_location=env.get(ENV_ATHENA_OUTPUT) or None,
+            database=env.get(ENV_ATHENA_DATABASE) or base.database,
+            table=env.get(ENV_ATHENA_TABLE) or base.table,
+            workgroup=env.get(ENV_ATHENA_WORKGROUP) or base.workgroup,
+            output_location=env.get(ENV_ATHENA_OUTPUT) or base.output_location,
         )
