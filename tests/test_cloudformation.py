@@ -470,6 +470,9 @@ def test_the_kit_writes_where_the_projection_reads(
     table = glue.get_table(DatabaseName=config.athena.database, Name=config.athena.table)
     params = table["Table"]["Parameters"]
     assert params["projection.enabled"] == "true", "the writer must not replace the table"
+    # Projection computes the partitions: the writer adds none to the catalog.
+    assert glue.get_partitions(DatabaseName=config.athena.database,
+                               TableName=config.athena.table)["Partitions"] == []
     allowed = {k: set(params[f"projection.{k}.values"].split(","))
                for k in ("granularity", "grouping")}
     first = params["projection.period.range"].split(",")[0]

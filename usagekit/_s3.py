@@ -157,6 +157,9 @@ class S3Storage:
                 _logger.info("created Glue table %s at %s", name, self.location)
             else:
                 self._check_table(existing, fmt, list(PARTITION_KEYS))
+                if _projected(existing):
+                    _logger.debug("%s uses partition projection: no partitions to add", name)
+                    return
             values = {f"{self.location}{p.path}/": list(p) for p in partitions}
             if fmt == "ndjson":
                 wr.catalog.add_json_partitions(self.database, self.table, values,
@@ -173,6 +176,10 @@ class S3Storage:
         import awswrangler as wr
 
         with _errors("unregister partitions of", f"{self.database}.{self.table}"):
+            glue = self._session.client("glue")
+            table = glue.get_table(DatabaseName=self.database, Name=self.table)["Table"]
+            if _projected(table):
+                return
             wr.catalog.delete_partitions(table=self.table, database=self.database,
                                          partitions_values=[list(p) for p in partitions],
                                          boto3_session=self._session)
@@ -195,6 +202,11 @@ class S3Storage:
                 f"the Glue table {name} does not describe this dataset: {'; '.join(problems)}. "
                 "Drop it (e.g. one a crawler made), or use another table name"
             )
+
+
+def _projected(table: dict[str, Any]) -> bool:
+    """True when a Glue table computes its partitions (partition projection, as the stack's)."""
+    return str(table.get("Parameters", {}).get("projection.enabled", "")).lower() == "true"
 
 
 def run_crawler(
