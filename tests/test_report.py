@@ -63,8 +63,11 @@ def test_html_is_self_contained_without_code(report: ReportResult) -> None:
     html = report.html.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=", html), "no external (or any) script files"
     assert not re.search(r"""<link[^>]+href=["']https?:""", html)
-    images = re.findall(r'<img[^>]+src="data:image/png;base64,', html)
-    assert len(images) == 7
+    tags = re.findall(r"<img [^>]+>", html)
+    assert len(tags) == 7
+    assert all('src="data:image/png;base64,' in tag for tag in tags)
+    alts = [re.search(r'alt="([^"]*)"', tag).group(1) for tag in tags]  # type: ignore[union-attr]
+    assert "Requests per day" in alts and "Status mix of" in " ".join(alts)
     body = html[html.index("<body"):]
     for code in ("report.collect(", "params.validate(", "charts.", "import "):
         assert code not in body, f"code input {code!r} leaked into the HTML"

@@ -52,12 +52,18 @@ REPORT_TITLE = "Genesys Cloud API usage report"
 REMOVE_TAG = "remove-cell"
 _RUN_FOLDER = "%Y-%m-%dT%H%M%SZ"
 # The lab template without its CDN scripts (require.js, MathJax, mermaid): the report
-# needs none of them and must render offline.
+# needs none of them and must render offline. Charts get their titles as alt text.
 _TEMPLATE = "usagekit-report.html.j2"
 _TEMPLATE_SOURCE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block data_png scoped -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+alt="{{ (output | get_metadata('alt', 'image/png') or 'Chart') | escape_html }}">
+</div>
+{%- endblock data_png -%}
 """
 
 
@@ -143,8 +149,9 @@ class Chart:
     figure: Figure
     png: bytes = field(repr=False)
 
-    def _repr_png_(self) -> bytes:
-        return self.png
+    def _repr_png_(self) -> tuple[bytes, dict[str, str]]:
+        titles = [ax.get_title() for ax in self.figure.axes if ax.get_title()]
+        return self.png, {"alt": "; ".join(titles) or "Chart"}
 
 
 def _json_default(value: Any) -> Any:
