@@ -244,8 +244,9 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     """Refresh (when ``params.refresh``) and run every analysis the report shows.
 
     Frames (by name): ``series`` (requests over time at the report's granularity),
-    ``weekly`` (requests per complete week), ``status_mix``, ``top_429`` (top clients
-    by 429s), ``rate_429`` (429s per client and period, every client with 429s),
+    ``daily`` (per day, for the totals), ``weekly`` (requests per complete week),
+    ``status_mix``, ``top_429`` (top clients by 429s), ``rate_429`` (429s per client
+    and period, every client with 429s),
     ``endpoints`` (error rate by endpoint), ``methods``, ``changes`` (week over week),
     ``spikes`` (429 spikes against each client's baseline), ``fair_use``.
 
@@ -298,6 +299,7 @@ def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], 
     fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping}
     return {
         "series": lambda e: analyses.requests_over_time(e, granularity=gran, **span),
+        "daily": lambda e: analyses.requests_over_time(e, granularity="day", **span),
         "weekly": lambda e: analyses.requests_over_time(e, granularity="week", **weeks),
         "status_mix": lambda e: analyses.status_mix(e, granularity=gran, **span),
         "top_429": lambda e: analyses.top_clients_429(e, limit=p.top_n, **span),
@@ -438,8 +440,9 @@ def rate_limited(data: ReportData) -> pd.DataFrame:
 def _summary(data: ReportData) -> dict[str, Any]:
     p = data.params
     series = data.frame("series")
+    daily = data.frame("daily")  # whole days: week/month buckets may start before the interval
     counts = ("requests", "status200", "status300", "status400", "status429", "status500")
-    totals: dict[str, Any] = {c: int(series[c].sum()) if c in series else 0 for c in counts}
+    totals: dict[str, Any] = {c: int(daily[c].sum()) if c in daily else 0 for c in counts}
     requests = totals["requests"]
     totals["rate429"] = totals["status429"] / requests if requests else None
     totals["error_rate"] = ((totals["status400"] + totals["status500"]) / requests
