@@ -165,6 +165,24 @@ def test_split_aggregates_equal_one_legacy_query(client: UsageClient,
     assert sorted(map(_key, comparable)) == sorted(map(_key, legacy.rows))
 
 
+@pytest.mark.parametrize(("sort_by", "column", "descending"), [
+    (["requests:desc"], "requests", True),
+    ([("oauthClientName", "Asc")], "clientName", False),
+])
+def test_sort_by_orders_the_whole_split_result(client: UsageClient, sort_by: list[Any],
+                                               column: str, descending: bool) -> None:
+    interval = window(200)
+    sorted_query = UsageQuery.build(interval, "Week", ["OAuthClientId"], api="aggregates",
+                                    sort_by=sort_by)
+    assert len(sorted_query.split()) >= 3
+    result = client.fetch(sorted_query)
+    values = [row[column] for row in result.rows]
+    assert values == sorted(values, reverse=descending), "sortBy must hold across jobs"
+    plain = client.fetch(UsageQuery.build(interval, "Week", ["OAuthClientId"],
+                                          api="aggregates"))
+    assert sorted(map(_key, result.rows)) == sorted(map(_key, plain.rows))  # same rows
+
+
 def test_filters_and_per_client_routes(client: UsageClient) -> None:
     interval = window(5)
     org = client.fetch(UsageQuery.build(interval, "Day", ["OAuthClientId", "TemplateUri"]))

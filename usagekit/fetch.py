@@ -31,8 +31,11 @@ aggregates row               legacy column
 
 Absent ids and names become ``""`` as in legacy rows; count fields are the requested
 metrics (all six when none were asked for), 0 when absent. Rows of different jobs are
-concatenated (``sortBy`` orders rows within a job); without a granularity, the per-job
-buckets are summed per group and dated with the interval start.
+concatenated in window order; without a granularity, the per-job buckets are summed per
+group and dated with the interval start. With ``sortBy`` and several jobs, the merged rows
+are sorted again (stably, by the same fields and orders), so the whole result is ordered as
+one job would order it; a ``sortBy`` field left out by ``metrics`` cannot be compared
+across jobs and keeps the per-job order.
 """
 
 from __future__ import annotations
@@ -73,6 +76,14 @@ COUNT_FIELDS: tuple[str, ...] = (
 )
 _METRIC_FIELD = {"Status200": "status200", "Status300": "status300", "Status400": "status400",
                  "Status500": "status500", "Status429": "status429", "Requests": "requests"}
+#: Aggregates ``sortBy`` field -> the legacy-schema row field it orders.
+SORT_FIELD_COLUMN: dict[str, str] = {
+    "date": "date", "platform": "platform", "httpMethod": "httpMethod",
+    "templateUri": "templateUri", "requestCount": "requests", "status200": "status200",
+    "status300": "status300", "status400": "status400", "status429": "status429",
+    "status500": "status500", "oauthClientId": "clientId", "oauthClientName": "clientName",
+    "userId": "userId", "organizationId": "organizationId",
+}
 
 
 @dataclass(frozen=True)
@@ -223,6 +234,21 @@ def normalize_aggregate_row(entity: Mapping[str, Any],
     if entity.get("platform") is not None:
         row["platform"] = entity["platform"]
     return row
+
+
+def _sort_rows(rows: list[dict[str, Any]], sort_by: Sequence[tuple[str, str]]
+               ) -> list[dict[str, Any]]:
+    """Stable multi-key sort of normalised rows by aggregates ``sortBy`` items.
+
+    Each job's rows already come in this order, so this merges the jobs' rows. Fields
+    absent from the rows (left out by ``metrics``) are skipped.
+    """
+    out = list(rows)
+    for name, order in reversed(sort_by):
+        column = SORT_FIELD_COLUMN[name]
+        if out and all(column in row for row in out):
+            out.sort(key=lambda row, column=column: row[column], reverse=order == "Desc")
+    return out
 
 
 def _sum_buckets(rows: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
@@ -397,6 +423,8 @@ class UsageClient:
                 bar.set_postfix(rows=len(rows))
         if query.granularity is None and len(jobs) > 1:
             rows = _sum_buckets(rows, f"{query.first_day}T00:00:00Z")
+        if query.sort_by and len(jobs) > 1:
+            rows = _sort_rows(rows, query.sort_by)
         _logger.info("aggregates jobs %s complete: %d rows in %.1f s", ", ".join(ids),
                      len(rows), time.monotonic() - started)
         return UsageResult(query, tuple(ids), [], rows)
