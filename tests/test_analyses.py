@@ -202,6 +202,17 @@ def test_status_mix_per_period(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
     assert only429.to_numpy().tolist() == weeks["status429"].to_numpy().tolist()
 
 
+def test_status_mix_without_data(engine: DuckDBEngine) -> None:
+    """The overall mix keeps its five classes at zero; per period there is no period."""
+    empty = {"start": "2030-01-01", "end": "2030-02-01"}
+    overall = analyses.status_mix(engine, **empty)
+    assert overall["status"].tolist() == ["status200", "status300", "status400_non429",
+                                          "status429", "status500"]
+    assert overall["count"].tolist() == [0] * 5 and overall["count"].dtype == "int64"
+    assert overall["share"].isna().all()
+    assert analyses.status_mix(engine, per_period=True, **empty).empty
+
+
 @pytest.mark.parametrize("limit", [3, 10])
 def test_top_clients_429(engine: DuckDBEngine, raw: pd.DataFrame, limit: int) -> None:
     got = analyses.top_clients_429(engine, start=START, end="2026-10-31", limit=limit)

@@ -21,12 +21,14 @@ import logging
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from usagekit.engine import Engine
 from usagekit.exceptions import ConfigError
+
+if TYPE_CHECKING:  # pandas and the engines load on first use: `usagekit --help` stays fast
+    import pandas as pd
+
+    from usagekit.engine import Engine
 
 _logger = logging.getLogger(__name__)
 
@@ -180,6 +182,8 @@ def render(template: str, source: str, values: Mapping[str, Any]) -> tuple[str, 
 
 
 def _timestamp(value: Any, what: str) -> pd.Timestamp:
+    import pandas as pd
+
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError):
@@ -196,6 +200,8 @@ def interval_values(start: Any, end: Any) -> dict[str, str]:
     ``start``/``end`` are dates, datetimes or ISO strings (naive = UTC); ``None`` is
     open-ended. ``end`` is exclusive.
     """
+    import pandas as pd
+
     lo = _timestamp(start, "start") if start is not None else None
     hi = _timestamp(end, "end") if end is not None else None
     if lo is not None and hi is not None and lo >= hi:
@@ -260,10 +266,16 @@ def _limit(option: str = "limit", default: int = 10) -> Option:
 # ----------------------------------------------------------------- post-processing
 
 def _status_mix(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
-    """Wide per-period sums → long (date, status, count, share); 429s split out of 4xx."""
+    """Wide per-period sums → long (date, status, count, share); 429s split out of 4xx.
+
+    The overall mix (``per_period`` false) always has its five rows, with zero counts and
+    NaN shares when nothing matched; per period, periods without data have no rows.
+    """
+    import pandas as pd
+
     frame = frame.assign(status400_non429=frame["status400"] - frame["status429"])
     statuses = ["status200", "status300", "status400_non429", "status429", "status500"]
-    if not values["per_period"] and len(frame):
+    if not values["per_period"]:
         frame = frame[statuses].sum().to_frame().T
         frame.insert(0, "date", pd.Series([pd.NaT], dtype="datetime64[us, UTC]"))
     long = frame.melt(id_vars=["date"], value_vars=statuses, var_name="status",
@@ -284,6 +296,8 @@ def _weekend(day: pd.Timestamp) -> bool:
 
 def _fair_use(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
     """Daily totals → per month: requests, allowance and a weekday-aware projection."""
+    import pandas as pd
+
     allowances = {**FAIR_USE_ALLOWANCES, **{k.upper(): int(v)
                                             for k, v in values["allowances"].items()}}
     users = {k.upper(): int(v) for k, v in values["users"].items()}
