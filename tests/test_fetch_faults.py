@@ -129,6 +129,19 @@ def test_bounded_retries_then_clear_errors(sandbox: Sandbox) -> None:
         assert client.fetch(query).rows  # the client is still usable
 
 
+def test_501_is_not_retried_and_names_the_status(sandbox: Sandbox) -> None:
+    sandbox.inject("server_error", count=2, status=501, route="/api/v2/usage/query")
+    with make_client(sandbox) as client, pytest.raises(ApiError) as info:
+        client.fetch(UsageQuery.build(window(2), "Day"))
+    error = info.value
+    assert error.status == 501 and error.correlation_id
+    assert "HTTP 501" in str(error) and "retries" not in str(error)
+    assert error.body["code"] == "not.implemented"
+    submits = [r for r in sandbox.requests if r.path == "/api/v2/usage/query"]
+    assert [r.status for r in submits] == [501]  # one attempt, no retry
+    assert [f.remaining for f in sandbox.pending_faults()] == [1]
+
+
 # --- queries that fail, time out, and resume -----------------------------------------
 def test_failed_queries_carry_ids_and_error_body(sandbox: Sandbox) -> None:
     with make_client(sandbox) as client:

@@ -636,7 +636,7 @@ def test_fault_rate_limit_burst(faulty: tuple[Sandbox, requests.Session]) -> Non
     assert [r.fault for r in sandbox.requests[-3:]] == ["rate_limit", "rate_limit", None]
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
+@pytest.mark.parametrize("status", [500, 501, 502, 503, 504])
 def test_fault_server_error(faulty: tuple[Sandbox, requests.Session], status: int) -> None:
     sandbox, session = faulty
     sandbox.inject("server_error", status=status, route=LEGACY)
@@ -730,7 +730,7 @@ def test_inject_rejects_bad_arguments(faulty: tuple[Sandbox, requests.Session]) 
                                 "expire_token", "truncate"}
     with pytest.raises(ValueError, match=r"'explode'.*rate_limit"):
         sandbox.inject("explode")
-    with pytest.raises(ValueError, match=r"500, 502, 503, 504.*418"):
+    with pytest.raises(ValueError, match=r"500, 501, 502, 503, 504.*418"):
         sandbox.inject("server_error", status=418)
     with pytest.raises(ValueError, match=r"'seconds'.*retry_after"):
         sandbox.inject("rate_limit", seconds=3)

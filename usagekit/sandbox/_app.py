@@ -43,8 +43,8 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 _MAX_JOBS = 500
 _ID = r"([A-Za-z0-9._~-]+)"
-_SERVER_ERROR_CODES = {500: "internal.server.error", 502: "bad.gateway",
-                       503: "service.unavailable", 504: "gateway.timeout"}
+_SERVER_ERROR_CODES = {500: "internal.server.error", 501: "not.implemented",
+                       502: "bad.gateway", 503: "service.unavailable", 504: "gateway.timeout"}
 
 
 class RequestRecord(NamedTuple):

@@ -18,7 +18,7 @@ FAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "expire_token": {},
 }
 FAULT_KINDS = tuple(FAULT_OPTIONS)
-SERVER_ERROR_STATUSES = (500, 502, 503, 504)
+SERVER_ERROR_STATUSES = (500, 501, 502, 503, 504)
 QUERY_FAULTS = ("fail_query", "cancel_query")  # consumed by query/job submissions only
 
 

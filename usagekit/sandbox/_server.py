@@ -191,7 +191,7 @@ class Sandbox:
         ----------
         kind
             ``rate_limit`` (429, option ``retry_after`` seconds, default 1),
-            ``server_error`` (option ``status`` 500/502/503/504, default 503),
+            ``server_error`` (option ``status`` 500/501/502/503/504, default 503),
             ``drop`` (close the connection without a response),
             ``slow`` (option ``seconds``, default 1.0: delay the response),
             ``truncate`` (announce the full Content-Length, send half the body, close),
