@@ -226,6 +226,22 @@ def test_unknown_execution_route_and_method(sandbox: Sandbox, session: requests.
     assert response.headers["Allow"] == "POST"
 
 
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+def test_head_and_options_answer_405_with_rate_limit_headers(sandbox: Sandbox,
+                                                             session: requests.Session,
+                                                             method: str) -> None:
+    response = session.request(method, sandbox.url + LEGACY, timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST" and response.headers["inin-correlation-id"]
+    assert all(name in response.headers for name in RATE_HEADERS)
+    if method == "HEAD":
+        assert response.content == b"" and int(response.headers["Content-Length"]) > 0
+    else:
+        assert_error_body(response, 405, method, "POST")
+    after = session.get(f"{sandbox.url}{LEGACY}/nope/results", timeout=10)  # connection reusable
+    assert after.status_code == 404
+
+
 def test_rows_obey_the_schema_and_identities(day_rows: list[dict[str, Any]],
                                              sandbox: Sandbox) -> None:
     assert day_rows

@@ -63,7 +63,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+    # Every method goes through the app, so HEAD and OPTIONS get the same 405 (with
+    # ``Allow``), correlation id and rate-limit headers as any unsupported method.
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -91,7 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":  # a HEAD response announces the body but never sends it
+            self.wfile.write(payload)
 
     def log_message(self, format: str, *args: Any) -> None:
         _logger.debug("%s " + format, self.address_string(), *args)
