@@ -110,6 +110,24 @@ def test_fetch_into_the_dataset(sandbox: Sandbox, tmp_path: Path) -> None:
     assert int(frame["requests"].sum()) == sum(r["requests"] for r in expected)
 
 
+@pytest.mark.parametrize(("flags", "mentions"), [
+    (["--granularity", "none"], ["--granularity", "Day, Week or Month"]),
+    (["--metric", "Requests,Status429"], ["Status429, Requests",
+                                          "Status200, Status300, Status400, Status500"]),
+])
+def test_rows_the_dataset_would_refuse_are_not_fetched(sandbox: Sandbox, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       flags: list[str],
+                                                       mentions: list[str]) -> None:
+    location = tmp_path / "usage"
+    assert main(["fetch", "--interval", INTERVAL, *flags, "--no-progress",
+                 "--dataset", str(location)]) == 2
+    err = capsys.readouterr().err
+    assert all(text in err for text in mentions), err
+    assert sandbox.requests == []  # refused before any request
+    assert not location.exists()
+
+
 def test_without_settings_the_embedded_sandbox_answers(no_genesys: None, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]
                                                        ) -> None:

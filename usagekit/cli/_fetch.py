@@ -13,12 +13,16 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from usagekit.config import dataset_location
 from usagekit.embedded import connect
+from usagekit.exceptions import QueryError
 from usagekit.fetch import PollPolicy, UsageResult
 from usagekit.query import GRANULARITIES, GROUP_BY, HTTP_METHODS, METRICS, UsageQuery
+
+if TYPE_CHECKING:
+    from usagekit.dataset import Dataset
 
 
 def register(sub: Any) -> None:
@@ -77,6 +81,7 @@ def build_query(args: argparse.Namespace) -> UsageQuery:
 def run(args: argparse.Namespace) -> int:
     """Handle ``usagekit fetch``."""
     query = build_query(args)  # before any request
+    dataset = _open_for(query, args.dataset) if args.dataset is not None else None
     progress = False if args.no_progress else None
     with connect(poll=PollPolicy(deadline=args.poll_deadline), progress=progress) as client:
         if client.source == "sandbox":
@@ -85,18 +90,35 @@ def run(args: argparse.Namespace) -> int:
         result = (client.resume(args.resume, query) if args.resume else client.fetch(query))
     print(f"usagekit: {len(result)} rows from {client.source} "
           f"(ids {','.join(result.execution_ids)})", file=sys.stderr)
-    if args.dataset is not None:
-        _store(result, args.dataset)
-    if args.output is not None or args.dataset is None:
+    if dataset is not None:
+        _store(result, dataset)
+    if args.output is not None or dataset is None:
         _write(result, args.output or "-")
     return 0
 
 
-def _store(result: UsageResult, location: str) -> None:
+def _open_for(query: UsageQuery, location: str) -> Dataset:
+    """The dataset ``--dataset`` names, after checking it can store the query's rows.
+
+    Runs before any request, so a query whose rows the dataset would refuse costs nothing.
+    """
     from usagekit.dataset import open_dataset
 
+    if query.granularity is None:
+        raise QueryError(
+            "--dataset needs --granularity Day, Week or Month: the dataset keeps day, week or "
+            "month rows only (fetch granularity-less rows to a file with --output)"
+        )
+    if query.metrics and len(query.metrics) < len(METRICS):
+        raise QueryError(
+            f"--dataset needs all counts, but --metric keeps only {', '.join(query.metrics)}: "
+            f"drop --metric (the dataset stores {', '.join(METRICS)})"
+        )
+    return open_dataset(dataset_location(location or None))
+
+
+def _store(result: UsageResult, dataset: Dataset) -> None:
     query = result.query
-    dataset = open_dataset(dataset_location(location or None))
     summary = dataset.write(b"".join(line + b"\n" for line in result.lines()),
                             granularity=query.partition_granularity or "",
                             grouping=query.grouping, interval=query.interval)
