@@ -150,3 +150,38 @@ def test_fetch_pipe_export(tmp_path: Path) -> None:
     assert b"".join(f.read_bytes() for f in files) == fetch.stdout
     check = pd.read_json(io.BytesIO(fetch.stdout), lines=True, dtype=False)
     assert frame["requests"].sum() == check["requests"].sum()
+
+
+@pytest.mark.aws
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:awswrangler")
+def test_fetch_pipe_export_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
+    """``usagekit fetch | usagekit export --dataset s3://...`` and ``fetch --dataset s3://...``
+    against moto: rows once each after an overlapping second run, Glue partitions registered."""
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="usage-cli")
+    location = "s3://usage-cli/usage/"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENESYSCLOUD_")}
+    flags = ["--granularity", "Day", "--group-by", "OAuthClientId"]
+
+    def run(*args: str, data: bytes | None = None) -> bytes:
+        done = subprocess.run([sys.executable, "-m", "usagekit", *args], input=data,
+                              capture_output=True, env=env, cwd=ROOT, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()
+        return done.stdout
+
+    first = run("fetch", "--interval", "2026-10-28/2026-11-03", "--no-progress", *flags)
+    run("export", "-", "--dataset", location, *flags, "--interval", "2026-10-28/2026-11-03",
+        data=first)
+    run("fetch", "--interval", "2026-10-31/2026-11-05", "--no-progress", *flags,
+        "--dataset", location)  # overlaps the export by three days
+    whole = run("fetch", "--interval", "2026-10-28/2026-11-05", "--no-progress", *flags)
+    frame = open_dataset(location).read(granularity="day", grouping="oauthclientid")
+    expected = pd.read_json(io.BytesIO(whole), lines=True, dtype=False)
+    assert len(frame) == len(expected) > 0
+    assert not frame.duplicated(["date", "clientId"]).any()
+    assert int(frame["requests"].sum()) == int(expected["requests"].sum())
+    glue = boto3.client("glue")
+    values = sorted(p["Values"] for p in glue.get_partitions(
+        DatabaseName="genesysclouddb", TableName="gc_usage_api_source")["Partitions"])
+    assert values == [["day", "oauthclientid", "2026-10"], ["day", "oauthclientid", "2026-11"]]
