@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -161,3 +164,30 @@ def test_sql_on_athena(aws: str, monkeypatch: pytest.MonkeyPatch,
     [execution_id] = athena.list_query_executions()["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
     assert execution["Query"] == text and execution["ExecutionParameters"] == ["'b'"]
+
+
+def _imported_modules(*argv: str, env: dict[str, str] | None = None) -> set[str]:
+    """Top-level modules a fresh ``python -X importtime -m usagekit ARGV`` imports."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "usagekit", *argv],
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ, **(env or {})})
+    return {line.rsplit("|", 1)[1].strip().split(".")[0]
+            for line in done.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["analyze", "--list"], ["report", "--help"]])
+def test_help_and_list_import_no_heavy_module(argv: list[str]) -> None:
+    heavy = {"pandas", "matplotlib", "duckdb", "sqlglot", "pyarrow", "awswrangler",
+             "boto3", "papermill"}
+    assert _imported_modules(*argv) & heavy == set()
+
+
+def test_help_never_reads_the_stack() -> None:
+    """Building the parser must not resolve the dataset (a CloudFormation call)."""
+    env = {"USAGEKIT_STACK": "no-such-stack", "AWS_CONFIG_FILE": os.devnull,
+           "AWS_REGION": "", "AWS_DEFAULT_REGION": ""}
+    for argv in (["--help"], ["sql", "--help"], ["analyze", "--help"]):
+        done = subprocess.run([sys.executable, "-m", "usagekit", *argv], capture_output=True,
+                              text=True, env={**os.environ, **env})
+        assert done.returncode == 0, done.stderr
+        assert "USAGEKIT_STACK" in done.stdout or argv == ["--help"]

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from usagekit.config import dataset_location
+from usagekit.config import DEFAULT_DATASET, ENV_DATASET, ENV_STACK
 from usagekit.exceptions import ConfigError
 
 _OUTPUT_SUFFIXES = (".csv", ".json")
@@ -63,11 +63,14 @@ def register(sub: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=("local", "athena"), default="local",
-                        help="local: DuckDB over --dataset; athena: Athena with the "
-                             "USAGEKIT_ATHENA_* settings (default: local)")
+                        help=f"local: DuckDB over --dataset; athena: Athena with the "
+                             f"${ENV_STACK} stack's or the USAGEKIT_ATHENA_* settings "
+                             f"(default: local)")
+    # the help never resolves the location: that may read a CloudFormation stack
     parser.add_argument("--dataset", default=None,
                         help=f"dataset folder or s3://bucket/prefix/ (default: "
-                             f"$USAGEKIT_DATASET or {dataset_location()})")
+                             f"${ENV_DATASET}, the ${ENV_STACK} stack's data location, "
+                             f"or {DEFAULT_DATASET})")
     parser.add_argument("--output", type=Path, default=None, metavar="FILE",
                         help="write FILE.csv or FILE.json instead of printing a table")
     parser.add_argument("--max-rows", type=int, default=100,

@@ -11,7 +11,6 @@ from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.params import ENGINES, parse_value
 from usagekit.query import GRANULARITIES
-from usagekit.report import REPORT_NOTEBOOK, run_report
 
 _FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
           "licensed_users", "refresh")
@@ -41,7 +40,8 @@ def register(sub: Any) -> None:
                         help="local (DuckDB) or athena (default: local)")
     parser.add_argument("--dataset", metavar="LOC",
                         help="dataset folder or s3://bucket/prefix/ "
-                        f"(default: ${config.ENV_DATASET} or data/usage)")
+                        f"(default: ${config.ENV_DATASET}, the ${config.ENV_STACK} stack's "
+                        "data location, or data/usage)")
     parser.add_argument("--top-n", type=int, help="clients named in charts (default: 10)")
     parser.add_argument("--licence-tier", choices=tuple(FAIR_USE_ALLOWANCES),
                         type=lambda text: text.replace(" ", "").upper(),
@@ -54,12 +54,14 @@ def register(sub: Any) -> None:
                         help="reports folder holding the dated run folders (default: reports/)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="any other report parameter")
-    parser.add_argument("--notebook", default=str(REPORT_NOTEBOOK), help=argparse.SUPPRESS)
+    parser.add_argument("--notebook", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel (default: python3)")
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from usagekit.report import REPORT_NOTEBOOK, run_report  # pandas, matplotlib: load late
+
     values: dict[str, Any] = {}
     for name, text in args.parameter:
         values[name] = parse_value("report", name, text)
@@ -70,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     if values.get("dataset") and not config.is_s3(values["dataset"]):
         values["dataset"] = os.path.abspath(values["dataset"])  # relative to the caller
     output_dir = Path(args.output_dir).resolve() if args.output_dir else None
-    result = run_report(values, output_dir, notebook=args.notebook, kernel=args.kernel)
+    result = run_report(values, output_dir, notebook=args.notebook or REPORT_NOTEBOOK,
+                        kernel=args.kernel)
     print(result.html)
     return 0
