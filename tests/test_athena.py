@@ -18,8 +18,8 @@ from sqlglot import exp
 from usagekit import analyses
 from usagekit._athena import athena_literal
 from usagekit.config import AthenaSettings
-from usagekit.engine import AthenaEngine
-from usagekit.exceptions import EngineError
+from usagekit.engine import AthenaEngine, open_engine
+from usagekit.exceptions import ConfigError, EngineError
 
 pytestmark = pytest.mark.aws
 
@@ -162,3 +162,72 @@ def test_repr_has_no_secrets(aws: str) -> None:
     engine = AthenaEngine(AthenaSettings(workgroup="usagekit", output_location=OUTPUT))
     assert "testing" not in repr(engine)
     assert "usagekit" in repr(engine) and OUTPUT in repr(engine)
+
+
+def test_no_region_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Any) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    with pytest.raises(ConfigError, match=r"AWS region.*USAGEKIT_STACK.*USAGEKIT_ATHENA_OUTPUT"):
+        AthenaEngine(AthenaSettings()).sql("SELECT 1")
+
+
+def test_no_result_location_is_refused_rather_than_a_bucket_created(aws: str) -> None:
+    """moto's ``primary`` workgroup has no result location, like a fresh account's."""
+    import boto3
+
+    with pytest.raises(ConfigError, match=r"'primary' has no query result location.*"
+                                          r"USAGEKIT_STACK.*USAGEKIT_ATHENA_OUTPUT"):
+        AthenaEngine(AthenaSettings()).sql("SELECT 1")
+    assert boto3.client("s3").list_buckets()["Buckets"] == []
+    assert boto3.client("athena").list_query_executions()["QueryExecutionIds"] == []
+
+
+def test_unknown_workgroup_is_an_engine_error(aws: str) -> None:
+    with pytest.raises(EngineError, match="workgroup 'nope'"):
+        AthenaEngine(AthenaSettings(workgroup="nope")).sql("SELECT 1")
+
+
+def test_usagekit_stack_alone_configures_open_engine(aws: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only USAGEKIT_STACK set: database, workgroup and output come from the stack."""
+    import json
+
+    import boto3
+
+    template = {
+        "Resources": {"Data": {"Type": "AWS::S3::Bucket"},
+                      "Results": {"Type": "AWS::S3::Bucket"}},
+        "Outputs": {
+            "SourceBucket": {"Value": {"Ref": "Data"}},
+            "DataLocation": {"Value": {"Fn::Sub": "s3://${Data}/usage/"}},
+            "ResultsBucket": {"Value": {"Ref": "Results"}},
+            "AthenaOutputLocation": {"Value": {"Fn::Sub": "s3://${Results}/athena/"}},
+            "Database": {"Value": "genesysclouddb_dev"},
+            "Table": {"Value": "gc_usage_api_source"},
+            "WorkGroup": {"Value": "ukdev-usage"},
+        },
+    }
+    boto3.client("cloudformation").create_stack(StackName="uk-dev",
+                                                TemplateBody=json.dumps(template))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in boto3.client(
+        "cloudformation").describe_stacks(StackName="uk-dev")["Stacks"][0]["Outputs"]}
+    athena = boto3.client("athena")
+    athena.create_work_group(Name="ukdev-usage", Configuration={})
+    for name in ("USAGEKIT_DATASET", "USAGEKIT_ATHENA_DATABASE", "USAGEKIT_ATHENA_TABLE",
+                 "USAGEKIT_ATHENA_WORKGROUP", "USAGEKIT_ATHENA_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("USAGEKIT_STACK", "uk-dev")
+    _preload(aws, [("n", "bigint")], [["3"]])
+
+    engine = open_engine("athena")
+    got = engine.sql(f"SELECT count(*) AS n FROM {engine.source}")
+
+    assert engine.source == '"genesysclouddb_dev"."gc_usage_api_source"'
+    execution = _last_execution(athena)
+    assert execution["WorkGroup"] == "ukdev-usage"
+    assert execution["QueryExecutionContext"]["Database"] == "genesysclouddb_dev"
+    assert execution["ResultConfiguration"]["OutputLocation"].startswith(
+        outputs["AthenaOutputLocation"])
+    assert got["n"].tolist() == [3]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit.config import AthenaSettings
+from usagekit.config import ENV_ATHENA_OUTPUT, ENV_STACK, AthenaSettings
 from usagekit.exceptions import ConfigError, EngineError
 
 _logger = logging.getLogger(__name__)
@@ -66,12 +66,62 @@ def athena_literal(value: str | int | float | bool | None) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_HOW_TO_CONFIGURE = (f"name the usagekit CloudFormation stack in {ENV_STACK} (it provides "
+                     f"the workgroup and output location), or set {ENV_ATHENA_OUTPUT}="
+                     "s3://bucket/prefix/")
+
+
+def resolve_settings(settings: AthenaSettings, boto3_session: Any = None) -> AthenaSettings:
+    """Check that Athena can run with ``settings``; fill in the workgroup's output location.
+
+    awswrangler would otherwise create a bucket ``aws-athena-query-results-<account>-
+    <region>`` in the user's account when neither the settings nor the workgroup name a
+    result location; the kit refuses instead.
+
+    Raises
+    ------
+    ConfigError
+        When no AWS region is configured, or no result location is known.
+    EngineError
+        When the workgroup cannot be read.
+    """
+    import boto3
+    import botocore.exceptions
+
+    session = boto3_session or boto3.Session()
+    if not session.region_name:
+        raise ConfigError("the Athena engine needs an AWS region: set AWS_REGION (or "
+                          "AWS_DEFAULT_REGION, or a profile's region) to where the Glue "
+                          f"table lives, and {_HOW_TO_CONFIGURE}")
+    if settings.output_location is not None:
+        return settings
+    try:
+        workgroup = session.client("athena").get_work_group(
+            WorkGroup=settings.workgroup).get("WorkGroup")
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise EngineError(f"cannot read Athena workgroup {settings.workgroup!r}: "
+                          f"{error.get('Code', '?')}: {error.get('Message', '')}") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise EngineError(f"cannot reach Athena: {type(exc).__name__}: {exc}") from None
+    if not workgroup:
+        raise EngineError(f"Athena workgroup {settings.workgroup!r} does not exist in "
+                          f"{session.region_name}")
+    output = (workgroup.get("Configuration", {})
+              .get("ResultConfiguration", {}).get("OutputLocation"))
+    if not output:
+        raise ConfigError(f"Athena workgroup {settings.workgroup!r} has no query result "
+                          f"location: {_HOW_TO_CONFIGURE}")
+    return AthenaSettings(settings.database, settings.table, settings.workgroup, output)
+
+
 def read_sql(text: str, params: Sequence[Any], settings: AthenaSettings,
              boto3_session: Any = None) -> pd.DataFrame:
     """Run ``text`` on Athena through awswrangler; return its frame (awswrangler's dtypes).
 
     Uses the plain path (``ctas_approach=False, unload_approach=False``): results are read
-    from the query's CSV, with types from Athena's column metadata.
+    from the query's CSV, with types from Athena's column metadata. ``settings`` should
+    come from :func:`resolve_settings`.
     """
     import awswrangler as wr
     import botocore.exceptions

@@ -219,6 +219,7 @@ class AthenaEngine:
         self.database = self.settings.database
         self.table = self.settings.table
         self._boto3_session = boto3_session
+        self._resolved: AthenaSettings | None = None
 
     def __repr__(self) -> str:
         return (f"AthenaEngine(source={self.source}, workgroup={self.settings.workgroup!r}, "
@@ -242,11 +243,15 @@ class AthenaEngine:
         """Run one Athena statement; ``params`` go to Athena as execution parameters.
 
         The text is parsed in the Athena dialect first, so a syntax error fails here
-        without a round trip.
+        without a round trip. The first query checks the AWS region and the result
+        location (:func:`usagekit._athena.resolve_settings`): a missing one is a
+        :class:`~usagekit.exceptions.ConfigError` saying what to set.
         """
         values = _athena.check_params(params)
         parse_athena(text)
-        frame = _athena.read_sql(text, values, self.settings, self._boto3_session)
+        if self._resolved is None:
+            self._resolved = _athena.resolve_settings(self.settings, self._boto3_session)
+        frame = _athena.read_sql(text, values, self._resolved, self._boto3_session)
         metadata = getattr(frame, "query_metadata", None)
         out = tidy_result(frame)
         if metadata is not None:
