@@ -230,7 +230,9 @@ def test_rows_outside_the_interval_are_refused_and_nothing_written(tmp_path: Pat
     ds.write(make_rows("2026-10-01", "2026-10-05"), granularity="day", grouping=DAY,
              interval="2026-10-01/2026-10-05")
     before = snapshot(tmp_path)
-    with pytest.raises(InvalidRowsError, match=r"row 1: date='2026-10-04.*outside the interval"):
+    with pytest.raises(InvalidRowsError, match=r"row 1: date='2026-10-04T00:00:00Z' is outside "
+                       r"the interval 2026-10-05T00:00:00Z/2026-10-06T00:00:00Z \(its day "
+                       r"buckets start 2026-10-05T00:00:00Z\)"):
         ds.write(make_rows("2026-10-04", "2026-10-06"), granularity="day", grouping=DAY,
                  interval="2026-10-05/2026-10-06")
     with pytest.raises(InvalidRowsError, match="granularity-less"):

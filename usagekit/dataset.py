@@ -35,6 +35,7 @@ from usagekit.frame import (
     COUNTS,
     DIMENSIONS,
     check_rows,
+    date_text,
     empty_frame,
     granularity_value,
     group_parts,
@@ -273,8 +274,8 @@ class Dataset:
         if outside.any():
             index = int(outside.argmax())
             raise InvalidRowsError(
-                f"row {index + 1}: date={dates.iloc[index].isoformat()!r} is outside the "
-                f"interval {span.text} (its {gran} buckets start {lo.isoformat()}); "
+                f"row {index + 1}: date={date_text(dates.iloc[index])!r} is outside the "
+                f"interval {span.text} (its {gran} buckets start {date_text(lo)}); "
                 "export with the interval the rows were fetched for"
             )
         plan = self._plan(batch, gran, key, lo, hi)

@@ -354,13 +354,20 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -
            "each row may appear once per export")
 
 
+def date_text(value: pd.Timestamp) -> str:
+    """A timestamp as the API spells ``date``: ``2021-01-12T00:00:00Z`` (UTC)."""
+    stamp = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + (
+        f".{stamp.microsecond:06d}".rstrip("0") if stamp.microsecond else "") + "Z"
+
+
 def _first(frame: pd.DataFrame, bad: pd.Series, name: str, why: str) -> None:
     mask = bad.fillna(True).to_numpy(dtype=bool)
     if mask.any():
         index = int(mask.argmax())
         value = frame[name].iloc[index]
         if isinstance(value, pd.Timestamp):
-            value = value.isoformat()
+            value = date_text(value)
         elif isinstance(value, np.generic):
             value = value.item()
         raise InvalidRowsError(f"row {index + 1}: {name}={value!r}: {why}")
