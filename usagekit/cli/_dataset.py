@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from usagekit.exceptions import InvalidRowsError
-
-_GROUP_BY = "OAuthClientId, OrganizationId, UserId, TemplateUri, HttpMethod, Platform"
+from usagekit.query import GROUP_BY
 
 
 def register(sub: Any) -> None:
@@ -45,7 +44,7 @@ def register(sub: Any) -> None:
                         help="the granularity the rows were fetched with: day, week or month")
     parser.add_argument("--group-by", action="append", required=True, metavar="NAME",
                         help=f"the groupBy the rows were fetched with, repeatable or "
-                             f"comma-separated: {_GROUP_BY}; or none")
+                             f"comma-separated: {', '.join(GROUP_BY)}; or none")
     parser.add_argument("--interval",
                         help="the interval the rows were fetched for (ISO-8601 start/end); "
                              "default: derived from the rows' dates (see above)")
