@@ -225,6 +225,21 @@ def test_week_rows_may_start_before_the_interval(tmp_path: Path) -> None:
     assert summary.rows == 3 * 3
 
 
+def test_replacing_a_cut_week_bucket_is_a_warning(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    ds = open_dataset(tmp_path)
+    whole = make_rows("2026-11-02", "2026-11-16", granularity="week")  # two whole weeks
+    with caplog.at_level("WARNING", logger="usagekit.dataset"):
+        ds.write(whole, granularity="week", grouping=DAY, interval="2026-11-02/2026-11-16")
+        assert not caplog.records  # whole buckets: nothing to warn about
+        part = make_rows("2026-11-04", "2026-11-09", granularity="week", version=1)  # Wed-Sun
+        ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
+        ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
+    [record] = caplog.records  # the identical re-export replaced nothing different
+    assert "cuts the week bucket(s) 2026-11-02T00:00:00Z" in record.getMessage()
+    assert "3 stored row(s)" in record.getMessage()
+
+
 def test_rows_outside_the_interval_are_refused_and_nothing_written(tmp_path: Path) -> None:
     ds = open_dataset(tmp_path)
     ds.write(make_rows("2026-10-01", "2026-10-05"), granularity="day", grouping=DAY,

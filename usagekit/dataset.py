@@ -244,6 +244,10 @@ class Dataset:
         interval : Interval or str
             The interval the rows were fetched for (half-open). Stored rows dated from the
             start of the bucket holding ``interval.start`` up to ``interval.end`` are replaced.
+            A week or month bucket the interval covers only in part is stored as the API
+            answered it (days inside the interval only); replacing stored rows of such a
+            bucket with different ones is logged as a warning, since days of it outside the
+            interval may drop out.
 
         Returns
         -------
@@ -278,7 +282,15 @@ class Dataset:
                 f"interval {span.text} (its {gran} buckets start {date_text(lo)}); "
                 "export with the interval the rows were fetched for"
             )
-        plan = self._plan(batch, gran, key, lo, hi)
+        cut = _cut_buckets(span, gran, lo, hi)
+        plan = self._plan(batch, gran, key, lo, hi, cut)
+        if batch.cut_replaced:
+            _logger.warning(
+                "%s: the interval %s cuts the %s bucket(s) %s; %d stored row(s) of them were "
+                "replaced by rows covering only the days inside the interval (days of those "
+                "buckets outside it are no longer counted); export whole %ss to keep them",
+                self.location, span.text, gran, ", ".join(date_text(b) for b in sorted(cut)),
+                batch.cut_replaced, gran)
         self._ensure_manifest()
         written = [p for p, content in plan if content is not None]
         self._storage.prepare(self._format, written)
@@ -300,11 +312,13 @@ class Dataset:
         return summary
 
     def _plan(
-        self, batch: _Batch, gran: str, key: str, lo: pd.Timestamp, hi: pd.Timestamp
+        self, batch: _Batch, gran: str, key: str, lo: pd.Timestamp, hi: pd.Timestamp,
+        cut: frozenset[pd.Timestamp] = frozenset(),
     ) -> list[tuple[Partition, bytes | None]]:
         """Build every touched partition's new content before anything is switched."""
         files = self._storage.list_files()
         periods = batch.frame["date"].dt.strftime("%Y-%m").to_numpy()
+        new_cut = batch.frame["date"].isin(list(cut)).to_numpy()
         plan: list[tuple[Partition, bytes | None]] = []
         for period in _months(lo, hi):
             part = Partition(gran, key, period)
@@ -320,6 +334,10 @@ class Dataset:
                 after = (stored_dates >= hi).to_numpy()
                 batch.kept += int(before.sum() + after.sum())
                 batch.replaced += int((~(before | after)).sum())
+                old_cut = stored_dates.isin(list(cut)).to_numpy()
+                if old_cut.any() and _records(batch.codec.take(stored, old_cut)) != _records(
+                        batch.codec.take(batch.payload, new_cut & (periods == period))):
+                    batch.cut_replaced += int(old_cut.sum())
                 chunks = [
                     batch.codec.take(stored, before), new, batch.codec.take(stored, after)
                 ]
@@ -555,6 +573,7 @@ class _Batch:
     codec: Any
     replaced: int = 0
     kept: int = 0
+    cut_replaced: int = 0
 
     @classmethod
     def of(cls, data: Any, gran: str, key: str, fmt: str) -> _Batch:
@@ -669,6 +688,27 @@ def _check_partition_files(files: list[str], part: Partition, rel: str, location
                 f"keeps one {FILE_STEM}{SUFFIXES['ndjson']}|{SUFFIXES['parquet']} per partition; "
                 "move that file away (its rows would be counted twice), then export again"
             )
+
+
+def _records(payload: list[bytes] | pa.Table) -> list[Any]:
+    """A format's rows as sorted comparable values (to tell a changed bucket)."""
+    if isinstance(payload, pa.Table):
+        return sorted(json.dumps(row, sort_keys=True) for row in payload.to_pylist())
+    return sorted(json.dumps(json.loads(line), sort_keys=True) for line in payload)
+
+
+def _cut_buckets(span: Interval, gran: str, lo: pd.Timestamp, hi: pd.Timestamp
+                 ) -> frozenset[pd.Timestamp]:
+    """Week/month buckets the interval covers only in part (at its start or its end)."""
+    if gran == "day":
+        return frozenset()
+    cut = set()
+    if pd.Timestamp(span.start) > lo:
+        cut.add(lo)
+    last = bucket_start(hi - pd.Timedelta(microseconds=1), gran)
+    if bucket_start(hi, gran) != hi:
+        cut.add(last)
+    return frozenset(cut)
 
 
 def _months(lo: pd.Timestamp, hi: pd.Timestamp) -> list[str]:
