@@ -354,7 +354,10 @@ class UsageClient:
         QueryFailedError
             The query or a job ended ``Failed``/``Cancelled``.
         PollTimeoutError
-            Still running at the poll deadline; resume with :meth:`resume`.
+            Still running at the poll deadline; resume with :meth:`resume`. Its
+            ``execution_id`` holds every id of the fetch, comma-joined in
+            ``query.split()`` order (one per aggregates job), which :meth:`resume` and
+            ``usagekit fetch --resume`` accept as is.
         RateLimitError, ApiError, AuthError
         """
         return self.resume((), query)
