@@ -48,7 +48,7 @@ def _no_overlap(fig: Figure) -> None:
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
-    for axis in (fig.axes[0].xaxis, fig.axes[0].yaxis):
+    for axis in itertools.chain.from_iterable((ax.xaxis, ax.yaxis) for ax in fig.axes):
         boxes = [t.get_window_extent(renderer) for t in axis.get_ticklabels()
                  if t.get_visible() and t.get_text()]
         for a, b in itertools.pairwise(boxes):
@@ -86,33 +86,59 @@ def test_requests_over_time_marks_spikes_and_labels_weeks() -> None:
 def test_rate_limited_over_time_names_top_clients_plus_other(n_clients: int) -> None:
     df = _client_days(n_clients, days=10)
     fig = charts.rate_limited_over_time(df, granularity="day", top_n=5)
-    ax = fig.axes[0]
-    assert ax.get_title() == "429 (rate-limited) responses per day, by client"
-    assert ax.get_ylabel() == "429 responses per day"
-    labels = [line.get_label() for line in ax.get_lines()]
+    assert fig.get_suptitle().startswith("429 (rate-limited) responses per day, by client")
+    assert fig.get_supylabel() == "429 responses per day"
+    assert fig.get_supxlabel() == "Day (UTC)"
+    lines = [ax.get_lines()[0] for ax in fig.axes]  # small multiples: one line per panel
+    assert all(len(ax.get_lines()) == 1 for ax in fig.axes)
+    labels = [line.get_label() for line in lines]
     ranked = df.groupby("clientName")["status429"].sum().sort_values(
         ascending=False, kind="stable")
     ranked = ranked[ranked > 0]
     assert labels[: min(5, len(ranked))] == list(ranked.index[:5])
+    for ax, client in zip(fig.axes, labels, strict=True):
+        total = ranked.get(client, ranked.iloc[5:].sum())
+        assert ax.get_title(loc="left") == f"{client} · {total:,} in total"
     if n_clients == 1:
         assert labels == ["client 000"]
     else:
         assert len(labels) == 6 and labels[-1] == "other"
-        other = ax.get_lines()[-1].get_ydata()
+        other = lines[-1].get_ydata()
         named = df[df["clientName"].isin(ranked.index[:5])]
         rest = df.groupby("date")["status429"].sum() - named.groupby("date")["status429"].sum()
         np.testing.assert_array_equal(other, rest.to_numpy())
-        assert ax.get_lines()[-1].get_color() == charts.OTHER_COLOR
+        assert lines[-1].get_color() == charts.OTHER_COLOR
     # the whole column is accounted for
-    total = sum(line.get_ydata().sum() for line in ax.get_lines())
-    assert total == df["status429"].sum()
+    assert sum(line.get_ydata().sum() for line in lines) == df["status429"].sum()
     _no_overlap(fig)
+
+
+def test_rate_limited_small_clients_keep_their_own_scale() -> None:
+    """One client's 429s dwarf another's: each panel still spans its own client's range."""
+    df = _client_days(2, days=14)
+    df["status429"] = np.where(df["clientName"] == "client 000", 50_000, 30)
+    df.loc[df.index[-1], "status429"] = 60  # the small client's own spike
+    fig = charts.rate_limited_over_time(df)
+    big, small = fig.axes
+    assert big.get_ylim()[1] >= 50_000
+    assert 60 <= small.get_ylim()[1] < 200  # not squashed under the big client's scale
+    assert fig.get_supxlabel() == "Day (UTC)"
+
+
+def test_rate_limited_dates_only_under_the_lowest_panel_of_each_column() -> None:
+    fig = charts.rate_limited_over_time(_client_days(9, days=14), top_n=4)  # 4 + other
+    FigureCanvasAgg(fig).draw()
+    dated = [any(t.get_text() for t in ax.get_xticklabels() if t.get_visible())
+             for ax in fig.axes]
+    # 2 columns: panels 0 2 4 | 1 3; the lowest of each column carries the dates
+    assert dated == [False, False, False, True, True]
 
 
 def test_client_colours_are_consistent_across_charts() -> None:
     df = _client_days(30, days=7)
     palette = charts.Palette.from_frame(df, weight="requests", top_n=8)
-    lines = charts.rate_limited_over_time(df, palette=palette).axes[0].get_lines()
+    lines = [ax.get_lines()[0] for ax in charts.rate_limited_over_time(
+        df, palette=palette).axes]
     line_colour = {line.get_label(): line.get_color() for line in lines}
     bars = charts.top_clients(df, value="requests", palette=palette, top_n=8).axes[0]
     bar_colour = {t.get_text(): p.get_facecolor() for t, p in
@@ -221,6 +247,11 @@ def test_traffic_by_method_and_fair_use() -> None:
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Oct 2026", "Nov 2026"]
     hatched = [p for p in ax.patches if p.get_hatch()]
     assert [p.get_height() for p in hatched] == [0, 900_000]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    legend = ax.get_legend().get_window_extent(canvas.get_renderer())
+    assert not any(legend.overlaps(p.get_window_extent()) for p in ax.patches
+                   if p.get_height() > 0), "the legend hides bars"
 
 
 @pytest.mark.parametrize("fn", [charts.requests_over_time, charts.rate_limited_over_time,

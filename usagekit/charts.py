@@ -23,7 +23,7 @@ import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from usagekit.exceptions import ConfigError
 
@@ -360,7 +360,12 @@ def rate_limited_over_time(
     palette: Palette | None = None,
     top_n: int = 10,
 ) -> Figure:
-    """429 responses per period, one line per top client plus ``other``.
+    """429 responses per period as small multiples: one panel per top client, then ``other``.
+
+    Each panel has its own count scale, so a client with a few hundred 429s a day stays
+    readable next to one with tens of thousands; the panel title gives the client's
+    total so the scales are not mistaken for each other. Panels share the UTC time axis
+    and are ordered by 429s (most first).
 
     Parameters
     ----------
@@ -379,25 +384,45 @@ def rate_limited_over_time(
     Returns
     -------
     Figure
+        The chart title is the figure's suptitle; each panel's one line is labelled with
+        its client (``other`` drawn dashed in grey).
     """
     _require(df, ["date", "clientId", "clientName", "status429"], "rate_limited_over_time")
     gran = _granularity(granularity)
     word = _PERIOD_WORD[gran]
-    fig, ax = _figure()
-    ax.set_title(f"429 (rate-limited) responses per {word}, by client")
+    title = f"429 (rate-limited) responses per {word}, by client"
     if df.empty or df["status429"].sum() == 0:
+        fig, ax = _figure(height=2.5)
+        fig.suptitle(title)
         _empty(ax, "No 429 responses in this interval")
         return fig
     wide, palette = _top_by_client(df, "status429", palette, top_n)
-    for client in wide.columns:
-        ax.plot(wide.index, wide[client], label=client, color=palette.color(client),
-                linewidth=2 if client != OTHER else 1.2,
+    ncols = 1 if wide.shape[1] == 1 else 2
+    nrows = -(-wide.shape[1] // ncols)
+    fig = Figure(figsize=(10.0, 1.0 + 1.55 * nrows), layout="constrained", dpi=100)
+    grid = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
+    for index, ax in enumerate(grid):
+        if index >= wide.shape[1]:
+            ax.remove()
+            continue
+        client = wide.columns[index]
+        color = palette.color(client)
+        ax.plot(wide.index, wide[client], label=client, color=color, linewidth=1.6,
                 linestyle="-" if client != OTHER else "--")
-    ax.set_ylim(bottom=0)
-    _count_axis(ax, f"429 responses per {word}")
-    _utc_time_axis(ax, gran)
-    ax.legend(title="OAuth client", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              frameon=False, fontsize="small")
+        ax.fill_between(wide.index, wide[client], color=color, alpha=0.15, linewidth=0)
+        ax.set_title(f"{shorten(client, 34)} · {int(wide[client].sum()):,} in total",
+                     loc="left", fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+        ax.grid(axis="y", alpha=0.3)
+        _utc_time_axis(ax, gran)
+        ax.set_xlabel("")
+        # tick labels under the lowest panel of each column only
+        ax.tick_params(labelbottom=index + ncols >= wide.shape[1])
+    fig.suptitle(f"{title} (each panel on its own scale)")
+    fig.supxlabel(_AXIS_LABEL[gran], fontsize=10)
+    fig.supylabel(f"429 responses per {word}", fontsize=10)
     return fig
 
 
@@ -644,7 +669,7 @@ def fair_use(
     ax.set_ylim(bottom=0)
     _count_axis(ax, "Requests per month")
     ax.set_xlabel("Month (UTC)")
-    ax.legend(loc="lower left", frameon=True, framealpha=0.9, fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     return fig
 
 

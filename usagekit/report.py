@@ -150,7 +150,9 @@ class Chart:
     png: bytes = field(repr=False)
 
     def _repr_png_(self) -> tuple[bytes, dict[str, str]]:
-        titles = [ax.get_title() for ax in self.figure.axes if ax.get_title()]
+        suptitle = self.figure.get_suptitle()
+        titles = [suptitle] if suptitle else [ax.get_title() for ax in self.figure.axes
+                                              if ax.get_title()]
         return self.png, {"alt": "; ".join(titles) or "Chart"}
 
 
