@@ -11,7 +11,7 @@ import pytest
 
 from usagekit.config import AthenaSettings
 from usagekit.dataset import open_dataset
-from usagekit.engine import AthenaEngine, DuckDBEngine, Engine, open_engine
+from usagekit.engine import AthenaEngine, DuckDBEngine, Engine, open_engine, tidy_result
 from usagekit.exceptions import ConfigError, EngineError
 
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
@@ -234,3 +234,14 @@ def test_s3_empty_prefix_and_no_extension_download(aws: str) -> None:
                        "AND extension_name = 'httpfs'", dialect="duckdb")
         assert rows.empty
     assert duckdb.__version__
+
+
+@pytest.mark.parametrize("dtype", ["string", "string[pyarrow]", "str", object])
+@pytest.mark.parametrize("values", [[], [None], ["a", None]])
+def test_tidy_result_types_text_columns_even_when_empty(dtype: object, values: list) -> None:
+    """awswrangler hands back ``string`` columns; an empty or all-NULL one must not fail."""
+    got = tidy_result(pd.DataFrame({"change": pd.Series(values, dtype=dtype),
+                                    "n": pd.Series(range(len(values)), dtype="Int64")}))
+    assert isinstance(got["change"].dtype, pd.StringDtype)
+    assert got["change"].isna().tolist() == [v is None for v in values]
+    assert got["n"].dtype == "int64"

@@ -86,8 +86,8 @@ def tidy_result(df: pd.DataFrame) -> pd.DataFrame:
                 col.dtype):
             stamps = col.dt.tz_localize("UTC") if col.dt.tz is None else col.dt.tz_convert("UTC")
             out[name] = stamps.astype("datetime64[us, UTC]")
-        elif pd.api.types.is_string_dtype(col.dtype) and col.dropna().map(
-                lambda v: isinstance(v, str)).all():
+        elif isinstance(col.dtype, pd.StringDtype) or (
+                col.dtype == object and all(isinstance(v, str) for v in col.dropna())):
             out[name] = col.astype("string")
         elif pd.api.types.is_integer_dtype(col.dtype) and not col.isna().any():
             out[name] = col.astype("int64")
