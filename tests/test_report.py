@@ -8,9 +8,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import pandas as pd
 import pytest
+import requests
 
 from usagekit.cli import main
 from usagekit.embedded import GENESYS_VARS
@@ -147,3 +150,97 @@ def test_python_dash_m_usagekit_report_is_the_make_target() -> None:
     for flag in ("--interval", "--granularity", "--engine", "--dataset", "--output-dir",
                  "-p NAME VALUE"):
         assert flag in done.stdout
+
+
+class _Recording:
+    """An engine that remembers every statement, its parameters and its result, in order."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.kind, self.database, self.table = engine.kind, engine.database, engine.table
+        self.calls: list[tuple[str, list[Any], pd.DataFrame]] = []
+
+    @property
+    def source(self) -> str:
+        return self.engine.source
+
+    def sql(self, text: str, params: Any = None) -> pd.DataFrame:
+        frame = self.engine.sql(text, params)
+        self.calls.append((text, list(params or []), frame))
+        return frame
+
+
+_ATHENA_TYPES = {"int64": "bigint", "float64": "double", "bool": "boolean",
+                 "datetime64[us, UTC]": "timestamp", "string": "varchar"}
+
+
+def _athena_cell(value: Any) -> dict[str, str]:
+    if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return {}
+    if isinstance(value, pd.Timestamp):
+        return {"VarCharValue": value.strftime("%Y-%m-%d %H:%M:%S.000")}
+    if isinstance(value, bool):
+        return {"VarCharValue": str(value).lower()}
+    return {"VarCharValue": str(value)}
+
+
+def _queue_in_moto(url: str, frame: pd.DataFrame) -> None:
+    """Queue ``frame`` as Athena's next result: lower-case names, Athena's types as text."""
+    names = [c.lower() for c in frame.columns]
+    rows = [{"Data": [{"VarCharValue": n} for n in names]}]
+    rows += [{"Data": [_athena_cell(v) for v in record]}
+             for record in frame.astype(object).itertuples(index=False)]
+    info = [{"Name": n, "Label": n, "Type": _ATHENA_TYPES[str(frame[c].dtype)]}
+            for n, c in zip(names, frame.columns, strict=True)]
+    requests.post(f"{url}/moto-api/static/athena/query-results",
+                  json={"results": [{"rows": rows, "column_info": info}]},
+                  timeout=10).raise_for_status()
+
+
+@pytest.mark.aws
+def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report on Athena sends DuckDB's very statements and reads back the same report.
+
+    moto runs no SQL, so each Athena result is what DuckDB answered for the same
+    statement on the same (sandbox) data, queued in order and typed as Athena types it.
+    """
+    import boto3
+
+    from usagekit import report as report_module
+    from usagekit._athena import athena_literal
+    from usagekit.engine import DuckDBEngine
+    from usagekit.params import validate
+
+    dataset = str(tmp_path / "data")
+    values = {"interval": "2026-10-05/2026-10-26", "dataset": dataset, "refresh": False,
+              "output_dir": str(tmp_path / "out")}
+    report_module.refresh(validate("report", **{**values, "refresh": True}), env={})
+    local = _Recording(DuckDBEngine(dataset))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report_module, "open_engine", lambda kind, location: local)
+        on_duckdb = report_module.collect(validate("report", **values), now=STARTED)
+    assert not on_duckdb.missing and on_duckdb.summary()["totals"]["requests"] > 0
+
+    boto3.client("s3").create_bucket(Bucket="athena-results")
+    monkeypatch.setenv("USAGEKIT_ATHENA_OUTPUT", "s3://athena-results/usagekit/")
+    for _text, _params, frame in local.calls:
+        _queue_in_moto(aws, frame)
+    on_athena = report_module.collect(validate("report", **values, engine="athena"),
+                                      now=STARTED)
+
+    athena = boto3.client("athena")
+    executions = sorted(
+        (athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]
+         for i in athena.list_query_executions()["QueryExecutionIds"]),
+        key=lambda e: e["Status"]["SubmissionDateTime"])
+    assert [(e["Query"], e.get("ExecutionParameters", [])) for e in executions] == [
+        (text, [athena_literal(p) for p in params]) for text, params, _ in local.calls]
+    assert not on_athena.missing
+    assert on_athena.source["engine"] == "Athena (genesysclouddb.gc_usage_api_source)"
+    athena_summary, duckdb_summary = on_athena.summary(), on_duckdb.summary()
+    for summary in (athena_summary, duckdb_summary):
+        summary.pop("source"), summary.pop("parameters")
+    assert athena_summary == duckdb_summary
+    assert str(report_module.headline(on_athena)).split("\n", 2)[2] == str(
+        report_module.headline(on_duckdb)).split("\n", 2)[2]
