@@ -192,25 +192,10 @@ def test_unknown_workgroup_is_an_engine_error(aws: str) -> None:
 def test_usagekit_stack_alone_configures_open_engine(aws: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Only USAGEKIT_STACK set: database, workgroup and output come from the stack."""
-    import json
-
     import boto3
+    from test_stack import _small_stack  # the stack test's two-bucket stack with outputs
 
-    template = {
-        "Resources": {"Data": {"Type": "AWS::S3::Bucket"},
-                      "Results": {"Type": "AWS::S3::Bucket"}},
-        "Outputs": {
-            "SourceBucket": {"Value": {"Ref": "Data"}},
-            "DataLocation": {"Value": {"Fn::Sub": "s3://${Data}/usage/"}},
-            "ResultsBucket": {"Value": {"Ref": "Results"}},
-            "AthenaOutputLocation": {"Value": {"Fn::Sub": "s3://${Results}/athena/"}},
-            "Database": {"Value": "genesysclouddb_dev"},
-            "Table": {"Value": "gc_usage_api_source"},
-            "WorkGroup": {"Value": "ukdev-usage"},
-        },
-    }
-    boto3.client("cloudformation").create_stack(StackName="uk-dev",
-                                                TemplateBody=json.dumps(template))
+    _small_stack("uk-dev")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in boto3.client(
         "cloudformation").describe_stacks(StackName="uk-dev")["Stacks"][0]["Outputs"]}
     athena = boto3.client("athena")
