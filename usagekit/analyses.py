@@ -268,14 +268,14 @@ def _limit(option: str = "limit", default: int = 10) -> Option:
 def _status_mix(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
     """Wide per-period sums → long (date, status, count, share); 429s split out of 4xx.
 
-    The overall mix (``per_period`` false) always has its five rows, with zero counts and
-    NaN shares when nothing matched; per period, periods without data have no rows.
+    Like every analysis, no matching data gives no rows (typed, empty), both for the
+    overall mix (``per_period`` false) and per period; periods without data have no rows.
     """
     import pandas as pd
 
     frame = frame.assign(status400_non429=frame["status400"] - frame["status429"])
     statuses = ["status200", "status300", "status400_non429", "status429", "status500"]
-    if not values["per_period"]:
+    if not values["per_period"] and len(frame):
         frame = frame[statuses].sum().to_frame().T
         frame.insert(0, "date", pd.Series([pd.NaT], dtype="datetime64[us, UTC]"))
     long = frame.melt(id_vars=["date"], value_vars=statuses, var_name="status",
