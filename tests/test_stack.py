@@ -244,3 +244,18 @@ def test_usagekit_stack_is_the_default_for_dataset_and_athena_settings(aws: str)
         "other", "t2", "genesysclouddb_dev")
     with pytest.raises(ConfigError, match="nope"):
         dataset_location(env={ENV_STACK: "nope"})
+
+
+@pytest.mark.aws
+def test_athena_settings_read_the_stack_with_the_given_session(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller's session decides where the stack is looked up (here: its region)."""
+    import boto3
+
+    _small_stack("uk-dev")
+    session = boto3.Session(region_name="eu-west-1")
+    with pytest.raises(ConfigError, match="eu-west-1"):
+        AthenaSettings.from_env({ENV_STACK: "uk-dev"}, session=session)
+    home = boto3.Session(region_name=os.environ["AWS_DEFAULT_REGION"])
+    assert AthenaSettings.from_env({ENV_STACK: "uk-dev"}, session=home).workgroup == "ukdev-usage"

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from usagekit.exceptions import ConfigError
 
@@ -129,18 +130,20 @@ class AthenaSettings:
             )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AthenaSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None,
+                 session: Any = None) -> AthenaSettings:
         """Read ``USAGEKIT_ATHENA_*`` variables over the stack's or the default settings.
 
-        When ``USAGEKIT_STACK`` names a CloudFormation stack, its outputs give the
-        defaults; each ``USAGEKIT_ATHENA_*`` variable that is set still wins.
+        When ``USAGEKIT_STACK`` names a CloudFormation stack, its outputs (read with
+        ``session``, a ``boto3.Session``, or the default one) give the defaults; each
+        ``USAGEKIT_ATHENA_*`` variable that is set still wins.
         """
         env = os.environ if env is None else env
         base = cls()
         if env.get(ENV_STACK, "").strip():
             from usagekit.stack import load_stack
 
-            base = load_stack(env=env).athena
+            base = load_stack(env=env, session=session).athena
         return cls(
             database=env.get(ENV_ATHENA_DATABASE) or base.database,
             table=env.get(ENV_ATHENA_TABLE) or base.table,

@@ -126,7 +126,7 @@ class DuckDBEngine:
 
     def __init__(self, dataset_or_location: Any = None, *,
                  settings: AthenaSettings | None = None, boto3_session: Any = None) -> None:
-        settings = settings or AthenaSettings.from_env()
+        settings = settings or AthenaSettings.from_env(session=boto3_session)
         location = getattr(dataset_or_location, "location", dataset_or_location)
         self.location = dataset_location(location)
         self.database = settings.database
@@ -215,7 +215,7 @@ class AthenaEngine:
 
     def __init__(self, settings: AthenaSettings | None = None,
                  boto3_session: Any = None) -> None:
-        self.settings = settings or AthenaSettings.from_env()
+        self.settings = settings or AthenaSettings.from_env(session=boto3_session)
         self.database = self.settings.database
         self.table = self.settings.table
         self._boto3_session = boto3_session
