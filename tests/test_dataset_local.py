@@ -225,19 +225,53 @@ def test_week_rows_may_start_before_the_interval(tmp_path: Path) -> None:
     assert summary.rows == 3 * 3
 
 
-def test_replacing_a_cut_week_bucket_is_a_warning(tmp_path: Path,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_replacing_a_cut_week_bucket_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    """A Wed-Sun re-export of a stored whole week would drop Mon, Tue: refused."""
     ds = open_dataset(tmp_path)
     whole = make_rows("2026-11-02", "2026-11-16", granularity="week")  # two whole weeks
-    with caplog.at_level("WARNING", logger="usagekit.dataset"):
-        ds.write(whole, granularity="week", grouping=DAY, interval="2026-11-02/2026-11-16")
-        assert not caplog.records  # whole buckets: nothing to warn about
-        part = make_rows("2026-11-04", "2026-11-09", granularity="week", version=1)  # Wed-Sun
+    ds.write(whole, granularity="week", grouping=DAY, interval="2026-11-02/2026-11-16")
+    before = snapshot(tmp_path)
+    part = make_rows("2026-11-04", "2026-11-09", granularity="week", version=1)  # Wed-Sun
+    with pytest.raises(InvalidRowsError) as err:
         ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
-        ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
-    [record] = caplog.records  # the identical re-export replaced nothing different
-    assert "cuts the week bucket(s) 2026-11-02T00:00:00Z" in record.getMessage()
-    assert "3 stored row(s)" in record.getMessage()
+    message = str(err.value)
+    assert "2026-11-04T00:00:00Z/2026-11-09T00:00:00Z covers the week bucket(s) " \
+           "2026-11-02T00:00:00Z only in part" in message
+    assert "3 row(s)" in message
+    assert "2026-11-02T00:00:00Z/2026-11-09T00:00:00Z" in message  # the whole-week interval
+    assert snapshot(tmp_path) == before
+    assert len(ds.read()) == len(whole)
+
+
+def test_cut_buckets_are_stored_when_nothing_else_is_and_identical_reexports_pass(
+        tmp_path: Path) -> None:
+    ds = open_dataset(tmp_path)
+    part = make_rows("2026-11-04", "2026-11-09", granularity="week", version=1)
+    ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
+    ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
+    assert len(ds.read()) == len(part)
+    # A whole-week export later replaces the partial bucket.
+    whole = make_rows("2026-11-02", "2026-11-09", granularity="week", version=2)
+    ds.write(whole, granularity="week", grouping=DAY, interval="2026-11-02/2026-11-09")
+    stored = ds.read()
+    assert len(stored) == len(whole)
+    assert stored["requests"].sum() == sum(r["requests"] for r in whole)
+
+
+def test_the_bucket_in_progress_is_not_cut_at_its_end(tmp_path: Path) -> None:
+    """Up to today the current month is as whole as the API can make it: re-exports pass."""
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    first = today.replace(day=1)
+    if today == first:  # a month-in-progress needs at least one complete day
+        pytest.skip("the 1st of the month has no month in progress")
+    ds = open_dataset(tmp_path)
+    interval = f"{first:%Y-%m-%d}/{today:%Y-%m-%d}"
+    rows = make_rows(f"{first:%Y-%m-%d}", f"{today:%Y-%m-%d}", granularity="month")
+    ds.write(rows, granularity="month", grouping=DAY, interval=interval)
+    fresher = make_rows(f"{first:%Y-%m-%d}", f"{today:%Y-%m-%d}", granularity="month",
+                        version=5)
+    ds.write(fresher, granularity="month", grouping=DAY, interval=interval)
+    assert ds.read()["requests"].sum() == sum(r["requests"] for r in fresher)
 
 
 def test_rows_outside_the_interval_are_refused_and_nothing_written(tmp_path: Path) -> None:

@@ -117,3 +117,14 @@ def test_command_line_values_take_the_declared_type() -> None:
         parse_value("report", "refresh", "maybe")
     with pytest.raises(ConfigError, match="looks like a credential"):
         parse_value("report", "access_token", "x")
+
+
+def test_the_fetch_default_interval_is_whole_buckets() -> None:
+    """Re-running the fetch notebook on another day must not cut a stored week or month."""
+    now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # a Friday
+    week = validate("fetch", granularity="Week", now=now).interval
+    assert week.start.weekday() == 0 and week.end == datetime(2026, 11, 27, tzinfo=UTC)
+    month = validate("fetch", granularity="Month", now=now).interval
+    assert month.start.day == 1
+    explicit = validate("fetch", interval="2026-11-04/2026-11-12", granularity="Week", now=now)
+    assert explicit.interval.text == "2026-11-04T00:00:00Z/2026-11-12T00:00:00Z"

@@ -203,3 +203,29 @@ def test_split_keeps_short_and_legacy_queries_whole() -> None:
     assert legacy.split() == (legacy,)
     ninety_one = UsageQuery.build("2026-08-01/2026-10-31", api="aggregates", today=TODAY)
     assert len(_check_split(ninety_one)) == 2
+
+
+@pytest.mark.parametrize(("text", "granularity", "expected"), [
+    ("2026-11-04/2026-11-12", "Week", "2026-11-02T00:00:00Z/2026-11-16T00:00:00Z"),
+    ("2026-11-02/2026-11-16", "week", "2026-11-02T00:00:00Z/2026-11-16T00:00:00Z"),
+    ("2026-09-01/2026-10-01", "Week", "2026-08-31T00:00:00Z/2026-10-05T00:00:00Z"),
+    ("2026-09-15/2026-10-02", "Month", "2026-09-01T00:00:00Z/2026-11-01T00:00:00Z"),
+    ("2026-11-04/2026-11-12", "Month", "2026-11-01T00:00:00Z/2026-11-27T00:00:00Z"),
+    ("2026-10-15T06:00:00Z/2026-11-27", "Week", "2026-10-12T00:00:00Z/2026-11-27T00:00:00Z"),
+    ("2026-10-15T06:00:00Z/2026-10-16T01:00:00Z", "Day",
+     "2026-10-15T00:00:00Z/2026-10-17T00:00:00Z"),
+    ("2026-10-15/2026-10-16", None, "2026-10-15T00:00:00Z/2026-10-16T00:00:00Z"),
+])
+def test_aligned_covers_whole_buckets_up_to_today(text: str, granularity: str | None,
+                                                  expected: str) -> None:
+    today = date(2026, 11, 27)
+    aligned = parse_interval(text).aligned(granularity, today)
+    assert aligned.text == expected
+    original = parse_interval(text)
+    assert aligned.start <= original.start and aligned.end >= min(original.end,
+                                                                    aligned.end)
+
+
+def test_aligned_names_a_bad_granularity() -> None:
+    with pytest.raises(QueryError, match=r"'Fortnight'.*Day.*Week.*Month"):
+        parse_interval("2026-10/2026-11").aligned("Fortnight")

@@ -244,3 +244,23 @@ def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
     assert athena_summary == duckdb_summary
     assert str(report_module.headline(on_athena)).split("\n", 2)[2] == str(
         report_module.headline(on_duckdb)).split("\n", 2)[2]
+
+
+def test_refresh_on_consecutive_days_keeps_whole_weeks(tmp_path: Path) -> None:
+    """Two refreshes whose intervals start on different weekdays both store, and the
+    stored weeks are whole (Monday-aligned), so neither run drops the other's days."""
+    from usagekit import report as report_module
+    from usagekit.dataset import open_dataset
+    from usagekit.params import validate
+
+    dataset = str(tmp_path / "data")
+    for interval in ("2026-10-06/2026-10-20", "2026-10-07/2026-10-21"):  # a Tue, then a Wed
+        report_module.refresh(validate("report", interval=interval, dataset=dataset), env={})
+    weeks = open_dataset(dataset).read(granularity="week")
+    assert set(weeks["date"].dt.strftime("%Y-%m-%d")) == {"2026-10-05", "2026-10-12",
+                                                          "2026-10-19"}
+    assert set(weeks["date"].dt.day_of_week) == {0}
+    days = open_dataset(dataset).read(granularity="day")
+    in_week = days[(days["date"] >= "2026-10-05") & (days["date"] < "2026-10-12")]
+    week = weeks[weeks["date"] == "2026-10-05"]
+    assert week["requests"].sum() == in_week["requests"].sum() > 0

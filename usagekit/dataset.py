@@ -245,9 +245,10 @@ class Dataset:
             The interval the rows were fetched for (half-open). Stored rows dated from the
             start of the bucket holding ``interval.start`` up to ``interval.end`` are replaced.
             A week or month bucket the interval covers only in part is stored as the API
-            answered it (days inside the interval only); replacing stored rows of such a
-            bucket with different ones is logged as a warning, since days of it outside the
-            interval may drop out.
+            answered it (days inside the interval only) when the dataset holds nothing
+            else for it; replacing different stored rows of such a bucket is refused, since
+            the days outside the interval would drop out (see :meth:`Interval.aligned`).
+            The bucket holding today is never cut at its end: its data ends yesterday.
 
         Returns
         -------
@@ -285,12 +286,13 @@ class Dataset:
         cut = _cut_buckets(span, gran, lo, hi)
         plan = self._plan(batch, gran, key, lo, hi, cut)
         if batch.cut_replaced:
-            _logger.warning(
-                "%s: the interval %s cuts the %s bucket(s) %s; %d stored row(s) of them were "
-                "replaced by rows covering only the days inside the interval (days of those "
-                "buckets outside it are no longer counted); export whole %ss to keep them",
-                self.location, span.text, gran, ", ".join(date_text(b) for b in sorted(cut)),
-                batch.cut_replaced, gran)
+            raise InvalidRowsError(
+                f"the interval {span.text} covers the {gran} bucket(s) "
+                f"{', '.join(date_text(b) for b in sorted(cut))} only in part, and the dataset "
+                f"holds other rows for them ({batch.cut_replaced} row(s)); replacing those "
+                f"would drop the days outside the interval. Export whole {gran}s instead: "
+                f"{span.aligned(gran).text} (or use day granularity); nothing was written"
+            )
         self._ensure_manifest()
         written = [p for p, content in plan if content is not None]
         self._storage.prepare(self._format, written)
@@ -699,14 +701,19 @@ def _records(payload: list[bytes] | pa.Table) -> list[Any]:
 
 def _cut_buckets(span: Interval, gran: str, lo: pd.Timestamp, hi: pd.Timestamp
                  ) -> frozenset[pd.Timestamp]:
-    """Week/month buckets the interval covers only in part (at its start or its end)."""
+    """Week/month buckets the interval covers only in part (at its start or its end).
+
+    A bucket still in progress (the interval reaches today, UTC) is not cut at its end:
+    the API has no later data for it yet.
+    """
     if gran == "day":
         return frozenset()
     cut = set()
     if pd.Timestamp(span.start) > lo:
         cut.add(lo)
     last = bucket_start(hi - pd.Timedelta(microseconds=1), gran)
-    if bucket_start(hi, gran) != hi:
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    if bucket_start(hi, gran) != hi and hi < today:
         cut.add(last)
     return frozenset(cut)
 

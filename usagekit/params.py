@@ -207,6 +207,10 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
     resolved["interval"] = _interval(values.get("interval", ""), now)
     resolved["granularity"] = _choice("granularity", values.get("granularity", "Day"),
                                       GRANULARITIES)
+    if notebook == "fetch" and not values.get("interval", "").strip():
+        # The default moves with the date: whole weeks/months keep re-runs storable.
+        today = (now or datetime.now(UTC)).astimezone(UTC).date()
+        resolved["interval"] = resolved["interval"].aligned(resolved["granularity"], today)
     if "engine" in values:
         resolved["engine"] = _choice("engine", values["engine"], ENGINES)
     resolved["dataset"] = _dataset(values.get("dataset", ""), env)

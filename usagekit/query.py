@@ -118,6 +118,35 @@ class Interval:
         last = (self.end - timedelta(microseconds=1)).date()
         return (last - first).days + 1
 
+    def aligned(self, granularity: str | None, today: date | None = None) -> Interval:
+        """The smallest interval of whole ``granularity`` buckets that covers this one.
+
+        The start moves back to its bucket's first day (Monday for Week, the 1st for
+        Month); the end moves forward to the next bucket boundary, but never past
+        ``today`` (UTC midnight, default the current UTC date), since usage data ends
+        yesterday. Fetching and storing aligned intervals keeps week and month buckets
+        whole. ``Day`` (or no granularity) aligns to whole days.
+
+        Examples
+        --------
+        >>> parse_interval("2026-11-04/2026-11-12").aligned("Week", date(2026, 11, 27)).text
+        '2026-11-02T00:00:00Z/2026-11-16T00:00:00Z'
+        """
+        unit = _canonical(granularity, GRANULARITIES, "granularity") if granularity else "Day"
+        first = self.start.date()
+        last = (self.end - timedelta(microseconds=1)).date()
+        if unit == "Week":
+            first -= timedelta(days=first.weekday())
+            after = last + timedelta(days=7 - last.weekday())
+        elif unit == "Month":
+            first = first.replace(day=1)
+            after = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            after = last + timedelta(days=1)
+        ceiling = _midnight(today or datetime.now(UTC).date())
+        end = min(_midnight(after), max(ceiling, self.end))
+        return Interval(_midnight(first), end)
+
     def __str__(self) -> str:
         return self.text
 

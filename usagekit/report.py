@@ -209,7 +209,8 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
     Fetches ``Day`` rows grouped by :data:`REPORT_GROUP_BY` for the interval (extended
     back to the first of the interval's last month, for the fair-use projection), and
     ``Week`` rows (week-over-week changes, the trend), plus ``Month`` when the report's
-    granularity is Month. Writes are idempotent: a re-run replaces the same rows.
+    granularity is Month, both over whole buckets (:meth:`Interval.aligned`). Writes are
+    idempotent: a re-run replaces the same rows.
 
     Parameters
     ----------
@@ -226,9 +227,10 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
     dataset = open_dataset(params.dataset)
     iv = params.interval
     day_start = min(iv.start, _month_start(iv.end - timedelta(microseconds=1)))
-    wanted = [("Day", Interval(day_start, iv.end)), ("Week", iv)]
+    # Whole weeks and months: a stored bucket is never replaced by a part of it.
+    wanted = [("Day", Interval(day_start, iv.end)), ("Week", iv.aligned("Week"))]
     if params.granularity == "Month":
-        wanted.append(("Month", iv))
+        wanted.append(("Month", iv.aligned("Month")))
     with connect(env) as client:
         for granularity, interval in wanted:
             query = UsageQuery.build(interval, granularity=granularity,
