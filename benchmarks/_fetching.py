@@ -9,6 +9,7 @@ requests per ``rate_window`` seconds, then either the kit's ``UsageClient`` or a
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import Any
 
@@ -104,6 +105,8 @@ def run(client: str, config: dict[str, Any]) -> dict[str, Any]:
         "elapsed_s": elapsed, "rows": rows, "requests": len(log), "ok_requests": ok,
         "status429": sum(1 for r in log if r.status == 429), "reached_caller": reached_caller,
         "budget_requests": budget, "budget_used": ok / budget,
+        "windows": math.ceil(elapsed / window),
+        "window_budget_used": ok / (limit * math.ceil(elapsed / window)),
         "rows_share": rows / (budget * page_size),
         "lost_s": elapsed - ok * window / limit, "slept_s": slept, "error": error,
         "rate_limit": limit, "rate_window": window, "page_size": page_size,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 PYTHON = sys.executable
+GNU_TIME = "/usr/bin/time"  # GNU time (Debian package ``time``), for the peak RSS
 ROOT = Path(__file__).resolve().parent.parent  # tasks run as ``-m benchmarks.tasks`` here
 
 
@@ -37,31 +37,33 @@ def run_process(argv: Sequence[str], *, stdout_path: Path | None = None,
                 env: Mapping[str, str] | None = None, cwd: Path = ROOT) -> ProcessRun:
     """Run ``argv`` in a fresh process; measure wall time and its own peak RSS.
 
-    Peak RSS comes from ``wait4``'s rusage for exactly that child (Linux ``ru_maxrss`` is KiB),
-    so neither the harness nor other children count.
+    Peak RSS is GNU time's ``%M`` (the ``wait4`` rusage of exactly that process and the
+    children it waited for). ``wait4`` on our own child would not do: a child started with
+    ``vfork``/``fork`` + ``exec`` inherits the harness's high-water mark in ``ru_maxrss``.
 
     Raises
     ------
     RuntimeError
         When the process exits non-zero (its stderr tail is in the message).
     """
-    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as captured:
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as captured, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         with stdout_path.open("wb") if stdout_path else nullcontext(captured) as out:
             start = time.perf_counter()
-            proc = subprocess.Popen(list(map(str, argv)), stdout=out, stderr=err,
-                                    env=None if env is None else dict(env), cwd=cwd)
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name, *map(str, argv)],
+                                  stdout=out, stderr=err, cwd=cwd, check=False,
+                                  env=None if env is None else dict(env))
             wall = time.perf_counter() - start
-            proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace")[-3000:]
             raise RuntimeError(f"{' '.join(map(str, argv))} exited {proc.returncode}: {tail}")
+        peak_kib = int(rss.read().split()[-1])
         text = ""
         if stdout_path is None:
             captured.seek(0)
             text = captured.read().decode()
-    return ProcessRun(wall, usage.ru_maxrss * 1024, text)
+    return ProcessRun(wall, peak_kib * 1024, text)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from benchmarks._common import (
     BENCH_DIR,
     CaseResult,
     Context,
+    Row,
     fmt_bytes,
     fmt_s,
     label,
@@ -36,6 +37,11 @@ DEFAULT_SIZES = "100k,1M"
 QUICK_SIZES = "2000"
 QUICK_SPEC = {"clients": 30, "templates": 40, "users": 100, "days": 60}
 PACKAGES = ("usagekit", "numpy", "pandas", "pyarrow", "duckdb", "msgspec", "sqlglot", "requests")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text[:500].replace("|", "/")
 
 
 def machine() -> dict[str, Any]:
@@ -78,8 +84,9 @@ def markdown(results: dict[str, CaseResult], meta: dict[str, Any]) -> str:
         f"({meta['elapsed_s']:.0f} s in all).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; {m['os']}; "
-        f"Python {m['python']}; {m['jq']}; {pk}. Load average (1/5/15 min) at the end: "
-        f"{'/'.join(f'{x:.1f}' for x in meta['load_average'])}.",
+        f"Python {m['python']}; {m['jq']}; {pk}. Load average (1/5/15 min) at the start "
+        f"{'/'.join(f'{x:.1f}' for x in meta['load_average_start'])}, at the end "
+        f"{'/'.join(f'{x:.1f}' for x in meta['load_average'])} (other work shared the box).",
         "",
     ]
     for name, res in results.items():
@@ -102,8 +109,14 @@ def markdown(results: dict[str, CaseResult], meta: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def broken_rows(results: dict[str, CaseResult]) -> list[str]:
+    """Variants that failed or whose output differed from the baseline's."""
+    return [f"{r.case}: {r.variant}" for res in results.values() for r in res.rows
+            if r.equal is False]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line, run the cases, write ``results/<stamp>/results.{md,json}``."""
+    """Run the cases; write ``results/<stamp>/results.{md,json}``; 1 if anything failed."""
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default=None,
                    help=f"daily rows per input, comma-separated (default {DEFAULT_SIZES}; "
@@ -141,27 +154,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None
                                                            else sys.argv[1:])])
     start = time.perf_counter()
+    load_at_start = os.getloadavg()
     results: dict[str, CaseResult] = {}
     for name in cases:
         print(f"[benchmarks] {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        results[name] = importlib.import_module(f"benchmarks.cases.{name}").run(ctx)
+        try:
+            results[name] = importlib.import_module(f"benchmarks.cases.{name}").run(ctx)
+        except Exception as exc:  # keep the other cases' numbers; report the failure
+            print(f"[benchmarks] {name} FAILED: {exc}", file=sys.stderr, flush=True)
+            results[name] = CaseResult(rows=[Row(case=name, rows=None, variant="FAILED",
+                                                 equal=False, notes=_one_line(exc))])
         print(f"[benchmarks] {name} done in {time.perf_counter() - t0:.1f} s",
               file=sys.stderr, flush=True)
-    meta = {"command": command, "load_average": os.getloadavg(),
+    meta = {"command": command, "load_average_start": load_at_start,
+            "load_average": os.getloadavg(),
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "elapsed_s": time.perf_counter() - start, "sizes": sizes, "repeat": ctx.repeat,
             "seed": a.seed, "machine": machine()}
     text = markdown(results, meta)
     (out_dir / "results.md").write_text(text, encoding="utf-8")
     (out_dir / "results.json").write_text(to_json(results, meta), encoding="utf-8")
-    shutil.rmtree(ctx.work_dir, ignore_errors=True)
+    if not broken_rows(results):
+        shutil.rmtree(ctx.work_dir, ignore_errors=True)  # kept for a look when something failed
     print(text)
     print(f"[benchmarks] results in {out_dir}", file=sys.stderr)
-    failed = [t.name for res in results.values() for t in res.targets if not t.met]
-    if failed:
-        print(f"[benchmarks] targets missed: {', '.join(failed)}", file=sys.stderr)
-    return 0
+    missed = [t.name for res in results.values() for t in res.targets if not t.met]
+    if missed:
+        print(f"[benchmarks] targets missed: {', '.join(missed)}", file=sys.stderr)
+    broken = broken_rows(results)
+    if broken:
+        print(f"[benchmarks] failed or unequal: {', '.join(broken)}", file=sys.stderr)
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Each client runs in a fresh process against a fresh sandbox (``rate_limit`` requests per
 ``rate_window`` seconds per token, ``inin-ratelimit-*`` headers, 429 + ``Retry-After`` beyond).
-Budget used = successful API requests / (limit x elapsed / window); time lost = elapsed minus
+Budget used = successful API requests / (limit x elapsed / window), the sustained rate; also
+against limit x the fixed windows opened; time lost = elapsed minus
 the time those requests need at exactly the limit.
 """
 
@@ -45,8 +46,9 @@ def run(ctx: Context) -> CaseResult:
             equal=None if is_base else p["rows"] == base["rows"],
             notes=(f"{p['requests']} requests, {p['status429']} x 429 met, "
                    f"{p['reached_caller']} reached the caller; budget used "
-                   f"{p['budget_used']:.0%}, rows {p['rows_share']:.0%} of the budget's "
-                   f"page capacity; {p['lost_s']:.1f} s lost to waiting{waited}"
+                   f"{p['budget_used']:.0%} (of the {p['windows']} windows opened: "
+                   f"{p['window_budget_used']:.0%}), rows {p['rows_share']:.0%} of the "
+                   f"budget's page capacity; {p['lost_s']:.1f} s lost to waiting{waited}"
                    + (f"; error {p['error']}" if p["error"] else "")),
             metrics=p))
     kit = runs["kit: UsageClient (paces on inin-ratelimit-*)"].payload()
