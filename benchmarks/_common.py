@@ -15,9 +15,6 @@ from benchmarks import generate
 from benchmarks._measure import ProcessRun, Repeated
 
 BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-GROUP_BY = ("OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod")
-GROUPING = "oauthclientid-organizationid-userid-templateuri-httpmethod"
 SLOW_RUN_S = 60.0  # a variant slower than this runs once (the rest of a run is unaffected)
 
 

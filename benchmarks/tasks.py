@@ -22,6 +22,7 @@ class _Response(msgspec.Struct):
     results: list[msgspec.Raw]
 
 
+# Spelled out (not imported from benchmarks._queries): tasks must not import pandas needlessly.
 GROUPING = "oauthclientid-organizationid-userid-templateuri-httpmethod"
 _TASKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {}
 

@@ -85,6 +85,14 @@ def test_sizes_parse_and_print() -> None:
         parse_size("lots")
 
 
+def test_the_generated_rows_grouping_is_the_kits_key() -> None:
+    from benchmarks import _queries, tasks
+    from usagekit.query import grouping_key
+
+    key = grouping_key(["OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod"])
+    assert _queries.GROUPING == tasks.GROUPING == key
+
+
 def test_same_answer_notices_a_different_value() -> None:
     a = pd.DataFrame({"clientId": ["a", "b"], "status429": [5, 3], "rate429": [0.5, 0.25]})
     assert same_answer(a, a.copy())
