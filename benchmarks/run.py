@@ -68,8 +68,10 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=BENCH_DIR).stdout.strip() or "unknown"
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1),
+        "commit": commit, "cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem / 2**30, 1),
         "os": platform.platform(), "python": platform.python_version(), "jq": jq_version,
         "packages": versions,
     }
@@ -80,7 +82,7 @@ def markdown(results: dict[str, CaseResult], meta: dict[str, Any]) -> str:
     m = meta["machine"]
     pk = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
     out = [
-        f"Measured {meta['finished']} with `{meta['command']}` "
+        f"Measured {meta['finished']} with `{meta['command']}` at commit {m['commit']} "
         f"({meta['elapsed_s']:.0f} s in all).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; {m['os']}; "
