@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not part of 
 
 from benchmarks import generate  # noqa: E402
 from benchmarks._common import label, parse_size  # noqa: E402
+from benchmarks._measure import GNU_TIME  # noqa: E402
 from benchmarks._queries import same_answer  # noqa: E402
 from benchmarks.cases.scan import columns_read  # noqa: E402
 from benchmarks.run import CASES, main  # noqa: E402
@@ -109,6 +110,8 @@ def test_columns_read_counts_star_only_in_the_select_list() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(shutil.which("jq") is None or not Path(GNU_TIME).exists(),
+                    reason="the harness needs jq and GNU time (apt-get install jq time)")
 def test_quick_run_measures_every_case_and_outputs_agree(tmp_path: Path) -> None:
     code = main(["--quick", "--data-dir", str(tmp_path / "data"),
                  "--results-dir", str(tmp_path / "results")])
