@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: report test lab scan clean
+.PHONY: report test lab scan bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: $(VENV)/.installed-test $(CHECKOV_VENV)/.installed
 ## lab: open JupyterLab on 127.0.0.1
 lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+## bench: the benchmark harness at full size (~16 min, ~10 GB RAM; numbers in benchmarks/README.md)
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks --sizes 100k,1M,5M --repeat 3
 
 ## scan: checkov on the CloudFormation template (both shapes)
 scan: $(CHECKOV_VENV)/.installed
