@@ -133,6 +133,30 @@ def test_ndjson_matches_jq_on_tricky_strings(tmp_path: Path, indent: int | None,
     assert [r["clientName"] for r in result.rows][:5] == names[:5]
 
 
+@pytest.mark.parametrize("indent", [None, 1])
+def test_ndjson_blocks_match_jq_lines_and_rows(tmp_path: Path, indent: int | None,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("usagekit.fetch._BLOCK_ROWS", 3)  # blocks with and without escapes
+    names = ["plain", "a, b: c", "Caf\u00e9", "x", "y z", "del \x7f", "q", "r", "s", "t"]
+    rows = [{"clientId": f"c{i}", "clientName": name, "organizationId": "o", "userId": "",
+             "templateUri": "api/v2/x", "httpMethod": "GET", "status200": i, "status300": 0,
+             "status400": 0, "status500": 0, "status429": 0, "requests": i,
+             "date": "2021-01-12T00:00:00Z"} for i, name in enumerate(names)]
+    raw = json.dumps({"results": rows, "queryStatus": "Complete"}, indent=indent,
+                     ensure_ascii=True).encode()
+    expected = _jq(raw, tmp_path)
+    result = UsageResult.from_legacy_response(UsageQuery.build("2021-01/2021-02"), raw)
+    out = io.BytesIO()
+    assert result.write_ndjson(out) == len(rows) == expected.count(b"\n")
+    assert out.getvalue() == expected
+    assert result.ndjson() == expected
+    assert b"".join(line + b"\n" for line in result.lines()) == expected
+    assert result.rows == rows
+    out = io.BytesIO()  # rows decoded: the same text, encoded from the dicts in blocks
+    assert result.write_ndjson(out) == len(rows)
+    assert out.getvalue() == expected == result.ndjson()
+
+
 def test_aggregates_paging_matches_legacy(client: UsageClient) -> None:
     interval = window(12)
     legacy = client.fetch(UsageQuery.build(interval, "Day", ["OAuthClientId", "TemplateUri"]))

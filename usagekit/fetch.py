@@ -141,7 +141,7 @@ class UsageResult:
     def from_legacy_response(cls, query: UsageQuery, content: bytes,
                              execution_id: str = "") -> UsageResult:
         """Wrap a saved legacy results response (``{"results": [...], ...}``)."""
-        parsed = msgspec.json.decode(content, type=_LegacyResults)
+        parsed = _decode_legacy(content)
         return cls(query, (execution_id,) if execution_id else (), [parsed.results or []])
 
     @property
@@ -162,10 +162,14 @@ class UsageResult:
         if self._rows is None:
             for chunk in self._raw:
                 for raw in chunk:
-                    yield _compact(raw)
+                    yield _jq_row(bytes(raw))
         else:
             for row in self._rows:
                 yield _jq_escapes(msgspec.json.encode(row))
+
+    def ndjson(self) -> bytes:
+        """The NDJSON text :meth:`write_ndjson` writes, as one ``bytes``."""
+        return b"".join(block for block, _ in self._blocks())
 
     def write_ndjson(self, fp: BinaryIO) -> int:
         """Write NDJSON (one row per line, ``\\n`` after each) to a binary file.
@@ -176,18 +180,53 @@ class UsageResult:
             Rows written.
         """
         count = 0
-        for line in self.lines():
-            fp.write(line + b"\n")
-            count += 1
+        for block, rows in self._blocks():
+            fp.write(block)
+            count += rows
         return count
 
+    def _blocks(self) -> Iterator[tuple[bytes, int]]:
+        """The NDJSON text in blocks of up to :data:`_BLOCK_ROWS` rows, with their counts.
 
-def _compact(raw: msgspec.Raw) -> bytes:
-    data = bytes(raw)
+        Raw rows are compact already (:func:`_decode_legacy`), so a block is the rows
+        joined, unless it holds a backslash or DEL: then its rows get jq's escapes.
+        """
+        if self._rows is None:
+            for chunk in self._raw:
+                for start in range(0, len(chunk), _BLOCK_ROWS):
+                    rows = chunk[start:start + _BLOCK_ROWS]
+                    block = b"\n".join([*rows, b""])
+                    if b"\\" in block or b"\x7f" in block:
+                        block = b"\n".join([*(_jq_row(bytes(raw)) for raw in rows), b""])
+                    yield block, len(rows)
+        else:
+            for start in range(0, len(self._rows), _BLOCK_ROWS):
+                rows = self._rows[start:start + _BLOCK_ROWS]
+                lines = [_jq_escapes(msgspec.json.encode(row)) for row in rows]
+                yield b"\n".join([*lines, b""]), len(rows)
+
+
+#: Rows per block written by :meth:`UsageResult.write_ndjson` (~24 MB of usage rows).
+_BLOCK_ROWS = 65_536
+_LEGACY_DECODER = msgspec.json.Decoder(_LegacyResults)
+
+
+def _decode_legacy(content: bytes) -> _LegacyResults:
+    """Decode a legacy results body, its rows kept as raw, compact JSON.
+
+    A body with any whitespace byte is compacted first, in one pass (whitespace inside
+    strings is kept; it only costs that pass), so that each raw row is what jq prints
+    but for string escapes (see :func:`_jq_row`).
+    """
+    if any(space in content for space in (b" ", b"\n", b"\r", b"\t")):
+        content = msgspec.json.format(content, indent=-1)
+    return _LEGACY_DECODER.decode(content)
+
+
+def _jq_row(data: bytes) -> bytes:
+    """A compact raw row as jq prints it."""
     if b"\\" in data:  # escapes: jq re-encodes strings (e.g. \u00e9 -> é, \/ -> /)
         data = msgspec.json.encode(msgspec.json.decode(data))
-    else:
-        data = msgspec.json.format(data, indent=-1)
     return _jq_escapes(data)
 
 
@@ -395,7 +434,7 @@ class UsageClient:
                 _logger.info("resuming legacy usage query %s", execution_id)
             eid = quote(execution_id, safe="")
             path = f"{base}/results/{eid}" if cid else f"{base}/{eid}/results"
-            page = self._wait(path, _LegacyResults, execution_id, [execution_id],
+            page = self._wait(path, _decode_legacy, execution_id, [execution_id],
                               running=("Running",), done="Complete")
             bar.update(1)
         rows = page.results or []
@@ -436,8 +475,8 @@ class UsageClient:
                   all_ids: list[str]) -> Iterator[dict[str, Any]]:
         path = f"{base}/{quote(job_id, safe='')}"
         params = {"pageSize": query.page_size}
-        page = self._wait(path, _JobPage, job_id, all_ids, running=("Queued", "Running"),
-                          done="Succeeded", params=params)
+        page = self._wait(path, _decoder(_JobPage), job_id, all_ids,
+                          running=("Queued", "Running"), done="Succeeded", params=params)
         seen: set[str] = set()
         pages = 1
         while True:
@@ -455,7 +494,8 @@ class UsageClient:
         _logger.debug("aggregates job %s: %d pages", job_id, pages)
 
     # --- polling -----------------------------------------------------------------------
-    def _wait(self, path: str, shape: type[Any], execution_id: str, all_ids: list[str], *,
+    def _wait(self, path: str, decode: Callable[[bytes], Any], execution_id: str,
+              all_ids: list[str], *,
               running: tuple[str, ...], done: str, params: Mapping[str, Any] | None = None
               ) -> Any:
         policy = self.poll
@@ -463,7 +503,7 @@ class UsageClient:
         delay = policy.initial
         polls = 0
         while True:
-            reply = self.transport.call("GET", path, params=params, decode=_decoder(shape))
+            reply = self.transport.call("GET", path, params=params, decode=decode)
             polls += 1
             status = reply.data.queryStatus
             if status == done:
