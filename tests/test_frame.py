@@ -76,6 +76,16 @@ def test_read_ndjson_matches_to_frame_for_path_bytes_and_file(tmp_path) -> None:
         pd.testing.assert_frame_equal(got, expected)
 
 
+def test_read_ndjson_in_several_blocks_matches_to_frame(monkeypatch) -> None:
+    monkeypatch.setattr("usagekit.frame._BLOCK", 1)  # the 1 MiB floor: blocks of 1 MiB
+    rows = [_row(clientId=f"c-{i}", status200=i, requests=i + 5) for i in range(10_000)]
+    data = _ndjson(rows)
+    assert len(data) > 2 << 20
+    got = read_ndjson(data, granularity="day", grouping="oauthclientid")
+    pd.testing.assert_frame_equal(got, to_frame(rows, granularity="day",
+                                                grouping="oauthclientid"))
+
+
 def test_read_ndjson_empty_input_gives_typed_empty_frame() -> None:
     frame = read_ndjson(b"\n", granularity="month", grouping="none")
     assert len(frame) == 0

@@ -63,6 +63,8 @@ COLUMNS: dict[str, Any] = {
 _STRING_COLUMNS = tuple(name for name, dtype in COLUMNS.items() if dtype is _STRING)
 _BY_LOWER = {name.lower(): name for name in COLUMNS}
 
+#: pyarrow's JSON block size: blocks are parsed in parallel; one huge block is not.
+_BLOCK = 16 << 20
 _ARROW_SCHEMA = pa.schema(
     [(name, pa.string()) for name in DIMENSIONS]
     + [(name, pa.int64()) for name in COUNTS]
@@ -203,12 +205,12 @@ def read_ndjson(
             data = fp.read()
     else:
         data = src.read()
-    if not data.strip():
+    if not data or data.isspace():  # (no stripped copy of a large input)
         return to_frame([], granularity=granularity, grouping=grouping)
     try:
         table = pa_json.read_json(
             io.BytesIO(data),
-            read_options=pa_json.ReadOptions(block_size=max(1 << 20, min(len(data), 1 << 28))),
+            read_options=pa_json.ReadOptions(block_size=max(1 << 20, min(len(data), _BLOCK))),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="error"
             ),
