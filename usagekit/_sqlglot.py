@@ -7,6 +7,7 @@ schema first keeps them (query-engine.md §6).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -81,17 +82,31 @@ def athena_to_duckdb(text: str, tables: Mapping[tuple[str, str], Mapping[str, st
     ------
     EngineError
         When the text does not parse or references unknown tables or columns.
+
+    Notes
+    -----
+    Results are cached per (text, tables): a repeated query is not transpiled again.
     """
+    key = tuple((database, table, tuple(columns.items()))
+                for (database, table), columns in tables.items())
+    return _transpile(text, key)
+
+
+_Tables = tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]
+
+
+@functools.lru_cache(maxsize=512)
+def _transpile(text: str, tables: _Tables) -> str:
     expression = parse_athena(text)
     schema: dict[str, dict[str, dict[str, str]]] = {}
-    for (database, table), columns in tables.items():
+    for database, table, columns in tables:
         schema.setdefault(database, {})[table] = dict(columns)
     try:
         qualified = qualify(expression, schema=schema, dialect="athena")
         typed = annotate_types(qualified, schema=schema, dialect="athena")
         out = typed.sql(dialect="duckdb")
     except (OptimizeError, SqlglotError) as exc:
-        known = ", ".join(f"{d}.{t}" for d, t in tables)
+        known = ", ".join(f"{d}.{t}" for d, t, _ in tables)
         raise EngineError(f"cannot compile the SQL for DuckDB ({exc}); tables: {known}") from None
     _logger.debug("transpiled to DuckDB: %s", out)
     return out
