@@ -138,6 +138,31 @@ def test_bytes_frame_and_dict_inputs_store_the_same_bytes(tmp_path: Path) -> Non
     assert stored[0] == stored[1] == stored[2]
 
 
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
+@pytest.mark.parametrize("blank_line", [False, True])
+def test_spaced_crlf_bytes_store_what_dicts_store(tmp_path: Path, fmt: str,
+                                                  blank_line: bool) -> None:
+    rows = make_rows("2026-10-30", "2026-11-03", grouping="oauthclientid-templateuri")
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in rows]  # ", " and ": "
+    if fmt == "parquet":  # Parquet stores the canonical date spelling
+        lines[1] = lines[1].replace(b'T00:00:00Z"', b'T00:00:00.000Z"')
+    if blank_line:
+        lines.insert(2, b"  ")
+    data = b"\r\n".join([b"", *lines, b""])
+    for name, source in (("dicts", rows), ("bytes", data)):
+        open_dataset(tmp_path / name, format=fmt).write(
+            source, granularity="day", grouping="oauthclientid-templateuri",
+            interval="2026-10-30/2026-11-03")
+    dicts, stored = snapshot(tmp_path / "dicts"), snapshot(tmp_path / "bytes")
+    assert sorted(stored) == sorted(dicts) and len(stored) == 3  # manifest + 2 months
+    for rel, content in stored.items():
+        if fmt == "parquet" and rel.endswith(".parquet"):
+            assert pq.read_table(tmp_path / "bytes" / rel).equals(
+                pq.read_table(tmp_path / "dicts" / rel))
+        else:
+            assert content == dicts[rel]
+
+
 def test_read_back_equals_what_was_written(tmp_path: Path) -> None:
     day = make_rows("2026-10-25", "2026-11-05")
     week = make_rows("2026-10-26", "2026-11-09", granularity="week",

@@ -26,6 +26,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from usagekit import config
@@ -40,8 +41,10 @@ from usagekit.frame import (
     granularity_value,
     group_parts,
     grouping_value,
+    ndjson_table,
     normalize,
     read_ndjson,
+    table_frame,
     to_frame,
 )
 from usagekit.query import Interval, parse_interval
@@ -67,6 +70,8 @@ PARTITION_KEYS: dict[str, str] = {"granularity": "string", "grouping": "string",
 
 _ARROW_TYPES = {"string": pa.string(), "bigint": pa.int64()}
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: Dates already spelled as ``_DATE_FORMAT`` writes them (stored as they are).
+_DATE_PATTERN = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 
 
 class Partition(NamedTuple):
@@ -319,14 +324,16 @@ class Dataset:
     ) -> list[tuple[Partition, bytes | None]]:
         """Build every touched partition's new content before anything is switched."""
         files = self._storage.list_files()
-        periods = batch.frame["date"].dt.strftime("%Y-%m").to_numpy()
+        dates = batch.frame["date"].dt
+        months = dates.year.to_numpy() * 100 + dates.month.to_numpy()
         new_cut = batch.frame["date"].isin(list(cut)).to_numpy()
         plan: list[tuple[Partition, bytes | None]] = []
         for period in _months(lo, hi):
             part = Partition(gran, key, period)
             rel = _file_rel(part, self._format)
             _check_partition_files(files, part, rel, self.location)
-            new = batch.codec.take(batch.payload, periods == period)
+            in_period = months == int(period[:4]) * 100 + int(period[5:])
+            new = batch.codec.take(batch.payload, in_period)
             old = self._storage.read(rel) if rel in files else None
             if old is None:
                 chunks = [new]
@@ -338,7 +345,7 @@ class Dataset:
                 batch.replaced += int((~(before | after)).sum())
                 old_cut = stored_dates.isin(list(cut)).to_numpy()
                 if old_cut.any() and _records(batch.codec.take(stored, old_cut)) != _records(
-                        batch.codec.take(batch.payload, new_cut & (periods == period))):
+                        batch.codec.take(batch.payload, new_cut & in_period)):
                     batch.cut_replaced += int(old_cut.sum())
                 chunks = [
                     batch.codec.take(stored, before), new, batch.codec.take(stored, after)
@@ -485,7 +492,7 @@ class _Lines:
 
     @staticmethod
     def take(payload: list[bytes], mask: np.ndarray) -> list[bytes]:
-        return [line for line, keep in zip(payload, mask, strict=True) if keep]
+        return [payload[i] for i in np.flatnonzero(mask)]
 
     @staticmethod
     def concat(chunks: list[list[bytes]]) -> list[bytes]:
@@ -497,7 +504,7 @@ class _Lines:
 
     @staticmethod
     def encode(payload: list[bytes]) -> bytes:
-        return b"".join(line + b"\n" for line in payload)
+        return b"\n".join([*payload, b""])
 
     @classmethod
     def decode(cls, data: bytes) -> tuple[list[bytes], pd.Series]:
@@ -562,6 +569,24 @@ class _Table:
         }
         return pa.table(arrays)
 
+    @staticmethod
+    def from_table(table: pa.Table, frame: pd.DataFrame, fields: list[str]) -> pa.Table:
+        """:meth:`from_frame`'s table, taken from the parsed NDJSON ``frame`` was built from.
+
+        Missing strings become ``""`` as in the frame; ``date`` keeps the input's strings
+        when all are spelled as ``from_frame`` would spell them.
+        """
+        arrays = {}
+        for name in fields:
+            column = table.column(name)
+            if name == "date":
+                if not pc.all(pc.match_substring_regex(column, _DATE_PATTERN)).as_py():
+                    column = pa.array(frame["date"].dt.strftime(_DATE_FORMAT), type=pa.string())
+            elif column.null_count:
+                column = pc.fill_null(column, "")
+            arrays[name] = column
+        return pa.table(arrays)
+
 
 _CODECS: dict[str, Any] = {"ndjson": _Lines, "parquet": _Table}
 
@@ -581,10 +606,18 @@ class _Batch:
     def of(cls, data: Any, gran: str, key: str, fmt: str) -> _Batch:
         codec = _CODECS[fmt]
         fields = [*API_FIELDS, *(["platform"] if "platform" in group_parts(key) else [])]
-        lines: list[bytes] | None = None
+        lines: list[Any] | None = None
+        table: pa.Table | None = None
         if isinstance(data, bytes | bytearray | memoryview):
-            lines = [msgspec.json.format(line, indent=-1) for line in _split_lines(bytes(data))]
-            frame = read_ndjson(b"\n".join(lines), granularity=gran, grouping=key)
+            raw = bytes(data)
+            table = ndjson_table(raw)
+            frame = table_frame(table, granularity=gran, grouping=key)
+            if fmt == "ndjson":
+                lines = _compact_lines(raw)
+                if len(lines) != len(frame):
+                    raise InvalidRowsError(
+                        f"malformed usage NDJSON: {len(lines)} lines hold {len(frame)} rows; "
+                        "expected one JSON object per line")
         elif isinstance(data, pd.DataFrame):
             frame = normalize(data)
             missing = [c for c in (*DIMENSIONS, "date") if c not in frame.columns]
@@ -602,6 +635,8 @@ class _Batch:
         check_rows(frame, granularity=gran, grouping=key)
         if fmt == "ndjson" and lines is not None:
             payload: Any = lines
+        elif fmt == "parquet" and table is not None:
+            payload = codec.from_table(table, frame, fields)
         else:
             payload = codec.from_frame(frame, fields)
         return cls(frame=frame, payload=payload, codec=codec)
@@ -619,6 +654,25 @@ def _decode_frame(fmt: str, data: bytes, part: Partition) -> pd.DataFrame:
         frame = normalize(frame)
     frame["period"] = part.period
     return normalize(frame)
+
+
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _compact_lines(data: bytes) -> list[Any]:
+    """NDJSON lines, each as ``msgspec.json.format(line, indent=-1)`` gives it, in one pass.
+
+    The lines are compacted as one JSON array; input that is not one valid value per
+    line (blank lines inside, say) takes the line-by-line way.
+    """
+    body = data.replace(b"\n", b",").strip(b", \t\r\x0b\x0c")
+    array = b"".join((b"[", body, b"]"))
+    del body  # (each copy is as large as the input)
+    try:
+        array = msgspec.json.format(array, indent=-1)
+        return _RAW_LIST.decode(array)
+    except msgspec.DecodeError:
+        return [msgspec.json.format(line, indent=-1) for line in _split_lines(data)]
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -696,7 +750,7 @@ def _records(payload: list[bytes] | pa.Table) -> list[Any]:
     """A format's rows as sorted comparable values (to tell a changed bucket)."""
     if isinstance(payload, pa.Table):
         return sorted(json.dumps(row, sort_keys=True) for row in payload.to_pylist())
-    return sorted(json.dumps(json.loads(line), sort_keys=True) for line in payload)
+    return sorted(json.dumps(json.loads(bytes(line)), sort_keys=True) for line in payload)
 
 
 def _cut_buckets(span: Interval, gran: str, lo: pd.Timestamp, hi: pd.Timestamp

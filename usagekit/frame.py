@@ -205,10 +205,24 @@ def read_ndjson(
             data = fp.read()
     else:
         data = src.read()
+    return table_frame(ndjson_table(data), granularity=granularity, grouping=grouping)
+
+
+def ndjson_table(data: bytes) -> pa.Table | None:
+    """Parse NDJSON usage rows into an Arrow table of the API fields (None when empty).
+
+    Columns: the six id/name fields, ``date`` and ``platform`` as ``string`` (null where a
+    row lacks the field), the counts as ``int64``.
+
+    Raises
+    ------
+    InvalidRowsError
+        On malformed JSON or an unknown field.
+    """
     if not data or data.isspace():  # (no stripped copy of a large input)
-        return to_frame([], granularity=granularity, grouping=grouping)
+        return None
     try:
-        table = pa_json.read_json(
+        return pa_json.read_json(
             io.BytesIO(data),
             read_options=pa_json.ReadOptions(block_size=max(1 << 20, min(len(data), _BLOCK))),
             parse_options=pa_json.ParseOptions(
@@ -217,6 +231,20 @@ def read_ndjson(
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InvalidRowsError(f"malformed usage NDJSON: {exc}") from None
+
+
+def table_frame(
+    table: pa.Table | None, *, granularity: str | None, grouping: str | Sequence[str]
+) -> pd.DataFrame:
+    """The typed frame of an :func:`ndjson_table` (granularity, grouping as in :func:`to_frame`).
+
+    Raises
+    ------
+    InvalidRowsError
+        On a partly missing count or a bad date.
+    """
+    if table is None:
+        return to_frame([], granularity=granularity, grouping=grouping)
     columns: dict[str, Any] = {}
     for name in table.column_names:
         column = table.column(name)
