@@ -68,7 +68,7 @@ def _kit_frame(src: str) -> Any:
     from usagekit.frame import read_ndjson
 
     result = _legacy_result(Path(src).read_bytes())
-    return read_ndjson(b"\n".join(result.lines()), granularity="day", grouping=GROUPING)
+    return read_ndjson(result.ndjson(), granularity="day", grouping=GROUPING)
 
 
 @_task
