@@ -17,7 +17,7 @@ import requests
 
 from usagekit._http import RetryPolicy, Transport
 from usagekit.exceptions import ApiError
-from usagekit.fetch import LEGACY_FIELDS, PollPolicy, UsageClient, UsageResult
+from usagekit.fetch import LEGACY_FIELDS, PollPolicy, UsageClient, UsageResult, _is_compact
 from usagekit.query import UsageQuery
 from usagekit.sandbox import Sandbox
 
@@ -133,17 +133,22 @@ def test_ndjson_matches_jq_on_tricky_strings(tmp_path: Path, indent: int | None,
     assert [r["clientName"] for r in result.rows][:5] == names[:5]
 
 
-@pytest.mark.parametrize("indent", [None, 1])
+@pytest.mark.parametrize(("indent", "separators"), [(None, (",", ":")), (None, None),
+                                                    (1, None)])
 def test_ndjson_blocks_match_jq_lines_and_rows(tmp_path: Path, indent: int | None,
+                                               separators: tuple[str, str] | None,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("usagekit.fetch._BLOCK_ROWS", 3)  # blocks with and without escapes
+    monkeypatch.setattr("usagekit.fetch._CHECK_MIN", 0)  # the compactness check, in blocks
+    monkeypatch.setattr("usagekit.fetch._CHECK_BLOCK", 7)
     names = ["plain", "a, b: c", "Caf\u00e9", "x", "y z", "del \x7f", "q", "r", "s", "t"]
     rows = [{"clientId": f"c{i}", "clientName": name, "organizationId": "o", "userId": "",
              "templateUri": "api/v2/x", "httpMethod": "GET", "status200": i, "status300": 0,
              "status400": 0, "status500": 0, "status429": 0, "requests": i,
              "date": "2021-01-12T00:00:00Z"} for i, name in enumerate(names)]
     raw = json.dumps({"results": rows, "queryStatus": "Complete"}, indent=indent,
-                     ensure_ascii=True).encode()
+                     separators=separators, ensure_ascii=True).encode()
+    assert separators is not None or not _is_compact(raw)
     expected = _jq(raw, tmp_path)
     result = UsageResult.from_legacy_response(UsageQuery.build("2021-01/2021-02"), raw)
     out = io.BytesIO()
@@ -155,6 +160,17 @@ def test_ndjson_blocks_match_jq_lines_and_rows(tmp_path: Path, indent: int | Non
     out = io.BytesIO()  # rows decoded: the same text, encoded from the dicts in blocks
     assert result.write_ndjson(out) == len(rows)
     assert out.getvalue() == expected == result.ndjson()
+
+
+def test_is_compact_only_without_spaces_outside_strings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("usagekit.fetch._CHECK_MIN", 0)
+    monkeypatch.setattr("usagekit.fetch._CHECK_BLOCK", 5)
+    assert _is_compact(b'{"a":"x y","b":[1,2],"c":"z  w"}')
+    for spaced in (b'{"a": "x"}', b'{"a":"x" ,"b":1}', b'{"a":[1,2 ]}', b'{ "a":1}',
+                   b'{"a":1}\n', b'{"a":\t1}'):
+        assert not _is_compact(spaced), spaced
+    assert not _is_compact(b'{"a":"x, y"}')  # may say no: compacting it then changes nothing
 
 
 def test_aggregates_paging_matches_legacy(client: UsageClient) -> None:

@@ -209,18 +209,49 @@ class UsageResult:
 #: Rows per block written by :meth:`UsageResult.write_ndjson` (~24 MB of usage rows).
 _BLOCK_ROWS = 65_536
 _LEGACY_DECODER = msgspec.json.Decoder(_LegacyResults)
+#: Bodies from this size on are checked for compactness rather than compacted anyway.
+_CHECK_MIN = 1 << 20
+_CHECK_BLOCK = 1 << 24
 
 
 def _decode_legacy(content: bytes) -> _LegacyResults:
     """Decode a legacy results body, its rows kept as raw, compact JSON.
 
-    A body with any whitespace byte is compacted first, in one pass (whitespace inside
-    strings is kept; it only costs that pass), so that each raw row is what jq prints
-    but for string escapes (see :func:`_jq_row`).
+    A body that is not compact is compacted first, in one pass (whitespace inside
+    strings is kept), so that each raw row is what jq prints but for string escapes
+    (see :func:`_jq_row`).
     """
-    if any(space in content for space in (b" ", b"\n", b"\r", b"\t")):
+    if not _is_compact(content):
         content = msgspec.json.format(content, indent=-1)
     return _LEGACY_DECODER.decode(content)
+
+
+def _is_compact(content: bytes) -> bool:
+    """Whether JSON text has no whitespace outside strings (may say False when it has none).
+
+    Tabs and line breaks cannot occur raw inside JSON strings. Spaces outside strings
+    lie between two tokens, one of which is ``{}[]:,``; so when no space touches one of
+    those, the spaces are all inside strings. Large texts are checked with numpy, in
+    blocks; small ones are simply called not compact (compacting them is cheap).
+    """
+    if any(space in content for space in (b"\n", b"\r", b"\t")):
+        return False
+    if b" " not in content:
+        return True
+    if len(content) < _CHECK_MIN:
+        return False
+    import numpy as np
+
+    structural = np.zeros(256, dtype=bool)
+    structural[list(b"{}[]:,")] = True
+    data = np.frombuffer(content, dtype=np.uint8)
+    for start in range(0, len(data), _CHECK_BLOCK):
+        spaces = np.flatnonzero(data[start:start + _CHECK_BLOCK] == 32) + start
+        before = data[np.maximum(spaces - 1, 0)]
+        after = data[np.minimum(spaces + 1, len(data) - 1)]
+        if structural[before].any() or structural[after].any():
+            return False
+    return True
 
 
 def _jq_row(data: bytes) -> bytes:
