@@ -119,7 +119,7 @@ def _open_for(query: UsageQuery, location: str) -> Dataset:
 
 def _store(result: UsageResult, dataset: Dataset) -> None:
     query = result.query
-    summary = dataset.write(b"".join(line + b"\n" for line in result.lines()),
+    summary = dataset.write(result.ndjson(),
                             granularity=query.partition_granularity or "",
                             grouping=query.grouping, interval=query.interval)
     print(f"usagekit: stored {summary.rows} rows in {dataset.location} "
