@@ -76,6 +76,16 @@ class CaseResult:
     targets: list[Target] = field(default_factory=list)
 
 
+def per_size(ctx: Context, one_size: Callable[[Context, int], CaseResult]) -> CaseResult:
+    """Run ``one_size`` for every size of the run and gather its rows and targets."""
+    result = CaseResult()
+    for rows in ctx.sizes:
+        one = one_size(ctx, rows)
+        result.rows += one.rows
+        result.targets += one.targets
+    return result
+
+
 def to_json(results: dict[str, CaseResult], meta: dict[str, Any]) -> str:
     """The whole run as JSON."""
     return json.dumps({"meta": meta, "cases": {k: asdict(v) for k, v in results.items()}},

@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 
-from benchmarks._common import CaseResult, Context, Row, Target, dataset, label
+from benchmarks._common import CaseResult, Context, Row, Target, dataset, label, per_size
 from benchmarks._measure import PYTHON, ProcessRun, run_process
 from benchmarks._queries import QUERIES, same_answer
 
@@ -98,9 +98,4 @@ def _one_size(ctx: Context, rows: int) -> CaseResult:
 
 def run(ctx: Context) -> CaseResult:
     """Export the datasets, then time every query on each engine, per size."""
-    result = CaseResult()
-    for rows in ctx.sizes:
-        one = _one_size(ctx, rows)
-        result.rows += one.rows
-        result.targets += one.targets
-    return result
+    return per_size(ctx, _one_size)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from benchmarks._common import CaseResult, Context, Row, Target, dataset, fmt_bytes, label
+from benchmarks._common import CaseResult, Context, Row, Target, dataset, fmt_bytes, label, per_size
 from benchmarks._queries import GROUPING, QUERIES, TABLE, Query
 
 NAME = "scan"
@@ -109,9 +109,4 @@ def _one_size(ctx: Context, rows: int) -> CaseResult:
 
 def run(ctx: Context) -> CaseResult:
     """Bytes per query for each size's datasets."""
-    result = CaseResult()
-    for rows in ctx.sizes:
-        one = _one_size(ctx, rows)
-        result.rows += one.rows
-        result.targets += one.targets
-    return result
+    return per_size(ctx, _one_size)

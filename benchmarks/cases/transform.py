@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from benchmarks._common import CaseResult, Context, Row, Target, inputs, label, same_bytes
+from benchmarks._common import CaseResult, Context, Row, Target, inputs, label, per_size, same_bytes
 from benchmarks._measure import PYTHON, Repeated, run_process
 
 NAME = "transform"
@@ -87,9 +87,4 @@ def _one_size(ctx: Context, rows: int) -> CaseResult:
 
 def run(ctx: Context) -> CaseResult:
     """Measure jq, the kit's NDJSON and DataFrame paths, and plain pandas, per size."""
-    result = CaseResult()
-    for rows in ctx.sizes:
-        one = _one_size(ctx, rows)
-        result.rows += one.rows
-        result.targets += one.targets
-    return result
+    return per_size(ctx, _one_size)
