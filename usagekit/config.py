@@ -99,11 +99,10 @@ def dataset_location(override: str | os.PathLike[str] | None = None,
     value = env.get(ENV_DATASET, "").strip()
     if value:
         return value
-    if env.get(ENV_STACK, "").strip():
-        from usagekit.stack import load_stack
+    from usagekit.stack import stack_from_env
 
-        return load_stack(env=env).data_location
-    return os.fspath(DEFAULT_DATASET)
+    stack = stack_from_env(env)
+    return stack.data_location if stack else os.fspath(DEFAULT_DATASET)
 
 
 def is_s3(location: str) -> bool:
@@ -138,12 +137,11 @@ class AthenaSettings:
         ``session``, a ``boto3.Session``, or the default one) give the defaults; each
         ``USAGEKIT_ATHENA_*`` variable that is set still wins.
         """
-        env = os.environ if env is None else env
-        base = cls()
-        if env.get(ENV_STACK, "").strip():
-            from usagekit.stack import load_stack
+        from usagekit.stack import stack_from_env
 
-            base = load_stack(env=env, session=session).athena
+        env = os.environ if env is None else env
+        stack = stack_from_env(env, session=session)
+        base = stack.athena if stack else cls()
         return cls(
             database=env.get(ENV_ATHENA_DATABASE) or base.database,
             table=env.get(ENV_ATHENA_TABLE) or base.table,
