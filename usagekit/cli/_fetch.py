@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usagekit.config import dataset_location
-from usagekit.embedded import connect
 from usagekit.exceptions import QueryError
-from usagekit.fetch import PollPolicy, UsageResult
 from usagekit.query import GRANULARITIES, GROUP_BY, HTTP_METHODS, METRICS, UsageQuery
 
 if TYPE_CHECKING:
     from usagekit.dataset import Dataset
+    from usagekit.fetch import UsageResult
 
 
 def register(sub: Any) -> None:
@@ -80,6 +79,9 @@ def build_query(args: argparse.Namespace) -> UsageQuery:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``usagekit fetch``."""
+    from usagekit.embedded import connect  # requests, tqdm: not needed to build the parser
+    from usagekit.fetch import PollPolicy
+
     query = build_query(args)  # before any request
     dataset = _open_for(query, args.dataset) if args.dataset is not None else None
     progress = False if args.no_progress else None
