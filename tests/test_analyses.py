@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import string
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,6 +150,24 @@ def test_sql_parses_as_athena(name: str) -> None:
     assert text.count("?") == len(params) > 0
     # no value was pasted into the text
     assert "'day'" not in text and values["start"] not in text
+
+
+def test_every_shipped_sql_file_is_an_analysis_query_in_athena_sql() -> None:
+    """Each ``analyses/sql/*.sql`` file is some analysis's query, and one Athena statement."""
+    from usagekit.analyses import SQL_DIR, render
+
+    files = sorted(SQL_DIR.glob("*.sql"))
+    assert files
+    templates = {a.sql for a in ANALYSES.values()}
+    for path in files:
+        body = "".join(line for line in path.read_text().splitlines(keepends=True)
+                       if not line.startswith("--"))
+        assert body in templates, f"{path.name} is used by no analysis"
+        fields = {name for _, name, _, _ in string.Formatter().parse(body) if name}
+        text, _ = render(body, '"db"."t"', dict.fromkeys(fields - {"source", "where"}, 0)
+                         | {"granularity": "day", "grouping": "oauthclientid", "start": "",
+                            "end": "", "start_period": "", "end_period": ""})
+        assert len(sqlglot.parse(text, read="athena")) == 1, path.name
 
 
 def test_every_analysis_documents_its_columns() -> None:

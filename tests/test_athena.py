@@ -16,9 +16,9 @@ import sqlglot
 from sqlglot import exp
 
 from usagekit import analyses
-from usagekit._athena import athena_literal
 from usagekit.config import AthenaSettings
 from usagekit.engine import AthenaEngine, open_engine
+from usagekit.engine.athena import athena_literal
 from usagekit.exceptions import ConfigError, EngineError
 
 pytestmark = pytest.mark.aws

@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from usagekit._http import RetryPolicy
-from usagekit.auth import Credentials, Secret, TokenProvider
 from usagekit.exceptions import AuthError, ConfigError
 from usagekit.fetch import PollPolicy, UsageClient
+from usagekit.fetch.auth import Credentials, Secret, TokenProvider
+from usagekit.fetch.http import RetryPolicy
 from usagekit.query import UsageQuery
 from usagekit.sandbox import Sandbox
 

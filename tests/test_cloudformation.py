@@ -327,7 +327,7 @@ def test_workgroup_enforces_output_encryption_and_scan_cutoff(template: dict[str
 def test_outputs_cover_the_kit_and_are_exported_under_the_stack_name(
     template: dict[str, Any],
 ) -> None:
-    from usagekit.stack import OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
+    from usagekit.config.stack import OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
 
     outputs = template["Outputs"]
     assert set(outputs) == {*REQUIRED_OUTPUTS, *OPTIONAL_OUTPUTS}
@@ -350,8 +350,8 @@ def test_moto_deploys_buckets_role_and_bucket_outputs(aws: str, template: dict[s
     """
     import boto3
 
+    from usagekit.config.stack import REQUIRED_OUTPUTS, load_stack
     from usagekit.exceptions import ConfigError
-    from usagekit.stack import REQUIRED_OUTPUTS, load_stack
 
     region = os.environ["AWS_DEFAULT_REGION"]
     account = boto3.client("sts").get_caller_identity()["Account"]
@@ -402,7 +402,7 @@ def test_moto_deploys_buckets_role_and_bucket_outputs(aws: str, template: dict[s
     assert statements["ListDatasetPrefix"]["Condition"] == {
         "StringLike": {"s3:prefix": ["genesys/usage", "genesys/usage/*"]}}
 
-    # usagekit.stack reads moto's describe_stacks and names what moto dropped.
+    # usagekit.config.stack reads moto's describe_stacks and names what moto dropped.
     with pytest.raises(ConfigError) as err:
         load_stack("uk-dev")
     message = str(err.value)
@@ -439,8 +439,8 @@ def test_the_kit_writes_where_the_projection_reads(
     """
     import boto3
 
+    from usagekit.config.stack import config_from_outputs
     from usagekit.dataset import open_dataset
-    from usagekit.stack import config_from_outputs
 
     region = os.environ["AWS_DEFAULT_REGION"]
     account = boto3.client("sts").get_caller_identity()["Account"]

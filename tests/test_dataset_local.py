@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-import usagekit._local
+import usagekit.dataset.local
 from usagekit.dataset import MANIFEST, Partition, open_dataset
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import to_frame
@@ -324,7 +324,7 @@ def test_interrupted_switch_leaves_every_partition_whole(tmp_path: Path,
     old = make_rows("2026-09-20", "2026-10-10", version=1)
     ds.write(old, granularity="day", grouping=DAY, interval="2026-09-20/2026-10-10")
     before = snapshot(tmp_path)
-    real_replace = usagekit._local.os.replace
+    real_replace = usagekit.dataset.local.os.replace
     calls = []
 
     def failing_replace(src: str, dst: str) -> None:
@@ -333,7 +333,7 @@ def test_interrupted_switch_leaves_every_partition_whole(tmp_path: Path,
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr(usagekit._local.os, "replace", failing_replace)
+    monkeypatch.setattr(usagekit.dataset.local.os, "replace", failing_replace)
     new = make_rows("2026-09-20", "2026-10-10", version=2)
     with pytest.raises(DatasetError, match=r"No space left.*previous file is unchanged"):
         ds.write(new, granularity="day", grouping=DAY, interval="2026-09-20/2026-10-10")
@@ -345,7 +345,7 @@ def test_interrupted_switch_leaves_every_partition_whole(tmp_path: Path,
     assert after[octo] == before[octo]
     want = [r for r in new if r["date"] < "2026-10"] + [r for r in old if r["date"] >= "2026-10"]
     pd.testing.assert_frame_equal(sort(ds.read()), expected(want, "day", DAY))
-    monkeypatch.setattr(usagekit._local.os, "replace", real_replace)
+    monkeypatch.setattr(usagekit.dataset.local.os, "replace", real_replace)
     ds.write(new, granularity="day", grouping=DAY, interval="2026-09-20/2026-10-10")
     pd.testing.assert_frame_equal(sort(ds.read()), expected(new, "day", DAY))
 

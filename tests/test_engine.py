@@ -248,23 +248,23 @@ def test_tidy_result_types_text_columns_even_when_empty(dtype: object, values: l
 
 
 def test_transpile_is_cached_per_text_and_schema() -> None:
-    from usagekit import _sqlglot
+    from usagekit.engine import dialect
 
     text = 'SELECT "clientId", sum(requests) * 100 / sum(status200) AS r FROM "db"."t" GROUP BY 1'
-    first = _sqlglot.athena_to_duckdb(text, {("db", "t"): {"clientId": "VARCHAR",
+    first = dialect.athena_to_duckdb(text, {("db", "t"): {"clientId": "VARCHAR",
                                                            "requests": "BIGINT",
                                                            "status200": "BIGINT"}})
-    hits = _sqlglot._transpile.cache_info().hits
-    again = _sqlglot.athena_to_duckdb(text, {("db", "t"): {"clientId": "VARCHAR",
+    hits = dialect._transpile.cache_info().hits
+    again = dialect.athena_to_duckdb(text, {("db", "t"): {"clientId": "VARCHAR",
                                                            "requests": "BIGINT",
                                                            "status200": "BIGINT"}})
-    assert again == first and _sqlglot._transpile.cache_info().hits == hits + 1
+    assert again == first and dialect._transpile.cache_info().hits == hits + 1
     # another schema is another entry: DOUBLE columns divide without the integer cast
-    other = _sqlglot.athena_to_duckdb(text, {("db", "t"): {"clientId": "VARCHAR",
+    other = dialect.athena_to_duckdb(text, {("db", "t"): {"clientId": "VARCHAR",
                                                            "requests": "DOUBLE",
                                                            "status200": "DOUBLE"}})
-    assert other != first and _sqlglot._transpile.cache_info().hits == hits + 1
+    assert other != first and dialect._transpile.cache_info().hits == hits + 1
     with pytest.raises(EngineError):  # errors are raised every time, not cached
-        _sqlglot.athena_to_duckdb('SELECT nope FROM "db"."t"', {("db", "t"): {"a": "BIGINT"}})
+        dialect.athena_to_duckdb('SELECT nope FROM "db"."t"', {("db", "t"): {"a": "BIGINT"}})
     with pytest.raises(EngineError):
-        _sqlglot.athena_to_duckdb('SELECT nope FROM "db"."t"', {("db", "t"): {"a": "BIGINT"}})
+        dialect.athena_to_duckdb('SELECT nope FROM "db"."t"', {("db", "t"): {"a": "BIGINT"}})

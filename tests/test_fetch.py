@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from usagekit._http import RetryPolicy, Transport
 from usagekit.exceptions import ApiError
-from usagekit.fetch import LEGACY_FIELDS, PollPolicy, UsageClient, UsageResult, _is_compact
+from usagekit.fetch import LEGACY_FIELDS, PollPolicy, UsageClient, UsageResult
+from usagekit.fetch.http import RetryPolicy, Transport
+from usagekit.fetch.result import _is_compact
 from usagekit.query import UsageQuery
 from usagekit.sandbox import Sandbox
 
@@ -138,9 +139,9 @@ def test_ndjson_matches_jq_on_tricky_strings(tmp_path: Path, indent: int | None,
 def test_ndjson_blocks_match_jq_lines_and_rows(tmp_path: Path, indent: int | None,
                                                separators: tuple[str, str] | None,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("usagekit.fetch._BLOCK_ROWS", 3)  # blocks with and without escapes
-    monkeypatch.setattr("usagekit.fetch._CHECK_MIN", 0)  # the compactness check, in blocks
-    monkeypatch.setattr("usagekit.fetch._CHECK_BLOCK", 7)
+    monkeypatch.setattr("usagekit.fetch.result._BLOCK_ROWS", 3)  # blocks with and without escapes
+    monkeypatch.setattr("usagekit.fetch.result._CHECK_MIN", 0)  # the compactness check, in blocks
+    monkeypatch.setattr("usagekit.fetch.result._CHECK_BLOCK", 7)
     names = ["plain", "a, b: c", "Caf\u00e9", "x", "y z", "del \x7f", "q", "r", "s", "t"]
     rows = [{"clientId": f"c{i}", "clientName": name, "organizationId": "o", "userId": "",
              "templateUri": "api/v2/x", "httpMethod": "GET", "status200": i, "status300": 0,
@@ -164,8 +165,8 @@ def test_ndjson_blocks_match_jq_lines_and_rows(tmp_path: Path, indent: int | Non
 
 def test_is_compact_only_without_spaces_outside_strings(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("usagekit.fetch._CHECK_MIN", 0)
-    monkeypatch.setattr("usagekit.fetch._CHECK_BLOCK", 5)
+    monkeypatch.setattr("usagekit.fetch.result._CHECK_MIN", 0)
+    monkeypatch.setattr("usagekit.fetch.result._CHECK_BLOCK", 5)
     assert _is_compact(b'{"a":"x y","b":[1,2],"c":"z  w"}')
     for spaced in (b'{"a": "x"}', b'{"a":"x" ,"b":1}', b'{"a":[1,2 ]}', b'{ "a":1}',
                    b'{"a":1}\n', b'{"a":\t1}'):

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import requests
 
-from usagekit._http import RetryPolicy
 from usagekit.exceptions import (
     ApiError,
     AuthError,
@@ -20,6 +19,7 @@ from usagekit.exceptions import (
     RateLimitError,
 )
 from usagekit.fetch import PollPolicy, UsageClient
+from usagekit.fetch.http import RetryPolicy
 from usagekit.query import UsageQuery
 from usagekit.sandbox import Sandbox
 

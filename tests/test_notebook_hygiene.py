@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from usagekit.params import NOTEBOOK_PARAMETERS
+from usagekit.report.params import NOTEBOOK_PARAMETERS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
@@ -92,8 +92,8 @@ def test_parameters_cell_is_first_typed_commented_and_validated_next(name: str) 
         assert "=" not in comment.group(1), f"papermill cannot parse '=' in {line!r}"
     validate = ast.parse(code[1].source)
     calls = [n for n in ast.walk(validate) if isinstance(n, ast.Call)
-             and ast.unparse(n.func) == "params.validate"]
-    assert calls, "the cell after the parameters calls params.validate"
+             and ast.unparse(n.func) == "report.validate"]
+    assert calls, "the cell after the parameters calls report.validate"
     call = calls[0]
     assert ast.literal_eval(call.args[0]) == KINDS[name]
     assert sorted(k.arg for k in call.keywords) == sorted(names)

@@ -11,7 +11,7 @@ import pytest
 from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.exceptions import ConfigError
-from usagekit.params import NOTEBOOK_PARAMETERS, default_interval, validate
+from usagekit.report.params import NOTEBOOK_PARAMETERS, default_interval, validate
 
 NOW = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
 
@@ -106,7 +106,7 @@ def test_default_interval_never_includes_today() -> None:
 
 
 def test_command_line_values_take_the_declared_type() -> None:
-    from usagekit.params import parse_value
+    from usagekit.report.params import parse_value
 
     assert parse_value("report", "top_n", "5") == 5
     assert parse_value("report", "refresh", "false") is False

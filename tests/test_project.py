@@ -12,47 +12,64 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "usagekit"
 
-# Stage of every module, in the order of the data flow. A module may import modules of
-# its own or an earlier stage only. Base modules sit below every stage.
+# Stage of every top-level module or package, in the order of the data flow. A module may
+# import modules of its own or an earlier stage only. Base modules sit below every stage.
 STAGES: dict[str, int] = {
-    "config": 0, "exceptions": 0, "stack": 0,
+    "config": 0, "exceptions": 0,
     "query": 1,
-    "regions": 2, "auth": 2, "_http": 2, "fetch": 2,
+    "fetch": 2, "embedded": 2,
     "frame": 3,
-    "dataset": 4, "_local": 4, "_s3": 4,
-    "engine": 5, "_duckdb": 5, "_athena": 5, "_sqlglot": 5,
+    "dataset": 4,
+    "engine": 5,
     "analyses": 6,
     "charts": 7,
-    "params": 8, "report": 8, "embedded": 8,
+    "report": 8,
     "cli": 9, "__main__": 9,
 }
 SANDBOX_IMPORTERS = {"embedded", "cli", "__main__"}
+#: The stages that are packages: one folder each, as the README's table lists them.
+STAGE_PACKAGES = {"config", "query", "fetch", "dataset", "engine", "analyses", "charts", "report",
+                  "cli", "sandbox"}
 
 
 def _module_name(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
 
 
+def _is_module(name: str) -> bool:
+    rel = Path(*name.split("."))
+    return (ROOT / rel).with_suffix(".py").is_file() or (ROOT / rel / "__init__.py").is_file()
+
+
 def _usagekit_imports(path: Path) -> set[str]:
+    """Every ``usagekit`` module ``path`` imports, at module level or inside functions.
+
+    ``from usagekit.x import y`` counts as importing ``usagekit.x.y`` when that is a module,
+    else ``usagekit.x``; relative imports are resolved against the importing module.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    me = _module_name(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "usagekit"}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "usagekit":
-                found |= {
-                    f"usagekit.{a.name}"
-                    for a in node.names
-                    if (PACKAGE / f"{a.name}.py").exists() or (PACKAGE / a.name).is_dir()
-                }
-            elif node.module.startswith("usagekit."):
-                found.add(node.module)
-    return found
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != "usagekit":
+                continue
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                found.add(sub if _is_module(sub) else module)
+    return found - {me}
 
 
 def _top(module: str) -> str:
-    """`usagekit.cli._fetch` -> `cli`; `usagekit.fetch` -> `fetch`."""
+    """`usagekit.cli.fetch` -> `cli`; `usagekit.fetch` -> `fetch`."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "__init__"
 
@@ -86,6 +103,55 @@ def test_imports_follow_the_data_flow(path: Path) -> None:
 def test_every_module_is_classified() -> None:
     tops = {_top(_module_name(p)) for p in MODULES} - {"__init__", "sandbox"}
     assert tops <= set(STAGES), f"unclassified modules: {sorted(tops - set(STAGES))}"
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle in ``graph`` (as the list of modules around it), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_circle_anywhere() -> None:
+    """No module reaches itself through imports, at module level or inside functions.
+
+    A package's ``__init__`` imports its modules; a module of the package importing the
+    package itself (instead of the sibling it needs) closes a circle and fails here too.
+    """
+    graph = {_module_name(p): _usagekit_imports(p) for p in MODULES}
+    circle = _cycle(graph)
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_cycle_check_finds_circles() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+    assert _cycle({"a": {"a"}}) == ["a", "a"]
+
+
+def test_stages_with_several_modules_are_packages() -> None:
+    """The tree reads like the flow: multi-module stages are folders, no ``_private`` files."""
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert folders == STAGE_PACKAGES
+    private = [str(p.relative_to(ROOT)) for p in MODULES
+               if p.name.startswith("_") and p.name not in {"__init__.py", "__main__.py"}]
+    assert private == [], f"name these modules for what they do: {private}"
 
 
 def _requirement(text: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from usagekit.exceptions import ConfigError
-from usagekit.regions import REGIONS, region_name, resolve
+from usagekit.fetch.regions import REGIONS, region_name, resolve
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "genesys-usage-api.md"
 

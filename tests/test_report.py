@@ -72,7 +72,7 @@ def test_html_is_self_contained_without_code(report: ReportResult) -> None:
     alts = [re.search(r'alt="([^"]*)"', tag).group(1) for tag in tags]  # type: ignore[union-attr]
     assert "Requests per day" in alts and "Status mix of" in " ".join(alts)
     body = html[html.index("<body"):]
-    for code in ("report.collect(", "params.validate(", "charts.", "import "):
+    for code in ("report.collect(", "report.validate(", "charts.", "import "):
         assert code not in body, f"code input {code!r} leaked into the HTML"
     assert 'class="highlight' not in body and "jp-InputPrompt" not in body
     assert "Traceback" not in html and "jp-OutputArea-error" not in html
@@ -207,10 +207,11 @@ def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
     """
     import boto3
 
-    from usagekit import report as report_module
-    from usagekit._athena import athena_literal
     from usagekit.engine import DuckDBEngine
-    from usagekit.params import validate
+    from usagekit.engine.athena import athena_literal
+    from usagekit.report import collect as report_module
+    from usagekit.report.headline import headline
+    from usagekit.report.params import validate
 
     dataset = str(tmp_path / "data")
     values = {"interval": "2026-10-05/2026-10-26", "dataset": dataset, "refresh": False,
@@ -242,16 +243,16 @@ def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
     for summary in (athena_summary, duckdb_summary):
         summary.pop("source"), summary.pop("parameters")
     assert athena_summary == duckdb_summary
-    assert str(report_module.headline(on_athena)).split("\n", 2)[2] == str(
-        report_module.headline(on_duckdb)).split("\n", 2)[2]
+    assert str(headline(on_athena)).split("\n", 2)[2] == str(
+        headline(on_duckdb)).split("\n", 2)[2]
 
 
 def test_refresh_on_consecutive_days_keeps_whole_weeks(tmp_path: Path) -> None:
     """Two refreshes whose intervals start on different weekdays both store, and the
     stored weeks are whole (Monday-aligned), so neither run drops the other's days."""
-    from usagekit import report as report_module
     from usagekit.dataset import open_dataset
-    from usagekit.params import validate
+    from usagekit.report import collect as report_module
+    from usagekit.report.params import validate
 
     dataset = str(tmp_path / "data")
     for interval in ("2026-10-06/2026-10-20", "2026-10-07/2026-10-21"):  # a Tue, then a Wed

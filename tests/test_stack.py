@@ -1,4 +1,4 @@
-"""usagekit.stack: configuring the kit from a CloudFormation stack's Outputs.
+"""usagekit.config.stack: configuring the kit from a CloudFormation stack's Outputs.
 
 Unit tests feed explicit output dicts to :func:`config_from_outputs`. The moto tests read
 real ``describe_stacks`` answers from moto's server. moto's CloudFormation drops the
@@ -24,14 +24,15 @@ from usagekit.config import (
     ENV_DATASET,
     ENV_STACK,
     AthenaSettings,
+    athena_settings,
 )
-from usagekit.exceptions import ConfigError
-from usagekit.stack import (
+from usagekit.config.stack import (
     REQUIRED_OUTPUTS,
     config_from_outputs,
     load_stack,
     stack_from_env,
 )
+from usagekit.exceptions import ConfigError
 
 OUTPUTS = {
     "SourceBucket": "uk-source-1-us-east-1",
@@ -65,7 +66,7 @@ def test_outputs_become_dataset_location_and_athena_settings() -> None:
         ENV_ATHENA_OUTPUT: "s3://uk-results-1-us-east-1/athena/",
     }
     # The env round-trips through the kit's own settings reader.
-    assert AthenaSettings.from_env(config.env()) == config.athena
+    assert athena_settings(config.env()) == config.athena
 
 
 def test_crawler_output_is_read_when_present_and_locations_get_a_trailing_slash() -> None:
@@ -206,7 +207,7 @@ def test_module_prints_exports_a_shell_can_eval(aws: str) -> None:
 
     _small_stack("uk-dev")
     data = _physical("uk-dev", "Data")
-    script = (f'eval "$("{sys.executable}" -m usagekit.stack uk-dev)" && '
+    script = (f'eval "$("{sys.executable}" -m usagekit.config.stack uk-dev)" && '
               'echo "$USAGEKIT_DATASET|$USAGEKIT_ATHENA_WORKGROUP|$AWS_REGION"')
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -217,12 +218,12 @@ def test_module_prints_exports_a_shell_can_eval(aws: str) -> None:
 def test_module_reports_an_unusable_stack_on_stderr(
     aws: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from usagekit.stack import main
+    from usagekit.config.stack import main
 
     assert main(["uk-prod", "--region", "eu-west-1"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert "usagekit.stack: stack 'uk-prod' does not exist in eu-west-1" in err
+    assert "usagekit.config.stack: stack 'uk-prod' does not exist in eu-west-1" in err
 
 
 @pytest.mark.aws
@@ -236,9 +237,9 @@ def test_usagekit_stack_is_the_default_for_dataset_and_athena_settings(aws: str)
     assert dataset_location(env=env) == f"s3://{data}/usage/"
     assert dataset_location("elsewhere/", env=env) == "elsewhere/"
     assert dataset_location(env={**env, ENV_DATASET: "s3://mine/x/"}) == "s3://mine/x/"
-    assert AthenaSettings.from_env(env) == AthenaSettings(
+    assert athena_settings(env) == AthenaSettings(
         "genesysclouddb_dev", "gc_usage_api_source", "ukdev-usage", f"s3://{results}/athena/")
-    overridden = AthenaSettings.from_env({**env, ENV_ATHENA_WORKGROUP: "other",
+    overridden = athena_settings({**env, ENV_ATHENA_WORKGROUP: "other",
                                           ENV_ATHENA_TABLE: "t2"})
     assert (overridden.workgroup, overridden.table, overridden.database) == (
         "other", "t2", "genesysclouddb_dev")
@@ -256,6 +257,6 @@ def test_athena_settings_read_the_stack_with_the_given_session(
     _small_stack("uk-dev")
     session = boto3.Session(region_name="eu-west-1")
     with pytest.raises(ConfigError, match="eu-west-1"):
-        AthenaSettings.from_env({ENV_STACK: "uk-dev"}, session=session)
+        athena_settings({ENV_STACK: "uk-dev"}, session=session)
     home = boto3.Session(region_name=os.environ["AWS_DEFAULT_REGION"])
-    assert AthenaSettings.from_env({ENV_STACK: "uk-dev"}, session=home).workgroup == "ukdev-usage"
+    assert athena_settings({ENV_STACK: "uk-dev"}, session=home).workgroup == "ukdev-usage"

@@ -86,7 +86,7 @@ class RetryPolicy:
 
 
 class TokenSource(Protocol):
-    """What the transport needs from :mod:`usagekit.auth`."""
+    """What the transport needs from :mod:`usagekit.fetch.auth`."""
 
     def token(self) -> str:
         """A bearer token, fetched or cached."""

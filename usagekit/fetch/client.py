@@ -5,37 +5,12 @@ Both usage APIs give rows in one schema, the legacy API's (:data:`LEGACY_FIELDS`
 Legacy (``api="legacy"``): ``POST /api/v2/usage/query`` → ``executionId``; poll
 ``GET /api/v2/usage/query/{executionId}/results`` until ``Complete`` (per client:
 ``/api/v2/oauth/clients/{clientId}/usage/query`` and ``.../usage/query/results/{id}``).
-Rows are kept as the response's raw bytes, so :meth:`UsageResult.write_ndjson` equals
-``jq -c '.results[]'`` on the response.
 
 Aggregates (``api="aggregates"``): one job per :meth:`UsageQuery.split` window,
 ``POST /api/v2/usage/aggregates/query/jobs`` (per client:
 ``/api/v2/usage/client/{clientId}/aggregates/query/jobs``); all jobs are submitted first,
 then each is polled (``Queued``/``Running`` → ``Succeeded``) and paged with ``pageSize``
-and ``nextUri``. Rows are normalised to the legacy schema:
-
-===========================  ===========================================
-aggregates row               legacy column
-===========================  ===========================================
-``oauthClient.id``           ``clientId``
-``oauthClient.name``         ``clientName``
-``organizationId`` (client)  ``organizationId``
-``user.id``                  ``userId``
-``templateUri``              ``templateUri``
-``httpMethod``               ``httpMethod``
-``status200..status500``     same names (``status429`` ⊂ ``status400``)
-``requestCount``             ``requests``
-``date`` ``YYYY-MM-DD``      ``date`` ``YYYY-MM-DDT00:00:00Z``
-``platform``                 ``platform``, last, only when present
-===========================  ===========================================
-
-Absent ids and names become ``""`` as in legacy rows; count fields are the requested
-metrics (all six when none were asked for), 0 when absent. Rows of different jobs are
-concatenated in window order; without a granularity, the per-job buckets are summed per
-group and dated with the interval start. With ``sortBy`` and several jobs, the merged rows
-are sorted again (stably, by the same fields and orders), so the whole result is ordered as
-one job would order it; a ``sortBy`` field left out by ``metrics`` cannot be compared
-across jobs and keeps the per-job order.
+and ``nextUri``. Rows are normalised to the legacy schema (:mod:`usagekit.fetch.result`).
 """
 
 from __future__ import annotations
@@ -44,16 +19,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import msgspec
 import requests
 from tqdm.auto import tqdm
 
-from usagekit._http import RetryPolicy, Transport
-from usagekit.auth import Credentials, TokenProvider
 from usagekit.config import ENV_REGION
 from usagekit.exceptions import (
     ApiError,
@@ -62,28 +35,19 @@ from usagekit.exceptions import (
     QueryError,
     QueryFailedError,
 )
+from usagekit.fetch.auth import Credentials, TokenProvider
+from usagekit.fetch.http import RetryPolicy, Transport
+from usagekit.fetch.regions import region_name, resolve
+from usagekit.fetch.result import (
+    UsageResult,
+    decode_legacy,
+    normalize_aggregate_row,
+    sort_rows,
+    sum_buckets,
+)
 from usagekit.query import UsageQuery
-from usagekit.regions import region_name, resolve
 
 _logger = logging.getLogger(__name__)
-
-LEGACY_FIELDS: tuple[str, ...] = (
-    "clientId", "clientName", "organizationId", "userId", "templateUri", "httpMethod",
-    "status200", "status300", "status400", "status500", "status429", "requests", "date",
-)
-COUNT_FIELDS: tuple[str, ...] = (
-    "status200", "status300", "status400", "status500", "status429", "requests",
-)
-_METRIC_FIELD = {"Status200": "status200", "Status300": "status300", "Status400": "status400",
-                 "Status500": "status500", "Status429": "status429", "Requests": "requests"}
-#: Aggregates ``sortBy`` field -> the legacy-schema row field it orders.
-SORT_FIELD_COLUMN: dict[str, str] = {
-    "date": "date", "platform": "platform", "httpMethod": "httpMethod",
-    "templateUri": "templateUri", "requestCount": "requests", "status200": "status200",
-    "status300": "status300", "status400": "status400", "status429": "status429",
-    "status500": "status500", "oauthClientId": "clientId", "oauthClientName": "clientName",
-    "userId": "userId", "organizationId": "organizationId",
-}
 
 
 @dataclass(frozen=True)
@@ -104,11 +68,6 @@ class _Execution(msgspec.Struct):
     executionId: str
 
 
-class _LegacyResults(msgspec.Struct):
-    queryStatus: str | None = None
-    results: list[msgspec.Raw] | None = None
-
-
 class _Job(msgspec.Struct):
     id: str
 
@@ -120,221 +79,6 @@ class _JobPage(msgspec.Struct):
     errorBody: Any = None
 
 
-# --- results ---------------------------------------------------------------------------
-@dataclass
-class UsageResult:
-    """Rows of one fetch, in the legacy schema.
-
-    Attributes
-    ----------
-    query : UsageQuery
-    execution_ids : tuple of str
-        Legacy execution id, or the aggregates job ids (one per split window).
-    """
-
-    query: UsageQuery
-    execution_ids: tuple[str, ...]
-    _raw: list[list[msgspec.Raw]] = field(default_factory=list, repr=False)
-    _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_legacy_response(cls, query: UsageQuery, content: bytes,
-                             execution_id: str = "") -> UsageResult:
-        """Wrap a saved legacy results response (``{"results": [...], ...}``)."""
-        parsed = _decode_legacy(content)
-        return cls(query, (execution_id,) if execution_id else (), [parsed.results or []])
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        """The rows as dicts, keys in legacy field order."""
-        if self._rows is None:
-            self._rows = [_ordered(msgspec.json.decode(raw)) for chunk in self._raw
-                          for raw in chunk]
-        return self._rows
-
-    def __len__(self) -> int:
-        if self._rows is None:
-            return sum(len(chunk) for chunk in self._raw)
-        return len(self._rows)
-
-    def lines(self) -> Iterator[bytes]:
-        """One compact JSON object per row, as ``jq -c '.results[]'`` prints them."""
-        if self._rows is None:
-            for chunk in self._raw:
-                for raw in chunk:
-                    yield _jq_row(bytes(raw))
-        else:
-            for row in self._rows:
-                yield _jq_escapes(msgspec.json.encode(row))
-
-    def ndjson(self) -> bytes:
-        """The NDJSON text :meth:`write_ndjson` writes, as one ``bytes``."""
-        return b"".join(block for block, _ in self._blocks())
-
-    def write_ndjson(self, fp: BinaryIO) -> int:
-        """Write NDJSON (one row per line, ``\\n`` after each) to a binary file.
-
-        Returns
-        -------
-        int
-            Rows written.
-        """
-        count = 0
-        for block, rows in self._blocks():
-            fp.write(block)
-            count += rows
-        return count
-
-    def _blocks(self) -> Iterator[tuple[bytes, int]]:
-        """The NDJSON text in blocks of up to :data:`_BLOCK_ROWS` rows, with their counts.
-
-        Raw rows are compact already (:func:`_decode_legacy`), so a block is the rows
-        joined, unless it holds a backslash or DEL: then its rows get jq's escapes.
-        """
-        if self._rows is None:
-            for chunk in self._raw:
-                for start in range(0, len(chunk), _BLOCK_ROWS):
-                    rows = chunk[start:start + _BLOCK_ROWS]
-                    block = b"\n".join([*rows, b""])
-                    if b"\\" in block or b"\x7f" in block:
-                        block = b"\n".join([*(_jq_row(bytes(raw)) for raw in rows), b""])
-                    yield block, len(rows)
-        else:
-            for start in range(0, len(self._rows), _BLOCK_ROWS):
-                rows = self._rows[start:start + _BLOCK_ROWS]
-                lines = [_jq_escapes(msgspec.json.encode(row)) for row in rows]
-                yield b"\n".join([*lines, b""]), len(rows)
-
-
-#: Rows per block written by :meth:`UsageResult.write_ndjson` (~24 MB of usage rows).
-_BLOCK_ROWS = 65_536
-_LEGACY_DECODER = msgspec.json.Decoder(_LegacyResults)
-#: Bodies from this size on are checked for compactness rather than compacted anyway.
-_CHECK_MIN = 1 << 20
-_CHECK_BLOCK = 1 << 24
-
-
-def _decode_legacy(content: bytes) -> _LegacyResults:
-    """Decode a legacy results body, its rows kept as raw, compact JSON.
-
-    A body that is not compact is compacted first, in one pass (whitespace inside
-    strings is kept), so that each raw row is what jq prints but for string escapes
-    (see :func:`_jq_row`).
-    """
-    if not _is_compact(content):
-        content = msgspec.json.format(content, indent=-1)
-    return _LEGACY_DECODER.decode(content)
-
-
-def _is_compact(content: bytes) -> bool:
-    """Whether JSON text has no whitespace outside strings (may say False when it has none).
-
-    Tabs and line breaks cannot occur raw inside JSON strings. Spaces outside strings
-    lie between two tokens, one of which is ``{}[]:,``; so when no space touches one of
-    those, the spaces are all inside strings. Large texts are checked with numpy, in
-    blocks; small ones are simply called not compact (compacting them is cheap).
-    """
-    if any(space in content for space in (b"\n", b"\r", b"\t")):
-        return False
-    if b" " not in content:
-        return True
-    if len(content) < _CHECK_MIN:
-        return False
-    import numpy as np
-
-    structural = np.zeros(256, dtype=bool)
-    structural[list(b"{}[]:,")] = True
-    data = np.frombuffer(content, dtype=np.uint8)
-    for start in range(0, len(data), _CHECK_BLOCK):
-        spaces = np.flatnonzero(data[start:start + _CHECK_BLOCK] == 32) + start
-        before = data[np.maximum(spaces - 1, 0)]
-        after = data[np.minimum(spaces + 1, len(data) - 1)]
-        if structural[before].any() or structural[after].any():
-            return False
-    return True
-
-
-def _jq_row(data: bytes) -> bytes:
-    """A compact raw row as jq prints it."""
-    if b"\\" in data:  # escapes: jq re-encodes strings (e.g. \u00e9 -> é, \/ -> /)
-        data = msgspec.json.encode(msgspec.json.decode(data))
-    return _jq_escapes(data)
-
-
-def _jq_escapes(data: bytes) -> bytes:
-    """jq escapes DEL; msgspec keeps it raw (0x7f never occurs inside a UTF-8 sequence)."""
-    return data.replace(b"\x7f", b"\\u007f") if b"\x7f" in data else data
-
-
-def _ordered(row: dict[str, Any]) -> dict[str, Any]:
-    if tuple(row) == LEGACY_FIELDS[: len(row)]:
-        return row
-    known = {k: row[k] for k in LEGACY_FIELDS if k in row}
-    return known | {k: v for k, v in row.items() if k not in known}
-
-
-def normalize_aggregate_row(entity: Mapping[str, Any],
-                            metrics: Sequence[str] = ()) -> dict[str, Any]:
-    """One aggregates-API row in the legacy schema (see the module docstring).
-
-    Parameters
-    ----------
-    entity : mapping
-        An ``entities`` item of an aggregates results page.
-    metrics : sequence of str
-        The query's metrics (canonical names); empty means all six.
-    """
-    client = entity.get("oauthClient") or {}
-    user = entity.get("user") or {}
-    row: dict[str, Any] = {
-        "clientId": client.get("id") or "",
-        "clientName": client.get("name") or "",
-        "organizationId": entity.get("organizationId") or "",
-        "userId": user.get("id") or "",
-        "templateUri": entity.get("templateUri") or "",
-        "httpMethod": entity.get("httpMethod") or "",
-    }
-    wanted = {_METRIC_FIELD[m] for m in metrics} or set(COUNT_FIELDS)
-    for name in COUNT_FIELDS:
-        if name in wanted:
-            source = "requestCount" if name == "requests" else name
-            row[name] = int(entity.get(source) or 0)
-    day = str(entity.get("date") or "")
-    row["date"] = day if "T" in day or not day else f"{day}T00:00:00Z"
-    if entity.get("platform") is not None:
-        row["platform"] = entity["platform"]
-    return row
-
-
-def _sort_rows(rows: list[dict[str, Any]], sort_by: Sequence[tuple[str, str]]
-               ) -> list[dict[str, Any]]:
-    """Stable multi-key sort of normalised rows by aggregates ``sortBy`` items.
-
-    Each job's rows already come in this order, so this merges the jobs' rows. Fields
-    absent from the rows (left out by ``metrics``) are skipped.
-    """
-    out = list(rows)
-    for name, order in reversed(sort_by):
-        column = SORT_FIELD_COLUMN[name]
-        if out and all(column in row for row in out):
-            out.sort(key=lambda row, column=column: row[column], reverse=order == "Desc")
-    return out
-
-
-def _sum_buckets(rows: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
-    """Sum rows of the same group from several jobs into one bucket dated ``label``."""
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = tuple((k, v) for k, v in row.items() if k not in COUNT_FIELDS and k != "date")
-        if key not in merged:
-            merged[key] = {**row, "date": label}
-        else:
-            for name in COUNT_FIELDS:
-                if name in row:
-                    merged[key][name] += row[name]
-    return list(merged.values())
-
-
 # --- the client ------------------------------------------------------------------------
 class UsageClient:
     """A Genesys Cloud usage-API client with retries, pacing and progress.
@@ -342,7 +86,7 @@ class UsageClient:
     Parameters
     ----------
     base_url : str
-        Region id, domain or URL (see :func:`usagekit.regions.resolve`).
+        Region id, domain or URL (see :func:`usagekit.fetch.regions.resolve`).
     client_id, client_secret : str, optional
         OAuth client credentials (grant ``client_credentials``).
     access_token : str, optional
@@ -465,7 +209,7 @@ class UsageClient:
                 _logger.info("resuming legacy usage query %s", execution_id)
             eid = quote(execution_id, safe="")
             path = f"{base}/results/{eid}" if cid else f"{base}/{eid}/results"
-            page = self._wait(path, _decode_legacy, execution_id, [execution_id],
+            page = self._wait(path, decode_legacy, execution_id, [execution_id],
                               running=("Running",), done="Complete")
             bar.update(1)
         rows = page.results or []
@@ -495,9 +239,9 @@ class UsageClient:
                 bar.update(1)
                 bar.set_postfix(rows=len(rows))
         if query.granularity is None and len(jobs) > 1:
-            rows = _sum_buckets(rows, f"{query.first_day}T00:00:00Z")
+            rows = sum_buckets(rows, f"{query.first_day}T00:00:00Z")
         if query.sort_by and len(jobs) > 1:
-            rows = _sort_rows(rows, query.sort_by)
+            rows = sort_rows(rows, query.sort_by)
         _logger.info("aggregates jobs %s complete: %d rows in %.1f s", ", ".join(ids),
                      len(rows), time.monotonic() - started)
         return UsageResult(query, tuple(ids), [], rows)

@@ -1,4 +1,4 @@
-"""Athena plumbing: execution-parameter literals and the awswrangler call.
+"""The Athena engine: awswrangler over the Glue table of the S3 dataset.
 
 Athena binds ``?`` placeholders server-side from ``ExecutionParameters``, each of which
 is SQL literal text (a string parameter must arrive quoted: ``'c1'``). The values are
@@ -8,45 +8,17 @@ turned into literals here, never pasted into the statement.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from usagekit.config import ENV_ATHENA_OUTPUT, ENV_STACK, AthenaSettings
+from usagekit.config import ENV_ATHENA_OUTPUT, ENV_STACK, AthenaSettings, athena_settings
+from usagekit.engine.base import check_params, quoted_source, tidy_result
+from usagekit.engine.dialect import parse_athena
 from usagekit.exceptions import ConfigError, EngineError
 
 _logger = logging.getLogger(__name__)
-
-#: Python types a query parameter may have (both engines).
-PARAM_TYPES = (str, int, float, bool, type(None))
-
-
-def check_params(params: Sequence[Any] | None) -> list[Any]:
-    """Return ``params`` as a list after checking each value's type.
-
-    Raises
-    ------
-    ConfigError
-        For a value that is not str, int, float, bool or None, or a non-finite float.
-    """
-    if params is None:
-        return []
-    if isinstance(params, str | bytes) or not isinstance(params, Sequence):
-        raise ConfigError(f"query parameters must be a list of values, got {params!r}")
-    values = list(params)
-    for value in values:
-        if not isinstance(value, PARAM_TYPES):
-            raise ConfigError(
-                f"unsupported query parameter {value!r} ({type(value).__name__}): use str, "
-                "int, float, bool or None (timestamps as ISO-8601 strings, parsed in SQL with "
-                "from_iso8601_timestamp(?))"
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"unsupported query parameter {value!r}: floats must be finite")
-    return values
-
 
 def athena_literal(value: str | int | float | bool | None) -> str:
     """The Athena (Trino) literal for one parameter value.
@@ -152,3 +124,63 @@ def read_sql(text: str, params: Sequence[Any], settings: AthenaSettings,
         raise EngineError(
             f"Athena refused the query: {error.get('Code', '?')}: {error.get('Message', '')}"
         ) from None
+
+
+class AthenaEngine:
+    """Amazon Athena through awswrangler, over the Glue table of the S3 dataset.
+
+    Parameters
+    ----------
+    settings : AthenaSettings, optional
+        Database, table, workgroup and output location (default:
+        :func:`usagekit.config.athena_settings`).
+    boto3_session : boto3.Session, optional
+        The session to use (default: the standard AWS environment).
+    """
+
+    kind = "athena"
+
+    def __init__(self, settings: AthenaSettings | None = None,
+                 boto3_session: Any = None) -> None:
+        self.settings = settings or athena_settings(session=boto3_session)
+        self.database = self.settings.database
+        self.table = self.settings.table
+        self._boto3_session = boto3_session
+        self._resolved: AthenaSettings | None = None
+
+    def __repr__(self) -> str:
+        return (f"AthenaEngine(source={self.source}, workgroup={self.settings.workgroup!r}, "
+                f"output={self.settings.output_location!r})")
+
+    def __enter__(self) -> AthenaEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    @property
+    def source(self) -> str:
+        """The quoted ``"database"."table"`` to put in SQL text."""
+        return quoted_source(self.database, self.table)
+
+    def close(self) -> None:
+        """Nothing to release (present for symmetry with :class:`DuckDBEngine`)."""
+
+    def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run one Athena statement; ``params`` go to Athena as execution parameters.
+
+        The text is parsed in the Athena dialect first, so a syntax error fails here
+        without a round trip. The first query checks the AWS region and the result
+        location (:func:`usagekit.resolve_settings`): a missing one is a
+        :class:`~usagekit.exceptions.ConfigError` saying what to set.
+        """
+        values = check_params(params)
+        parse_athena(text)
+        if self._resolved is None:
+            self._resolved = resolve_settings(self.settings, self._boto3_session)
+        frame = read_sql(text, values, self._resolved, self._boto3_session)
+        metadata = getattr(frame, "query_metadata", None)
+        out = tidy_result(frame)
+        if metadata is not None:
+            out.attrs["query_execution_id"] = metadata.get("QueryExecutionId")
+        return out

@@ -1,4 +1,4 @@
-"""DuckDB plumbing: a UTC session with the usage dataset exposed as a typed view.
+"""The local engine: DuckDB in a UTC session with the usage dataset exposed as a typed view.
 
 Local datasets are read with ``read_json``/``read_parquet`` over the Hive layout
 ``granularity=*/grouping=*/period=*/<file>``. S3 datasets are copied to a local cache
@@ -15,14 +15,18 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
+import pandas as pd
 
-from usagekit._sqlglot import SOURCE_COLUMNS
-from usagekit.exceptions import EngineError
+from usagekit.config import AthenaSettings, athena_settings, dataset_location, is_s3
+from usagekit.engine.base import DIALECTS, check_params, quoted_source, tidy_result
+from usagekit.engine.dialect import SOURCE_COLUMNS, athena_to_duckdb
+from usagekit.exceptions import ConfigError, EngineError
 
 _logger = logging.getLogger(__name__)
 
@@ -232,3 +236,108 @@ def execute(con: duckdb.DuckDBPyConnection, text: str, params: Sequence[Any] | N
         return relation.df()
     except duckdb.Error as exc:
         raise EngineError(f"DuckDB could not run the query: {exc}") from None
+
+
+class DuckDBEngine:
+    """In-process DuckDB over a local or S3 dataset, speaking Athena SQL.
+
+    Parameters
+    ----------
+    dataset_or_location : Dataset, str or os.PathLike, optional
+        A :class:`usagekit.dataset.Dataset` (its ``location`` is used), a folder, or an
+        ``s3://bucket/prefix`` URL. Default: :func:`usagekit.config.dataset_location`.
+    settings : AthenaSettings, optional
+        Database and table names to expose (default: from the environment).
+    boto3_session : boto3.Session, optional
+        Credentials/region for an S3 dataset (endpoint from ``AWS_ENDPOINT_URL``).
+
+    Notes
+    -----
+    A folder that exists but holds no data files gives empty, typed results; a folder that
+    does not exist raises :class:`~usagekit.exceptions.EngineError`. Files written into a
+    local dataset are seen by the next query. An S3 dataset's data files are copied to a
+    temporary folder when the engine opens (call :meth:`refresh` to copy again); for data
+    too large for local disk use :class:`AthenaEngine`.
+
+    Examples
+    --------
+    >>> with DuckDBEngine("data/usage") as engine:  # doctest: +SKIP
+    ...     engine.sql('SELECT count(*) AS n FROM "genesysclouddb"."gc_usage_api_source" '
+    ...                'WHERE granularity = ?', ["day"])
+    """
+
+    kind = "local"
+
+    def __init__(self, dataset_or_location: Any = None, *,
+                 settings: AthenaSettings | None = None, boto3_session: Any = None) -> None:
+        settings = settings or athena_settings(session=boto3_session)
+        location = getattr(dataset_or_location, "location", dataset_or_location)
+        self.location = dataset_location(location)
+        self.database = settings.database
+        self.table = settings.table
+        self._boto3_session = boto3_session
+        self._cache = (tempfile.TemporaryDirectory(prefix="usagekit-s3-")
+                       if is_s3(self.location) else None)
+        self._con = connect()
+        self.refresh()
+
+    def __repr__(self) -> str:
+        return f"DuckDBEngine({self.location!r}, source={self.source})"
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def source(self) -> str:
+        """The quoted ``"database"."table"`` to put in SQL text."""
+        return quoted_source(self.database, self.table)
+
+    def refresh(self) -> None:
+        """(Re)create the dataset view, re-listing the files."""
+        self._formats = expose_dataset(
+            self._con, os.fspath(self.location), self.database, self.table,
+            boto3_session=self._boto3_session,
+            cache=Path(self._cache.name, "data") if self._cache else None)
+
+    def close(self) -> None:
+        """Close the DuckDB connection and remove the local copy of an S3 dataset."""
+        self._con.close()
+        if self._cache is not None:
+            self._cache.cleanup()
+
+    def transpile(self, text: str) -> str:
+        """The DuckDB statement that :meth:`sql` runs for Athena ``text``."""
+        return athena_to_duckdb(text, {(self.database, self.table): SOURCE_COLUMNS})
+
+    def sql(self, text: str, params: Sequence[Any] | None = None, *,
+            dialect: Literal["athena", "duckdb"] = "athena") -> pd.DataFrame:
+        """Run one statement; ``?`` placeholders are bound to ``params`` by DuckDB.
+
+        Parameters
+        ----------
+        text : str
+            SQL in the Athena (Trino) dialect, transpiled in typed mode; or native DuckDB
+            SQL with ``dialect="duckdb"``.
+        params : sequence of str, int, float, bool or None, optional
+            Values for the ``?`` placeholders, in order.
+        dialect : {"athena", "duckdb"}
+            The dialect of ``text``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Tidied by :func:`tidy_result`.
+        """
+        values = check_params(params)
+        if not is_s3(self.location) and local_formats(self.location) != self._formats:
+            self.refresh()
+        if dialect == "athena":
+            statement = self.transpile(text)
+        elif dialect == "duckdb":
+            statement = text
+        else:
+            raise ConfigError(f"unknown SQL dialect {dialect!r}; valid: {', '.join(DIALECTS)}")
+        return tidy_result(execute(self._con, statement, values))

@@ -133,7 +133,7 @@ class S3Storage:
             return
         import awswrangler as wr
 
-        from usagekit.dataset import PARTITION_KEYS, TABLE_COLUMNS
+        from usagekit.dataset.schema import PARTITION_KEYS, TABLE_COLUMNS
 
         name = f"{self.database}.{self.table}"
         with _errors("register the Glue table", name):

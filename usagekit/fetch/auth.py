@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import msgspec
 import requests
 
-from usagekit._http import RetryPolicy, send
 from usagekit.config import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from usagekit.exceptions import AuthError, ConfigError
+from usagekit.fetch.http import RetryPolicy, send
 
 _logger = logging.getLogger(__name__)
 

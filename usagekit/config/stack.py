@@ -11,7 +11,7 @@ region and credentials come from the standard AWS chain (``AWS_REGION``,
 
 For processes that do not read the stack themselves (a shell, notebook kernels)::
 
-    eval "$(python -m usagekit.stack my-stack)"   # exports USAGEKIT_DATASET, USAGEKIT_ATHENA_*
+    eval "$(python -m usagekit.config.stack my-stack)"  # USAGEKIT_DATASET, USAGEKIT_ATHENA_*
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from usagekit.config import (
+from usagekit.config.settings import (
     ENV_ATHENA_DATABASE,
     ENV_ATHENA_OUTPUT,
     ENV_ATHENA_TABLE,
@@ -319,7 +319,7 @@ def _usagekit_stacks(client: Any) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m usagekit.stack [STACK] [--region R]``: print shell ``export`` lines.
+    """``python -m usagekit.config.stack [STACK] [--region R]``: print shell ``export`` lines.
 
     Returns
     -------
@@ -327,9 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success, 2 when the stack cannot be used (the reason goes to stderr).
     """
     parser = argparse.ArgumentParser(
-        prog="python -m usagekit.stack",
+        prog="python -m usagekit.config.stack",
         description="Print `export` lines pointing usagekit at a deployed stack "
-        f"(use: eval \"$(python -m usagekit.stack NAME)\"). NAME defaults to ${ENV_STACK}.",
+        f"(use: eval \"$(python -m usagekit.config.stack NAME)\"). NAME defaults to ${ENV_STACK}.",
     )
     parser.add_argument("stack", nargs="?", help=f"stack name (default: ${ENV_STACK})")
     parser.add_argument("--region", help="the stack's region (default: the AWS environment's)")
@@ -342,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_stack(args.stack, session=session)
     except ConfigError as exc:
-        print(f"usagekit.stack: {exc}", file=sys.stderr)
+        print(f"usagekit.config.stack: {exc}", file=sys.stderr)
         return 2
     variables = {**config.env(), **({"AWS_REGION": config.region} if config.region else {})}
     for key, value in variables.items():

@@ -1,21 +1,9 @@
-"""Charts of the analyses' frames, readable by someone who did not make them.
-
-Every function takes a tidy frame as :mod:`usagekit.analyses` returns it and returns a
-matplotlib :class:`~matplotlib.figure.Figure` (made without pyplot, so nothing leaks
-into global state; Jupyter displays it when it is a cell's last expression). Conventions:
-
-- titles say what is counted and per what period; axes carry units;
-- time axes are UTC, labelled so, with concise date labels that never overlap;
-- clients keep one colour across every chart of a report (:class:`Palette`), and only
-  the top N are named: the rest are summed as ``"other"`` (grey), so a chart of one
-  client or of 500 reads the same.
-"""
+"""The report's matplotlib figures: UTC time axes, top clients plus ``other``, 429 panels."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 
@@ -25,20 +13,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from usagekit.charts.palette import CLIENT_COLORS, MAX_NAMED, OTHER, OTHER_COLOR, Palette
+from usagekit.charts.tables import client_labels, shorten
 from usagekit.exceptions import ConfigError
 
 _logger = logging.getLogger(__name__)
 
-OTHER = "other"
-OTHER_COLOR = "#9e9e9e"
-#: Colours for named clients, in rank order (tab10 then the light half of tab20).
-CLIENT_COLORS: tuple[str, ...] = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79",
-    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
-    "#c49c94", "#f7b6d2", "#9edae5", "#dbdb8d", "#6b6ecf",
-)
-MAX_NAMED = len(CLIENT_COLORS)
+
 #: Status classes in display order, with their colours (429 is a part of 4xx).
 STATUS_CLASSES: dict[str, str] = {
     "2xx": "#2ca02c",
@@ -61,178 +42,6 @@ _AXIS_LABEL = {
     "week": "Week starting Monday (UTC)",
     "month": "Month (UTC)",
 }
-_LABEL_WIDTH = 48
-#: How a missing value reads in a formatted table.
-MISSING = "-"
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def thousands(value: float) -> str:
-    """``1234567`` → ``"1,234,567"`` (``"-"`` for missing values)."""
-    if value is None or pd.isna(value):
-        return MISSING
-    return f"{value:,.0f}"
-
-
-def percent(value: float, digits: int = 1) -> str:
-    """A fraction as a percentage: ``0.0345`` → ``"3.5 %"`` (``"-"`` for missing)."""
-    if value is None or pd.isna(value):
-        return MISSING
-    return f"{value * 100:.{digits}f} %"
-
-
-#: Readable headers for the analyses' columns (used by :func:`format_table`).
-HEADERS: dict[str, str] = {
-    "date": "Period (UTC)", "clientId": "Client id", "clientName": "Client",
-    "templateUri": "Endpoint", "httpMethod": "Method", "requests": "Requests",
-    "status200": "2xx", "status300": "3xx", "status400": "4xx", "status429": "429s",
-    "status500": "5xx", "errors": "Errors", "rate429": "429 rate",
-    "error_rate": "Error rate", "share": "Share", "first429": "First 429 (UTC)",
-    "last429": "Last 429 (UTC)", "periods429": "Periods with 429s", "change": "Change",
-    "previous_requests": "Requests before", "ratio": "Ratio", "month": "Month (UTC)",
-    "projected_requests": "Projected at month end", "allowance": "Allowance",
-    "used_share": "Used", "projected_share": "Projected use",
-    "projected_overage": "Projected overage", "value": "Value",
-    "baseline_mean": "Baseline (mean)", "baseline_sd": "Baseline (sd)", "score": "Score",
-    "metric": "Metric", "days_elapsed": "Days so far", "days_in_month": "Days in month",
-    "complete": "Complete",
-}
-#: Columns holding fractions, shown as percentages by :func:`format_table`.
-PERCENT_COLUMNS: frozenset[str] = frozenset({
-    "rate429", "error_rate", "share", "used_share", "projected_share",
-})
-
-
-def format_table(
-    df: pd.DataFrame,
-    *,
-    percent_columns: Iterable[str] | None = None,
-    rename: dict[str, str] | None = None,
-) -> pd.DataFrame:
-    """A copy of ``df`` with every value formatted as display text.
-
-    Integers get thousands separators, ``percent_columns`` (fractions) become
-    percentages, UTC timestamps become ``YYYY-MM-DD`` (or with the time when it is not
-    midnight), and column names are renamed for readers. The index is reset.
-
-    Parameters
-    ----------
-    df : DataFrame
-        A tidy analysis frame.
-    percent_columns : iterable of str, optional
-        Columns holding fractions (0..1) to show as percentages (default: those of
-        :data:`PERCENT_COLUMNS` present).
-    rename : dict, optional
-        Column name → header shown to readers (default :data:`HEADERS`).
-
-    Returns
-    -------
-    DataFrame
-        All columns of dtype string, ready for display or HTML.
-    """
-    if percent_columns is None:
-        percent_columns = PERCENT_COLUMNS
-    headers = HEADERS if rename is None else rename
-    pct = set(percent_columns)
-    out = pd.DataFrame(index=range(len(df)))
-    for name in df.columns:
-        col = df[name].reset_index(drop=True)
-        if name in pct:
-            text = col.map(percent)
-        elif pd.api.types.is_datetime64_any_dtype(col):
-            midnight = col.dropna().dt.normalize().eq(col.dropna()).all()
-            fmt = "%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M UTC"
-            text = col.map(lambda v, f=fmt: MISSING if pd.isna(v) else v.strftime(f))
-        elif pd.api.types.is_bool_dtype(col):
-            text = col.map(lambda v: "yes" if v else "no")
-        elif pd.api.types.is_integer_dtype(col):
-            text = col.map(thousands)
-        elif pd.api.types.is_float_dtype(col):
-            text = col.map(lambda v: MISSING if pd.isna(v) else (
-                f"{v:,.0f}" if abs(v) >= 1000 or float(v).is_integer() else f"{v:,.2f}"))
-        else:
-            text = col.map(lambda v: MISSING if v is None or v is pd.NA else str(v))
-        out[headers.get(name, name)] = text.astype("string")
-    return out
-
-
-def shorten(label: str, width: int = _LABEL_WIDTH) -> str:
-    """``label`` cut to ``width`` characters with an ellipsis in the middle."""
-    if len(label) <= width:
-        return label
-    keep = width - 1
-    return label[: keep // 2] + "…" + label[-(keep - keep // 2):]
-
-
-def client_labels(df: pd.DataFrame) -> pd.Series:
-    """One readable, unique label per client: its name, or its id when the name is empty.
-
-    Two clients with the same name are told apart by the first 8 characters of their id.
-    """
-    names = df["clientName"].astype("string").fillna("")
-    ids = df["clientId"].astype("string").fillna("")
-    labels = names.where(names.str.len() > 0, ids)
-    pairs = pd.DataFrame({"label": labels, "id": ids}).drop_duplicates()
-    clash = set(pairs.loc[pairs["label"].duplicated(keep=False), "label"])
-    if clash:
-        labels = labels.where(~labels.isin(clash), labels + " (" + ids.str.slice(0, 8) + ")")
-    return labels.fillna("(unknown)")
-
-
-# --------------------------------------------------------------------------- palette
-
-
-@dataclass(frozen=True)
-class Palette:
-    """A stable client → colour mapping for every chart of one report.
-
-    The first ``top_n`` clients (in rank order) get a colour each; every other client
-    is drawn as :data:`OTHER` in grey.
-
-    Examples
-    --------
-    >>> p = Palette.from_ranking(["billing-sync", "wfm-export", "crm"], top_n=2)
-    >>> p.color("billing-sync") == CLIENT_COLORS[0], p.bucket("crm")
-    (True, 'other')
-    """
-
-    clients: tuple[str, ...]
-    colors: dict[str, str] = field(repr=False)
-
-    @classmethod
-    def from_ranking(cls, ranked: Iterable[str], top_n: int = 10) -> Palette:
-        """Name the first ``top_n`` of ``ranked`` (most important first)."""
-        if not 1 <= top_n <= MAX_NAMED:
-            raise ConfigError(f"invalid top_n {top_n!r}: use 1..{MAX_NAMED}")
-        clients = tuple(dict.fromkeys(c for c in ranked if c != OTHER))[:top_n]
-        colors = dict(zip(clients, CLIENT_COLORS, strict=False))
-        return cls(clients=clients, colors=colors)
-
-    @classmethod
-    def from_frame(
-        cls, df: pd.DataFrame, *, weight: str = "requests", top_n: int = 10
-    ) -> Palette:
-        """Rank the clients of ``df`` (``clientId``/``clientName`` rows) by ``weight``."""
-        totals = (
-            df.assign(_label=client_labels(df))
-            .groupby("_label", sort=False)[weight]
-            .sum()
-            .sort_values(ascending=False, kind="stable")
-        )
-        return cls.from_ranking(totals.index, top_n=top_n)
-
-    def bucket(self, client: str) -> str:
-        """The client's own label when it is named, else :data:`OTHER`."""
-        return client if client in self.colors else OTHER
-
-    def color(self, client: str) -> str:
-        """The client's colour (grey for :data:`OTHER` and unnamed clients)."""
-        return self.colors.get(client, OTHER_COLOR)
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def _figure(width: float = 10.0, height: float = 4.2) -> tuple[Figure, Axes]:

@@ -1,22 +1,14 @@
-"""One place for paths, environment variables and settings.
-
-Everything that can be configured is read here, from the environment the
-official Genesys tools use (``GENESYSCLOUD_*``), the standard AWS credential
-chain (left to boto3) and ``USAGEKIT_*`` variables for the kit itself.
-"""
+"""Paths, environment variable names, defaults and the validated settings types."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from usagekit.exceptions import ConfigError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def _project_root() -> Path:
@@ -85,26 +77,6 @@ def validate_identifier(value: str, what: str = "identifier") -> str:
     return value
 
 
-def dataset_location(override: str | os.PathLike[str] | None = None,
-                     env: Mapping[str, str] | None = None) -> str:
-    """Where the usage dataset lives: a local folder or an ``s3://bucket/prefix/`` URL.
-
-    Order: ``override`` (a ``--dataset`` flag), then ``USAGEKIT_DATASET``, then the
-    ``DataLocation`` output of the CloudFormation stack ``USAGEKIT_STACK`` names, then the
-    project's ``data/usage`` folder.
-    """
-    env = os.environ if env is None else env
-    if override not in (None, ""):
-        return os.fspath(override)  # type: ignore[arg-type]
-    value = env.get(ENV_DATASET, "").strip()
-    if value:
-        return value
-    from usagekit.stack import stack_from_env
-
-    stack = stack_from_env(env)
-    return stack.data_location if stack else os.fspath(DEFAULT_DATASET)
-
-
 def is_s3(location: str) -> bool:
     """True when ``location`` is an S3 URL."""
     return location.startswith("s3://")
@@ -127,24 +99,3 @@ class AthenaSettings:
                 f"invalid Athena output location {self.output_location!r}: "
                 "expected an s3://bucket/prefix/ URL"
             )
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None,
-                 session: Any = None) -> AthenaSettings:
-        """Read ``USAGEKIT_ATHENA_*`` variables over the stack's or the default settings.
-
-        When ``USAGEKIT_STACK`` names a CloudFormation stack, its outputs (read with
-        ``session``, a ``boto3.Session``, or the default one) give the defaults; each
-        ``USAGEKIT_ATHENA_*`` variable that is set still wins.
-        """
-        from usagekit.stack import stack_from_env
-
-        env = os.environ if env is None else env
-        stack = stack_from_env(env, session=session)
-        base = stack.athena if stack else cls()
-        return cls(
-            database=env.get(ENV_ATHENA_DATABASE) or base.database,
-            table=env.get(ENV_ATHENA_TABLE) or base.table,
-            workgroup=env.get(ENV_ATHENA_WORKGROUP) or base.workgroup,
-            output_location=env.get(ENV_ATHENA_OUTPUT) or base.output_location,
-        )

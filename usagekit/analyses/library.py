@@ -1,18 +1,4 @@
-"""Named analyses, written once in Athena (Trino) SQL, run on any engine.
-
-Each analysis reads one granularity and ONE grouping (which ``groupBy`` set produced the
-rows; sums never mix groupings), keeps rows whose bucket starts in ``[start, end)`` and
-returns a tidy DataFrame. Values are bound to ``?`` placeholders; only the validated
-``"database"."table"`` is written into the SQL text. ``status429`` is a subset of
-``status400``: errors are ``status400 + status500``, never plus ``status429``.
-
-Examples
---------
->>> from usagekit.engine import open_engine  # doctest: +SKIP
->>> from usagekit.analyses import ANALYSES, top_clients_429
->>> top_clients_429(open_engine(), start="2026-10-01", end="2026-11-01", limit=5)
->>> ANALYSES["fair_use"](open_engine(), users={"CX2": 250})
-"""
+"""The analysis catalogue: options, SQL rendering with bound parameters, and the runners."""
 
 from __future__ import annotations
 
@@ -21,6 +7,7 @@ import logging
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usagekit.exceptions import ConfigError
@@ -31,6 +18,9 @@ if TYPE_CHECKING:  # pandas and the engines load on first use: `usagekit --help`
     from usagekit.engine import Engine
 
 _logger = logging.getLogger(__name__)
+
+#: The analyses' SQL, one ``.sql`` file per query.
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 GRANULARITIES = ("day", "week", "month")
 #: Grouping-key components in canonical order (see ``usagekit.query.grouping_key``).
@@ -343,187 +333,12 @@ def _fair_use(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
                        "projected_requests": "float64", "allowance": "int64"})
 
 
-# ----------------------------------------------------------------- SQL
+def _sql(name: str) -> str:
+    """The query ``sql/<name>.sql`` shipped with the package, without its ``--`` header."""
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith("--"))
 
-_TOTALS_OVER_TIME = """
-SELECT CAST(from_iso8601_timestamp("date") AS timestamp) AS "date",
-       sum(requests) AS requests, sum(status200) AS status200, sum(status300) AS status300,
-       sum(status400) AS status400, sum(status429) AS status429, sum(status500) AS status500,
-       CAST(sum(status429) AS DOUBLE) / nullif(sum(requests), 0) AS rate429,
-       CAST(sum(status400) + sum(status500) AS DOUBLE) / nullif(sum(requests), 0) AS error_rate
-FROM {source}
-WHERE {where}
-GROUP BY 1
-ORDER BY 1
-"""
-
-_TOP_CLIENTS_429 = """
-WITH totals AS (
-    SELECT clientId AS clientid, max(clientName) AS clientname,
-           sum(status429) AS status429, sum(requests) AS requests
-    FROM {source}
-    WHERE {where}
-    GROUP BY clientId
-), ranked AS (
-    SELECT clientid, clientname, status429, requests,
-           CAST(status429 AS DOUBLE) / nullif(requests, 0) AS rate429,
-           row_number() OVER (ORDER BY status429 DESC, clientid) AS "rank"
-    FROM totals
-    WHERE status429 > 0
-)
-SELECT "rank", clientid, clientname, status429, requests, rate429
-FROM ranked
-WHERE "rank" <= {limit}
-ORDER BY "rank"
-"""
-
-_RATE_429_OVER_TIME = """
-WITH selected AS (
-    SELECT clientId AS clientid, clientName AS clientname,
-           from_iso8601_timestamp("date") AS ts, status429, requests
-    FROM {source}
-    WHERE {where} AND ({client_id} = '' OR clientId = {client_id})
-), ranked AS (
-    SELECT clientid, row_number() OVER (ORDER BY sum(status429) DESC, clientid) AS r
-    FROM selected
-    GROUP BY clientid
-    HAVING sum(status429) > 0 OR {client_id} <> ''
-)
-SELECT CAST(s.ts AS timestamp) AS "date", s.clientid, max(s.clientname) AS clientname,
-       sum(s.requests) AS requests, sum(s.status429) AS status429,
-       CAST(sum(s.status429) AS DOUBLE) / nullif(sum(s.requests), 0) AS rate429
-FROM selected s
-JOIN ranked k ON k.clientid = s.clientid
-WHERE k.r <= {top}
-GROUP BY s.ts, s.clientid
-ORDER BY 1, 2
-"""
-
-_ERROR_RATE_BY_ENDPOINT = """
-WITH totals AS (
-    SELECT templateUri AS templateuri, httpMethod AS httpmethod, sum(requests) AS requests,
-           sum(status400) AS status400, sum(status429) AS status429,
-           sum(status500) AS status500
-    FROM {source}
-    WHERE {where}
-    GROUP BY templateUri, httpMethod
-), rated AS (
-    SELECT templateuri, httpmethod, requests, status400, status429, status500,
-           status400 + status500 AS errors,
-           CAST(status400 + status500 AS DOUBLE) / requests AS error_rate,
-           CAST(status429 AS DOUBLE) / requests AS rate429
-    FROM totals
-    WHERE requests >= {min_requests}
-), ranked AS (
-    SELECT templateuri, httpmethod, requests, status400, status429, status500, errors,
-           error_rate, rate429,
-           row_number() OVER (ORDER BY error_rate DESC, requests DESC, templateuri,
-                              httpmethod) AS "rank"
-    FROM rated
-)
-SELECT "rank", templateuri, httpmethod, requests, status400, status429, status500, errors,
-       error_rate, rate429
-FROM ranked
-WHERE "rank" <= {limit}
-ORDER BY "rank"
-"""
-
-_METHOD_MIX = """
-SELECT httpMethod AS httpmethod, sum(requests) AS requests,
-       sum(status400) + sum(status500) AS errors, sum(status429) AS status429,
-       CAST(sum(requests) AS DOUBLE) / nullif(sum(sum(requests)) OVER (), 0) AS share
-FROM {source}
-WHERE {where}
-GROUP BY httpMethod
-ORDER BY 2 DESC, 1
-"""
-
-_CLIENT_CHANGES = """
-WITH base AS (
-    SELECT clientId AS clientid, max(clientName) AS clientname,
-           from_iso8601_timestamp("date") AS ts, sum(requests) AS requests
-    FROM {source}
-    WHERE {where}
-    GROUP BY clientId, from_iso8601_timestamp("date")
-), periods AS (
-    SELECT ts, lag(ts) OVER (ORDER BY ts) AS prev_ts
-    FROM (SELECT DISTINCT ts FROM base) p
-), clients AS (
-    SELECT clientid, max(clientname) AS clientname FROM base GROUP BY clientid
-), compared AS (
-    SELECT p.ts, c.clientid, c.clientname,
-           coalesce(cur.requests, 0) AS requests,
-           coalesce(prev.requests, 0) AS previous_requests
-    FROM periods p
-    CROSS JOIN clients c
-    LEFT JOIN base cur ON cur.clientid = c.clientid AND cur.ts = p.ts
-    LEFT JOIN base prev ON prev.clientid = c.clientid AND prev.ts = p.prev_ts
-    WHERE p.prev_ts IS NOT NULL
-), classified AS (
-    SELECT ts, clientid, clientname, requests, previous_requests,
-           CAST(requests AS DOUBLE) / nullif(previous_requests, 0) AS ratio,
-           CASE
-               WHEN previous_requests = 0 AND requests > 0 THEN 'appeared'
-               WHEN requests = 0 AND previous_requests > 0 THEN 'vanished'
-               WHEN previous_requests > 0
-                    AND requests >= CAST({factor} AS DOUBLE) * previous_requests THEN 'surged'
-               WHEN requests > 0
-                    AND requests * CAST({factor} AS DOUBLE) <= previous_requests THEN 'dropped'
-           END AS "change"
-    FROM compared
-)
-SELECT CAST(ts AS timestamp) AS "date", clientid, clientname, "change", requests,
-       previous_requests, ratio
-FROM classified
-WHERE "change" IS NOT NULL AND greatest(requests, previous_requests) >= {min_requests}
-ORDER BY 1, 2
-"""
-
-_SPIKES = """
-WITH base AS (
-    SELECT clientId AS clientid, max(clientName) AS clientname,
-           from_iso8601_timestamp("date") AS ts,
-           sum(CASE {metric}
-                   WHEN 'requests' THEN requests WHEN 'status200' THEN status200
-                   WHEN 'status300' THEN status300 WHEN 'status400' THEN status400
-                   WHEN 'status429' THEN status429 WHEN 'status500' THEN status500
-               END) AS value
-    FROM {source}
-    WHERE {where}
-    GROUP BY clientId, from_iso8601_timestamp("date")
-), periods AS (
-    SELECT ts, row_number() OVER (ORDER BY ts) AS idx
-    FROM (SELECT DISTINCT ts FROM base) p
-), clients AS (
-    SELECT clientid, max(clientname) AS clientname FROM base GROUP BY clientid
-), grid AS (
-    SELECT p.ts, p.idx, c.clientid, c.clientname, coalesce(b.value, 0) AS value
-    FROM periods p
-    CROSS JOIN clients c
-    LEFT JOIN base b ON b.clientid = c.clientid AND b.ts = p.ts
-), scored AS (
-    SELECT g.ts, g.clientid, g.clientname, g.value,
-           avg(h.value) AS baseline_mean, stddev_samp(h.value) AS baseline_sd,
-           count(*) AS baseline_periods
-    FROM grid g
-    JOIN grid h ON h.clientid = g.clientid AND h.idx BETWEEN g.idx - {window} AND g.idx - 1
-    GROUP BY g.ts, g.clientid, g.clientname, g.value
-)
-SELECT CAST(ts AS timestamp) AS "date", clientid, clientname, value, baseline_mean,
-       baseline_sd, (value - baseline_mean) / nullif(baseline_sd, 0) AS score
-FROM scored
-WHERE baseline_periods = {window} AND value >= {min_value}
-  AND value > baseline_mean + CAST({k} AS DOUBLE) * baseline_sd
-ORDER BY 1, 2
-"""
-
-_DAILY_REQUESTS = """
-SELECT CAST(from_iso8601_timestamp("date") AS timestamp) AS "date", sum(requests) AS requests
-FROM {source}
-WHERE {where}
-GROUP BY 1
-ORDER BY 1
-"""
 
 _TIME_COLUMNS = ("date", "requests", "status200", "status300", "status400", "status429",
                  "status500", "rate429", "error_rate")
@@ -532,24 +347,24 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis(
         "requests_over_time",
         "Requests and status counts per period (org total), with 429 and error rates.",
-        _TOTALS_OVER_TIME, _TIME_COLUMNS),
+        _sql("totals_over_time"), _TIME_COLUMNS),
     Analysis(
         "status_mix",
         "Status mix: 2xx, 3xx, 4xx other than 429, 429, 5xx (they sum to requests), "
         "over the interval or per period.",
-        _TOTALS_OVER_TIME, ("date", "status", "count", "share"),
+        _sql("totals_over_time"), ("date", "status", "count", "share"),
         options=(Option("per_period", bool, False, "one mix per period (else one overall)"),),
         post=_status_mix),
     Analysis(
         "top_clients_429",
         "OAuth clients with the most 429 (rate-limited) responses.",
-        _TOP_CLIENTS_429,
+        _sql("top_clients_429"),
         ("rank", "clientId", "clientName", "status429", "requests", "rate429"),
         dimensions=("oauthclientid",), options=(_limit(),)),
     Analysis(
         "rate_429_over_time",
         "429 rate per period for the clients with the most 429s (or one client).",
-        _RATE_429_OVER_TIME,
+        _sql("rate_429_over_time"),
         ("date", "clientId", "clientName", "requests", "status429", "rate429"),
         dimensions=("oauthclientid",),
         options=(Option("top", int, 5, "how many clients (most 429s first)", minimum=1),
@@ -557,7 +372,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis(
         "error_rate_by_endpoint",
         "Error rate (4xx+5xx; 429s are part of 4xx) by templateUri and method.",
-        _ERROR_RATE_BY_ENDPOINT,
+        _sql("error_rate_by_endpoint"),
         ("rank", "templateUri", "httpMethod", "requests", "status400", "status429",
          "status500", "errors", "error_rate", "rate429"),
         dimensions=("templateuri", "httpmethod"),
@@ -567,13 +382,13 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis(
         "method_mix",
         "Traffic mix by HTTP method: requests, errors, 429s and share of requests.",
-        _METHOD_MIX, ("httpMethod", "requests", "errors", "status429", "share"),
+        _sql("method_mix"), ("httpMethod", "requests", "errors", "status429", "share"),
         dimensions=("httpmethod",)),
     Analysis(
         "client_changes",
         "Clients that appeared, vanished, surged or dropped from one period to the next "
         "(week over week by default).",
-        _CLIENT_CHANGES,
+        _sql("client_changes"),
         ("date", "clientId", "clientName", "change", "requests", "previous_requests",
          "ratio"),
         dimensions=("oauthclientid",), default_granularity="week",
@@ -585,7 +400,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
         "spikes",
         "Periods where a client's metric exceeds its own baseline (mean + k*sd of the "
         "previous `window` periods, missing periods counted as 0).",
-        _SPIKES,
+        _sql("spikes"),
         ("date", "clientId", "clientName", "metric", "value", "baseline_mean",
          "baseline_sd", "score"),
         dimensions=("oauthclientid",),
@@ -601,7 +416,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
         "fair_use",
         "Requests per month against the fair-use allowance (users per licence tier x "
         "allowance per user), with a weekday-aware month-end projection.",
-        _DAILY_REQUESTS,
+        _sql("daily_requests"),
         ("month", "requests", "days_elapsed", "days_in_month", "complete",
          "projected_requests", "allowance", "used_share", "projected_share",
          "projected_overage"),
@@ -644,9 +459,3 @@ method_mix = _function("method_mix")
 client_changes = _function("client_changes")
 spikes = _function("spikes")
 fair_use = _function("fair_use")
-
-__all__ = ["ANALYSES", "DIMENSIONS", "FAIR_USE_ALLOWANCES", "Analysis", "Option",
-           "available_groupings", "check_grouping", "client_changes",
-           "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
-           "rate_429_over_time", "render", "requests_over_time", "resolve_grouping", "run",
-           "spikes", "status_mix", "top_clients_429"]

@@ -1,0 +1,49 @@
+"""Named analyses, written once in Athena (Trino) SQL, run on any engine.
+
+Each analysis reads one granularity and ONE grouping (which ``groupBy`` set produced the
+rows; sums never mix groupings), keeps rows whose bucket starts in ``[start, end)`` and
+returns a tidy DataFrame. Values are bound to ``?`` placeholders; only the validated
+``"database"."table"`` is written into the SQL text. ``status429`` is a subset of
+``status400``: errors are ``status400 + status500``, never plus ``status429``.
+
+Examples
+--------
+>>> from usagekit.engine import open_engine  # doctest: +SKIP
+>>> from usagekit.analyses import ANALYSES, top_clients_429
+>>> top_clients_429(open_engine(), start="2026-10-01", end="2026-11-01", limit=5)
+>>> ANALYSES["fair_use"](open_engine(), users={"CX2": 250})
+"""
+
+from __future__ import annotations
+
+from usagekit.analyses.library import (
+    ANALYSES,
+    DIMENSIONS,
+    FAIR_USE_ALLOWANCES,
+    GRANULARITIES,
+    METRICS,
+    SQL_DIR,
+    Analysis,
+    Option,
+    available_groupings,
+    check_grouping,
+    client_changes,
+    error_rate_by_endpoint,
+    fair_use,
+    interval_values,
+    method_mix,
+    rate_429_over_time,
+    render,
+    requests_over_time,
+    resolve_grouping,
+    run,
+    spikes,
+    status_mix,
+    top_clients_429,
+)
+
+__all__ = ["ANALYSES", "DIMENSIONS", "FAIR_USE_ALLOWANCES", "GRANULARITIES", "METRICS", "SQL_DIR",
+           "Analysis", "Option", "available_groupings", "check_grouping", "client_changes",
+           "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
+           "rate_429_over_time", "render", "requests_over_time", "resolve_grouping", "run",
+           "spikes", "status_mix", "top_clients_429"]

@@ -1,0 +1,50 @@
+"""Charts of the analyses' frames, readable by someone who did not make them.
+
+Every function takes a tidy frame as :mod:`usagekit.analyses` returns it and returns a
+matplotlib :class:`~matplotlib.figure.Figure` (made without pyplot, so nothing leaks
+into global state; Jupyter displays it when it is a cell's last expression). Conventions:
+
+- titles say what is counted and per what period; axes carry units;
+- time axes are UTC, labelled so, with concise date labels that never overlap;
+- clients keep one colour across every chart of a report (:class:`Palette`), and only
+  the top N are named: the rest are summed as ``"other"`` (grey), so a chart of one
+  client or of 500 reads the same.
+"""
+
+from __future__ import annotations
+
+from usagekit.charts.figures import (
+    STATUS_CLASSES,
+    error_rate_by_endpoint,
+    fair_use,
+    rate_limited_over_time,
+    requests_over_time,
+    save_png,
+    status_counts,
+    status_mix,
+    top_clients,
+    traffic_by_method,
+)
+from usagekit.charts.palette import (
+    CLIENT_COLORS,
+    MAX_NAMED,
+    OTHER,
+    OTHER_COLOR,
+    Palette,
+)
+from usagekit.charts.tables import (
+    HEADERS,
+    MISSING,
+    PERCENT_COLUMNS,
+    client_labels,
+    format_table,
+    percent,
+    shorten,
+    thousands,
+)
+
+__all__ = ["CLIENT_COLORS", "HEADERS", "MAX_NAMED", "MISSING", "OTHER", "OTHER_COLOR",
+           "PERCENT_COLUMNS", "STATUS_CLASSES", "Palette", "client_labels",
+           "error_rate_by_endpoint", "fair_use", "format_table", "percent",
+           "rate_limited_over_time", "requests_over_time", "save_png", "shorten", "status_counts",
+           "status_mix", "thousands", "top_clients", "traffic_by_method"]

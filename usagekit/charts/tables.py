@@ -1,0 +1,126 @@
+"""Numbers and tables as the report shows them: thousands, percentages, headers, short labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+_LABEL_WIDTH = 48
+#: How a missing value reads in a formatted table.
+MISSING = "-"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def thousands(value: float) -> str:
+    """``1234567`` → ``"1,234,567"`` (``"-"`` for missing values)."""
+    if value is None or pd.isna(value):
+        return MISSING
+    return f"{value:,.0f}"
+
+
+def percent(value: float, digits: int = 1) -> str:
+    """A fraction as a percentage: ``0.0345`` → ``"3.5 %"`` (``"-"`` for missing)."""
+    if value is None or pd.isna(value):
+        return MISSING
+    return f"{value * 100:.{digits}f} %"
+
+
+#: Readable headers for the analyses' columns (used by :func:`format_table`).
+HEADERS: dict[str, str] = {
+    "date": "Period (UTC)", "clientId": "Client id", "clientName": "Client",
+    "templateUri": "Endpoint", "httpMethod": "Method", "requests": "Requests",
+    "status200": "2xx", "status300": "3xx", "status400": "4xx", "status429": "429s",
+    "status500": "5xx", "errors": "Errors", "rate429": "429 rate",
+    "error_rate": "Error rate", "share": "Share", "first429": "First 429 (UTC)",
+    "last429": "Last 429 (UTC)", "periods429": "Periods with 429s", "change": "Change",
+    "previous_requests": "Requests before", "ratio": "Ratio", "month": "Month (UTC)",
+    "projected_requests": "Projected at month end", "allowance": "Allowance",
+    "used_share": "Used", "projected_share": "Projected use",
+    "projected_overage": "Projected overage", "value": "Value",
+    "baseline_mean": "Baseline (mean)", "baseline_sd": "Baseline (sd)", "score": "Score",
+    "metric": "Metric", "days_elapsed": "Days so far", "days_in_month": "Days in month",
+    "complete": "Complete",
+}
+#: Columns holding fractions, shown as percentages by :func:`format_table`.
+PERCENT_COLUMNS: frozenset[str] = frozenset({
+    "rate429", "error_rate", "share", "used_share", "projected_share",
+})
+
+
+def format_table(
+    df: pd.DataFrame,
+    *,
+    percent_columns: Iterable[str] | None = None,
+    rename: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """A copy of ``df`` with every value formatted as display text.
+
+    Integers get thousands separators, ``percent_columns`` (fractions) become
+    percentages, UTC timestamps become ``YYYY-MM-DD`` (or with the time when it is not
+    midnight), and column names are renamed for readers. The index is reset.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A tidy analysis frame.
+    percent_columns : iterable of str, optional
+        Columns holding fractions (0..1) to show as percentages (default: those of
+        :data:`PERCENT_COLUMNS` present).
+    rename : dict, optional
+        Column name → header shown to readers (default :data:`HEADERS`).
+
+    Returns
+    -------
+    DataFrame
+        All columns of dtype string, ready for display or HTML.
+    """
+    if percent_columns is None:
+        percent_columns = PERCENT_COLUMNS
+    headers = HEADERS if rename is None else rename
+    pct = set(percent_columns)
+    out = pd.DataFrame(index=range(len(df)))
+    for name in df.columns:
+        col = df[name].reset_index(drop=True)
+        if name in pct:
+            text = col.map(percent)
+        elif pd.api.types.is_datetime64_any_dtype(col):
+            midnight = col.dropna().dt.normalize().eq(col.dropna()).all()
+            fmt = "%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M UTC"
+            text = col.map(lambda v, f=fmt: MISSING if pd.isna(v) else v.strftime(f))
+        elif pd.api.types.is_bool_dtype(col):
+            text = col.map(lambda v: "yes" if v else "no")
+        elif pd.api.types.is_integer_dtype(col):
+            text = col.map(thousands)
+        elif pd.api.types.is_float_dtype(col):
+            text = col.map(lambda v: MISSING if pd.isna(v) else (
+                f"{v:,.0f}" if abs(v) >= 1000 or float(v).is_integer() else f"{v:,.2f}"))
+        else:
+            text = col.map(lambda v: MISSING if v is None or v is pd.NA else str(v))
+        out[headers.get(name, name)] = text.astype("string")
+    return out
+
+
+def shorten(label: str, width: int = _LABEL_WIDTH) -> str:
+    """``label`` cut to ``width`` characters with an ellipsis in the middle."""
+    if len(label) <= width:
+        return label
+    keep = width - 1
+    return label[: keep // 2] + "…" + label[-(keep - keep // 2):]
+
+
+def client_labels(df: pd.DataFrame) -> pd.Series:
+    """One readable, unique label per client: its name, or its id when the name is empty.
+
+    Two clients with the same name are told apart by the first 8 characters of their id.
+    """
+    names = df["clientName"].astype("string").fillna("")
+    ids = df["clientId"].astype("string").fillna("")
+    labels = names.where(names.str.len() > 0, ids)
+    pairs = pd.DataFrame({"label": labels, "id": ids}).drop_duplicates()
+    clash = set(pairs.loc[pairs["label"].duplicated(keep=False), "label"])
+    if clash:
+        labels = labels.where(~labels.isin(clash), labels + " (" + ids.str.slice(0, 8) + ")")
+    return labels.fillna("(unknown)")

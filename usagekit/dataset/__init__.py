@@ -1,0 +1,16 @@
+"""The usage dataset: Hive-partitioned NDJSON or Parquet on local disk or S3.
+
+``dataset`` holds :class:`Dataset` and :func:`open_dataset`; ``schema`` the columns, partition
+keys and file names; ``layout`` the partition planning; ``formats`` the two file formats;
+``local`` and ``s3`` one storage backend each.
+"""
+
+from __future__ import annotations
+
+from usagekit.dataset.dataset import Dataset, Storage, WriteSummary, open_dataset, run_crawler
+from usagekit.dataset.layout import Partition, bucket_start, covering_interval
+from usagekit.dataset.schema import FORMATS, MANIFEST, PARTITION_KEYS, TABLE_COLUMNS
+
+__all__ = ["FORMATS", "MANIFEST", "PARTITION_KEYS", "TABLE_COLUMNS", "Dataset", "Partition",
+           "Storage", "WriteSummary", "bucket_start", "covering_interval", "open_dataset",
+           "run_crawler"]

@@ -1,0 +1,235 @@
+"""The two file formats: NDJSON lines as ``jq -c`` writes them, and Parquet tables."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from usagekit.dataset.layout import Partition
+from usagekit.dataset.schema import ARROW_TYPES, DATE_FORMAT, DATE_PATTERN, TABLE_COLUMNS
+from usagekit.exceptions import DatasetError, InvalidRowsError
+from usagekit.frame import (
+    API_FIELDS,
+    DIMENSIONS,
+    check_rows,
+    group_parts,
+    ndjson_table,
+    normalize,
+    read_ndjson,
+    table_frame,
+    to_frame,
+)
+
+
+class _DateOnly(msgspec.Struct):
+    date: str
+
+
+class _Lines:
+    """NDJSON content: a list of compact JSON lines (bytes) and their dates."""
+
+    _decoder = msgspec.json.Decoder(_DateOnly)
+
+    @staticmethod
+    def take(payload: list[bytes], mask: np.ndarray) -> list[bytes]:
+        return [payload[i] for i in np.flatnonzero(mask)]
+
+    @staticmethod
+    def concat(chunks: list[list[bytes]]) -> list[bytes]:
+        return [line for chunk in chunks for line in chunk]
+
+    @staticmethod
+    def count(payload: list[bytes]) -> int:
+        return len(payload)
+
+    @staticmethod
+    def encode(payload: list[bytes]) -> bytes:
+        return b"\n".join([*payload, b""])
+
+    @classmethod
+    def decode(cls, data: bytes) -> tuple[list[bytes], pd.Series]:
+        lines = _split_lines(data)
+        try:
+            rows = cls._decoder.decode_lines(b"\n".join(lines))
+        except msgspec.DecodeError as exc:
+            raise DatasetError(f"a stored NDJSON file is unreadable: {exc}") from None
+        dates = pd.to_datetime(pd.Series([r.date for r in rows], dtype=object), format="ISO8601",
+                               utc=True)
+        return lines, dates
+
+    @staticmethod
+    def from_frame(frame: pd.DataFrame, fields: list[str]) -> list[bytes]:
+        encoder = msgspec.json.Encoder()
+        columns = [
+            frame[name].dt.strftime(DATE_FORMAT).tolist() if name == "date"
+            else frame[name].tolist()
+            for name in fields
+        ]
+        return [
+            encoder.encode(dict(zip(fields, values, strict=True)))
+            for values in zip(*columns, strict=True)
+        ]
+
+
+class _Table:
+    """Parquet content: a pyarrow table of the API fields, ``date`` as string."""
+
+    @staticmethod
+    def take(payload: pa.Table, mask: np.ndarray) -> pa.Table:
+        return payload.filter(pa.array(mask, type=pa.bool_()))
+
+    @staticmethod
+    def concat(chunks: list[pa.Table]) -> pa.Table:
+        return pa.concat_tables(chunks, promote_options="default")
+
+    @staticmethod
+    def count(payload: pa.Table) -> int:
+        return payload.num_rows
+
+    @staticmethod
+    def encode(payload: pa.Table) -> bytes:
+        sink = io.BytesIO()
+        pq.write_table(payload, sink, compression="zstd")
+        return sink.getvalue()
+
+    @staticmethod
+    def decode(data: bytes) -> tuple[pa.Table, pd.Series]:
+        table = pq.read_table(io.BytesIO(data))
+        dates = pd.to_datetime(table.column("date").to_pandas(), format="ISO8601", utc=True)
+        return table, dates
+
+    @staticmethod
+    def from_frame(frame: pd.DataFrame, fields: list[str]) -> pa.Table:
+        arrays = {
+            name: pa.array(
+                frame[name].dt.strftime(DATE_FORMAT) if name == "date" else frame[name],
+                type=ARROW_TYPES[TABLE_COLUMNS[name]],
+            )
+            for name in fields
+        }
+        return pa.table(arrays)
+
+    @staticmethod
+    def from_table(table: pa.Table, frame: pd.DataFrame, fields: list[str]) -> pa.Table:
+        """:meth:`from_frame`'s table, taken from the parsed NDJSON ``frame`` was built from.
+
+        Missing strings become ``""`` as in the frame; ``date`` keeps the input's strings
+        when all are spelled as ``from_frame`` would spell them.
+        """
+        arrays = {}
+        for name in fields:
+            column = table.column(name)
+            if name == "date":
+                if not pc.all(pc.match_substring_regex(column, DATE_PATTERN)).as_py():
+                    column = pa.array(frame["date"].dt.strftime(DATE_FORMAT), type=pa.string())
+            elif column.null_count:
+                column = pc.fill_null(column, "")
+            arrays[name] = column
+        return pa.table(arrays)
+
+
+_CODECS: dict[str, Any] = {"ndjson": _Lines, "parquet": _Table}
+
+
+@dataclass
+class Batch:
+    """Rows being written: the typed frame (for checks) and the format's payload."""
+
+    frame: pd.DataFrame
+    payload: Any
+    codec: Any
+    replaced: int = 0
+    kept: int = 0
+    cut_replaced: int = 0
+
+    @classmethod
+    def of(cls, data: Any, gran: str, key: str, fmt: str) -> Batch:
+        codec = _CODECS[fmt]
+        fields = [*API_FIELDS, *(["platform"] if "platform" in group_parts(key) else [])]
+        lines: list[Any] | None = None
+        table: pa.Table | None = None
+        if isinstance(data, bytes | bytearray | memoryview):
+            raw = bytes(data)
+            table = ndjson_table(raw)
+            frame = table_frame(table, granularity=gran, grouping=key)
+            if fmt == "ndjson":
+                lines = _compact_lines(raw)
+                if len(lines) != len(frame):
+                    raise InvalidRowsError(
+                        f"malformed usage NDJSON: {len(lines)} lines hold {len(frame)} rows; "
+                        "expected one JSON object per line")
+        elif isinstance(data, pd.DataFrame):
+            frame = normalize(data)
+            missing = [c for c in (*DIMENSIONS, "date") if c not in frame.columns]
+            if missing:
+                raise InvalidRowsError(
+                    f"the frame lacks column(s) {', '.join(missing)}: "
+                    f"expected {', '.join(API_FIELDS)}"
+                )
+            frame["granularity"], frame["grouping"] = gran, key
+            frame = normalize(frame)
+        else:
+            rows = [dict(row) for row in data]
+            frame = to_frame(rows, granularity=gran, grouping=key)
+            lines = [msgspec.json.encode(row) for row in rows]
+        check_rows(frame, granularity=gran, grouping=key)
+        if fmt == "ndjson" and lines is not None:
+            payload: Any = lines
+        elif fmt == "parquet" and table is not None:
+            payload = codec.from_table(table, frame, fields)
+        else:
+            payload = codec.from_frame(frame, fields)
+        return cls(frame=frame, payload=payload, codec=codec)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def decode_frame(fmt: str, data: bytes, part: Partition) -> pd.DataFrame:
+    if fmt == "ndjson":
+        frame = read_ndjson(data, granularity=part.granularity, grouping=part.grouping)
+    else:
+        frame = pq.read_table(io.BytesIO(data)).to_pandas()
+        frame["granularity"], frame["grouping"] = part.granularity, part.grouping
+        frame = normalize(frame)
+    frame["period"] = part.period
+    return normalize(frame)
+
+
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _compact_lines(data: bytes) -> list[Any]:
+    """NDJSON lines, each as ``msgspec.json.format(line, indent=-1)`` gives it, in one pass.
+
+    The lines are compacted as one JSON array; input that is not one valid value per
+    line (blank lines inside, say) takes the line-by-line way.
+    """
+    body = data.replace(b"\n", b",").strip(b", \t\r\x0b\x0c")
+    array = b"".join((b"[", body, b"]"))
+    del body  # (each copy is as large as the input)
+    try:
+        array = msgspec.json.format(array, indent=-1)
+        return _RAW_LIST.decode(array)
+    except msgspec.DecodeError:
+        return [msgspec.json.format(line, indent=-1) for line in _split_lines(data)]
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    return [line for line in (raw.strip() for raw in data.split(b"\n")) if line]
+
+
+def records(payload: list[bytes] | pa.Table) -> list[Any]:
+    """A format's rows as sorted comparable values (to tell a changed bucket)."""
+    if isinstance(payload, pa.Table):
+        return sorted(json.dumps(row, sort_keys=True) for row in payload.to_pylist())
+    return sorted(json.dumps(json.loads(bytes(line)), sort_keys=True) for line in payload)

@@ -1,0 +1,42 @@
+"""Usage queries, validated before any request is sent.
+
+A :class:`UsageQuery` describes what to fetch from either Genesys Cloud usage API:
+
+- ``api="legacy"``: ``POST /api/v2/usage/query`` (or the per-client
+  ``/api/v2/oauth/clients/{clientId}/usage/query``), half-open ISO-8601 interval;
+- ``api="aggregates"``: ``POST /api/v2/usage/aggregates/query/jobs`` (or
+  ``/api/v2/usage/client/{clientId}/aggregates/query/jobs``), whole UTC days with both
+  ends inclusive, start at most a year back, at most :data:`MAX_JOB_DAYS` days per job.
+  Longer windows are split into compliant jobs by :meth:`UsageQuery.split`.
+
+Names are matched case-insensitively and canonicalised; the kit spells groupBy values
+as the legacy API does (``OAuthClientId``) and sends ``OauthClientId`` to the
+aggregates API. Every :class:`~usagekit.exceptions.QueryError` names the bad value and
+the valid ones.
+
+Split points (aggregates) fall on bucket boundaries: any day for ``Day``, a Monday for
+``Week``, the 1st of a month for ``Month``. So no week or month bucket is cut in two by
+a seam, and no bucket is reported by two jobs. Without a granularity each job returns
+one bucket; the client sums those per group (labelled with the interval start).
+"""
+
+from __future__ import annotations
+
+from usagekit.query.interval import GRANULARITIES, Interval, parse_interval
+from usagekit.query.usage_query import (
+    APIS,
+    GROUP_BY,
+    GROUP_BY_BY_ROUTE,
+    HTTP_METHODS,
+    MAX_JOB_DAYS,
+    MAX_PAGE_SIZE,
+    METRICS,
+    SORT_FIELDS,
+    SORT_ORDERS,
+    UsageQuery,
+    grouping_key,
+)
+
+__all__ = ["APIS", "GRANULARITIES", "GROUP_BY", "GROUP_BY_BY_ROUTE", "HTTP_METHODS",
+           "MAX_JOB_DAYS", "MAX_PAGE_SIZE", "METRICS", "SORT_FIELDS", "SORT_ORDERS", "Interval",
+           "UsageQuery", "grouping_key", "parse_interval"]

@@ -1,0 +1,364 @@
+"""Gather the report's data: refresh the dataset, run the analyses, sum up the key numbers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from usagekit import analyses, charts, config
+from usagekit.dataset import open_dataset
+from usagekit.embedded import connect
+from usagekit.engine import open_engine
+from usagekit.exceptions import ConfigError, EngineError
+from usagekit.query import Interval, UsageQuery
+from usagekit.report.artefacts import ISO, REPORT_TITLE, iso
+from usagekit.report.params import NotebookParams
+
+_logger = logging.getLogger(__name__)
+
+
+#: The groupBy set the report fetches: every analysis finds its dimensions in it.
+REPORT_GROUP_BY: tuple[str, ...] = ("OAuthClientId", "TemplateUri", "HttpMethod")
+_ALL_CLIENTS = 1_000_000
+_MIN_ENDPOINT_REQUESTS = 50
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the report shows, gathered once by :func:`collect`.
+
+    Attributes
+    ----------
+    params : NotebookParams
+        The validated parameters.
+    made_at : datetime
+        When the data was gathered (UTC).
+    source : dict
+        ``api`` (``sandbox``, ``genesys:<region>`` or ``not refreshed``), ``dataset``
+        (``local <folder>`` / ``S3 <url>``), ``engine`` (``DuckDB`` / ``Athena ...``).
+    frames : dict of DataFrame
+        Analysis results by name (see :func:`collect`).
+    missing : dict of str
+        Analyses that could not run on this dataset, with the reason.
+    palette : charts.Palette
+        Client colours shared by every chart (ranked by 429s).
+    """
+
+    params: NotebookParams
+    made_at: datetime
+    source: dict[str, str]
+    frames: dict[str, pd.DataFrame]
+    missing: dict[str, str]
+    palette: charts.Palette
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """The analysis frame ``name`` (empty when it could not run)."""
+        return self.frames.get(name, pd.DataFrame())
+
+    def summary(self) -> dict[str, Any]:
+        """The report's key numbers, JSON-ready (``summary.json``)."""
+        return _summary(self)
+
+
+def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str:
+    """Fetch what the report needs into the dataset; return the API source.
+
+    Fetches ``Day`` rows grouped by :data:`REPORT_GROUP_BY` for the interval (extended
+    back to the first of the interval's last month, for the fair-use projection), and
+    ``Week`` rows (week-over-week changes, the trend), plus ``Month`` when the report's
+    granularity is Month, both over whole buckets (:meth:`Interval.aligned`). Writes are
+    idempotent: a re-run replaces the same rows.
+
+    Parameters
+    ----------
+    params : NotebookParams
+        Validated report parameters.
+    env : Mapping, optional
+        Environment for :func:`usagekit.embedded.connect` (default ``os.environ``).
+
+    Returns
+    -------
+    str
+        ``sandbox`` or ``genesys:<region>``.
+    """
+    dataset = open_dataset(params.dataset)
+    iv = params.interval
+    day_start = min(iv.start, _month_start(iv.end - timedelta(microseconds=1)))
+    # Whole weeks and months: a stored bucket is never replaced by a part of it.
+    wanted = [("Day", Interval(day_start, iv.end)), ("Week", iv.aligned("Week"))]
+    if params.granularity == "Month":
+        wanted.append(("Month", iv.aligned("Month")))
+    with connect(env) as client:
+        for granularity, interval in wanted:
+            query = UsageQuery.build(interval, granularity=granularity,
+                                     group_by=REPORT_GROUP_BY)
+            result = client.fetch(query)
+            dataset.write(result.rows, granularity=granularity, grouping=query.grouping,
+                          interval=interval)
+            _logger.info("refreshed %s rows for %s, %s", len(result.rows), interval.text,
+                         granularity)
+        return str(client.source)
+
+
+def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
+            now: datetime | None = None) -> ReportData:
+    """Refresh (when ``params.refresh``) and run every analysis the report shows.
+
+    Frames (by name): ``series`` (requests over time at the report's granularity),
+    ``daily`` (per day, for the totals), ``weekly`` (requests per complete week),
+    ``status_mix``, ``top_429`` (top clients by 429s), ``rate_429`` (429s per client
+    and period, every client with 429s),
+    ``endpoints`` (error rate by endpoint), ``methods``, ``changes`` (week over week),
+    ``spikes`` (429 spikes against each client's baseline), ``fair_use``.
+
+    Parameters
+    ----------
+    params : NotebookParams
+        Validated report parameters.
+    env : Mapping, optional
+        Environment for the refresh (default ``os.environ``).
+    now : datetime, optional
+        The time stamped on the report (default: now, UTC).
+
+    Returns
+    -------
+    ReportData
+    """
+    made_at = (now or datetime.now(UTC)).astimezone(UTC)
+    api = refresh(params, env) if params.refresh else "not refreshed"
+    kind = "S3" if config.is_s3(params.dataset) else "local"
+    engine = open_engine(params.engine, params.dataset)
+    source = {
+        "api": api,
+        "dataset": f"{kind} {params.dataset}",
+        "engine": "DuckDB" if params.engine == "local"
+        else f"Athena ({engine.database}.{engine.table})",
+    }
+    grouping = analyses.check_grouping("-".join(
+        g.lower() for g in REPORT_GROUP_BY)) if params.refresh else None
+    frames: dict[str, pd.DataFrame] = {}
+    missing: dict[str, str] = {}
+    for name, run in _plan(params, grouping).items():
+        try:
+            frames[name] = run(engine)
+        except (ConfigError, EngineError) as exc:
+            missing[name] = str(exc)
+            _logger.warning("analysis %s unavailable: %s", name, exc)
+    ranked = frames.get("top_429", pd.DataFrame(columns=["clientId", "clientName"]))
+    palette = charts.Palette.from_ranking(charts.client_labels(ranked), top_n=params.top_n)
+    return ReportData(params=params, made_at=made_at, source=source, frames=frames,
+                      missing=missing, palette=palette)
+
+
+def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], pd.DataFrame]]:
+    iv = p.interval
+    gran = p.partition_granularity
+    span = {"start": iv.start, "end": iv.end, "grouping": grouping}
+    week_start, week_end = _complete_weeks(iv)
+    weeks = {"start": week_start, "end": week_end, "grouping": grouping}
+    last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping}
+    return {
+        "series": lambda e: analyses.requests_over_time(e, granularity=gran, **span),
+        "daily": lambda e: analyses.requests_over_time(e, granularity="day", **span),
+        "weekly": lambda e: analyses.requests_over_time(e, granularity="week", **weeks),
+        "status_mix": lambda e: analyses.status_mix(e, granularity=gran, **span),
+        "top_429": lambda e: analyses.top_clients_429(e, limit=p.top_n, **span),
+        "rate_429": lambda e: analyses.rate_429_over_time(e, granularity=gran,
+                                                          top=_ALL_CLIENTS, **span),
+        "endpoints": lambda e: analyses.error_rate_by_endpoint(
+            e, limit=p.top_n, min_requests=_MIN_ENDPOINT_REQUESTS, **span),
+        "methods": lambda e: analyses.method_mix(e, **span),
+        "changes": lambda e: analyses.client_changes(e, granularity="week", **weeks),
+        "spikes": lambda e: analyses.spikes(e, granularity="day", **span),
+        "fair_use": lambda e: analyses.fair_use(
+            e, granularity="day", users={p.licence_tier: p.licensed_users},
+            as_of=last_day, **fair),
+    }
+
+
+def load_usage(params: NotebookParams, env: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The stored rows of the interval (refreshed first when asked), filtered.
+
+    Reads the dataset (local or S3) at the parameters' granularity and the report's
+    grouping (:data:`REPORT_GROUP_BY`), then keeps rows whose client name or id contains
+    ``params.client``, whose template URI contains ``params.template_uri`` (both
+    case-insensitive) and whose method is ``params.http_method`` ("" = all).
+
+    Returns
+    -------
+    DataFrame
+        The typed usage frame (:mod:`usagekit.frame` columns).
+    """
+    if params.refresh:
+        refresh(params, env)
+    rows = open_dataset(params.dataset).read(
+        granularity=params.partition_granularity, grouping=REPORT_GROUP_BY,
+        start=params.interval.start, end=params.interval.end)
+    keep = pd.Series(True, index=rows.index)
+    if params.client:
+        needle = params.client.lower()
+        keep &= (rows["clientName"].str.lower().str.contains(needle, regex=False)
+                 | rows["clientId"].str.lower().str.contains(needle, regex=False))
+    if params.template_uri:
+        keep &= rows["templateUri"].str.lower().str.contains(params.template_uri.lower(),
+                                                            regex=False)
+    if params.http_method:
+        keep &= rows["httpMethod"] == params.http_method
+    _logger.info("%d of %d rows match the filters", int(keep.sum()), len(rows))
+    return rows[keep].reset_index(drop=True)
+
+
+def breakdown(rows: pd.DataFrame, by: str | list[str], top_n: int = 10) -> pd.DataFrame:
+    """Sum ``rows`` by ``by``: the ``top_n`` groups by requests plus one ``other`` row.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, the six counts, ``rate429`` and ``error_rate`` (fractions).
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    counts = ["requests", "status200", "status300", "status400", "status429", "status500"]
+    sums = (rows.groupby(keys, sort=False, observed=True)[counts].sum()
+            .sort_values("requests", ascending=False, kind="stable").reset_index())
+    if len(sums) > top_n:
+        rest = sums.iloc[top_n:][counts].sum()
+        other = {**{k: f"{charts.OTHER} ({len(sums) - top_n})" for k in keys},
+                 **rest.to_dict()}
+        sums = pd.concat([sums.iloc[:top_n], pd.DataFrame([other])], ignore_index=True)
+    sums = sums.astype({c: "int64" for c in counts})
+    requests = sums["requests"].where(sums["requests"] > 0)
+    sums["rate429"] = (sums["status429"] / requests).astype("float64")
+    sums["error_rate"] = ((sums["status400"] + sums["status500"]) / requests).astype(
+        "float64")
+    return sums
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _fair_use_start(iv: Interval) -> datetime:
+    """Whole months only: the first month start in the interval, or the last month's."""
+    last = _month_start(iv.end - timedelta(microseconds=1))
+    first = _month_start(iv.start)
+    if first < iv.start:
+        first = (first + timedelta(days=32)).replace(day=1)
+    return min(first, last)
+
+
+def _complete_weeks(iv: Interval) -> tuple[datetime, datetime]:
+    """Monday-aligned ``[start, end)`` of the complete weeks inside ``iv``."""
+    day = iv.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if day < iv.start:
+        day += timedelta(days=1)
+    start = day + timedelta(days=(7 - day.weekday()) % 7)
+    end_day = iv.end.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = end_day - timedelta(days=end_day.weekday())
+    return start, max(end, start + timedelta(microseconds=1))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _records(df: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for row in df.reindex(columns=columns).itertuples(index=False):
+        record: dict[str, Any] = {}
+        for name, value in zip(columns, row, strict=True):
+            if isinstance(value, pd.Timestamp):
+                record[name] = iso(value)
+            elif hasattr(value, "item"):  # numpy scalar
+                record[name] = None if pd.isna(value) else value.item()
+            else:
+                record[name] = None if value is pd.NA or value is None else value
+        out.append(record)
+    return out
+
+
+def rate_limited(data: ReportData) -> pd.DataFrame:
+    """Top clients by 429s with the first and last period they got any (since when)."""
+    top = data.frame("top_429")
+    per = data.frame("rate_429")
+    if top.empty:
+        return pd.DataFrame(columns=["clientId", "clientName", "status429", "requests",
+                                     "rate429", "first429", "last429", "periods429"])
+    hit = per[per["status429"] > 0] if not per.empty else per
+    when = (hit.groupby("clientId")["date"].agg(["min", "max", "count"])
+            .rename(columns={"min": "first429", "max": "last429", "count": "periods429"})
+            if not hit.empty else pd.DataFrame(columns=["first429", "last429", "periods429"]))
+    out = top.merge(when, how="left", left_on="clientId", right_index=True)
+    out["periods429"] = out["periods429"].fillna(0).astype("int64")
+    return out[["clientId", "clientName", "status429", "requests", "rate429", "first429",
+                "last429", "periods429"]]
+
+
+def _summary(data: ReportData) -> dict[str, Any]:
+    p = data.params
+    series = data.frame("series")
+    daily = data.frame("daily")  # whole days: week/month buckets may start before the interval
+    counts = ("requests", "status200", "status300", "status400", "status429", "status500")
+    totals: dict[str, Any] = {c: int(daily[c].sum()) if c in daily else 0 for c in counts}
+    requests = totals["requests"]
+    totals["rate429"] = totals["status429"] / requests if requests else None
+    totals["error_rate"] = ((totals["status400"] + totals["status500"]) / requests
+                            if requests else None)
+    totals["periods"] = len(series)
+    weekly = data.frame("weekly")
+    trend: dict[str, Any] | None = None
+    if len(weekly) >= 2:
+        last, prev = weekly.iloc[-1], weekly.iloc[-2]
+        trend = {"week": iso(last["date"]), "requests": int(last["requests"]),
+                 "previous_week": iso(prev["date"]),
+                 "previous_requests": int(prev["requests"]),
+                 "change": (int(last["requests"]) / int(prev["requests"]) - 1
+                            if int(prev["requests"]) else None)}
+    fair = data.frame("fair_use")
+    fair_use: dict[str, Any] = {"licence_tier": p.licence_tier,
+                                "licensed_users": p.licensed_users,
+                                "allowance": p.monthly_allowance, "month": None}
+    if not fair.empty:
+        row = fair.iloc[-1]
+        fair_use |= {"month": iso(row["month"]), "requests": int(row["requests"]),
+                     "complete": bool(row["complete"]),
+                     "projected_requests": _number(row["projected_requests"]),
+                     "used_share": _number(row["used_share"]),
+                     "projected_share": _number(row["projected_share"]),
+                     "projected_overage": _number(row["projected_overage"])}
+    changes = data.frame("changes")
+    if not changes.empty:
+        changes = changes[changes["date"] == changes["date"].max()]
+    endpoints = data.frame("endpoints")
+    if not endpoints.empty:
+        endpoints = endpoints[endpoints["error_rate"] > 0]
+    mix = charts.status_counts(data.frame("status_mix")) if not data.frame(
+        "status_mix").empty else None
+    return {
+        "title": REPORT_TITLE,
+        "made_at": data.made_at.strftime(ISO),
+        "interval": p.interval.text,
+        "granularity": p.granularity,
+        "parameters": p.describe(),
+        "source": dict(data.source),
+        "totals": totals,
+        "trend": trend,
+        "status_mix": None if mix is None else {k: int(v) for k, v in mix.items()},
+        "rate_limited": _records(rate_limited(data), [
+            "clientId", "clientName", "status429", "requests", "rate429", "first429",
+            "last429", "periods429"]),
+        "failing_endpoints": _records(endpoints, [
+            "httpMethod", "templateUri", "requests", "errors", "error_rate", "rate429"]),
+        "methods": _records(data.frame("methods"), ["httpMethod", "requests", "share"]),
+        "fair_use": fair_use,
+        "changes": _records(changes, ["date", "clientId", "clientName", "change",
+                                      "requests", "previous_requests"]),
+        "spikes": _records(data.frame("spikes"), ["date", "clientId", "clientName",
+                                                  "metric", "value", "baseline_mean"]),
+        "unavailable": dict(data.missing),
+    }

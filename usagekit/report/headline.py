@@ -1,0 +1,134 @@
+"""The report's first screen: the key numbers in a few sentences of Markdown."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from usagekit import charts
+from usagekit.report.artefacts import Markdown
+from usagekit.report.collect import ReportData
+
+
+def headline(data: ReportData) -> Markdown:
+    """The report's first screen: what was analysed and the answers in a few lines.
+
+    Totals and trend, who is rate-limited and since when, failing endpoints, fair-use
+    position and month-end projection, notable changes since the previous week; plus
+    the interval, granularity, data source and when the report was made (UTC).
+    """
+    s = data.summary()
+    p = data.params
+    iv = p.interval
+    last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    lines = [
+        f"**{iv.start:%Y-%m-%d} to {last_day}** ({iv.days} UTC days, by "
+        f"{p.granularity.lower()}) · made {data.made_at:%Y-%m-%d %H:%M} UTC  ",
+        f"Data: API {_source_text(s['source']['api'])} · dataset {s['source']['dataset']} · "
+        f"engine {s['source']['engine']}",
+        "",
+        f"- **Traffic:** {_traffic_text(s)}",
+        f"- **Rate-limited (429):** {_rate_limited_text(s)}",
+        f"- **Failing endpoints:** {_endpoints_text(s)}",
+        f"- **Fair use:** {_fair_use_text(s)}",
+        f"- **Changes:** {_changes_text(s)}",
+    ]
+    if s["unavailable"]:
+        lines.append("- **Not available on this dataset:** " + "; ".join(
+            f"{k} ({v})" for k, v in s["unavailable"].items()))
+    return Markdown("\n".join(lines))
+
+
+def _source_text(api: str) -> str:
+    if api == "sandbox":
+        return "embedded sandbox (synthetic data, no credentials set)"
+    if api.startswith("genesys:"):
+        return f"Genesys Cloud, region {api.split(':', 1)[1]}"
+    return "not called (dataset used as stored)"
+
+
+def _traffic_text(s: dict[str, Any]) -> str:
+    t = s["totals"]
+    text = (f"{charts.thousands(t['requests'])} requests, "
+            f"{charts.percent(t['error_rate'])} errors (4xx + 5xx)")
+    trend = s["trend"]
+    if trend and trend["change"] is not None:
+        word = "up" if trend["change"] >= 0 else "down"
+        text += (f"; last complete week (from {trend['week'][:10]}) "
+                 f"{charts.thousands(trend['requests'])}, {word} "
+                 f"{charts.percent(abs(trend['change']))} on the week before")
+    return text + "."
+
+
+def _rate_limited_text(s: dict[str, Any]) -> str:
+    limited = s["rate_limited"]
+    t = s["totals"]
+    if not limited:
+        return "no client was rate-limited."
+    parts = []
+    start = s["interval"][:10]
+    word = s["granularity"].lower()
+    total = s["totals"]["periods"]
+    for row in limited[:3]:
+        name = row["clientName"] or row["clientId"]
+        first = (row["first429"] or "")[:10]
+        if first == start and row["periods429"] == total:
+            when = f"every {word} of the interval"
+        elif first == start:
+            when = f"{row['periods429']} of {total} {word}s, from the interval start"
+        else:
+            when = f"since {first}, {row['periods429']} of {total} {word}s"
+        parts.append(f"**{name}** {charts.thousands(row['status429'])} "
+                     f"({charts.percent(row['rate429'])} of its requests; {when})")
+    more = f" and {len(limited) - 3} more" if len(limited) > 3 else ""
+    return (f"{charts.thousands(t['status429'])} responses "
+            f"({charts.percent(t['rate429'], 2)} of all); " + "; ".join(parts) + more + ".")
+
+
+def _endpoints_text(s: dict[str, Any]) -> str:
+    failing = s["failing_endpoints"]
+    if not failing:
+        return "no endpoint with errors."
+    parts = [f"`{r['httpMethod']} {r['templateUri']}` {charts.percent(r['error_rate'])} of "
+             f"{charts.thousands(r['requests'])}" for r in failing[:3]]
+    return "highest error rates: " + "; ".join(parts) + "."
+
+
+def _fair_use_text(s: dict[str, Any]) -> str:
+    f = s["fair_use"]
+    head = (f"{f['licence_tier']} x {charts.thousands(f['licensed_users'])} users = "
+            f"{charts.thousands(f['allowance'])} requests per month")
+    if f["month"] is None:
+        return head + "; no daily data for the last month."
+    month = pd.Timestamp(f["month"]).strftime("%B %Y")
+    if f["complete"]:
+        verdict = "over" if f["requests"] > f["allowance"] else "within"
+        return (f"{head}; {month}: {charts.thousands(f['requests'])} "
+                f"({charts.percent(f['used_share'])}), {verdict} the allowance.")
+    projected = f["projected_requests"] or 0
+    verdict = ("**projected over the allowance** by "
+               f"{charts.thousands(f['projected_overage'])}" if projected > f["allowance"]
+               else "projected within the allowance")
+    return (f"{head}; {month} so far {charts.thousands(f['requests'])} "
+            f"({charts.percent(f['used_share'])}), month-end projection "
+            f"{charts.thousands(projected)} ({charts.percent(f['projected_share'])}): "
+            f"{verdict}.")
+
+
+def _changes_text(s: dict[str, Any]) -> str:
+    changes = s["changes"]
+    trend = s["trend"]
+    if not trend:
+        return "fewer than two complete weeks in the interval."
+    if not changes:
+        return f"no client appeared, vanished, doubled or halved in the week from " \
+               f"{trend['week'][:10]}."
+    by_kind: dict[str, list[str]] = {}
+    for row in changes:
+        by_kind.setdefault(row["change"], []).append(row["clientName"] or row["clientId"])
+    parts = [f"{kind}: {', '.join(names[:5])}" + (f" (+{len(names) - 5})"
+                                                 if len(names) > 5 else "")
+             for kind, names in sorted(by_kind.items())]
+    return f"week from {trend['week'][:10]} vs the week before: " + "; ".join(parts) + "."
