@@ -224,6 +224,31 @@ def test_table_columns_and_partition_keys_match_the_dataset(template: dict[str, 
     assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == list(PARTITION_KEYS.items())
 
 
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
+def test_one_schema_three_definitions_glue_template_and_trino(template: dict[str, Any],
+                                                              fmt: str) -> None:
+    """The template's Glue table and the Trino DDL the kit prints list the same columns,
+    types and partition keys, in the same order (Trino's varchar is Glue's string)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from usagekit.engine import table_ddl
+
+    table = _table_input(template)
+    glue = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+    glue += [(k["Name"], k["Type"]) for k in table["PartitionKeys"]]
+    create = sqlglot.parse_one(table_ddl("s3://b/usage/", fmt)[1], read="trino")
+    trino = [(c.name, c.args["kind"].sql("trino").lower()) for c in create.find_all(exp.ColumnDef)]
+    assert trino == [(name, {"string": "varchar"}.get(kind, kind)) for name, kind in glue]
+    partitioned = create.find(exp.PartitionedByProperty)
+    assert partitioned is not None
+    assert [e.name for e in partitioned.find_all(exp.Literal)] == [
+        k["Name"] for k in table["PartitionKeys"]]
+    file_format = create.find(exp.FileFormatProperty)
+    assert file_format is not None and file_format.name == {"ndjson": "OPENX_JSON",
+                                                             "parquet": "PARQUET"}[fmt]
+
+
 def test_partition_projection_covers_every_value_the_kit_writes(template: dict[str, Any]) -> None:
     from usagekit.dataset import PARTITION_KEYS
     from usagekit.frame import GRANULARITIES

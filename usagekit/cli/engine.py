@@ -1,14 +1,23 @@
-"""``usagekit sql`` and ``usagekit analyze``: run SQL or a named analysis, print or save it."""
+"""``usagekit sql``, ``analyze`` and ``trino-table``: run SQL or an analysis; the Trino table."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from usagekit.config import DEFAULT_DATASET, ENV_DATASET, ENV_STACK
+from usagekit.config import (
+    DEFAULT_DATASET,
+    ENGINES,
+    ENV_DATASET,
+    ENV_STACK,
+    ENV_TRINO_PASSWORD,
+    ENV_TRINO_TOKEN,
+    ENV_TRINO_URL,
+)
 from usagekit.exceptions import ConfigError
 
 _OUTPUT_SUFFIXES = (".csv", ".json")
@@ -60,12 +69,27 @@ def register(sub: Any) -> None:
     _common(analyze)
     analyze.set_defaults(handler=_run_analysis, option_names=sorted(options))
 
+    table = sub.add_parser(
+        "trino-table", help="print (or create) the kit's table on a Trino Hive catalog",
+        description="Print the CREATE SCHEMA / CREATE TABLE statements for the usage dataset "
+                    "on a Trino (or Starburst) Hive catalog, from the same schema as the Glue "
+                    f"table. With --create, run them on ${ENV_TRINO_URL} "
+                    "(http[s]://user@host:port/catalog/schema; credentials in "
+                    f"${ENV_TRINO_PASSWORD} or ${ENV_TRINO_TOKEN}) and register the partitions.")
+    table.add_argument("--location", required=True,
+                       help="the dataset as Trino sees it: s3://bucket/prefix/ or local:///path")
+    table.add_argument("--format", choices=("ndjson", "parquet"), default="ndjson",
+                       help="the dataset's format (default ndjson)")
+    table.add_argument("--create", action="store_true",
+                       help=f"create it on ${ENV_TRINO_URL} and sync its partitions")
+    table.set_defaults(handler=_run_trino_table)
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", choices=("local", "athena"), default="local",
+    parser.add_argument("--engine", choices=ENGINES, default="local",
                         help=f"local: DuckDB over --dataset; athena: Athena with the "
-                             f"${ENV_STACK} stack's or the USAGEKIT_ATHENA_* settings "
-                             f"(default: local)")
+                             f"${ENV_STACK} stack's or the USAGEKIT_ATHENA_* settings; trino: "
+                             f"the cluster ${ENV_TRINO_URL} names (default: local)")
     # the help never resolves the location: that may read a CloudFormation stack
     parser.add_argument("--dataset", default=None,
                         help=f"dataset folder or s3://bucket/prefix/ (default: "
@@ -110,6 +134,30 @@ def _run_sql(args: argparse.Namespace) -> int:
         else:
             frame = engine.sql(args.query, params)
     return _emit(frame, args)
+
+
+def _run_trino_table(args: argparse.Namespace) -> int:
+    from usagekit.config import trino_settings
+    from usagekit.engine import TrinoEngine, sync_partitions_sql, table_ddl
+
+    if not args.create:
+        settings = trino_settings() if ENV_TRINO_URL in os.environ else None
+        names = ({"catalog": settings.catalog, "schema": settings.schema,
+                  "table": settings.table} if settings else {})
+        for statement in [*table_ddl(args.location, args.format, **names),
+                          sync_partitions_sql(**names)]:
+            print(f"{statement};")
+        return 0
+    with TrinoEngine() as engine:
+        for statement in engine.create_table(args.location, args.format):
+            print(f"{statement};")
+        counts = engine.sql(f"SELECT granularity, count(*) AS files FROM "
+                            f'"{engine.database}"."{engine.table}$partitions" GROUP BY 1 '
+                            "ORDER BY 1")
+    found = ", ".join(f"{row.granularity}: {row.files}" for row in counts.itertuples()) or "none"
+    print(f"created {engine.settings.catalog}.{engine.database}.{engine.table} at "
+          f"{args.location}; partitions by granularity: {found}")
+    return 0
 
 
 def _mapping(name: str, items: list[str]) -> dict[str, int]:

@@ -9,8 +9,9 @@ from typing import Any
 
 from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.config import ENGINES
 from usagekit.query import GRANULARITIES
-from usagekit.report.params import ENGINES, parse_value
+from usagekit.report.params import parse_value
 
 _FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
           "licensed_users", "refresh")

@@ -13,9 +13,14 @@ from usagekit.config.settings import (
     ENV_ATHENA_TABLE,
     ENV_ATHENA_WORKGROUP,
     ENV_DATASET,
+    ENV_TRINO_PASSWORD,
+    ENV_TRINO_TOKEN,
+    ENV_TRINO_URL,
     AthenaSettings,
+    TrinoSettings,
 )
 from usagekit.config.stack import stack_from_env
+from usagekit.exceptions import ConfigError
 
 
 def dataset_location(override: str | os.PathLike[str] | None = None,
@@ -52,3 +57,25 @@ def athena_settings(env: Mapping[str, str] | None = None, session: Any = None) -
         workgroup=env.get(ENV_ATHENA_WORKGROUP) or base.workgroup,
         output_location=env.get(ENV_ATHENA_OUTPUT) or base.output_location,
     )
+
+
+def trino_settings(env: Mapping[str, str] | None = None) -> TrinoSettings:
+    """The Trino coordinator ``USAGEKIT_TRINO_URL`` names, with its optional credentials.
+
+    The table name is the one the other engines use (``USAGEKIT_ATHENA_TABLE`` or
+    ``gc_usage_api_source``).
+
+    Raises
+    ------
+    ConfigError
+        When ``USAGEKIT_TRINO_URL`` is unset or malformed.
+    """
+    env = os.environ if env is None else env
+    url = env.get(ENV_TRINO_URL, "").strip()
+    if not url:
+        raise ConfigError(f"the Trino engine needs {ENV_TRINO_URL}="
+                          "http[s]://user@host:port/catalog/schema (for example "
+                          "http://usagekit@127.0.0.1:8080/hive/genesysclouddb)")
+    return TrinoSettings(url, password=env.get(ENV_TRINO_PASSWORD) or None,
+                         token=env.get(ENV_TRINO_TOKEN) or None,
+                         table=env.get(ENV_ATHENA_TABLE) or AthenaSettings().table)

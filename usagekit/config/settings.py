@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from usagekit.exceptions import ConfigError
 
@@ -36,6 +37,12 @@ ENV_ATHENA_DATABASE = "USAGEKIT_ATHENA_DATABASE"
 ENV_ATHENA_TABLE = "USAGEKIT_ATHENA_TABLE"
 ENV_ATHENA_WORKGROUP = "USAGEKIT_ATHENA_WORKGROUP"
 ENV_ATHENA_OUTPUT = "USAGEKIT_ATHENA_OUTPUT"
+ENV_TRINO_URL = "USAGEKIT_TRINO_URL"
+ENV_TRINO_PASSWORD = "USAGEKIT_TRINO_PASSWORD"
+ENV_TRINO_TOKEN = "USAGEKIT_TRINO_TOKEN"
+
+#: The query engines: DuckDB over the dataset, Athena over its Glue table, a Trino cluster.
+ENGINES: tuple[str, ...] = ("local", "athena", "trino")
 
 # Names the blueprint's SQL uses; both engines expose the dataset under them.
 DEFAULT_DATABASE = "genesysclouddb"
@@ -46,6 +53,8 @@ DEFAULT_WORKGROUP = "primary"
 SECRET_ENV_VARS = (
     ENV_CLIENT_SECRET,
     ENV_ACCESS_TOKEN,
+    ENV_TRINO_PASSWORD,
+    ENV_TRINO_TOKEN,
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
 )
@@ -99,3 +108,98 @@ class AthenaSettings:
                 f"invalid Athena output location {self.output_location!r}: "
                 "expected an s3://bucket/prefix/ URL"
             )
+
+
+_TRINO_URL_FORM = "http[s]://user@host:port/catalog/schema"
+
+
+@dataclass(frozen=True)
+class TrinoSettings:
+    """Where a Trino (or Starburst) coordinator runs and which catalog and schema hold the table.
+
+    Parameters
+    ----------
+    url : str
+        ``http[s]://user@host:port/catalog/schema`` (no password in it: see ``password``);
+        the schema defaults to ``genesysclouddb``, the port to 8080 (http) or 443 (https).
+    password : str, optional
+        Basic authentication (https only), from ``USAGEKIT_TRINO_PASSWORD``. Never shown.
+    token : str, optional
+        A JWT (https only), from ``USAGEKIT_TRINO_TOKEN``. Never shown.
+    table : str
+        The kit's table in that schema.
+    """
+
+    url: str
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    table: str = DEFAULT_TABLE
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        shown = self.url.replace(f":{parts.password}@", ":***@") if parts.password else self.url
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"invalid Trino URL {shown!r}: expected {_TRINO_URL_FORM}")
+        if parts.password:
+            raise ConfigError(f"the Trino URL {shown!r} holds a password: set "
+                              f"{ENV_TRINO_PASSWORD} instead and drop it from the URL")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"invalid Trino URL {shown!r}: expected {_TRINO_URL_FORM} "
+                              "with no query or fragment")
+        try:
+            parts.port  # noqa: B018 - urllib checks the port when it is read
+        except ValueError:
+            raise ConfigError(f"invalid port in the Trino URL {shown!r}: expected "
+                              f"{_TRINO_URL_FORM}") from None
+        path = [p for p in parts.path.split("/") if p]
+        if not 1 <= len(path) <= 2:
+            raise ConfigError(f"the Trino URL {shown!r} must name a catalog (and optionally a "
+                              f"schema): {_TRINO_URL_FORM}")
+        validate_identifier(path[0], "Trino catalog name")
+        if len(path) == 2:
+            validate_identifier(path[1], "Trino schema name")
+        validate_identifier(self.table, "table name")
+        if self.password and self.token:
+            raise ConfigError(f"set one of {ENV_TRINO_PASSWORD} and {ENV_TRINO_TOKEN}, not both")
+        if (self.password or self.token) and parts.scheme != "https":
+            raise ConfigError(f"Trino credentials need https: {shown!r} is http (Trino accepts "
+                              "passwords and tokens over TLS only)")
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https``."""
+        return urlsplit(self.url).scheme
+
+    @property
+    def host(self) -> str:
+        """The coordinator's host name."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """The coordinator's port (8080 for http, 443 for https when the URL has none)."""
+        return urlsplit(self.url).port or (443 if self.scheme == "https" else 8080)
+
+    @property
+    def user(self) -> str:
+        """The Trino user (``usagekit`` when the URL names none)."""
+        return urlsplit(self.url).username or "usagekit"
+
+    @property
+    def catalog(self) -> str:
+        """The catalog (for example ``hive``)."""
+        return self._path[0]
+
+    @property
+    def schema(self) -> str:
+        """The schema holding the table (default ``genesysclouddb``)."""
+        return self._path[1] if len(self._path) == 2 else DEFAULT_DATABASE
+
+    @property
+    def _path(self) -> list[str]:
+        return [p for p in urlsplit(self.url).path.split("/") if p]
+
+    @property
+    def display(self) -> str:
+        """The URL as messages show it: user, host, port, catalog and schema; no secret."""
+        return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.catalog}/{self.schema}"

@@ -1,4 +1,4 @@
-"""Query engines: the same Athena (Trino) SQL on DuckDB locally or on Athena at scale.
+"""Query engines: the same Athena (Trino) SQL on DuckDB locally, on Athena, or on Trino.
 
 Both expose the usage dataset as ``"genesysclouddb"."gc_usage_api_source"`` (names from
 :class:`usagekit.config.AthenaSettings`), so the blueprint's query runs verbatim::
@@ -17,12 +17,14 @@ whole numbers as ``int64`` when they hold no NULL, timestamps as ``datetime64[us
 
 from __future__ import annotations
 
+from usagekit.config import ENGINES
 from usagekit.engine.athena import AthenaEngine
 from usagekit.engine.base import DIALECTS, PARAM_TYPES, Engine, check_params, tidy_result
 from usagekit.engine.dialect import SOURCE_COLUMNS, athena_to_duckdb, parse_athena
 from usagekit.engine.duckdb import DuckDBEngine
-from usagekit.engine.open import ENGINES, open_engine
+from usagekit.engine.open import open_engine
+from usagekit.engine.trino import TrinoEngine, sync_partitions_sql, table_ddl
 
-__all__ = ["DIALECTS", "ENGINES", "PARAM_TYPES", "SOURCE_COLUMNS", "AthenaEngine",
-           "DuckDBEngine", "Engine", "athena_to_duckdb", "check_params", "open_engine",
-           "parse_athena", "tidy_result"]
+__all__ = ["DIALECTS", "ENGINES", "PARAM_TYPES", "SOURCE_COLUMNS", "AthenaEngine", "DuckDBEngine",
+           "Engine", "TrinoEngine", "athena_to_duckdb", "check_params", "open_engine",
+           "parse_athena", "sync_partitions_sql", "table_ddl", "tidy_result"]

@@ -24,12 +24,12 @@ from typing import Any
 
 from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.config import ENGINES
 from usagekit.exceptions import ConfigError, QueryError
 from usagekit.query import GRANULARITIES, GROUP_BY, Interval, grouping_key, parse_interval
 
 _logger = logging.getLogger(__name__)
 
-ENGINES: tuple[str, ...] = ("local", "athena")
 #: Default interval length when ``interval`` is "": the last N complete UTC days.
 DEFAULT_DAYS = 90
 MAX_TOP_N = 20
