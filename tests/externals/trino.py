@@ -104,6 +104,20 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _dies_with_us() -> list[str]:
+    """A command prefix that SIGKILLs the child when this process dies (``setpriv``, Linux).
+
+    Without it a killed test run would leave mvn writing into a removed folder, or an
+    orphaned Trino holding its port and heap. The signal follows the thread that started the
+    child, so start servers from the main thread (pytest fixtures do).
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _mvn_copy(artifact: str, dest: Path) -> Path:
     """Resolve ``artifact`` with mvn (local repository, else the default remote) into ``dest``.
 
@@ -115,7 +129,7 @@ def _mvn_copy(artifact: str, dest: Path) -> Path:
     if mvn is None:
         raise TrinoUnavailable(f"no mvn on PATH: it fetches {artifact}")
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [mvn, "-B", "-q", "-Dstyle.color=never", f"{DEPENDENCY_PLUGIN}:copy",
+    cmd = [*_dies_with_us(), mvn, "-B", "-q", "-Dstyle.color=never", f"{DEPENDENCY_PLUGIN}:copy",
            f"-Dartifact={artifact}", f"-DoutputDirectory={dest}"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=_MVN_TIMEOUT,
@@ -125,7 +139,8 @@ def _mvn_copy(artifact: str, dest: Path) -> Path:
     _group, name, version, packaging = artifact.split(":")
     path = dest / f"{name}-{version}.{packaging}"
     if done.returncode != 0 or not path.is_file():
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+        output = _ANSI.sub("", done.stdout + done.stderr).strip()
+        tail = "\n".join(output.splitlines()[-20:])
         raise TrinoUnavailable(f"mvn could not resolve {artifact} (exit {done.returncode}):\n"
                                f"{tail}")
     return path
@@ -322,8 +337,8 @@ class TrinoServer:
         started = time.monotonic()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(home / "bin" / "launcher"), "run", f"--etc-dir={self.run_dir / 'etc'}",
-                 f"--data-dir={data_dir}"],
+                [*_dies_with_us(), str(home / "bin" / "launcher"), "run",
+                 f"--etc-dir={self.run_dir / 'etc'}", f"--data-dir={data_dir}"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 cwd=self.run_dir, start_new_session=True,
             )
