@@ -296,3 +296,21 @@ def test_how_trino_types_the_kits_files(trino_server: TrinoServer,
                                "genesysclouddb.gc_usage_api_source WHERE clientid LIKE ? "
                                "ORDER BY 1", ["c-odd-%"])
     assert [r["clientname"] for r in odd] == [o["clientName"] for o in ODD_ROWS]
+
+
+def test_a_crashed_exports_hidden_tmp_file_is_not_read(trino_server: TrinoServer,
+                                                       usage_table: tuple[str, Path],
+                                                       tmp_path: Path) -> None:
+    """The kit's atomic write leaves ``.usage.<ext>.<hex>.tmp`` on a crash: Trino skips it."""
+    fmt, dataset = usage_table
+    part = dataset / "granularity=month/grouping=oauthclientid/period=2026-10"
+    name = "usage.json" if fmt == "ndjson" else "usage.parquet"
+    count = ("SELECT count(*) AS n FROM genesysclouddb.gc_usage_api_source "
+             "WHERE granularity = 'month' AND period = '2026-10'")
+    before = _trino(trino_server, count)
+    stale = part / f".{name}.0123456789abcdef.tmp"
+    stale.write_bytes((part / name).read_bytes()[:-7])  # a torn copy of the real file
+    try:
+        assert _trino(trino_server, count) == before == _duckdb(dataset, count, tmp=tmp_path)
+    finally:
+        stale.unlink()
