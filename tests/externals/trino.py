@@ -230,7 +230,8 @@ def _properties(values: Mapping[str, object]) -> str:
 
 
 def write_etc(etc: Path, *, port: int, data_dir: Path, data_root: Path, heap: str,
-              query_memory: str, metastore_dir: str) -> None:
+              query_memory: str, metastore_dir: str,
+              hive_properties: Mapping[str, object] | None = None) -> None:
     """Write a single-node, loopback-only configuration into ``etc``."""
     (etc / "catalog").mkdir(parents=True, exist_ok=True)
     tmp = data_dir / "tmp"
@@ -275,6 +276,7 @@ def write_etc(etc: Path, *, port: int, data_dir: Path, data_root: Path, heap: st
         "fs.native-local.enabled": "true",
         "local.location": data_root,
         "hive.non-managed-table-writes-enabled": "true",
+        **(hive_properties or {}),
     }))
     (etc / "catalog" / "memory.properties").write_text(_properties({
         "connector.name": "memory",
@@ -295,17 +297,21 @@ class TrinoServer:
     startup_timeout : float, optional
         Seconds to wait for ``SELECT 1`` to answer (default ``$USAGEKIT_TRINO_START_TIMEOUT``
         or 300: a cold start takes 25-60 s on 2 busy cores, 2 min seen under load 10).
+    hive_properties : Mapping, optional
+        More (or overriding) ``hive`` catalog properties.
     """
 
     def __init__(self, data_root: Path, *, heap: str = "1G", query_memory: str = "512MB",
                  startup_timeout: float | None = None, metastore_dir: str = "_trino_metastore",
-                 port: int | None = None) -> None:
+                 port: int | None = None,
+                 hive_properties: Mapping[str, object] | None = None) -> None:
         self.data_root = Path(data_root).resolve()
         self.heap = heap
         self.query_memory = query_memory
         self.startup_timeout = startup_timeout or float(
             os.environ.get("USAGEKIT_TRINO_START_TIMEOUT") or 300)
         self.metastore_dir = metastore_dir
+        self.hive_properties = dict(hive_properties or {})
         self.host = "127.0.0.1"
         self.port = port or 0
         self.startup_seconds: float | None = None
@@ -336,7 +342,7 @@ class TrinoServer:
         data_dir = self.run_dir / "data"
         write_etc(self.run_dir / "etc", port=self.port, data_dir=data_dir,
                   data_root=self.data_root, heap=self.heap, query_memory=self.query_memory,
-                  metastore_dir=self.metastore_dir)
+                  metastore_dir=self.metastore_dir, hive_properties=self.hive_properties)
         env = {**os.environ, "JAVA_HOME": str(jdk),
                "PATH": f"{jdk / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
         started = time.monotonic()
