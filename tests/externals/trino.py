@@ -374,7 +374,7 @@ class TrinoServer:
                                       f"log tail:\n{self.log_tail()}")
             try:
                 conn = trino.dbapi.connect(host=self.host, port=self.port, user="usagekit",
-                                           request_timeout=10)
+                                           request_timeout=10, max_attempts=1)
                 try:
                     cur = conn.cursor()
                     cur.execute("SELECT 1")
