@@ -10,10 +10,10 @@ synthetic API usage of a fictional organisation, with a rate limit and injectabl
 
 from __future__ import annotations
 
-from ._app import RequestRecord
-from ._faults import FAULT_KINDS, Fault
-from ._org import GROWING_429_CLIENT, Client, Organization
-from ._server import Sandbox
+from .app import RequestRecord
+from .faults import FAULT_KINDS, Fault
+from .org import GROWING_429_CLIENT, Client, Organization
+from .server import Sandbox
 
 __all__ = ["FAULT_KINDS", "GROWING_429_CLIENT", "Client", "Fault", "Organization",
            "RequestRecord", "Sandbox"]

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from ._app import App, RequestRecord
-from ._faults import Fault, make_fault
-from ._org import Organization
+from .app import App, RequestRecord
+from .faults import Fault, make_fault
+from .org import Organization
 
 _logger = logging.getLogger(__name__)
 _MAX_BODY = 1_000_000

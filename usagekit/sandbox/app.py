@@ -1,7 +1,7 @@
 """The sandbox's behaviour, independent of sockets: request in, ``Response`` out.
 
 Routes, OAuth tokens, query executions and aggregates jobs, the rate limit and the
-injected faults all live here; ``_server`` only moves bytes.
+injected faults all live here; ``server`` only moves bytes.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from ._errors import HttpFailure, api_error, bad_request, error_body, not_found, oauth_error
-from ._faults import QUERY_FAULTS, FaultPlan
-from ._org import Organization
-from ._query import (
+from .errors import HttpFailure, api_error, bad_request, error_body, not_found, oauth_error
+from .faults import QUERY_FAULTS, FaultPlan
+from .org import Organization
+from .query import (
     MAX_LEGACY_DAYS,
     LegacyQuery,
     aggregate_entities,
@@ -34,7 +34,7 @@ from ._query import (
     parse_aggregates,
     parse_legacy,
 )
-from ._ratelimit import RateLimiter, Verdict
+from .ratelimit import RateLimiter, Verdict
 
 _logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
-from ._errors import bad_request
-from ._org import Organization, Usage
+from .errors import bad_request
+from .org import Organization, Usage
 
 GRANULARITIES = ("Day", "Week", "Month")
 LEGACY_GROUP_BY = ("OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod")
