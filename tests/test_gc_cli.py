@@ -1,0 +1,227 @@
+"""The blueprint's own client, the official Genesys Cloud CLI ``gc``, against the sandbox.
+
+``gc`` is built from source once per machine (``tests/externals/gc.py``) and reaches the
+sandbox through a gateway profile in a temporary HOME. The blueprint's steps run verbatim
+(its jq one-liner piped into ``gc usage query create``, ``gc usage query results get`` until
+``Complete``, ``| jq -c '.results[]' > query-result.json``) and must give what
+``usagekit fetch`` gives for the same query. In CI (``CI`` set) a failed build fails the
+tests; elsewhere they skip only when Go (or jq) is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.externals import gc
+from usagekit.sandbox import Sandbox
+
+pytestmark = pytest.mark.slow
+
+TODAY = date(2026, 11, 27)
+GC_TIMEOUT = 60  # seconds for one gc call: a hung call fails the test instead of CI
+GENESYS_VARS = ("GENESYSCLOUD_REGION", "GENESYSCLOUD_OAUTHCLIENT_ID",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET", "GENESYSCLOUD_ACCESS_TOKEN")
+LEGACY_RESULTS = "/api/v2/usage/query/"
+# The blueprint's one-liner (blueprint/index.md), only the interval changed and `gc` called
+# by its full path ($GC).
+ONE_LINER = (
+    """echo {} | jq --arg interval "2026-10/2026-11" --arg granularity "Month" """
+    """--argjson groupBy '["OAuthClientId"]' --argjson metrics '["Status200", "Status429"]' """
+    """'.interval=$interval | if $ARGS.named.granularity != null then """
+    """.granularity=$ARGS.named.granularity else . end | if $ARGS.named.groupBy != null then """
+    """.groupBy=$ARGS.named.groupBy else . end | if $ARGS.named.metrics != null then """
+    """.metrics=$ARGS.named.metrics else . end' | "$GC" usage query create"""
+)
+KIT_FETCH = ["--interval", "2026-10/2026-11", "--granularity", "Month",
+             "--group-by", "OAuthClientId", "--metric", "Status200,Status429"]
+
+
+def _missing(reason: str) -> None:
+    """Skip for a missing tool, except in CI, where every tool must be there."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def gc_binary() -> Path:
+    """The built ``gc`` (built now if this machine has none)."""
+    if shutil.which("jq") is None:
+        _missing("jq is not installed (.ci/run installs it)")
+    if shutil.which("go") is None and not gc.gc_path().is_file():
+        _missing("Go is not installed: cannot build the gc CLI")
+    try:
+        return gc.ensure_gc()
+    except gc.GcBuildError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def secret() -> str:
+    """A fresh client secret: any trace of it in output is a leak, not a coincidence."""
+    return "sb-" + secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="module")
+def sandbox(secret: str) -> Iterator[Sandbox]:
+    with Sandbox(client_secret=secret, query_seconds=0.5, today=TODAY) as running:
+        yield running
+
+
+class Gc:
+    """Runs ``gc`` (and shell pipelines around it) with a gateway profile for the sandbox."""
+
+    def __init__(self, binary: Path, home: Path, sandbox: Sandbox, secret: str) -> None:
+        self.binary = binary
+        self.home = home
+        self.sandbox = sandbox
+        self.secret = secret
+        self.env = {key: value for key, value in os.environ.items()
+                    if key not in GENESYS_VARS}  # they would override the profile
+        self.env["HOME"] = str(home)
+
+    def write_profile(self, client_secret: str) -> None:
+        """``~/.gc/config.toml`` with one profile whose gateway is the sandbox."""
+        (self.home / ".gc").mkdir(exist_ok=True)
+        (self.home / ".gc" / "config.toml").write_text(
+            "[DEFAULT]\n"
+            'environment = "mypurecloud.com"\n'
+            f'client_credentials = "{self.sandbox.client_id}"\n'
+            f'client_secret = "{client_secret}"\n'
+            'gateway_protocol = "http"\n'
+            'gateway_host = "127.0.0.1"\n'
+            f'gateway_port = "{self.sandbox.port}"\n')
+
+    def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """``gc ARGS`` in the temporary HOME; its output is checked to hold no secret."""
+        done = subprocess.run([str(self.binary), *args], input=stdin, capture_output=True,
+                              text=True, env=self.env, cwd=self.home, timeout=GC_TIMEOUT,
+                              check=False)
+        self._no_secret(done)
+        return done
+
+    def shell(self, pipeline: str) -> subprocess.CompletedProcess[str]:
+        """A bash pipeline (``$GC`` is the binary) in the temporary HOME."""
+        done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + pipeline],
+                              capture_output=True, text=True, cwd=self.home,
+                              env={**self.env, "GC": str(self.binary)}, timeout=GC_TIMEOUT,
+                              check=False)
+        self._no_secret(done)
+        return done
+
+    def json(self, *args: str, stdin: str = "") -> Any:
+        """``gc ARGS``, which must succeed, parsed from its pretty JSON output."""
+        done = self.run(*args, stdin=stdin)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def _no_secret(self, done: subprocess.CompletedProcess[str]) -> None:
+        assert self.secret not in done.stdout + done.stderr, "gc printed the client secret"
+
+
+@pytest.fixture
+def cli(gc_binary: Path, sandbox: Sandbox, secret: str, tmp_path: Path) -> Iterator[Gc]:
+    """``gc`` logged in to the sandbox; the profile (secret, cached token) goes afterwards."""
+    runner = Gc(gc_binary, tmp_path, sandbox, secret)
+    runner.write_profile(secret)
+    sandbox.clear_requests()
+    try:
+        yield runner
+    finally:
+        shutil.rmtree(tmp_path / ".gc", ignore_errors=True)
+
+
+def kit_fetch(sandbox: Sandbox, *args: str) -> str:
+    """``usagekit fetch ARGS -o -`` in a subprocess, configured for the sandbox by env."""
+    env = {key: value for key, value in os.environ.items() if key not in GENESYS_VARS}
+    env |= {"GENESYSCLOUD_REGION": sandbox.url,
+            "GENESYSCLOUD_OAUTHCLIENT_ID": sandbox.client_id,
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET": sandbox.client_secret}
+    done = subprocess.run([sys.executable, "-m", "usagekit", "fetch", *args, "--no-progress",
+                           "-o", "-"], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert sandbox.client_secret not in done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def poll(cli: Gc, args: tuple[str, ...], done: tuple[str, ...]) -> dict[str, Any]:
+    """Repeat ``gc ARGS`` until its ``queryStatus`` is one of ``done``."""
+    for _ in range(100):
+        answer = cli.json(*args)
+        if answer["queryStatus"] in done:
+            return answer
+        time.sleep(0.2)
+    raise AssertionError(f"gc {' '.join(args)} never reached {done}")
+
+
+# ------------------------------------------------------------------ the blueprint's steps
+
+def test_blueprint_steps_give_the_rows_usagekit_fetch_gives(cli: Gc) -> None:
+    created = cli.shell(ONE_LINER)
+    assert created.returncode == 0, created.stderr
+    execution = json.loads(created.stdout)
+    execution_id = execution["executionId"]
+    assert execution["resultsUri"] == f"{LEGACY_RESULTS}{execution_id}/results"
+
+    cli.sandbox.inject("rate_limit", retry_after=1, route=LEGACY_RESULTS)  # gc waits, retries
+    first = cli.json("usage", "query", "results", "get", execution_id)
+    assert first["queryStatus"] in ("Running", "Complete")
+    assert poll(cli, ("usage", "query", "results", "get", execution_id),
+                ("Complete", "Failed"))["queryStatus"] == "Complete"
+
+    flattened = cli.shell(f'"$GC" usage query results get {shlex.quote(execution_id)} '
+                          "| jq -c '.results[]' > query-result.json")
+    assert flattened.returncode == 0, flattened.stderr
+    rows = (cli.home / "query-result.json").read_text()
+    assert len(rows.splitlines()) > 10
+    assert all(json.loads(line)["date"] == "2026-10-01T00:00:00Z" for line in rows.splitlines())
+    assert rows == kit_fetch(cli.sandbox, *KIT_FETCH)
+
+    log = [(r.method, r.path.removesuffix(f"/{execution_id}/results"), r.status)
+           for r in cli.sandbox.requests]
+    assert log[:2] == [("POST", "/oauth/token", 200), ("POST", "/api/v2/usage/query", 202)]
+    assert ("GET", "/api/v2/usage/query", 429) in log  # the injected burst, waited out
+    assert all(status in (200, 202, 429) for _, _, status in log)
+
+
+def test_aggregates_job_create_and_list(cli: Gc) -> None:
+    body = {"interval": "2026-10-01/2026-10-02", "granularity": "Day",
+            "groupBy": ["OauthClientId"]}
+    job = cli.json("usage", "aggregates", "query", "jobs", "create", stdin=json.dumps(body))
+    assert job["resultsUri"] == f"/api/v2/usage/aggregates/query/jobs/{job['id']}"
+    page = poll(cli, ("usage", "aggregates", "query", "jobs", "list", job["id"]),
+                ("Succeeded", "Failed", "Cancelled"))
+    assert page["queryStatus"] == "Succeeded" and "nextUri" not in page  # < 100 entities
+    seen = [(e["oauthClient"]["id"], f"{e['date']}T00:00:00Z", e["requestCount"],
+             e["status200"], e["status429"]) for e in page["entities"]]
+    kit = [json.loads(line) for line in kit_fetch(
+        cli.sandbox, "--api", "aggregates", "--interval", "2026-10-01/2026-10-03",
+        "--granularity", "Day", "--group-by", "OAuthClientId").splitlines()]
+    assert len(seen) > 40
+    assert seen == [(r["clientId"], r["date"], r["requests"], r["status200"], r["status429"])
+                    for r in kit]
+
+
+def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    cli.write_profile(wrong)
+    done = cli.run("usage", "query", "results", "get", "any-id")
+    assert wrong not in done.stdout + done.stderr
+    assert done.returncode == 1 and done.stdout == ""
+    assert json.loads(done.stderr)["error"] == "invalid_client"
+    assert [(r.method, r.path, r.status) for r in cli.sandbox.requests] == [
+        ("POST", "/oauth/token", 401)]  # one login attempt, no retried POST
