@@ -20,7 +20,6 @@ from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
 
 from .app import App, RequestRecord, Response
@@ -69,9 +68,8 @@ class _Gateway(cheroot_server.Gateway):
         method = req.method.decode("ascii")
         headers = {key.decode("latin-1").lower(): value.decode("latin-1")
                    for key, value in req.inheaders.items()}
-        try:
-            body = req.rfile.read()  # chunked or Content-Length: cheroot decodes the framing
-        except cheroot_errors.MaxSizeExceeded:
+        body = req.rfile.read(_MAX_BODY + 1)  # cheroot decodes chunked or Content-Length
+        if len(body) > _MAX_BODY:
             payload = error_body(413, "request.entity.too.large",
                                  f"The request body exceeds {_MAX_BODY} bytes.")
             req.close_connection = True  # the rest of the body is still on the socket
@@ -115,7 +113,6 @@ class _Server(cheroot_server.HTTPServer):
     def __init__(self, address: tuple[str, int], app: App) -> None:
         super().__init__(address, _Gateway, minthreads=_THREADS, maxthreads=_THREADS)
         self.app = app
-        self.max_request_body_size = _MAX_BODY
         self.timeout = _IDLE_SECONDS
         self.shutdown_timeout = 1
         self.keep_alive_conn_limit = 100
