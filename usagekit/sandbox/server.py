@@ -111,7 +111,8 @@ class _Server(cheroot_server.HTTPServer):
     """cheroot's HTTP server carrying the sandbox's ``App``, logging to the sandbox's logger."""
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
-        super().__init__(address, _Gateway, minthreads=_THREADS, maxthreads=_THREADS)
+        super().__init__(address, _Gateway, minthreads=_THREADS, maxthreads=_THREADS,
+                         server_name="usagekit-sandbox")
         self.app = app
         self.timeout = _IDLE_SECONDS
         self.shutdown_timeout = 1
