@@ -116,6 +116,7 @@ class _Server(cheroot_server.HTTPServer):
         self.app = app
         self.timeout = _IDLE_SECONDS
         self.shutdown_timeout = 1
+        self.expiration_interval = 0.05  # the selector's wake-up: stop() waits for one
         self.keep_alive_conn_limit = 100
 
     def error_log(self, msg: str = "", level: int = logging.INFO,
