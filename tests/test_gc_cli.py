@@ -70,37 +70,43 @@ def gc_binary() -> Path:
 
 
 @pytest.fixture(scope="module")
-def secret() -> str:
-    """A fresh client secret: any trace of it in output is a leak, not a coincidence."""
-    return "sb-" + secrets.token_urlsafe(24)
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox with a fresh secret: a trace of it in output is a leak, not a coincidence.
 
-
-@pytest.fixture(scope="module")
-def sandbox(secret: str) -> Iterator[Sandbox]:
-    with Sandbox(client_secret=secret, query_seconds=0.5, today=TODAY) as running:
+    The secret is only ever read from ``client_secret`` (``Sandbox``'s repr omits it), never
+    passed as an argument, which pytest would show in a failure's traceback.
+    """
+    with Sandbox(client_secret="sb-" + secrets.token_urlsafe(24), query_seconds=0.5,
+                 today=TODAY) as running:
         yield running
+
+
+def check_no_secret(secret: str, done: subprocess.CompletedProcess[str], program: str) -> None:
+    """Fail if ``secret`` is in the output, showing neither (this frame is hidden)."""
+    __tracebackhide__ = True
+    if secret in done.stdout + done.stderr:
+        raise AssertionError(f"{program} printed the client secret")
 
 
 class Gc:
     """Runs ``gc`` (and shell pipelines around it) with a gateway profile for the sandbox."""
 
-    def __init__(self, binary: Path, home: Path, sandbox: Sandbox, secret: str) -> None:
+    def __init__(self, binary: Path, home: Path, sandbox: Sandbox) -> None:
         self.binary = binary
         self.home = home
         self.sandbox = sandbox
-        self.secret = secret
         self.env = {key: value for key, value in os.environ.items()
                     if key not in GENESYS_VARS}  # they would override the profile
         self.env["HOME"] = str(home)
 
-    def write_profile(self, client_secret: str) -> None:
-        """``~/.gc/config.toml`` with one profile whose gateway is the sandbox."""
+    def write_profile(self, wrong_secret: str | None = None) -> None:
+        """``~/.gc/config.toml``: one profile, the sandbox as gateway, its secret or another."""
         (self.home / ".gc").mkdir(exist_ok=True)
         (self.home / ".gc" / "config.toml").write_text(
             "[DEFAULT]\n"
             'environment = "mypurecloud.com"\n'
             f'client_credentials = "{self.sandbox.client_id}"\n'
-            f'client_secret = "{client_secret}"\n'
+            f'client_secret = "{wrong_secret or self.sandbox.client_secret}"\n'
             'gateway_protocol = "http"\n'
             'gateway_host = "127.0.0.1"\n'
             f'gateway_port = "{self.sandbox.port}"\n')
@@ -110,7 +116,7 @@ class Gc:
         done = subprocess.run([str(self.binary), *args], input=stdin, capture_output=True,
                               text=True, env=self.env, cwd=self.home, timeout=GC_TIMEOUT,
                               check=False)
-        self._no_secret(done)
+        check_no_secret(self.sandbox.client_secret, done, "gc")
         return done
 
     def shell(self, pipeline: str) -> subprocess.CompletedProcess[str]:
@@ -119,7 +125,7 @@ class Gc:
                               capture_output=True, text=True, cwd=self.home,
                               env={**self.env, "GC": str(self.binary)}, timeout=GC_TIMEOUT,
                               check=False)
-        self._no_secret(done)
+        check_no_secret(self.sandbox.client_secret, done, "gc")
         return done
 
     def json(self, *args: str, stdin: str = "") -> Any:
@@ -128,15 +134,12 @@ class Gc:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    def _no_secret(self, done: subprocess.CompletedProcess[str]) -> None:
-        assert self.secret not in done.stdout + done.stderr, "gc printed the client secret"
-
 
 @pytest.fixture
-def cli(gc_binary: Path, sandbox: Sandbox, secret: str, tmp_path: Path) -> Iterator[Gc]:
+def cli(gc_binary: Path, sandbox: Sandbox, tmp_path: Path) -> Iterator[Gc]:
     """``gc`` logged in to the sandbox; the profile (secret, cached token) goes afterwards."""
-    runner = Gc(gc_binary, tmp_path, sandbox, secret)
-    runner.write_profile(secret)
+    runner = Gc(gc_binary, tmp_path, sandbox)
+    runner.write_profile()
     sandbox.clear_requests()
     try:
         yield runner
@@ -153,7 +156,7 @@ def kit_fetch(sandbox: Sandbox, *args: str) -> str:
     done = subprocess.run([sys.executable, "-m", "usagekit", "fetch", *args, "--no-progress",
                            "-o", "-"], capture_output=True, text=True, env=env, timeout=120,
                           check=False)
-    assert sandbox.client_secret not in done.stdout + done.stderr
+    check_no_secret(sandbox.client_secret, done, "usagekit fetch")
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -218,9 +221,9 @@ def test_aggregates_job_create_and_list(cli: Gc) -> None:
 
 def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
     wrong = "wrong-" + secrets.token_urlsafe(12)
-    cli.write_profile(wrong)
+    cli.write_profile(wrong_secret=wrong)
     done = cli.run("usage", "query", "results", "get", "any-id")
-    assert wrong not in done.stdout + done.stderr
+    check_no_secret(wrong, done, "gc")
     assert done.returncode == 1 and done.stdout == ""
     assert json.loads(done.stderr)["error"] == "invalid_client"
     assert [(r.method, r.path, r.status) for r in cli.sandbox.requests] == [
