@@ -5,7 +5,8 @@ sandbox through a gateway profile in a temporary HOME. The blueprint's steps run
 (its jq one-liner piped into ``gc usage query create``, ``gc usage query results get`` until
 ``Complete``, ``| jq -c '.results[]' > query-result.json``) and must give what
 ``usagekit fetch`` gives for the same query. In CI (``CI`` set) a failed build fails the
-tests; elsewhere they skip only when Go (or jq) is missing.
+tests; elsewhere they skip only when Go (or jq) is missing. The last tests check the build's
+bookkeeping (reuse, no half binary, the lock) without building.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -27,8 +29,6 @@ import pytest
 
 from tests.externals import gc
 from usagekit.sandbox import Sandbox
-
-pytestmark = pytest.mark.slow
 
 TODAY = date(2026, 11, 27)
 GC_TIMEOUT = 60  # seconds for one gc call: a hung call fails the test instead of CI
@@ -173,6 +173,7 @@ def poll(cli: Gc, args: tuple[str, ...], done: tuple[str, ...]) -> dict[str, Any
 
 # ------------------------------------------------------------------ the blueprint's steps
 
+@pytest.mark.slow
 def test_blueprint_steps_give_the_rows_usagekit_fetch_gives(cli: Gc) -> None:
     created = cli.shell(ONE_LINER)
     assert created.returncode == 0, created.stderr
@@ -201,6 +202,7 @@ def test_blueprint_steps_give_the_rows_usagekit_fetch_gives(cli: Gc) -> None:
     assert all(status in (200, 202, 429) for _, _, status in log)
 
 
+@pytest.mark.slow
 def test_aggregates_job_create_and_list(cli: Gc) -> None:
     body = {"interval": "2026-10-01/2026-10-02", "granularity": "Day",
             "groupBy": ["OauthClientId"]}
@@ -219,6 +221,7 @@ def test_aggregates_job_create_and_list(cli: Gc) -> None:
                     for r in kit]
 
 
+@pytest.mark.slow
 def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
     wrong = "wrong-" + secrets.token_urlsafe(12)
     cli.write_profile(wrong_secret=wrong)
@@ -228,3 +231,50 @@ def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
     assert json.loads(done.stderr)["error"] == "invalid_client"
     assert [(r.method, r.path, r.status) for r in cli.sandbox.requests] == [
         ("POST", "/oauth/token", 401)]  # one login attempt, no retried POST
+
+
+# ------------------------------------------------------------------ the build's bookkeeping
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty USAGEKIT_CACHE of this test's own."""
+    monkeypatch.setenv(gc.ENV_CACHE, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_a_cached_binary_is_reused_without_go(cache: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = gc.gc_path()
+    assert binary.is_relative_to(cache) and binary.parent.name == "bin"
+    binary.parent.mkdir(parents=True)
+    binary.write_bytes(b"built before")
+    monkeypatch.setenv("PATH", "")  # no go: a build attempt would fail
+    assert gc.ensure_gc() == binary
+
+
+def test_a_failed_build_leaves_no_binary_and_no_staging(cache: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    home = gc.gc_path().parent.parent
+    (home / "build-killed").mkdir(parents=True)  # what a killed build leaves
+    (home / "build-killed" / "gc").write_bytes(b"half a binary")
+    monkeypatch.setenv(gc.ENV_SOURCE, str(tmp_path / "no-such-clone"))
+    with pytest.raises(gc.GcBuildError):
+        gc.ensure_gc()
+    assert not gc.gc_path().exists()
+    assert sorted(p.name for p in home.iterdir()) == ["build.lock"]
+
+
+def test_a_waiting_process_takes_the_binary_built_meanwhile(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = gc.gc_path()
+    binary.parent.mkdir(parents=True)
+    monkeypatch.setenv("PATH", "")
+    found: list[Path] = []
+    with gc._locked(binary.parent.parent / "build.lock"):  # a build under way
+        waiter = threading.Thread(target=lambda: found.append(gc.ensure_gc()))
+        waiter.start()
+        time.sleep(0.3)
+        assert found == [] and waiter.is_alive()  # blocked on the lock
+        binary.write_bytes(b"built by the other process")
+    waiter.join(10)
+    assert found == [binary]

@@ -133,7 +133,10 @@ def _build(staging: Path, log: Path, timeout: float) -> Path:
 
 def _checkout(repository: Path, target: Path) -> Path:
     """Write ``build/gc`` of ``GC_COMMIT`` from a git clone into ``target``."""
-    archive = subprocess.run(["git", "-C", str(repository), "archive", "--format=tar",
+    git = shutil.which("git")
+    if git is None:
+        raise GcBuildError(f"{ENV_SOURCE} is set but git is not installed")
+    archive = subprocess.run([git, "-C", str(repository), "archive", "--format=tar",
                               f"{GC_COMMIT}:build/gc"], capture_output=True, check=False)
     if archive.returncode != 0:
         raise GcBuildError(f"{ENV_SOURCE}={repository}: git archive of {GC_COMMIT} failed: "
