@@ -31,7 +31,6 @@ from pathlib import Path
 
 GC_MODULE = "github.com/mypurecloud/platform-client-sdk-cli/build/gc"
 GC_COMMIT = "44244cc508ce74a70e669ba3f2486f0976343cbf"  # release 166.0.0, 2026-07-13
-GC_VERSION = "166.0.0"
 BUILD_TIMEOUT = 3600.0  # seconds; a cold build takes minutes on 2 cores
 ENV_CACHE = "USAGEKIT_CACHE"
 ENV_SOURCE = "USAGEKIT_GC_SOURCE"
