@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import requests
 
-from usagekit._http import RetryPolicy
 from usagekit.fetch import PollPolicy, UsageClient
 from usagekit.query import UsageQuery
 from usagekit.sandbox import Sandbox
@@ -338,8 +337,7 @@ def test_kit_client_reads_gzip_answers_into_the_same_rows(sandbox: Sandbox) -> N
                 response.headers.get("Content-Encoding", "identity")))
         with UsageClient(sandbox.url, client_id=sandbox.client_id,
                          client_secret=sandbox.client_secret, session=session,
-                         retry=RetryPolicy(backoff=0.01), poll=PollPolicy(initial=0.01),
-                         progress=False) as client:
+                         poll=PollPolicy(initial=0.01), progress=False) as client:
             rows = client.fetch(UsageQuery.build("2026-10-01/2026-10-15", "Day",
                                                  ["OAuthClientId", "TemplateUri"])).rows
             rows += client.fetch(UsageQuery.build("2026-10-01/2026-10-08", "Day",
