@@ -109,7 +109,8 @@ class Gc:
             f'client_secret = "{wrong_secret or self.sandbox.client_secret}"\n'
             'gateway_protocol = "http"\n'
             'gateway_host = "127.0.0.1"\n'
-            f'gateway_port = "{self.sandbox.port}"\n')
+            f'gateway_port = "{self.sandbox.port}"\n'
+            f'log_file_path = "{self.home / "gc.log"}"\n')  # else /tmp/GenesysCloud/gc.log
 
     def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """``gc ARGS`` in the temporary HOME; its output is checked to hold no secret."""
