@@ -1,7 +1,7 @@
 """The sandbox's behaviour, independent of sockets: request in, ``Response`` out.
 
 Routes, OAuth tokens, query executions and aggregates jobs, the rate limit and the
-injected faults all live here; ``_server`` only moves bytes.
+injected faults all live here; ``server`` only moves bytes.
 """
 
 from __future__ import annotations
@@ -273,6 +273,9 @@ class App:
         if not (secrets.compare_digest(client_id, self.client_id)
                 and secrets.compare_digest(secret, self._secret)):
             raise oauth_error(401, "invalid_client", "client not found or bad client secret")
+        if not request.body.strip():
+            raise oauth_error(400, "invalid_request",
+                              _empty_body("grant_type=client_credentials, form-encoded"))
         grant = form.get("grant_type", [""])[0]
         if grant != "client_credentials":
             raise oauth_error(400, "unsupported_grant_type",
@@ -401,9 +404,17 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     return Response(status, body, {"Content-Type": "application/json", **(headers or {})})
 
 
+def _empty_body(expected: str) -> str:
+    """Why an empty POST body is refused (a retried POST may arrive without its body)."""
+    return (f"The request body is empty: send {expected}. A client that retries a POST "
+            "without rewinding its body sends it empty; submit it again.")
+
+
 def _json_body(body: bytes) -> Any:
+    if not body.strip():
+        raise bad_request(_empty_body("the query as JSON"))
     try:
-        return json.loads(body or b"null")
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise bad_request("The request body is not valid JSON.") from None
 

@@ -1,103 +1,145 @@
-"""The HTTP server (stdlib ``ThreadingHTTPServer``) and the public ``Sandbox``."""
+"""The HTTP/1.1 server (cheroot) and the public ``Sandbox``.
+
+cheroot parses each request (a ``Content-Length`` or chunked body, ``Expect: 100-continue``),
+keeps connections alive or closes them (``Connection: close``, HTTP/1.0) and serves them from
+a thread pool. The gateway here hands every request to ``App.handle`` and writes its answer:
+gzip when the client accepts it, no body for HEAD, and the transport faults (``drop``,
+``truncate``, ``slow``) on the real connection.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import gzip
+import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
-from .app import App, RequestRecord
+from cheroot import server as cheroot_server
+
+from .app import App, RequestRecord, Response
+from .errors import error_body
 from .faults import Fault, make_fault
 from .org import Organization
 
 _logger = logging.getLogger(__name__)
 _MAX_BODY = 1_000_000
+_THREADS = 10
+_IDLE_SECONDS = 60  # how long a kept-alive connection may sit idle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (``q=0`` refuses, ``*`` stands in).
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
-        self.app = app
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.connections_lock:
-            self.connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that went away (e.g. timed out on a ``slow`` fault) is not an error."""
-        _logger.debug("connection from %s ended abnormally", client_address, exc_info=True)
-
-    def close_connections(self) -> None:
-        """Close every open (keep-alive) connection."""
-        with self.connections_lock:
-            open_now = list(self.connections)
-        for conn in open_now:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+    Examples
+    --------
+    >>> accepts_gzip("gzip, deflate"), accepts_gzip("gzip;q=0, *"), accepts_gzip("identity")
+    (True, False, False)
+    """
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if coding:
+            weights[coding.lower()] = weight
+    return weights.get("gzip", weights.get("*", 0.0)) > 0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are separate writes
-    server: _Server
-    timeout = 60
+class _Gateway(cheroot_server.Gateway):
+    """One request: the whole body in, ``App.handle``, the answer (or a fault) out."""
 
-    def do_GET(self) -> None:
-        self._handle()
+    req: Any  # cheroot's HTTPRequest
 
-    # Every method goes through the app, so HEAD and OPTIONS get the same 405 (with
-    # ``Allow``), correlation id and rate-limit headers as any unsupported method.
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
-            self.send_error(413)
+    def respond(self) -> None:
+        """Answer ``self.req`` (called by cheroot once the request head is parsed)."""
+        req = self.req
+        method = req.method.decode("ascii")
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1")
+                   for key, value in req.inheaders.items()}
+        body = req.rfile.read(_MAX_BODY + 1)  # cheroot decodes chunked or Content-Length
+        if len(body) > _MAX_BODY:
+            payload = error_body(413, "request.entity.too.large",
+                                 f"The request body exceeds {_MAX_BODY} bytes.")
+            req.close_connection = True  # the rest of the body is still on the socket
+            self._send(Response(413, json.dumps(payload).encode(),
+                                {"Content-Type": "application/json"}), method, headers)
             return
-        body = self.rfile.read(length) if length else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        response = self.server.app.handle(self.command, self.path, headers, body)
+        response = req.server.app.handle(method, req.uri.decode("latin-1"), headers, body)
         if response.delay:
             time.sleep(response.delay)
         if response.action == "drop":
-            self.close_connection = True
+            # Nothing is sent: cheroot writes no head for a request that is no longer
+            # ``ready`` and closes the connection when ``close_connection`` is set.
+            req.ready = False
+            req.close_connection = True
             return
-        self.send_response(response.status)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        payload = response.body
-        if response.action == "truncate":
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(payload[: len(payload) // 2])
-            self.close_connection = True
-            return
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":  # a HEAD response announces the body but never sends it
-            self.wfile.write(payload)
+        self._send(response, method, headers)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        _logger.debug("%s " + format, self.address_string(), *args)
+    def _send(self, response: Response, method: str, headers: dict[str, str]) -> None:
+        req = self.req
+        payload = response.body
+        out = dict(response.headers)
+        out["Vary"] = "Accept-Encoding"
+        if payload and accepts_gzip(headers.get("accept-encoding", "")):
+            payload = gzip.compress(payload, compresslevel=6, mtime=0)
+            out["Content-Encoding"] = "gzip"
+        out["Content-Length"] = str(len(payload))
+        if response.action == "truncate":
+            req.close_connection = True  # cheroot adds ``Connection: close``
+            payload = payload[: len(payload) // 2]
+        req.status = f"{response.status} {HTTPStatus(response.status).phrase}".encode("ascii")
+        req.outheaders.extend((key.encode("latin-1"), value.encode("latin-1"))
+                              for key, value in out.items())
+        req.ensure_headers_sent()
+        if method != "HEAD":  # a HEAD answer announces the body but never sends it
+            req.write(payload)
+
+
+class _Server(cheroot_server.HTTPServer):
+    """cheroot's HTTP server carrying the sandbox's ``App``, logging to the sandbox's logger."""
+
+    def __init__(self, address: tuple[str, int], app: App) -> None:
+        super().__init__(address, _Gateway, minthreads=_THREADS, maxthreads=_THREADS,
+                         server_name="usagekit-sandbox")
+        self.app = app
+        self.timeout = _IDLE_SECONDS
+        self.shutdown_timeout = 1
+        self.expiration_interval = 0.05  # the selector's wake-up: stop() waits for one
+        self.keep_alive_conn_limit = 100
+
+    def error_log(self, msg: str = "", level: int = logging.INFO,
+                  traceback: bool = False) -> None:
+        """Send cheroot's messages to the ``usagekit.sandbox.server`` logger."""
+        _logger.log(level, "%s", msg, exc_info=traceback)
+
+
+def _in_daemon_thread(function: Callable[[], None]) -> None:
+    """Run ``function`` in a daemon thread and wait; threads it starts are daemons too."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            function()
+        except BaseException as exc:  # re-raised in the caller
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="usagekit-sandbox-prepare", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 class Sandbox:
@@ -168,7 +210,7 @@ class Sandbox:
     @property
     def port(self) -> int:
         """The bound port (after :meth:`start`)."""
-        return self._bind().server_address[1]
+        return int(self._bind().bind_addr[1])
 
     @property
     def url(self) -> str:
@@ -234,15 +276,19 @@ class Sandbox:
 
     def _bind(self) -> _Server:
         if self._server is None:
-            self._server = _Server((self.host, self._port), self._app)
+            server = _Server((self.host, self._port), self._app)
+            # cheroot's worker threads take the daemon flag of the thread that prepares the
+            # server: daemons, so a sandbox left running never keeps the interpreter alive.
+            _in_daemon_thread(server.prepare)  # binds, listens, starts the workers
+            self._server = server
         return self._server
 
     def start(self) -> Sandbox:
         """Serve in a background (daemon) thread; returns ``self``."""
         if self._thread is None:
             server = self._bind()
-            self._thread = threading.Thread(target=server.serve_forever, name="usagekit-sandbox",
-                                             kwargs={"poll_interval": 0.1}, daemon=True)
+            self._thread = threading.Thread(target=server.serve, name="usagekit-sandbox",
+                                            daemon=True)
             self._thread.start()
             _logger.info("sandbox serving at %s (seed %s)", self.url, self.seed)
         return self
@@ -253,23 +299,18 @@ class Sandbox:
         if ready is not None:
             ready(self)
         try:
-            server.serve_forever(poll_interval=0.2)
+            server.serve()
         finally:
-            self._close()
+            self.stop()
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._thread is not None and self._server is not None:
-            self._server.shutdown()
+        """Stop serving, close every connection and release the port."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self._close()
-
-    def _close(self) -> None:
-        if self._server is not None:
-            self._server.close_connections()
-            self._server.server_close()
-            self._server = None
 
     def __enter__(self) -> Sandbox:
         return self.start()

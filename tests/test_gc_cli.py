@@ -1,0 +1,281 @@
+"""The blueprint's own client, the official Genesys Cloud CLI ``gc``, against the sandbox.
+
+``gc`` is built from source once per machine (``tests/externals/gc.py``) and reaches the
+sandbox through a gateway profile in a temporary HOME. The blueprint's steps run verbatim
+(its jq one-liner piped into ``gc usage query create``, ``gc usage query results get`` until
+``Complete``, ``| jq -c '.results[]' > query-result.json``) and must give what
+``usagekit fetch`` gives for the same query. In CI (``CI`` set) a failed build fails the
+tests; elsewhere they skip only when Go (or jq) is missing. The last tests check the build's
+bookkeeping (reuse, no half binary, the lock) without building.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.externals import gc
+from usagekit.sandbox import Sandbox
+
+TODAY = date(2026, 11, 27)
+GC_TIMEOUT = 60  # seconds for one gc call: a hung call fails the test instead of CI
+GENESYS_VARS = ("GENESYSCLOUD_REGION", "GENESYSCLOUD_OAUTHCLIENT_ID",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET", "GENESYSCLOUD_ACCESS_TOKEN")
+LEGACY_RESULTS = "/api/v2/usage/query/"
+# The blueprint's one-liner (blueprint/index.md), only the interval changed and `gc` called
+# by its full path ($GC).
+ONE_LINER = (
+    """echo {} | jq --arg interval "2026-10/2026-11" --arg granularity "Month" """
+    """--argjson groupBy '["OAuthClientId"]' --argjson metrics '["Status200", "Status429"]' """
+    """'.interval=$interval | if $ARGS.named.granularity != null then """
+    """.granularity=$ARGS.named.granularity else . end | if $ARGS.named.groupBy != null then """
+    """.groupBy=$ARGS.named.groupBy else . end | if $ARGS.named.metrics != null then """
+    """.metrics=$ARGS.named.metrics else . end' | "$GC" usage query create"""
+)
+KIT_FETCH = ["--interval", "2026-10/2026-11", "--granularity", "Month",
+             "--group-by", "OAuthClientId", "--metric", "Status200,Status429"]
+
+
+def _missing(reason: str) -> None:
+    """Skip for a missing tool, except in CI, where every tool must be there."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def gc_binary() -> Path:
+    """The built ``gc`` (built now if this machine has none)."""
+    if shutil.which("jq") is None:
+        _missing("jq is not installed (.ci/run installs it)")
+    if shutil.which("go") is None and not gc.gc_path().is_file():
+        _missing("Go is not installed: cannot build the gc CLI")
+    try:
+        return gc.ensure_gc()
+    except gc.GcBuildError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox with a fresh secret: a trace of it in output is a leak, not a coincidence.
+
+    The secret is only ever read from ``client_secret`` (``Sandbox``'s repr omits it), never
+    passed as an argument, which pytest would show in a failure's traceback.
+    """
+    with Sandbox(client_secret="sb-" + secrets.token_urlsafe(24), query_seconds=0.5,
+                 today=TODAY) as running:
+        yield running
+
+
+def check_no_secret(secret: str, done: subprocess.CompletedProcess[str], program: str) -> None:
+    """Fail if ``secret`` is in the output, showing neither (this frame is hidden)."""
+    __tracebackhide__ = True
+    if secret in done.stdout + done.stderr:
+        raise AssertionError(f"{program} printed the client secret")
+
+
+class Gc:
+    """Runs ``gc`` (and shell pipelines around it) with a gateway profile for the sandbox."""
+
+    def __init__(self, binary: Path, home: Path, sandbox: Sandbox) -> None:
+        self.binary = binary
+        self.home = home
+        self.sandbox = sandbox
+        self.env = {key: value for key, value in os.environ.items()
+                    if key not in GENESYS_VARS}  # they would override the profile
+        self.env["HOME"] = str(home)
+
+    def write_profile(self, wrong_secret: str | None = None) -> None:
+        """``~/.gc/config.toml``: one profile, the sandbox as gateway, its secret or another."""
+        (self.home / ".gc").mkdir(exist_ok=True)
+        (self.home / ".gc" / "config.toml").write_text(
+            "[DEFAULT]\n"
+            'environment = "mypurecloud.com"\n'
+            f'client_credentials = "{self.sandbox.client_id}"\n'
+            f'client_secret = "{wrong_secret or self.sandbox.client_secret}"\n'
+            'gateway_protocol = "http"\n'
+            'gateway_host = "127.0.0.1"\n'
+            f'gateway_port = "{self.sandbox.port}"\n'
+            f'log_file_path = "{self.home / "gc.log"}"\n')  # else /tmp/GenesysCloud/gc.log
+
+    def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        """``gc ARGS`` in the temporary HOME; its output is checked to hold no secret."""
+        done = subprocess.run([str(self.binary), *args], input=stdin, capture_output=True,
+                              text=True, env=self.env, cwd=self.home, timeout=GC_TIMEOUT,
+                              check=False)
+        check_no_secret(self.sandbox.client_secret, done, "gc")
+        return done
+
+    def shell(self, pipeline: str) -> subprocess.CompletedProcess[str]:
+        """A bash pipeline (``$GC`` is the binary) in the temporary HOME."""
+        done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + pipeline],
+                              capture_output=True, text=True, cwd=self.home,
+                              env={**self.env, "GC": str(self.binary)}, timeout=GC_TIMEOUT,
+                              check=False)
+        check_no_secret(self.sandbox.client_secret, done, "gc")
+        return done
+
+    def json(self, *args: str, stdin: str = "") -> Any:
+        """``gc ARGS``, which must succeed, parsed from its pretty JSON output."""
+        done = self.run(*args, stdin=stdin)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
+@pytest.fixture
+def cli(gc_binary: Path, sandbox: Sandbox, tmp_path: Path) -> Iterator[Gc]:
+    """``gc`` logged in to the sandbox; the profile (secret, cached token) goes afterwards."""
+    runner = Gc(gc_binary, tmp_path, sandbox)
+    runner.write_profile()
+    sandbox.clear_requests()
+    try:
+        yield runner
+    finally:
+        shutil.rmtree(tmp_path / ".gc", ignore_errors=True)
+
+
+def kit_fetch(sandbox: Sandbox, *args: str) -> str:
+    """``usagekit fetch ARGS -o -`` in a subprocess, configured for the sandbox by env."""
+    env = {key: value for key, value in os.environ.items() if key not in GENESYS_VARS}
+    env |= {"GENESYSCLOUD_REGION": sandbox.url,
+            "GENESYSCLOUD_OAUTHCLIENT_ID": sandbox.client_id,
+            "GENESYSCLOUD_OAUTHCLIENT_SECRET": sandbox.client_secret}
+    done = subprocess.run([sys.executable, "-m", "usagekit", "fetch", *args, "--no-progress",
+                           "-o", "-"], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    check_no_secret(sandbox.client_secret, done, "usagekit fetch")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def poll(cli: Gc, args: tuple[str, ...], done: tuple[str, ...]) -> dict[str, Any]:
+    """Repeat ``gc ARGS`` until its ``queryStatus`` is one of ``done``."""
+    for _ in range(100):
+        answer = cli.json(*args)
+        if answer["queryStatus"] in done:
+            return answer
+        time.sleep(0.2)
+    raise AssertionError(f"gc {' '.join(args)} never reached {done}")
+
+
+# ------------------------------------------------------------------ the blueprint's steps
+
+@pytest.mark.slow
+def test_blueprint_steps_give_the_rows_usagekit_fetch_gives(cli: Gc) -> None:
+    created = cli.shell(ONE_LINER)
+    assert created.returncode == 0, created.stderr
+    execution = json.loads(created.stdout)
+    execution_id = execution["executionId"]
+    assert execution["resultsUri"] == f"{LEGACY_RESULTS}{execution_id}/results"
+
+    cli.sandbox.inject("rate_limit", retry_after=1, route=LEGACY_RESULTS)  # gc waits, retries
+    first = cli.json("usage", "query", "results", "get", execution_id)
+    assert first["queryStatus"] in ("Running", "Complete")
+    assert poll(cli, ("usage", "query", "results", "get", execution_id),
+                ("Complete", "Failed"))["queryStatus"] == "Complete"
+
+    flattened = cli.shell(f'"$GC" usage query results get {shlex.quote(execution_id)} '
+                          "| jq -c '.results[]' > query-result.json")
+    assert flattened.returncode == 0, flattened.stderr
+    rows = (cli.home / "query-result.json").read_text()
+    assert len(rows.splitlines()) > 10
+    assert all(json.loads(line)["date"] == "2026-10-01T00:00:00Z" for line in rows.splitlines())
+    assert rows == kit_fetch(cli.sandbox, *KIT_FETCH)
+
+    log = [(r.method, r.path.removesuffix(f"/{execution_id}/results"), r.status)
+           for r in cli.sandbox.requests]
+    assert log[:2] == [("POST", "/oauth/token", 200), ("POST", "/api/v2/usage/query", 202)]
+    assert ("GET", "/api/v2/usage/query", 429) in log  # the injected burst, waited out
+    assert all(status in (200, 202, 429) for _, _, status in log)
+
+
+@pytest.mark.slow
+def test_aggregates_job_create_and_list(cli: Gc) -> None:
+    body = {"interval": "2026-10-01/2026-10-02", "granularity": "Day",
+            "groupBy": ["OauthClientId"]}
+    job = cli.json("usage", "aggregates", "query", "jobs", "create", stdin=json.dumps(body))
+    assert job["resultsUri"] == f"/api/v2/usage/aggregates/query/jobs/{job['id']}"
+    page = poll(cli, ("usage", "aggregates", "query", "jobs", "list", job["id"]),
+                ("Succeeded", "Failed", "Cancelled"))
+    assert page["queryStatus"] == "Succeeded" and "nextUri" not in page  # < 100 entities
+    seen = [(e["oauthClient"]["id"], f"{e['date']}T00:00:00Z", e["requestCount"],
+             e["status200"], e["status429"]) for e in page["entities"]]
+    kit = [json.loads(line) for line in kit_fetch(
+        cli.sandbox, "--api", "aggregates", "--interval", "2026-10-01/2026-10-03",
+        "--granularity", "Day", "--group-by", "OAuthClientId").splitlines()]
+    assert len(seen) > 40
+    assert seen == [(r["clientId"], r["date"], r["requests"], r["status200"], r["status429"])
+                    for r in kit]
+
+
+@pytest.mark.slow
+def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    cli.write_profile(wrong_secret=wrong)
+    done = cli.run("usage", "query", "results", "get", "any-id")
+    check_no_secret(wrong, done, "gc")
+    assert done.returncode == 1 and done.stdout == ""
+    assert json.loads(done.stderr)["error"] == "invalid_client"
+    assert [(r.method, r.path, r.status) for r in cli.sandbox.requests] == [
+        ("POST", "/oauth/token", 401)]  # one login attempt, no retried POST
+
+
+# ------------------------------------------------------------------ the build's bookkeeping
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty USAGEKIT_CACHE of this test's own."""
+    monkeypatch.setenv(gc.ENV_CACHE, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_a_cached_binary_is_reused_without_go(cache: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = gc.gc_path()
+    assert binary.is_relative_to(cache) and binary.parent.name == "bin"
+    binary.parent.mkdir(parents=True)
+    binary.write_bytes(b"built before")
+    monkeypatch.setenv("PATH", "")  # no go: a build attempt would fail
+    assert gc.ensure_gc() == binary
+
+
+def test_a_failed_build_leaves_no_binary_and_no_staging(cache: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    home = gc.gc_path().parent.parent
+    (home / "build-killed").mkdir(parents=True)  # what a killed build leaves
+    (home / "build-killed" / "gc").write_bytes(b"half a binary")
+    monkeypatch.setenv(gc.ENV_SOURCE, str(tmp_path / "no-such-clone"))
+    with pytest.raises(gc.GcBuildError):
+        gc.ensure_gc()
+    assert not gc.gc_path().exists()
+    assert sorted(p.name for p in home.iterdir()) == ["build.lock"]
+
+
+def test_a_waiting_process_takes_the_binary_built_meanwhile(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = gc.gc_path()
+    binary.parent.mkdir(parents=True)
+    monkeypatch.setenv("PATH", "")
+    found: list[Path] = []
+    with gc._locked(binary.parent.parent / "build.lock"):  # a build under way
+        waiter = threading.Thread(target=lambda: found.append(gc.ensure_gc()))
+        waiter.start()
+        time.sleep(0.3)
+        assert found == [] and waiter.is_alive()  # blocked on the lock
+        binary.write_bytes(b"built by the other process")
+    waiter.join(10)
+    assert found == [binary]
