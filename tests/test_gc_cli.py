@@ -1,11 +1,13 @@
 """The blueprint's own client, the official Genesys Cloud CLI ``gc``, against the sandbox.
 
-``gc`` is built from source once per machine (``tests/externals/gc.py``) and reaches the
-sandbox through a gateway profile in a temporary HOME. The blueprint's steps run verbatim
+``gc`` is ``$USAGEKIT_GC`` or built once per machine from the Go module proxy
+(``tests/externals/gc.py``), and reaches the sandbox through a gateway profile in a
+temporary HOME. The blueprint's steps run verbatim
 (its jq one-liner piped into ``gc usage query create``, ``gc usage query results get`` until
 ``Complete``, ``| jq -c '.results[]' > query-result.json``) and must give what
 ``usagekit fetch`` gives for the same query. In CI (``CI`` set) a failed build fails the
-tests; elsewhere they skip only when Go (or jq) is missing. The last tests check the build's
+tests; they skip when Go (or jq) is missing outside CI, and wherever the module proxy refuses
+the module (no build can succeed there; the reason is shown). The last tests check the build's
 bookkeeping (reuse, no half binary, the lock) without building.
 """
 
@@ -61,10 +63,13 @@ def gc_binary() -> Path:
     """The built ``gc`` (built now if this machine has none)."""
     if shutil.which("jq") is None:
         _missing("jq is not installed (.ci/run installs it)")
-    if shutil.which("go") is None and not gc.gc_path().is_file():
+    if shutil.which("go") is None and not gc.gc_path().is_file() and not os.environ.get(
+            gc.ENV_BINARY):
         _missing("Go is not installed: cannot build the gc CLI")
     try:
         return gc.ensure_gc()
+    except gc.GcUnavailable as exc:
+        pytest.skip(str(exc))
     except gc.GcBuildError as exc:
         pytest.fail(str(exc))
 
@@ -238,8 +243,9 @@ def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty USAGEKIT_CACHE of this test's own."""
+    """An empty USAGEKIT_CACHE of this test's own (and no installed gc)."""
     monkeypatch.setenv(gc.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.delenv(gc.ENV_BINARY, raising=False)
     return tmp_path / "cache"
 
 
@@ -258,11 +264,41 @@ def test_a_failed_build_leaves_no_binary_and_no_staging(cache: Path, tmp_path: P
     home = gc.gc_path().parent.parent
     (home / "build-killed").mkdir(parents=True)  # what a killed build leaves
     (home / "build-killed" / "gc").write_bytes(b"half a binary")
-    monkeypatch.setenv(gc.ENV_SOURCE, str(tmp_path / "no-such-clone"))
-    with pytest.raises(gc.GcBuildError):
+    fake_go = tmp_path / "bin" / "go"  # a Go whose build fails half-way
+    fake_go.parent.mkdir()
+    fake_go.write_text("#!/bin/sh\necho 'build failed: compile error' >&2\nexit 2\n")
+    fake_go.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake_go.parent))
+    with pytest.raises(gc.GcBuildError) as info:
+        gc.ensure_gc()
+    assert not isinstance(info.value, gc.GcUnavailable) and "compile error" in str(info.value)
+    assert not gc.gc_path().exists()
+    assert sorted(p.name for p in home.iterdir()) == ["build.lock", "build.log"]  # no staging
+
+
+def test_a_refusing_module_proxy_is_told_apart_from_a_failed_build(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_go = tmp_path / "bin" / "go"
+    fake_go.parent.mkdir()
+    fake_go.write_text("#!/bin/sh\necho 'reading .../@v/list: 403 Forbidden' >&2\n"
+                       "echo 'This module version is not available.' >&2\nexit 1\n")
+    fake_go.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake_go.parent))
+    with pytest.raises(gc.GcUnavailable, match=r"refuses .*USAGEKIT_GC"):
         gc.ensure_gc()
     assert not gc.gc_path().exists()
-    assert sorted(p.name for p in home.iterdir()) == ["build.lock"]
+
+
+def test_an_installed_gc_is_used_as_it_is(cache: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = tmp_path / "gc"
+    installed.write_text("#!/bin/sh\n")
+    installed.chmod(0o755)
+    monkeypatch.setenv(gc.ENV_BINARY, str(installed))
+    assert gc.ensure_gc() == installed
+    installed.chmod(0o644)
+    with pytest.raises(gc.GcBuildError, match="not an executable"):
+        gc.ensure_gc()
 
 
 def test_a_waiting_process_takes_the_binary_built_meanwhile(
