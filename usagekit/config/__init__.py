@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from usagekit.config.environment import athena_settings, dataset_location
 from usagekit.config.settings import (
+    ALERT_STATE,
     DEFAULT_DATABASE,
     DEFAULT_DATASET,
     DEFAULT_TABLE,
@@ -27,8 +28,12 @@ from usagekit.config.settings import (
     NOTEBOOKS_DIR,
     PACKAGE_DIR,
     PROJECT_ROOT,
+    REPORT_GROUP_BY,
     REPORTS_DIR,
     SECRET_ENV_VARS,
+    SYNC_GRANULARITIES,
+    SYNC_LOOKBACK_DAYS,
+    SYNC_TRAILING_DAYS,
     AthenaSettings,
     is_s3,
     validate_identifier,
@@ -36,10 +41,11 @@ from usagekit.config.settings import (
 from usagekit.config.stack import StackConfig, load_stack, stack_from_env
 
 __all__ = [
-    "DEFAULT_DATABASE", "DEFAULT_DATASET", "DEFAULT_TABLE", "DEFAULT_WORKGROUP",
+    "ALERT_STATE", "DEFAULT_DATABASE", "DEFAULT_DATASET", "DEFAULT_TABLE", "DEFAULT_WORKGROUP",
     "ENV_ACCESS_TOKEN", "ENV_ATHENA_DATABASE", "ENV_ATHENA_OUTPUT", "ENV_ATHENA_TABLE",
     "ENV_ATHENA_WORKGROUP", "ENV_CLIENT_ID", "ENV_CLIENT_SECRET", "ENV_DATASET", "ENV_REGION",
     "ENV_STACK", "NOTEBOOKS_DIR", "PACKAGE_DIR", "PROJECT_ROOT", "REPORTS_DIR",
-    "SECRET_ENV_VARS", "AthenaSettings", "StackConfig", "athena_settings", "dataset_location",
+    "REPORT_GROUP_BY", "SECRET_ENV_VARS", "SYNC_GRANULARITIES", "SYNC_LOOKBACK_DAYS",
+    "SYNC_TRAILING_DAYS", "AthenaSettings", "StackConfig", "athena_settings", "dataset_location",
     "is_s3", "load_stack", "stack_from_env", "validate_identifier",
 ]
