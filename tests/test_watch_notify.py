@@ -196,3 +196,29 @@ def test_payload_names_no_secret() -> None:
     assert payload("firing", entry, "slack") == {"text": "*usagekit alert: stale*\nstale data"}
     assert repr(webhook(f"https://hooks.example.com/services/{TOKEN}")) == (
         "Webhook('https://hooks.example.com/…', format='slack')")
+
+
+@pytest.mark.aws
+def test_state_beside_an_s3_dataset(aws: str, receiver: Receiver, tmp_path: Path) -> None:
+    """On S3 the state is one object beside the dataset: sent once, then resolved once."""
+    import boto3
+
+    from usagekit.engine import DuckDBEngine
+    from usagekit.watch import StateStore, deliver, evaluate
+
+    boto3.client("s3").create_bucket(Bucket="usage")
+    state = StateStore("s3://usage/prefix/")
+    hook = webhook(receiver.url, "json")
+    store(tmp_path / "ds", limited("Wallboard"))
+    with DuckDBEngine(str(tmp_path / "ds")) as engine:
+        alerts = [a for a in evaluate(engine).alerts if a.rule == "rate_limited"]
+    assert [a.key for a in alerts] == ["rate_limited:id-wallboard"]
+    for _ in range(2):
+        assert deliver(alerts, [hook], state, timeout=1, retries=0).failed == []
+    assert [b["event"] for b in receiver.bodies] == ["firing"]
+    stored = boto3.client("s3").get_object(Bucket="usage", Key="prefix/_usagekit.alerts.json")
+    body = stored["Body"].read().decode()
+    assert "rate_limited:id-wallboard" in body and TOKEN not in body
+    deliver([], [hook], state, timeout=1, retries=0)
+    deliver([], [hook], state, timeout=1, retries=0)
+    assert [b["event"] for b in receiver.bodies] == ["firing", "resolved"]
