@@ -4,6 +4,7 @@ keeps firing, once more when it resolves, kept and re-sent after a 5xx, a 4xx or
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -95,7 +96,9 @@ def run(data: Path, receiver: Receiver, *extra: str) -> int:
 
 
 def test_sent_once_while_firing_and_once_on_resolve(data: Path, receiver: Receiver,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # what -vv logs, urllib3's request lines included
     store(data / "ds", limited("Wallboard"))
     assert run(data, receiver) == 1
     assert len(receiver.bodies) == 1
@@ -112,7 +115,7 @@ def test_sent_once_while_firing_and_once_on_resolve(data: Path, receiver: Receiv
     assert len(receiver.bodies) == 2
     out = capsys.readouterr()
     state = (data / "ds" / "_usagekit.alerts.json").read_text()
-    for text in (out.out, out.err, state, json.dumps(receiver.bodies)):
+    for text in (out.out, out.err, state, json.dumps(receiver.bodies), caplog.text):
         assert TOKEN not in text and CLIENT_SECRET not in text
 
 
