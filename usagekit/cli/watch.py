@@ -12,6 +12,7 @@ from usagekit.config import (
     DEFAULT_DATASET,
     ENV_DATASET,
     ENV_STACK,
+    NOTIFY_FORMATS,
     REPORT_GROUP_BY,
     SYNC_GRANULARITIES,
     SYNC_LOOKBACK_DAYS,
@@ -29,8 +30,6 @@ sent on the next run)."""
 
 def register(sub: Any) -> None:
     """Register ``sync`` and ``check`` on the sub-command parser ``sub``."""
-    from usagekit.watch import FORMATS
-
     sync = sub.add_parser(
         "sync", help="bring the dataset up to date (fetch only what is missing)",
         description=f"Fetch the buckets missing after the last stored complete one, plus the "
@@ -60,7 +59,7 @@ def register(sub: Any) -> None:
     check.add_argument("--notify", action="append", default=[], metavar="URL",
                        help="post each new (and each resolved) alert to this webhook; "
                             "repeatable")
-    check.add_argument("--notify-format", choices=FORMATS, default="slack",
+    check.add_argument("--notify-format", choices=NOTIFY_FORMATS, default="slack",
                        help="webhook payload: slack (default), teams or json")
     check.add_argument("--notify-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="per attempt (default 10)")

@@ -52,6 +52,8 @@ SYNC_LOOKBACK_DAYS = 90
 SYNC_TRAILING_DAYS = 2
 #: The alert state object beside the dataset (what was notified, per webhook).
 ALERT_STATE = "_usagekit.alerts.json"
+#: Webhook payload formats: Slack-compatible, Microsoft Teams-compatible, plain JSON.
+NOTIFY_FORMATS: tuple[str, ...] = ("slack", "teams", "json")
 
 #: Environment variables whose values must never reach a log, notebook or report.
 SECRET_ENV_VARS = (

@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 
 import requests
 
+from usagekit.config import NOTIFY_FORMATS
 from usagekit.exceptions import ConfigError, NotifyError
 from usagekit.watch.check import Alert
 from usagekit.watch.state import AlertState, StateStore
 
 _logger = logging.getLogger(__name__)
 
-FORMATS: tuple[str, ...] = ("slack", "teams", "json")
+FORMATS = NOTIFY_FORMATS
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RETRIES = 2
 _BACKOFF = 0.5

@@ -28,7 +28,7 @@ from usagekit.config import (
 from usagekit.dataset import Dataset
 from usagekit.exceptions import QueryError
 from usagekit.fetch import UsageClient
-from usagekit.query import GRANULARITIES, Interval, UsageQuery
+from usagekit.query import GRANULARITIES, Interval, UsageQuery, grouping_key
 from usagekit.query.interval import canonical, midnight
 
 _logger = logging.getLogger(__name__)
@@ -171,9 +171,7 @@ def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *
 def _plan_one(dataset: Dataset, granularity: str, group_by: tuple[str, ...],
               since: date | None, trailing: int, api: str, stop: date,
               today: date) -> SyncStep:
-    probe = UsageQuery.build(Interval(midnight(today - timedelta(days=1)), midnight(today)),
-                             granularity, group_by, api="legacy")  # validates groupBy
-    key = probe.grouping
+    key = grouping_key(group_by)  # raises on an unknown groupBy name
     first, last = _stored_span(dataset, granularity.lower(), key)
     recent = today - timedelta(days=trailing)
     if last is None:
