@@ -81,8 +81,9 @@ def test_fair_use_projection_over_a_share_of_the_allowance(tmp_path: Path) -> No
     rules = only(fair_use={"licensed_users": 1, "allowance_per_user": 40_000, "share": 0.9})
     (alert,) = check(tmp_path, rules)["fair_use"]
     assert alert.key == "fair_use:2026-11"
-    assert alert.message.startswith("fair use: November 2026 month-end projection 45,000 "
-                                    "requests is 112% of the allowance 40,000")
+    assert alert.message == ("November 2026 month-end projection 45,000 requests is 112% of "
+                             "the fair-use allowance 40,000 (28,500 to 2026-11-19); CX2 x 1 "
+                             "users, alert at 90%")
     assert check(tmp_path, only(fair_use={"licensed_users": 1, "allowance_per_user": 60_000})
                  ) == {}
 
@@ -126,7 +127,7 @@ def test_stale_data(tmp_path: Path) -> None:
     assert check(tmp_path, only(stale={})) == {}
     later = TODAY + timedelta(days=4)
     (alert,) = check(tmp_path, only(stale={}), today=later)["stale"]
-    assert alert.message == (f"stale data: the newest stored day is {LAST}, 5 days before "
+    assert alert.message == (f"the newest stored day is {LAST}, 5 days before "
                              f"today ({later}; expected at most 2): is the sync running?")
     assert check(tmp_path, only(stale={"max_age_days": 5}), today=later) == {}
 
@@ -212,3 +213,21 @@ def test_check_bad_input_exits_2_and_keeps_state(tmp_path: Path,
         main(["check", "--dataset", str(data), "--notify-format", "xml"])
     assert exc.value.code == 2
     assert state.read_bytes() == before
+
+
+def test_rate_limited_over_the_whole_history_says_at_least(tmp_path: Path) -> None:
+    days = [r for r in quiet_days(LAST) if r["clientName"] != "Wallboard"]
+    store(tmp_path, days + [row(LAST - timedelta(days=n), "Wallboard", 500, s429=150)
+                            for n in range(14)])
+    (alert,) = check(tmp_path, only(rate_limited={}))["rate_limited"]
+    assert alert.message.endswith(f"rate-limited every day since at least "
+                                  f"{LAST - timedelta(days=13)} (14 days: all looked at)")
+
+
+def test_fair_use_of_a_complete_month(tmp_path: Path) -> None:
+    end = date(2026, 11, 30)
+    store(tmp_path, quiet_days(end, days=30))
+    rules = only(fair_use={"licensed_users": 2, "allowance_per_user": 20_000, "share": 1.0})
+    (alert,) = check(tmp_path, rules, today=date(2026, 12, 1))["fair_use"]
+    assert alert.message == ("November 2026 used 45,000 requests, 112% of the fair-use "
+                             "allowance 40,000; CX2 x 2 users, alert at 100%")

@@ -158,6 +158,7 @@ def _rate_limited(engine: Engine, last: date, opts: dict[str, Any]) -> list[Aler
     if history.empty:
         return []
     history = history.assign(day=history["date"].dt.date)
+    first_day = min(history["day"])
     today_rows = history[history["day"] == last]
     alerts = []
     for _, row in today_rows.sort_values(["status429", "clientId"],
@@ -172,10 +173,14 @@ def _rate_limited(engine: Engine, last: date, opts: dict[str, Any]) -> list[Aler
         while since - timedelta(days=1) in limited:
             since -= timedelta(days=1)
         run = (last - since).days + 1
-        when = (f"rate-limited every day since {since} ({run} days)" if run > 1
-                else "its first day with 429s"
-                + (f" since {max(d for d in limited if d < last)}"
-                   if any(d < last for d in limited) else f" in {SINCE_LOOKBACK_DAYS} days"))
+        if run == 1:
+            before = [d for d in limited if d < last]
+            when = "its first day with 429s" + (f" since {max(before)}" if before
+                                                else f" in {SINCE_LOOKBACK_DAYS} days")
+        elif since == first_day:
+            when = f"rate-limited every day since at least {since} ({run} days: all looked at)"
+        else:
+            when = f"rate-limited every day since {since} ({run} days)"
         alerts.append(Alert(
             "rate_limited", f"rate_limited:{row['clientId']}",
             f"{_name(row)} got {count:,} 429s on {last} ({rate:.1%} of {requests:,} "
@@ -217,13 +222,17 @@ def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
     if pd.isna(share) or share < opts["share"]:
         return []
     projected, allowance = float(row["projected_requests"]), int(row["allowance"])
-    what = "requests" if bool(row["complete"]) else "month-end projection"
+    requests = int(row["requests"])
+    if bool(row["complete"]):
+        text = (f"{month:%B %Y} used {requests:,} requests, {share:.0%} of the fair-use "
+                f"allowance {allowance:,}")
+    else:
+        text = (f"{month:%B %Y} month-end projection {projected:,.0f} requests is {share:.0%} "
+                f"of the fair-use allowance {allowance:,} ({requests:,} to {last})")
     return [Alert(
         "fair_use", f"fair_use:{month:%Y-%m}",
-        f"fair use: {month:%B %Y} {what} {projected:,.0f} requests is {share:.0%} of the "
-        f"allowance {allowance:,} ({tier} x {opts['licensed_users']:,} users; alert at "
-        f"{opts['share']:.0%}); {int(row['requests']):,} so far, to {last}",
-        {"month": f"{month:%Y-%m}", "requests": int(row["requests"]),
+        f"{text}; {tier} x {opts['licensed_users']:,} users, alert at {opts['share']:.0%}",
+        {"month": f"{month:%Y-%m}", "requests": requests, "complete": bool(row["complete"]),
          "projected_requests": projected, "allowance": allowance, "projected_share": share})]
 
 
@@ -267,13 +276,13 @@ def _client_changes(engine: Engine, last: date, opts: dict[str, Any]) -> list[Al
 
 def _stale(newest: date | None, today: date, opts: dict[str, Any]) -> list[Alert]:
     if newest is None:
-        return [Alert("stale", "stale", "stale data: no day rows are stored; run "
-                      "`usagekit sync`", {"newest": None, "today": str(today)})]
+        return [Alert("stale", "stale", "no day rows are stored: run `usagekit sync`",
+                      {"newest": None, "today": str(today)})]
     age = (today - newest).days
     if age <= opts["max_age_days"]:
         return []
     return [Alert("stale", "stale",
-                  f"stale data: the newest stored day is {newest}, {age} days before today "
+                  f"the newest stored day is {newest}, {age} days before today "
                   f"({today}; expected at most {opts['max_age_days']}): is the sync running?",
                   {"newest": str(newest), "today": str(today), "age_days": age})]
 
