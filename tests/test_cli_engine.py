@@ -175,7 +175,8 @@ def _imported_modules(*argv: str, env: dict[str, str] | None = None) -> set[str]
             for line in done.stderr.splitlines() if line.startswith("import time:")}
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["analyze", "--list"], ["report", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["analyze", "--list"], ["report", "--help"],
+                                  ["sync", "--help"], ["check", "--help"]])
 def test_help_and_list_import_no_heavy_module(argv: list[str]) -> None:
     heavy = {"pandas", "matplotlib", "duckdb", "sqlglot", "pyarrow", "awswrangler",
              "boto3", "papermill"}

@@ -22,14 +22,15 @@ STAGES: dict[str, int] = {
     "dataset": 4,
     "engine": 5,
     "analyses": 6,
-    "charts": 7,
-    "report": 8,
-    "cli": 9, "__main__": 9,
+    "watch": 7,
+    "charts": 8,
+    "report": 9,
+    "cli": 10, "__main__": 10,
 }
 SANDBOX_IMPORTERS = {"embedded", "cli", "__main__"}
 #: The stages that are packages: one folder each, as the README's table lists them.
-STAGE_PACKAGES = {"config", "query", "fetch", "dataset", "engine", "analyses", "charts", "report",
-                  "cli", "sandbox"}
+STAGE_PACKAGES = {"config", "query", "fetch", "dataset", "engine", "analyses", "watch", "charts",
+                  "report", "cli", "sandbox"}
 
 
 def _module_name(path: Path) -> str:

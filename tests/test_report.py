@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,19 @@ def test_first_screen_states_what_where_and_when(report: ReportResult) -> None:
                  "Fair use:", "Changes:"):
         assert text in headline, text
     assert re.search(r"made \d{4}-\d\d-\d\d \d\d:\d\d UTC", headline)
+
+
+def test_first_screen_opens_with_the_alerts(report: ReportResult) -> None:
+    """The alerts come first, each worded as `usagekit check` words it (summary.json)."""
+    html = report.html.read_text(encoding="utf-8")
+    headline = html[: html.index('id="Requests-over-time"')]
+    text = unescape(re.sub(r"<[^>]+>", "", headline))
+    alerts = json.loads((report.run_dir / "summary.json").read_text())["alerts"]
+    assert alerts["firing"], "the sandbox's clients are rate-limited"
+    first = text.index(f"Alerts: {len(alerts['firing'])} firing")
+    assert first < text.index("2026-10-26 to 2026-11-15") < text.index("Traffic:")
+    for alert in alerts["firing"]:
+        assert f"{alert['rule']}: {alert['message']}" in text, alert["message"]
 
 
 def test_tables_are_formatted(report: ReportResult) -> None:
@@ -243,8 +257,14 @@ def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
     for summary in (athena_summary, duckdb_summary):
         summary.pop("source"), summary.pop("parameters")
     assert athena_summary == duckdb_summary
-    assert str(headline(on_athena)).split("\n", 2)[2] == str(
-        headline(on_duckdb)).split("\n", 2)[2]
+    assert on_athena.alerts is not None and on_duckdb.alerts is not None
+    assert on_athena.alerts.alerts == on_duckdb.alerts.alerts  # check's rules, on Athena too
+    assert {a.rule for a in on_athena.alerts.alerts} >= {"rate_limited", "stale"}
+
+    def without_source(text: str) -> list[str]:  # the "Data: ... engine ..." line differs
+        return [line for line in text.split("\n") if not line.startswith("Data: ")]
+
+    assert without_source(str(headline(on_athena))) == without_source(str(headline(on_duckdb)))
 
 
 def test_refresh_on_consecutive_days_keeps_whole_weeks(tmp_path: Path) -> None:

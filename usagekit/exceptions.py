@@ -90,3 +90,10 @@ class InvalidRowsError(DatasetError, ValueError):
 
 class CrawlerTimeoutError(DatasetError, TimeoutError):
     """A Glue crawler did not return to ``READY`` before the deadline."""
+
+
+class NotifyError(UsagekitError):
+    """A webhook did not accept a notification (4xx/5xx, no answer in time).
+
+    The message names the webhook by scheme and host only: its path may carry a token.
+    """

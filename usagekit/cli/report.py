@@ -50,7 +50,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--licensed-users", type=int,
                         help="named users under that tier (default: 100)")
     parser.add_argument("--no-refresh", dest="refresh", action="store_const", const=False,
-                        help="analyse the dataset as it is, without fetching the interval")
+                        help="analyse the dataset as it is, without syncing it first")
     parser.add_argument("--output-dir", metavar="DIR", default=None,
                         help="reports folder holding the dated run folders (default: reports/)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from usagekit.config.environment import athena_settings, dataset_location, trino_settings
 from usagekit.config.settings import (
+    ALERT_STATE,
     DEFAULT_DATABASE,
     DEFAULT_DATASET,
     DEFAULT_TABLE,
@@ -29,10 +30,15 @@ from usagekit.config.settings import (
     ENV_TRINO_TOKEN,
     ENV_TRINO_URL,
     NOTEBOOKS_DIR,
+    NOTIFY_FORMATS,
     PACKAGE_DIR,
     PROJECT_ROOT,
+    REPORT_GROUP_BY,
     REPORTS_DIR,
     SECRET_ENV_VARS,
+    SYNC_GRANULARITIES,
+    SYNC_LOOKBACK_DAYS,
+    SYNC_TRAILING_DAYS,
     AthenaSettings,
     TrinoSettings,
     is_s3,
@@ -41,6 +47,7 @@ from usagekit.config.settings import (
 from usagekit.config.stack import StackConfig, load_stack, stack_from_env
 
 __all__ = [
+    "ALERT_STATE",
     "DEFAULT_DATABASE",
     "DEFAULT_DATASET",
     "DEFAULT_TABLE",
@@ -60,10 +67,15 @@ __all__ = [
     "ENV_TRINO_TOKEN",
     "ENV_TRINO_URL",
     "NOTEBOOKS_DIR",
+    "NOTIFY_FORMATS",
     "PACKAGE_DIR",
     "PROJECT_ROOT",
     "REPORTS_DIR",
+    "REPORT_GROUP_BY",
     "SECRET_ENV_VARS",
+    "SYNC_GRANULARITIES",
+    "SYNC_LOOKBACK_DAYS",
+    "SYNC_TRAILING_DAYS",
     "AthenaSettings",
     "StackConfig",
     "TrinoSettings",

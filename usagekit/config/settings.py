@@ -49,6 +49,19 @@ DEFAULT_DATABASE = "genesysclouddb"
 DEFAULT_TABLE = "gc_usage_api_source"
 DEFAULT_WORKGROUP = "primary"
 
+# What ``usagekit sync`` (and the report) keep up to date, and where alert state lives.
+#: The groupBy set the report reads and ``sync`` fetches by default.
+REPORT_GROUP_BY: tuple[str, ...] = ("OAuthClientId", "TemplateUri", "HttpMethod")
+SYNC_GRANULARITIES: tuple[str, ...] = ("Day", "Week", "Month")
+#: First sync: the last N complete UTC days (``--since`` to choose).
+SYNC_LOOKBACK_DAYS = 90
+#: Recent days fetched again on every sync: their counts can still change.
+SYNC_TRAILING_DAYS = 2
+#: The alert state object beside the dataset (what was notified, per webhook).
+ALERT_STATE = "_usagekit.alerts.json"
+#: Webhook payload formats: Slack-compatible, Microsoft Teams-compatible, plain JSON.
+NOTIFY_FORMATS: tuple[str, ...] = ("slack", "teams", "json")
+
 #: Environment variables whose values must never reach a log, notebook or report.
 SECRET_ENV_VARS = (
     ENV_CLIENT_SECRET,

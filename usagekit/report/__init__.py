@@ -1,10 +1,11 @@
 """The usage report: gather it in the notebook, run it in batch, render it as HTML.
 
-In the notebook, :func:`collect` refreshes the interval into the dataset (Genesys Cloud
-or the embedded sandbox, see :func:`usagekit.embedded.connect`), runs the analyses on
-the chosen engine and returns a :class:`ReportData`; :func:`headline` is the first
-screen; :meth:`ReportData.figure` / :meth:`ReportData.table` show and save charts and
-tables; :meth:`ReportData.write_summary` writes ``summary.json``.
+In the notebook, :func:`collect` syncs the dataset for the interval (Genesys Cloud or
+the embedded sandbox, see :func:`usagekit.embedded.connect`; only what is missing is
+fetched), runs the analyses and the alert rules on the chosen engine and returns a
+:class:`ReportData`; :func:`headline` is the first screen, opening with the alerts;
+:meth:`ReportData.figure` / :meth:`ReportData.table` show and save charts and tables;
+:meth:`ReportData.write_summary` writes ``summary.json``.
 
 In batch, :func:`run_report` executes ``notebooks/03-usage-report.ipynb`` with papermill
 into a run folder ``<reports>/<YYYY-MM-DDTHHMMSSZ>/`` (UTC; one folder per run, so a

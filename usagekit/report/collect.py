@@ -10,20 +10,19 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit import analyses, charts, config
+from usagekit import analyses, charts, config, watch
+from usagekit.config import REPORT_GROUP_BY
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
 from usagekit.exceptions import ConfigError, EngineError
-from usagekit.query import Interval, UsageQuery
+from usagekit.query import Interval
 from usagekit.report.artefacts import ISO, REPORT_TITLE, iso
 from usagekit.report.params import NotebookParams
 
 _logger = logging.getLogger(__name__)
 
 
-#: The groupBy set the report fetches: every analysis finds its dimensions in it.
-REPORT_GROUP_BY: tuple[str, ...] = ("OAuthClientId", "TemplateUri", "HttpMethod")
 _ALL_CLIENTS = 1_000_000
 _MIN_ENDPOINT_REQUESTS = 50
 
@@ -47,6 +46,9 @@ class ReportData:
         Analyses that could not run on this dataset, with the reason.
     palette : charts.Palette
         Client colours shared by every chart (ranked by 429s).
+    alerts : watch.CheckResult or None
+        The alert rules evaluated as ``usagekit check`` does (the report's licence tier
+        and users for fair use); None when they could not run (see ``missing``).
     """
 
     params: NotebookParams
@@ -55,6 +57,7 @@ class ReportData:
     frames: dict[str, pd.DataFrame]
     missing: dict[str, str]
     palette: charts.Palette
+    alerts: watch.CheckResult | None = None
 
     def frame(self, name: str) -> pd.DataFrame:
         """The analysis frame ``name`` (empty when it could not run)."""
@@ -66,13 +69,13 @@ class ReportData:
 
 
 def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str:
-    """Fetch what the report needs into the dataset; return the API source.
+    """Sync what the report needs into the dataset; return the API source.
 
-    Fetches ``Day`` rows grouped by :data:`REPORT_GROUP_BY` for the interval (extended
-    back to the first of the interval's last month, for the fair-use projection), and
-    ``Week`` rows (week-over-week changes, the trend), plus ``Month`` when the report's
-    granularity is Month, both over whole buckets (:meth:`Interval.aligned`). Writes are
-    idempotent: a re-run replaces the same rows.
+    Syncs (:func:`usagekit.watch.plan_sync`) ``Day``, ``Week`` and ``Month`` rows grouped
+    by :data:`REPORT_GROUP_BY` up to the interval's end: days from the interval start (or
+    the first of its last month, for the fair-use projection), weeks and months from the
+    interval start, whole buckets only. Only what is missing after the last stored
+    complete bucket is fetched, plus the trailing days again; a first run fetches it all.
 
     Parameters
     ----------
@@ -89,19 +92,15 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
     dataset = open_dataset(params.dataset)
     iv = params.interval
     day_start = min(iv.start, _month_start(iv.end - timedelta(microseconds=1)))
-    # Whole weeks and months: a stored bucket is never replaced by a part of it.
-    wanted = [("Day", Interval(day_start, iv.end)), ("Week", iv.aligned("Week"))]
-    if params.granularity == "Month":
-        wanted.append(("Month", iv.aligned("Month")))
+    until = (iv.end - timedelta(microseconds=1)).date() + timedelta(days=1)
+    steps = [step for granularity, since in (("Day", day_start), ("Week", iv.start),
+                                             ("Month", iv.start))
+             for step in watch.plan_sync(dataset, granularities=[granularity],
+                                         group_by=REPORT_GROUP_BY, since=since.date(),
+                                         until=until)]
     with connect(env) as client:
-        for granularity, interval in wanted:
-            query = UsageQuery.build(interval, granularity=granularity,
-                                     group_by=REPORT_GROUP_BY)
-            result = client.fetch(query)
-            dataset.write(result.rows, granularity=granularity, grouping=query.grouping,
-                          interval=interval)
-            _logger.info("refreshed %s rows for %s, %s", len(result.rows), interval.text,
-                         granularity)
+        for summary in watch.run_sync(dataset, client, steps):
+            _logger.info("refreshed %s", summary.line())
         return str(client.source)
 
 
@@ -151,8 +150,15 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
             _logger.warning("analysis %s unavailable: %s", name, exc)
     ranked = frames.get("top_429", pd.DataFrame(columns=["clientId", "clientName"]))
     palette = charts.Palette.from_ranking(charts.client_labels(ranked), top_n=params.top_n)
+    rules = watch.Rules().with_fair_use(params.licence_tier, params.licensed_users)
+    try:
+        alerts: watch.CheckResult | None = watch.evaluate(engine, rules, today=made_at.date())
+    except EngineError as exc:
+        alerts = None
+        missing["alerts"] = str(exc)
+        _logger.warning("alert rules unavailable: %s", exc)
     return ReportData(params=params, made_at=made_at, source=source, frames=frames,
-                      missing=missing, palette=palette)
+                      missing=missing, palette=palette, alerts=alerts)
 
 
 def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], pd.DataFrame]]:
@@ -339,8 +345,12 @@ def _summary(data: ReportData) -> dict[str, Any]:
         endpoints = endpoints[endpoints["error_rate"] > 0]
     mix = charts.status_counts(data.frame("status_mix")) if not data.frame(
         "status_mix").empty else None
+    alerts = data.alerts
     return {
         "title": REPORT_TITLE,
+        "alerts": None if alerts is None else {
+            "last_day": str(alerts.last_day) if alerts.last_day else None,
+            "firing": [a.to_dict() for a in alerts.alerts], "skipped": alerts.skipped},
         "made_at": data.made_at.strftime(ISO),
         "interval": p.interval.text,
         "granularity": p.granularity,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,15 +16,19 @@ from usagekit.report.collect import ReportData
 def headline(data: ReportData) -> Markdown:
     """The report's first screen: what was analysed and the answers in a few lines.
 
-    Totals and trend, who is rate-limited and since when, failing endpoints, fair-use
-    position and month-end projection, notable changes since the previous week; plus
-    the interval, granularity, data source and when the report was made (UTC).
+    It opens with the alerts that fire, worded as ``usagekit check`` words them (or says
+    that none fire). Then totals and trend, who is rate-limited and since when, failing
+    endpoints, fair-use position and month-end projection, notable changes since the
+    previous week; plus the interval, granularity, data source and when the report was made
+    (UTC).
     """
     s = data.summary()
     p = data.params
     iv = p.interval
     last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
     lines = [
+        *_alerts_lines(s["alerts"]),
+        "",
         f"**{iv.start:%Y-%m-%d} to {last_day}** ({iv.days} UTC days, by "
         f"{p.granularity.lower()}) · made {data.made_at:%Y-%m-%d %H:%M} UTC  ",
         f"Data: API {_source_text(s['source']['api'])} · dataset {s['source']['dataset']} · "
@@ -39,6 +44,25 @@ def headline(data: ReportData) -> Markdown:
         lines.append("- **Not available on this dataset:** " + "; ".join(
             f"{k} ({v})" for k, v in s["unavailable"].items()))
     return Markdown("\n".join(lines))
+
+
+def _alerts_lines(alerts: dict[str, Any] | None) -> list[str]:
+    if alerts is None:
+        return ["**Alerts:** could not be evaluated on this dataset (see below)."]
+    firing = alerts["firing"]
+    day = alerts["last_day"] or "no day data"
+    if not firing:
+        return [f"**Alerts:** none fire (`usagekit check` rules, last complete day {day})."]
+    return [f"**Alerts: {len(firing)} firing** (`usagekit check` rules, last complete day "
+            f"{day}):", "", *(f"- `{a['rule']}`: {_escape(a['message'])}" for a in firing)]
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#|~])")
+
+
+def _escape(text: str) -> str:
+    """``text`` shown as is in Markdown (no emphasis, links or HTML)."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _source_text(api: str) -> str:

@@ -81,7 +81,7 @@ class NotebookParams:
         Fair-use settings: allowance = the tier's per-user monthly allowance
         (:data:`usagekit.analyses.FAIR_USE_ALLOWANCES`) times the number of users.
     refresh : bool
-        Fetch the interval into the dataset before analysing it.
+        Sync the dataset (fetch what is missing for the interval) before analysing it.
     group_by : tuple of str
         Canonical groupBy names to fetch (the fetch notebook).
     api : str

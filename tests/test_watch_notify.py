@@ -1,0 +1,227 @@
+"""Webhook notifications against a real receiver on 127.0.0.1: sent once while an alert
+keeps firing, once more when it resolves, kept and re-sent after a 5xx, a 4xx or a hang."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from watch_data import limited as rate_limited
+from watch_data import quiet_days, store
+
+from usagekit.cli import main
+from usagekit.exceptions import ConfigError
+from usagekit.watch import payload, redact, webhook
+
+TOKEN = "T0KEN-s3cr3t-abc"
+CLIENT_SECRET = "client-secret-never-in-payloads"
+
+
+class Receiver:
+    """A webhook receiver: answers the next queued behaviour (``200``, ``500``, ``404``,
+    ``hang``) and then keeps answering the last one; records every body it got."""
+
+    def __init__(self) -> None:
+        self.plan: list[str] = ["200"]
+        self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(size))
+                behaviour = receiver.plan.pop(0) if len(receiver.plan) > 1 else receiver.plan[0]
+                receiver.paths.append(self.path)
+                if behaviour == "hang":
+                    receiver.release.wait(10)
+                    return
+                if behaviour == "200":
+                    receiver.bodies.append(body)
+                self.send_response(int(behaviour))
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{TOKEN}?key={TOKEN}"
+
+    def answer(self, *behaviours: str) -> None:
+        self.plan = list(behaviours)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    thread = threading.Thread(target=r.server.serve_forever, daemon=True)
+    thread.start()
+    yield r
+    r.release.set()
+    r.server.shutdown()
+    r.server.server_close()
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", CLIENT_SECRET)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[fair_use]\nenabled = false\n[client_changes]\nenabled = false\n"
+                     "[spike]\nenabled = false\n[endpoint_errors]\nenabled = false\n")
+    return tmp_path
+
+
+LAST = datetime.now(UTC).date() - timedelta(days=1)
+
+
+def limited(*clients: str) -> list[dict[str, Any]]:
+    return rate_limited(LAST, *clients)
+
+
+def run(data: Path, receiver: Receiver, *extra: str) -> int:
+    return main(["check", "--dataset", str(data / "ds"), "--rules", str(data / "rules.toml"),
+                 "--notify", receiver.url, "--notify-timeout", "0.5", "--notify-retries", "1",
+                 *extra])
+
+
+def test_sent_once_while_firing_and_once_on_resolve(data: Path, receiver: Receiver,
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # what -vv logs, urllib3's request lines included
+    store(data / "ds", limited("Wallboard"))
+    assert run(data, receiver) == 1
+    assert len(receiver.bodies) == 1
+    assert receiver.bodies[0]["text"].startswith("*usagekit alert: rate_limited*\nWallboard")
+    assert run(data, receiver) == 1  # still firing: nothing new goes out
+    assert len(receiver.bodies) == 1
+
+    store(data / "ds", quiet_days(LAST))
+    assert run(data, receiver) == 0
+    assert len(receiver.bodies) == 2
+    assert receiver.bodies[1]["text"].startswith("*usagekit resolved: rate_limited*\n"
+                                                 "resolved: Wallboard")
+    assert run(data, receiver) == 0  # resolved once
+    assert len(receiver.bodies) == 2
+    out = capsys.readouterr()
+    state = (data / "ds" / "_usagekit.alerts.json").read_text()
+    for text in (out.out, out.err, state, json.dumps(receiver.bodies), caplog.text):
+        assert TOKEN not in text and CLIENT_SECRET not in text
+
+
+@pytest.mark.parametrize("failure", ["500", "404", "hang"])
+def test_a_failed_webhook_keeps_its_alert_for_the_next_run(
+        data: Path, receiver: Receiver, failure: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    store(data / "ds", limited("Wallboard", "Acme Sync"))
+    receiver.answer(failure)
+    assert run(data, receiver) == 2
+    err = capsys.readouterr().err
+    host = redact(receiver.url)
+    assert host.endswith("/…") and TOKEN not in err
+    reason = {"500": "HTTP 500 after 2 attempt(s)", "404": "refused the notification: HTTP 404",
+              "hang": "no answer within 0.5 s after 2 attempt(s)"}[failure]
+    assert f"webhook {host} " in err and reason in err
+    assert "2 notification(s) kept; they are sent on the next run" in err
+    assert len(receiver.paths) == (1 if failure == "404" else 2)  # 4xx: no retry
+    assert receiver.bodies == []
+
+    receiver.answer("200")
+    assert run(data, receiver) == 1
+    assert sorted(b["text"].split("\n")[1].split(" (")[0] for b in receiver.bodies) == [
+        "Acme Sync", "Wallboard"]
+    assert run(data, receiver) == 1
+    assert len(receiver.bodies) == 2
+
+
+def test_a_failure_part_way_keeps_what_was_delivered(data: Path, receiver: Receiver) -> None:
+    store(data / "ds", limited("Wallboard", "Acme Sync"))
+    receiver.answer("200", "500")
+    assert run(data, receiver, "--notify-retries", "0") == 2
+    assert len(receiver.bodies) == 1
+    receiver.answer("200")
+    assert run(data, receiver) == 1
+    assert len(receiver.bodies) == 2  # only the one that failed went out again
+    assert {b["text"].split("\n")[1][:9] for b in receiver.bodies} == {"Wallboard", "Acme Sync"}
+
+
+@pytest.mark.parametrize("fmt", ["teams", "json"])
+def test_payload_formats(data: Path, receiver: Receiver, fmt: str) -> None:
+    store(data / "ds", limited("Wallboard"))
+    assert run(data, receiver, "--notify-format", fmt) == 1
+    (body,) = receiver.bodies
+    if fmt == "teams":
+        card = body["attachments"][0]
+        assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+        texts = [block["text"] for block in card["content"]["body"]]
+        assert texts[0] == "usagekit alert: rate_limited"
+        assert texts[1].startswith("Wallboard (id-wallboard) got 300 429s")
+    else:
+        assert body["event"] == "firing" and body["key"] == "rate_limited:id-wallboard"
+        assert body["details"]["status429"] == 300
+        assert body["message"].startswith("Wallboard (id-wallboard) got 300 429s")
+
+
+def test_two_webhooks_are_tracked_apart(data: Path, receiver: Receiver) -> None:
+    store(data / "ds", limited("Wallboard"))
+    other = receiver.url.replace("/hooks/", "/other/")
+    assert run(data, receiver) == 1
+    assert run(data, receiver, "--notify", other) == 1  # the new webhook gets it once
+    assert [p.split("/")[1] for p in receiver.paths] == ["hooks", "other"]
+
+
+@pytest.mark.parametrize("url", ["ftp://hooks.example.com/x", "not a url",
+                                 "https://user:pw@hooks.example.com/x",
+                                 "https:///path-only", "http://host:99999/T0KEN"])
+def test_invalid_webhook_urls_fail_before_anything(data: Path, url: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    store(data / "ds", limited("Wallboard"))
+    with pytest.raises(ConfigError, match="invalid webhook URL"):
+        webhook(url)
+    assert main(["check", "--dataset", str(data / "ds"), "--notify", url]) == 2
+    err = capsys.readouterr().err
+    assert "invalid webhook URL" in err and "T0KEN" not in err and "/x" not in err
+    assert not (data / "ds" / "_usagekit.alerts.json").exists()
+
+
+def test_payload_names_no_secret() -> None:
+    entry = {"rule": "stale", "key": "stale", "message": "stale data", "details": {}}
+    assert payload("firing", entry, "slack") == {"text": "*usagekit alert: stale*\nstale data"}
+    assert repr(webhook(f"https://hooks.example.com/services/{TOKEN}")) == (
+        "Webhook('https://hooks.example.com/…', format='slack')")
+
+
+@pytest.mark.aws
+def test_state_beside_an_s3_dataset(aws: str, receiver: Receiver, tmp_path: Path) -> None:
+    """On S3 the state is one object beside the dataset: sent once, then resolved once."""
+    import boto3
+
+    from usagekit.engine import DuckDBEngine
+    from usagekit.watch import StateStore, deliver, evaluate
+
+    boto3.client("s3").create_bucket(Bucket="usage")
+    state = StateStore("s3://usage/prefix/")
+    hook = webhook(receiver.url, "json")
+    store(tmp_path / "ds", limited("Wallboard"))
+    with DuckDBEngine(str(tmp_path / "ds")) as engine:
+        alerts = [a for a in evaluate(engine).alerts if a.rule == "rate_limited"]
+    assert [a.key for a in alerts] == ["rate_limited:id-wallboard"]
+    for _ in range(2):
+        assert deliver(alerts, [hook], state, timeout=1, retries=0).failed == []
+    assert [b["event"] for b in receiver.bodies] == ["firing"]
+    stored = boto3.client("s3").get_object(Bucket="usage", Key="prefix/_usagekit.alerts.json")
+    body = stored["Body"].read().decode()
+    assert "rate_limited:id-wallboard" in body and TOKEN not in body
+    deliver([], [hook], state, timeout=1, retries=0)
+    deliver([], [hook], state, timeout=1, retries=0)
+    assert [b["event"] for b in receiver.bodies] == ["firing", "resolved"]

@@ -1,0 +1,148 @@
+"""``usagekit sync`` and ``usagekit check``: keep the dataset up to date, alert on it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from usagekit.config import (
+    DEFAULT_DATASET,
+    ENGINES,
+    ENV_DATASET,
+    ENV_STACK,
+    NOTIFY_FORMATS,
+    REPORT_GROUP_BY,
+    SYNC_GRANULARITIES,
+    SYNC_LOOKBACK_DAYS,
+    SYNC_TRAILING_DAYS,
+    dataset_location,
+)
+from usagekit.exceptions import QueryError, UsagekitError
+
+_DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
+                 f"${ENV_STACK} stack's data location, or {DEFAULT_DATASET})")
+CHECK_EPILOG = """exit status: 0 nothing fires, 1 something fires, 2 an error (bad rules,
+option or webhook URL, unreadable data, or a webhook that failed: its notices are kept and
+sent on the next run)."""
+
+
+def register(sub: Any) -> None:
+    """Register ``sync`` and ``check`` on the sub-command parser ``sub``."""
+    sync = sub.add_parser(
+        "sync", help="bring the dataset up to date (fetch only what is missing)",
+        description=f"Fetch the buckets missing after the last stored complete one, plus the "
+                    f"trailing days again; a first run fetches the last {SYNC_LOOKBACK_DAYS} "
+                    "days (or from --since). Whole weeks and months only.")
+    sync.add_argument("--dataset", default=None, help=_DATASET_HELP)
+    sync.add_argument("--granularity", action="append", default=[], metavar="NAME",
+                      help="repeatable or comma-separated: day, week, month (default all)")
+    sync.add_argument("--group-by", action="append", default=[], metavar="NAME",
+                      help=f"repeatable or comma-separated (default "
+                           f"{','.join(REPORT_GROUP_BY)})")
+    sync.add_argument("--since", metavar="DATE", help="first day wanted, YYYY-MM-DD")
+    sync.add_argument("--trailing-days", type=int, default=SYNC_TRAILING_DAYS, metavar="N",
+                      help=f"recent days fetched again (default {SYNC_TRAILING_DAYS})")
+    sync.add_argument("--api", default="legacy", help="legacy (default) or aggregates")
+    sync.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    sync.set_defaults(handler=run_sync)
+
+    check = sub.add_parser(
+        "check", help="evaluate the alert rules; exit 1 when an alert fires",
+        description="Evaluate the alert rules over the stored data and print what fires.",
+        epilog=CHECK_EPILOG)
+    check.add_argument("--dataset", default=None, help=_DATASET_HELP)
+    check.add_argument("--rules", metavar="FILE", help="TOML rules file (default: the "
+                       "documented defaults, see usagekit.watch.rules)")
+    check.add_argument("--json", action="store_true", help="print JSON for machines")
+    check.add_argument("--notify", action="append", default=[], metavar="URL",
+                       help="post each new (and each resolved) alert to this webhook; "
+                            "repeatable")
+    check.add_argument("--notify-format", choices=NOTIFY_FORMATS, default="slack",
+                       help="webhook payload: slack (default), teams or json")
+    check.add_argument("--notify-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="per attempt (default 10)")
+    check.add_argument("--notify-retries", type=int, default=2, metavar="N",
+                       help="retries after a 5xx, 429 or no answer (default 2)")
+    check.add_argument("--engine", choices=ENGINES, default="local",
+                       help="local: DuckDB over --dataset; athena: the Glue table; trino: the "
+                            "cluster USAGEKIT_TRINO_URL names")
+    check.set_defaults(handler=run_check)
+
+
+def _values(items: list[str]) -> list[str]:
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """Handle ``usagekit sync``."""
+    from usagekit.dataset import open_dataset
+    from usagekit.embedded import connect
+    from usagekit.watch import plan_sync
+    from usagekit.watch import run_sync as fetch_missing
+
+    since = _date(args.since, "--since") if args.since else None
+    dataset = open_dataset(dataset_location(args.dataset))
+    steps = plan_sync(dataset, granularities=_values(args.granularity) or SYNC_GRANULARITIES,
+                      group_by=_values(args.group_by) or REPORT_GROUP_BY, since=since,
+                      trailing_days=args.trailing_days, api=args.api)
+    progress = False if args.no_progress else None
+    with connect(progress=progress) as client:
+        print(f"usagekit: syncing {dataset.location} from {client.source}", file=sys.stderr)
+        summaries = fetch_missing(dataset, client, steps, progress=progress)
+    for summary in summaries:
+        print(summary.line())
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Handle ``usagekit check``: 0 nothing fires, 1 something fires, 2 an error."""
+    try:
+        return _check(args)
+    except (UsagekitError, ValueError) as exc:
+        print(f"usagekit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _check(args: argparse.Namespace) -> int:
+    from usagekit.engine import open_engine
+    from usagekit.watch import StateStore, deliver, evaluate, load_rules, webhook
+
+    rules = load_rules(args.rules)  # every input checked before any state is read
+    hooks = [webhook(url, args.notify_format) for url in args.notify]
+    if args.notify_timeout <= 0 or args.notify_retries < 0:
+        raise QueryError(f"invalid --notify-timeout {args.notify_timeout} or --notify-retries "
+                         f"{args.notify_retries}: expected a timeout > 0 and retries >= 0")
+    location = dataset_location(args.dataset)
+    with open_engine(args.engine, location) as engine:
+        result = evaluate(engine, rules)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1, default=str))
+    else:
+        day = result.last_day or "no data"
+        print(f"{len(result.alerts)} alert(s) firing (last complete day {day}, rules "
+              f"{rules.source})")
+        for alert in result.alerts:
+            print(f"- {alert.rule}: {alert.message}")
+    for rule, reason in result.skipped.items():
+        print(f"usagekit: rule {rule} skipped: {reason}", file=sys.stderr)
+    if hooks:
+        delivery = deliver(result.alerts, hooks, StateStore(location),
+                           timeout=args.notify_timeout, retries=args.notify_retries)
+        print(f"usagekit: sent {len(delivery.sent)} notification(s)", file=sys.stderr)
+        if delivery.failed:
+            for problem in delivery.failed:
+                print(f"usagekit: error: {problem}", file=sys.stderr)
+            print(f"usagekit: {delivery.pending} notification(s) kept; they are sent on the "
+                  "next run", file=sys.stderr)
+            return 2
+    return 1 if result.alerts else 0
+
+
+def _date(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise QueryError(f"invalid {flag} {text!r}: expected a date YYYY-MM-DD") from None

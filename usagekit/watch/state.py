@@ -1,0 +1,112 @@
+"""Alert state beside the dataset: what each webhook has been told.
+
+One JSON object, :data:`~usagekit.config.ALERT_STATE` at the dataset's root (a local file or
+an S3 object), replaced whole on every save (a rename on disk, one put on S3), so a crash
+leaves the previous state. Per webhook (by a hash of its URL, never the URL: it may carry a
+token) it keeps the alerts whose *firing* notice was delivered. An alert goes out when it
+is not in that set (new, or its earlier delivery failed) and goes out once more, as
+*resolved*, when it stops firing; a failed delivery leaves the set as it was, so the next
+run sends it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from usagekit import config
+from usagekit.exceptions import DatasetError
+from usagekit.watch.check import Alert
+
+_VERSION = 1
+EVENTS = ("firing", "resolved")
+
+
+@dataclass
+class AlertState:
+    """The decoded state: ``destinations[id]["notified"][key]`` per delivered alert."""
+
+    destinations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def pending(self, destination: str, alerts: Sequence[Alert],
+                now: datetime | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """The notices ``destination`` still needs: ``(event, entry)`` pairs, in order.
+
+        ``firing`` for each alert it was not told about, then ``resolved`` for each alert
+        it was told about that no longer fires.
+        """
+        told = self.destinations.get(destination, {}).get("notified", {})
+        stamp = _iso(now)
+        keys = {a.key for a in alerts}
+        out = [("firing", {**a.to_dict(), "since": stamp}) for a in alerts if a.key not in told]
+        out += [("resolved", {**entry, "resolved": stamp}) for key, entry in told.items()
+                if key not in keys]
+        return out
+
+    def delivered(self, destination: str, label: str, event: str,
+                  entry: dict[str, Any]) -> None:
+        """Record that ``destination`` accepted the ``event`` notice for ``entry``."""
+        slot = self.destinations.setdefault(destination, {"webhook": label, "notified": {}})
+        if event == "firing":
+            slot["notified"][entry["key"]] = {k: v for k, v in entry.items()
+                                              if k != "resolved"}
+        else:
+            slot["notified"].pop(entry["key"], None)
+
+    def to_json(self) -> bytes:
+        """The stored form."""
+        body = {"version": _VERSION, "updated": _iso(None), "destinations": self.destinations}
+        return json.dumps(body, indent=1, sort_keys=True).encode() + b"\n"
+
+
+class StateStore:
+    """Reads and atomically replaces the alert state beside the dataset at ``location``."""
+
+    def __init__(self, location: str) -> None:
+        if config.is_s3(location):
+            from usagekit.dataset.s3 import S3Storage
+
+            self._storage: Any = S3Storage(location)
+        else:
+            from usagekit.dataset.local import LocalStorage
+
+            self._storage = LocalStorage(location)
+
+    @property
+    def url(self) -> str:
+        """Where the state lives."""
+        return str(self._storage.url(config.ALERT_STATE))
+
+    def load(self) -> AlertState:
+        """The stored state (empty when there is none).
+
+        Raises
+        ------
+        DatasetError
+            The stored state is unreadable (it is left as it is).
+        """
+        data = self._storage.read(config.ALERT_STATE)
+        if data is None:
+            return AlertState()
+        try:
+            body = json.loads(data)
+            destinations = body["destinations"]
+            if body.get("version") != _VERSION or not isinstance(destinations, dict):
+                raise ValueError(body.get("version"))
+        except (ValueError, KeyError, TypeError):
+            raise DatasetError(
+                f"unreadable alert state {self.url}: expected JSON version {_VERSION} with "
+                "'destinations'; move it away to start afresh (every alert is then sent "
+                "again)") from None
+        return AlertState(destinations)
+
+    def save(self, state: AlertState) -> None:
+        """Replace the stored state whole."""
+        self._storage.replace(config.ALERT_STATE, state.to_json())
+
+
+def _iso(now: datetime | None) -> str:
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

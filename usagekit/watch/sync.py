@@ -1,0 +1,245 @@
+"""Bring a dataset up to date: fetch only the buckets missing after the last stored one.
+
+For each granularity, :func:`plan_sync` finds the newest stored bucket of the grouping. The
+fetch starts after the last *complete* stored bucket, or earlier to fetch the trailing days
+again (recent days can still change), or at ``since`` when the dataset holds nothing from
+that far back; a first run starts :data:`~usagekit.config.SYNC_LOOKBACK_DAYS` back. Whole
+weeks and months only (Monday to Monday, 1st to 1st; the bucket holding today up to today),
+never past today (usage data ends yesterday). Legacy queries are at most a month long
+(weeks: four), aggregates queries are split by the client into jobs the API accepts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from usagekit.config import (
+    REPORT_GROUP_BY,
+    SYNC_GRANULARITIES,
+    SYNC_LOOKBACK_DAYS,
+    SYNC_TRAILING_DAYS,
+)
+from usagekit.dataset import Dataset
+from usagekit.exceptions import QueryError
+from usagekit.fetch import UsageClient
+from usagekit.query import GRANULARITIES, Interval, UsageQuery, grouping_key
+from usagekit.query.interval import canonical, midnight
+
+_logger = logging.getLogger(__name__)
+
+#: Most trailing days a sync fetches again (a month: older usage no longer changes).
+MAX_TRAILING_DAYS = 31
+_WEEKS_PER_LEGACY_QUERY = 4
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    """What one granularity's sync fetches.
+
+    Attributes
+    ----------
+    granularity : str
+        ``Day``, ``Week`` or ``Month``.
+    interval : Interval or None
+        Whole buckets to fetch; None when the dataset is up to date.
+    queries : tuple of UsageQuery
+        The queries covering ``interval``, in order (each stored as it arrives).
+    reason : str
+        Why this interval: ``first run ...`` or ``after the stored ... bucket ...``.
+    """
+
+    granularity: str
+    interval: Interval | None
+    queries: tuple[UsageQuery, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """What a sync of one granularity did."""
+
+    step: SyncStep
+    rows: int
+    requests: int
+
+    def line(self) -> str:
+        """One line: granularity, what was fetched and why, rows, queries and requests."""
+        step = self.step
+        name = step.granularity.lower()
+        if step.interval is None:
+            return f"{name}: up to date ({step.reason}); 0 requests"
+        last = (step.interval.end - timedelta(days=1)).date()
+        queries = len(step.queries)
+        return (f"{name}: fetched {step.interval.start:%Y-%m-%d} to {last} ({step.reason}): "
+                f"{self.rows} rows in {queries} quer{'y' if queries == 1 else 'ies'}, "
+                f"{self.requests} HTTP requests")
+
+
+def plan_sync(dataset: Dataset, *, granularities: Sequence[str] = SYNC_GRANULARITIES,
+              group_by: Sequence[str] = REPORT_GROUP_BY, since: date | None = None,
+              trailing_days: int = SYNC_TRAILING_DAYS, api: str = "legacy",
+              until: date | None = None, today: date | None = None) -> list[SyncStep]:
+    """Plan the queries that bring ``dataset`` up to date; sends no request.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    granularities : sequence of str
+        Any of ``Day``, ``Week``, ``Month`` (any case).
+    group_by : sequence of str
+        The groupBy set (its grouping key names the partitions read and written).
+    since : date, optional
+        The first day wanted: a first run starts there (default: the last
+        :data:`~usagekit.config.SYNC_LOOKBACK_DAYS` days), a later run fetches from there
+        again when the dataset holds nothing that old.
+    trailing_days : int
+        Recent days fetched again on every run, 0 to :data:`MAX_TRAILING_DAYS`.
+    api : {"legacy", "aggregates"}
+    until : date, optional
+        Fetch nothing from this day on (default: today); rounded up to a whole bucket.
+    today : date, optional
+        The current UTC day (default: now); data ends the day before.
+
+    Raises
+    ------
+    QueryError
+        A bad granularity, groupBy, ``since`` or ``trailing_days`` (before any request).
+    """
+    today = today or datetime.now(UTC).date()
+    if isinstance(trailing_days, bool) or not isinstance(trailing_days, int) or not (
+            0 <= trailing_days <= MAX_TRAILING_DAYS):
+        raise QueryError(f"invalid trailing days {trailing_days!r}: expected 0 to "
+                         f"{MAX_TRAILING_DAYS}")
+    if since is not None and since >= today:
+        raise QueryError(f"invalid since {since}: must be before today ({today}); usage data "
+                         "ends yesterday")
+    names = []
+    for value in granularities:
+        name = canonical(value, GRANULARITIES, "granularity")
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise QueryError(f"no granularity to sync: give any of {', '.join(GRANULARITIES)}")
+    stop = min(until, today) if until is not None else today
+    return [_plan_one(dataset, name, tuple(group_by), since, trailing_days, api, stop, today)
+            for name in names]
+
+
+def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *,
+             progress: bool | None = None) -> list[SyncSummary]:
+    """Fetch and store each step's queries; count the HTTP requests each granularity made.
+
+    Each query's rows are stored as they arrive (whole buckets, so a failure part-way keeps
+    what was stored; a re-run fetches the rest).
+
+    Returns
+    -------
+    list of SyncSummary
+        One per step, in order.
+    """
+    sent = [0]
+
+    def count(response: Any, *args: Any, **kwargs: Any) -> None:
+        sent[0] += 1
+
+    hooks = client.session.hooks.setdefault("response", [])
+    hooks.append(count)
+    summaries = []
+    try:
+        for step in steps:
+            before, rows = sent[0], 0
+            bar = tqdm(step.queries, desc=f"sync {step.granularity.lower()}", unit="query",
+                       disable=None if progress is None else not progress, leave=False)
+            for query in bar:
+                result = client.fetch(query)
+                written = dataset.write(result.ndjson(), granularity=step.granularity,
+                                        grouping=query.grouping, interval=query.interval)
+                rows += written.rows
+            summaries.append(SyncSummary(step, rows=rows, requests=sent[0] - before))
+            _logger.info("sync %s", summaries[-1].line())
+    finally:
+        hooks.remove(count)
+    return summaries
+
+
+def _plan_one(dataset: Dataset, granularity: str, group_by: tuple[str, ...],
+              since: date | None, trailing: int, api: str, stop: date,
+              today: date) -> SyncStep:
+    key = grouping_key(group_by)  # raises on an unknown groupBy name
+    first, last = _stored_span(dataset, granularity.lower(), key)
+    recent = today - timedelta(days=trailing)
+    if last is None:
+        start = since or today - timedelta(days=SYNC_LOOKBACK_DAYS)
+        reason = f"first run, from {start}"
+    else:
+        bucket = _bucket_start(last, granularity)
+        after = _bucket_end(bucket, granularity)
+        resume = after if after <= today else bucket  # the stored last bucket is not complete
+        start = min(resume, recent)
+        reason = (f"after the last complete stored {granularity.lower()}, "
+                  f"{trailing} trailing day{'' if trailing == 1 else 's'} again")
+        if since is not None and first is not None and since < first:
+            start = since
+            reason = f"from {since}: the dataset holds nothing before {first}"
+    start = _bucket_start(start, granularity)
+    if start >= stop:
+        return SyncStep(granularity, None, (), f"newest stored {last}")
+    interval = Interval(midnight(start), midnight(stop)).aligned(granularity, today)
+    queries = tuple(UsageQuery.build(piece, granularity, group_by, api=api, today=today)
+                    for piece in _pieces(interval, granularity, api))
+    return SyncStep(granularity, interval, queries, reason)
+
+
+def _stored_span(dataset: Dataset, gran: str, key: str) -> tuple[date | None, date | None]:
+    """The first and last stored bucket dates of one granularity and grouping."""
+    parts = dataset.partitions(gran, key)
+    if not parts:
+        return None, None
+    ends = []
+    for part in (parts[0], parts[-1]):
+        frame = dataset.read(gran, key, start=f"{part.period}-01")
+        frame = frame[frame["period"] == part.period]
+        ends.append(frame["date"] if len(frame) else None)
+    first = ends[0].min().date() if ends[0] is not None else None
+    last = ends[1].max().date() if ends[1] is not None else None
+    return first, last
+
+
+def _bucket_start(day: date, granularity: str) -> date:
+    if granularity == "Week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "Month":
+        return day.replace(day=1)
+    return day
+
+
+def _bucket_end(start: date, granularity: str) -> date:
+    if granularity == "Week":
+        return start + timedelta(days=7)
+    if granularity == "Month":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start + timedelta(days=1)
+
+
+def _pieces(interval: Interval, granularity: str, api: str) -> list[Interval]:
+    """Whole-bucket pieces a legacy query each (a month; four weeks); one for aggregates."""
+    if api.strip().lower() == "aggregates":
+        return [interval]  # the client splits it into jobs of at most 90 days
+    pieces = []
+    cursor = interval.start.date()
+    end = interval.end.date()
+    while cursor < end:
+        if granularity == "Week":
+            stop = cursor + timedelta(days=7 * _WEEKS_PER_LEGACY_QUERY)
+        else:
+            stop = _bucket_end(cursor.replace(day=1), "Month")
+        stop = min(stop, end)
+        pieces.append(Interval(midnight(cursor), midnight(stop)))
+        cursor = stop
+    return pieces
