@@ -42,6 +42,13 @@ DEFAULT_DATABASE = "genesysclouddb"
 DEFAULT_TABLE = "gc_usage_api_source"
 DEFAULT_WORKGROUP = "primary"
 
+# Concurrent writers of one dataset take turns (usagekit.dataset.lock).
+#: Seconds a write waits for another writer's lock before it gives up.
+LOCK_TIMEOUT = 300.0
+#: Seconds an S3 lock counts as held unless its holder renews it; a dead holder's lock is
+#: taken over after that.
+LOCK_LEASE = 120.0
+
 #: Environment variables whose values must never reach a log, notebook or report.
 SECRET_ENV_VARS = (
     ENV_CLIENT_SECRET,
