@@ -62,6 +62,13 @@ ALERT_STATE = "_usagekit.alerts.json"
 #: Webhook payload formats: Slack-compatible, Microsoft Teams-compatible, plain JSON.
 NOTIFY_FORMATS: tuple[str, ...] = ("slack", "teams", "json")
 
+# Concurrent writers of one dataset take turns (usagekit.dataset.lock).
+#: Seconds a write waits for another writer's lock before it gives up.
+LOCK_TIMEOUT = 300.0
+#: Seconds an S3 lock counts as held unless its holder renews it; a dead holder's lock is
+#: taken over after that.
+LOCK_LEASE = 120.0
+
 #: Environment variables whose values must never reach a log, notebook or report.
 SECRET_ENV_VARS = (
     ENV_CLIENT_SECRET,

@@ -2,7 +2,7 @@
 
 ``dataset`` holds :class:`Dataset` and :func:`open_dataset`; ``schema`` the columns, partition
 keys and file names; ``layout`` the partition planning; ``formats`` the two file formats;
-``local`` and ``s3`` one storage backend each.
+``local`` and ``s3`` one storage backend each; ``lock`` how concurrent writers take turns.
 """
 
 from __future__ import annotations

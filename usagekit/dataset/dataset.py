@@ -10,12 +10,17 @@ as the ISO string. A write replaces exactly the rows of its interval x granulari
 every touched partition is rebuilt in memory (rows of the same month outside the interval
 kept) and then switched in one atomic step (``os.replace`` locally, one ``PutObject`` of the
 same key on S3), so readers see the old file or the new one, never both and never a part.
+Writers take turns: the read-rebuild-switch runs under the dataset's write lock
+(:mod:`usagekit.dataset.lock`), so two writes at once both end up stored, or one fails
+clearly; readers take no lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +42,7 @@ from usagekit.dataset.layout import (
     partition_of,
     period_overlaps,
 )
+from usagekit.dataset.lock import check_lock_timeout
 from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import (
@@ -101,6 +107,12 @@ class Storage(Protocol):
     def forget(self, partitions: Sequence[Partition]) -> None:
         """Called after ``partitions`` were emptied."""
 
+    def lock(self, timeout: float) -> contextlib.AbstractContextManager[None]:
+        """Hold the dataset's write lock, waiting at most ``timeout`` s for another writer.
+
+        Released when the block ends, and also when the holding process dies.
+        """
+
 
 class Dataset:
     """A usage dataset of one format at one location; see the module docstring.
@@ -108,10 +120,12 @@ class Dataset:
     Use :func:`open_dataset` to get one.
     """
 
-    def __init__(self, storage: Storage, fmt: str, *, recorded: bool) -> None:
+    def __init__(self, storage: Storage, fmt: str, *, recorded: bool,
+                 lock_timeout: float = config.LOCK_TIMEOUT) -> None:
         self._storage = storage
         self._format = fmt
         self._recorded = recorded
+        self._lock_timeout = lock_timeout
 
     @property
     def location(self) -> str:
@@ -230,8 +244,9 @@ class Dataset:
             Rows contradict the granularity, grouping or interval, or are malformed;
             nothing is written.
         DatasetError
-            Storage failed. Partitions already switched hold the new rows, the others the
-            old ones; each is whole. Re-running the same write completes it.
+            Storage failed, or another writer held the dataset's lock longer than the lock
+            timeout. Partitions already switched hold the new rows, the others the old
+            ones; each is whole. Re-running the same write completes it.
         """
         gran = granularity_value(granularity)
         if not gran:
@@ -254,28 +269,36 @@ class Dataset:
                 "export with the interval the rows were fetched for"
             )
         cut = cut_buckets(span, gran, lo, hi)
-        plan = self._plan(batch, gran, key, lo, hi, cut)
-        if batch.cut_replaced:
-            raise InvalidRowsError(
-                f"the interval {span.text} covers the {gran} bucket(s) "
-                f"{', '.join(date_text(b) for b in sorted(cut))} only in part, and the dataset "
-                f"holds other rows for them ({batch.cut_replaced} row(s)); replacing those "
-                f"would drop the days outside the interval. Export whole {gran}s instead: "
-                f"{span.aligned(gran).text} (or use day granularity); nothing was written"
-            )
-        self._ensure_manifest()
-        written = [p for p, content in plan if content is not None]
-        self._storage.prepare(self._format, written)
-        deleted = []
-        for part, content in plan:
-            rel = file_rel(part, self._format)
-            if content is None:
-                self._storage.delete(rel)
-                deleted.append(part)
-            else:
-                self._storage.replace(rel, content)
-        if deleted:
-            self._storage.forget(deleted)
+        asked = time.monotonic()
+        with self._storage.lock(self._lock_timeout):
+            locked = time.monotonic()
+            files = self._storage.list_files()
+            self._check_format(files)
+            plan = self._plan(batch, gran, key, lo, hi, files, cut)
+            if batch.cut_replaced:
+                raise InvalidRowsError(
+                    f"the interval {span.text} covers the {gran} bucket(s) "
+                    f"{', '.join(date_text(b) for b in sorted(cut))} only in part, and the "
+                    f"dataset holds other rows for them ({batch.cut_replaced} row(s)); "
+                    f"replacing those would drop the days outside the interval. Export whole "
+                    f"{gran}s instead: {span.aligned(gran).text} (or use day granularity); "
+                    "nothing was written"
+                )
+            self._ensure_manifest()
+            written = [p for p, content in plan if content is not None]
+            self._storage.prepare(self._format, written)
+            deleted = []
+            for part, content in plan:
+                rel = file_rel(part, self._format)
+                if content is None:
+                    self._storage.delete(rel)
+                    deleted.append(part)
+                else:
+                    self._storage.replace(rel, content)
+            if deleted:
+                self._storage.forget(deleted)
+        _logger.info("waited %.2f s for the write lock of %s, held it %.2f s",
+                     locked - asked, self.location, time.monotonic() - locked)
         summary = WriteSummary(
             rows=len(batch.frame), replaced=batch.replaced, kept=batch.kept,
             written=tuple(written), deleted=tuple(deleted),
@@ -285,10 +308,9 @@ class Dataset:
 
     def _plan(
         self, batch: Batch, gran: str, key: str, lo: pd.Timestamp, hi: pd.Timestamp,
-        cut: frozenset[pd.Timestamp] = frozenset(),
+        files: list[str], cut: frozenset[pd.Timestamp] = frozenset(),
     ) -> list[tuple[Partition, bytes | None]]:
-        """Build every touched partition's new content before anything is switched."""
-        files = self._storage.list_files()
+        """Build every touched partition's new content (from ``files``) before any switch."""
         dates = batch.frame["date"].dt
         months = dates.year.to_numpy() * 100 + dates.month.to_numpy()
         new_cut = batch.frame["date"].isin(list(cut)).to_numpy()
@@ -321,6 +343,16 @@ class Dataset:
             elif old is not None:
                 plan.append((part, None))
         return plan
+
+    def _check_format(self, files: list[str]) -> None:
+        """Refuse to write when another writer created the dataset in another format."""
+        stored, self._recorded = _stored_format(self._storage, files)
+        if stored is not None and stored != self._format:
+            raise DatasetError(
+                f"the dataset at {self.location} now holds {stored} files, not {self._format} "
+                "(another writer stored them since it was opened); nothing was written: open "
+                f"it again with format={stored!r} (or None) and run the write again"
+            )
 
     def _ensure_manifest(self) -> None:
         if self._recorded:
@@ -358,6 +390,7 @@ def open_dataset(
     database: str | None = None,
     table: str | None = None,
     catalog: bool = True,
+    lock_timeout: float = config.LOCK_TIMEOUT,
 ) -> Dataset:
     """Open (or prepare to create) the usage dataset at ``location``.
 
@@ -374,16 +407,22 @@ def open_dataset(
         :class:`usagekit.config.AthenaSettings` from the environment).
     catalog : bool
         S3 only: register the table and partitions in Glue (default True).
+    lock_timeout : float
+        Seconds a write waits for another writer's lock (default
+        :data:`usagekit.config.LOCK_TIMEOUT`) before it fails naming that writer.
 
     Raises
     ------
     DatasetError
         When the stored format differs from ``format`` or the location mixes formats.
+    ConfigError
+        When ``format`` or ``lock_timeout`` is invalid.
     """
     if format is not None and format not in FORMATS:
         raise ConfigError(
             f"invalid dataset format {format!r}: expected one of {', '.join(FORMATS)}"
         )
+    lock_timeout = check_lock_timeout(lock_timeout)
     location = config.dataset_location(location)
     if config.is_s3(location):
         from usagekit.dataset.s3 import S3Storage
@@ -405,7 +444,8 @@ def open_dataset(
             f"the dataset at {storage.location} holds {stored} files, not {format}: "
             f"open it with format={stored!r} (or None), or choose another location"
         )
-    return Dataset(storage, stored or format or "ndjson", recorded=recorded)
+    return Dataset(storage, stored or format or "ndjson", recorded=recorded,
+                   lock_timeout=lock_timeout)
 
 
 def run_crawler(
@@ -417,8 +457,12 @@ def run_crawler(
     return _run(name, timeout=timeout, poll=poll, boto3_session=boto3_session)
 
 
-def _stored_format(storage: Storage) -> tuple[str | None, bool]:
-    """The format the dataset holds (None when empty), and whether a manifest records it."""
+def _stored_format(storage: Storage, files: list[str] | None = None
+                   ) -> tuple[str | None, bool]:
+    """The format the dataset holds (None when empty), and whether a manifest records it.
+
+    ``files`` is the storage's listing when the caller has it already.
+    """
     manifest = storage.read(MANIFEST)
     if manifest is not None:
         try:
@@ -431,7 +475,7 @@ def _stored_format(storage: Storage) -> tuple[str | None, bool]:
             raise DatasetError(f"{MANIFEST} at {storage.location} names format {fmt!r}: "
                                f"expected one of {', '.join(FORMATS)}")
     found: dict[str, str] = {}
-    for rel in storage.list_files():
+    for rel in storage.list_files() if files is None else files:
         if partition_of(rel) is None or not is_data_file(rel):
             continue
         for name, suffix in SUFFIXES.items():

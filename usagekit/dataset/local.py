@@ -5,17 +5,26 @@ disk, then ``os.replace`` onto the final name (atomic on POSIX and Windows): a r
 either the old file or the new one. A crash before the rename leaves the old file and a
 hidden ``.tmp`` file that no reader globs (``*.json``/``*.parquet``) and the next write to
 that folder removes.
+
+Writers take turns with ``flock`` on ``_usagekit.lock`` in the root (see
+:mod:`usagekit.dataset.lock`): the kernel releases it when the holder exits or dies, and
+the holder removes the file when it is done (a waiter that then holds a removed file
+locks the new one instead). ``flock`` needs a local file system or NFSv4; on others the
+lock may not exclude writers on other machines.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from usagekit.dataset.lock import Deadline, held_too_long, holder_record
+from usagekit.dataset.schema import LOCK
 from usagekit.exceptions import DatasetError
 
 _logger = logging.getLogger(__name__)
@@ -95,6 +104,65 @@ class LocalStorage:
     def forget(self, partitions: Sequence[object]) -> None:
         """Nothing to unregister locally."""
         del partitions
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        """Hold the dataset's write lock (``flock`` on ``_usagekit.lock``), waiting ``timeout`` s.
+
+        Raises
+        ------
+        DatasetError
+            When another writer holds it longer (naming that writer), or it cannot be made.
+        """
+        path = self.root / LOCK
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatasetError(f"cannot create {self.root}: {exc.strerror}") from None
+        fd = _acquire(path, timeout, self.location)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, holder_record(), 0)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()  # while still held: a waiter on this file then retries
+            os.close(fd)
+
+
+def _acquire(path: Path, timeout: float, location: str) -> int:
+    """Open and ``flock`` the lock file at ``path``; return its descriptor."""
+    deadline = Deadline(timeout)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise DatasetError(f"cannot create the lock file {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0)
+            os.close(fd)
+            if not deadline.pause():
+                raise held_too_long(location, holder, timeout) from None
+            continue
+        except OSError as exc:
+            os.close(fd)
+            raise DatasetError(
+                f"cannot lock {path}: {exc.strerror}; the file system must support flock "
+                "(use a local folder); nothing was written"
+            ) from None
+        if _same_file(fd, path):
+            return fd
+        os.close(fd)  # its holder removed it on release: lock the file now at that path
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def _fsync_dir(folder: Path) -> None:

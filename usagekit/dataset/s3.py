@@ -10,16 +10,37 @@ mode deletes the old objects *before* writing the new ones.)
 The Glue table (explicit schema: :data:`usagekit.dataset.TABLE_COLUMNS` and
 :data:`usagekit.dataset.PARTITION_KEYS`) and every written partition are registered
 *before* the data is put, so the rows are queryable in Athena when the write returns.
+
+Writers take turns with a lock object, ``_usagekit.lock`` under the prefix (see
+:mod:`usagekit.dataset.lock`), put only if absent (``IfNoneMatch='*'``). It names its holder
+and a lease (:data:`usagekit.config.LOCK_LEASE`) that the holder renews while it writes; a
+lock left by a dead holder is taken over once S3's own clock (the object's Last-Modified
+against the response's Date) says the lease ran out. While the lock is held, every put and
+delete is conditional on the ETag this writer listed or read (``IfMatch``; ``IfNoneMatch='*'``
+for a key it found absent): a holder that lost its lock fails with a :class:`DatasetError`
+instead of overwriting another writer's rows.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+from usagekit import config
+from usagekit.dataset.lock import (
+    Deadline,
+    describe_holder,
+    held_too_long,
+    holder_field,
+    holder_record,
+)
+from usagekit.dataset.schema import LOCK
 from usagekit.exceptions import CrawlerTimeoutError, DatasetError
 
 _logger = logging.getLogger(__name__)
@@ -27,6 +48,15 @@ _logger = logging.getLogger(__name__)
 _DENIED = {"AccessDenied", "AccessDeniedException", "AllAccessDisabled", "403",
            "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
            "UnrecognizedClientException", "InvalidClientTokenId"}
+#: Answers to a conditional request whose condition does not hold (any more).
+_CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409",
+             "404"}
+#: Seconds added to a lease when judging it by S3's timestamps (whole seconds).
+_CLOCK_STEP = 1.0
+
+
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _session(boto3_session: Any) -> Any:
@@ -43,7 +73,7 @@ def _errors(action: str, target: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = _code(exc)
         if code == "NoSuchBucket":
             raise DatasetError(
                 f"cannot {action} {target}: the bucket does not exist (create it, or deploy "
@@ -70,6 +100,7 @@ class S3Storage:
         boto3_session: Any = None,
         database: str | None = None,
         table: str | None = None,
+        lease: float = config.LOCK_LEASE,
     ) -> None:
         bucket, _, prefix = location.removeprefix("s3://").partition("/")
         if not bucket:
@@ -86,6 +117,12 @@ class S3Storage:
             validate_identifier(table or "", "Glue table name")
         self._session = _session(boto3_session)
         self._client = self._session.client("s3")
+        self._lease_seconds = lease
+        self._lock_client: Any = None
+        self._glue_client: Any = None
+        self._lease: _Lease | None = None
+        #: While locked: the ETag of each key listed or read (what puts are conditional on).
+        self._etags: dict[str, str] = {}
 
     def list_files(self) -> list[str]:
         """Every object under the prefix, relative to it."""
@@ -95,32 +132,92 @@ class S3Storage:
                 Bucket=self.bucket, Prefix=self.prefix
             )
             for page in pages:
-                out.extend(item["Key"][len(self.prefix):] for item in page.get("Contents", []))
+                for item in page.get("Contents", []):
+                    rel = item["Key"][len(self.prefix):]
+                    out.append(rel)
+                    if self._lease is not None:
+                        self._etags[rel] = item["ETag"]
         return sorted(out)
 
     def read(self, rel: str) -> bytes | None:
         """The object's bytes, or None when there is no such key."""
         with _errors("read", self.url(rel)):
             try:
-                return self._client.get_object(Bucket=self.bucket, Key=self.prefix + rel)[
-                    "Body"
-                ].read()
+                response = self._client.get_object(Bucket=self.bucket, Key=self.prefix + rel)
             except self._client.exceptions.NoSuchKey:
+                self._etags.pop(rel, None)
                 return None
+            if self._lease is not None:
+                self._etags[rel] = response["ETag"]
+            return bytes(response["Body"].read())
 
     def replace(self, rel: str, data: bytes) -> None:
-        """Put the object (S3 replaces a key atomically)."""
-        with _errors("write", self.url(rel)):
-            self._client.put_object(Bucket=self.bucket, Key=self.prefix + rel, Body=data)
+        """Put the object (S3 replaces a key atomically); conditional while locked."""
+        with self._fenced("write", rel) as condition:
+            response = self._client.put_object(Bucket=self.bucket, Key=self.prefix + rel,
+                                               Body=data, **condition)
+        if self._lease is not None:
+            self._etags[rel] = response["ETag"]
 
     def delete(self, rel: str) -> None:
-        """Delete the object."""
-        with _errors("delete", self.url(rel)):
-            self._client.delete_object(Bucket=self.bucket, Key=self.prefix + rel)
+        """Delete the object; conditional while locked."""
+        with self._fenced("delete", rel) as condition:
+            self._client.delete_object(Bucket=self.bucket, Key=self.prefix + rel, **condition)
+        self._etags.pop(rel, None)
 
     def url(self, rel: str) -> str:
         """The object's ``s3://`` URL."""
         return f"s3://{self.bucket}/{self.prefix}{rel}"
+
+    @contextlib.contextmanager
+    def lock(self, timeout: float) -> Iterator[None]:
+        """Hold the dataset's write lock (the ``_usagekit.lock`` object), waiting ``timeout`` s.
+
+        Raises
+        ------
+        DatasetError
+            When another writer holds it longer (naming that writer), or S3 refuses.
+        """
+        if self.database is not None:  # seconds in a new process: not while holding the lock
+            importlib.import_module("awswrangler")
+            self._glue()
+        if self._lock_client is None:  # its own: the lock's requests are not the data's
+            self._lock_client = self._session.client("s3")
+        lease = _Lease(self._lock_client, self.bucket, self.prefix + LOCK, self.location,
+                       self._lease_seconds)
+        lease.acquire(timeout)
+        self._etags, self._lease = {}, lease
+        try:
+            yield
+        finally:
+            self._etags, self._lease = {}, None
+            lease.release()
+
+    @contextlib.contextmanager
+    def _fenced(self, action: str, rel: str) -> Iterator[dict[str, str]]:
+        """Yield the request's condition (while locked: the ETag seen); report a lost race."""
+        from botocore.exceptions import ClientError
+
+        condition: dict[str, str] = {}
+        if self._lease is not None:
+            self._lease.renew()
+            etag = self._etags.get(rel)
+            if etag is not None:
+                condition["IfMatch"] = etag
+            elif action == "write":
+                condition["IfNoneMatch"] = "*"
+        with _errors(action, self.url(rel)):
+            try:
+                yield condition
+            except ClientError as exc:
+                if not condition or _code(exc) not in _CONFLICT:
+                    raise
+                raise DatasetError(
+                    f"cannot {action} {self.url(rel)}: another writer changed it since this "
+                    "write read it (one that takes no lock, or one that took the lock over "
+                    f"when this write's lease of {self._lease_seconds:g} s ran out); this "
+                    "write left it as that writer stored it. Run the write again"
+                ) from None
 
     # -- Glue ------------------------------------------------------------------------------
 
@@ -137,7 +234,7 @@ class S3Storage:
 
         name = f"{self.database}.{self.table}"
         with _errors("register the Glue table", name):
-            glue = self._session.client("glue")
+            glue = self._glue()
             try:
                 existing = glue.get_table(DatabaseName=self.database, Name=self.table)["Table"]
             except glue.exceptions.EntityNotFoundException:
@@ -176,13 +273,18 @@ class S3Storage:
         import awswrangler as wr
 
         with _errors("unregister partitions of", f"{self.database}.{self.table}"):
-            glue = self._session.client("glue")
+            glue = self._glue()
             table = glue.get_table(DatabaseName=self.database, Name=self.table)["Table"]
             if _projected(table):
                 return
             wr.catalog.delete_partitions(table=self.table, database=self.database,
                                          partitions_values=[list(p) for p in partitions],
                                          boto3_session=self._session)
+
+    def _glue(self) -> Any:
+        if self._glue_client is None:
+            self._glue_client = self._session.client("glue")
+        return self._glue_client
 
     def _check_table(self, table: dict[str, Any], fmt: str, keys: list[str]) -> None:
         name = f"{self.database}.{self.table}"
@@ -202,6 +304,100 @@ class S3Storage:
                 f"the Glue table {name} does not describe this dataset: {'; '.join(problems)}. "
                 "Drop it (e.g. one a crawler made), or use another table name"
             )
+
+
+class _Lease:
+    """The lock object: created if absent, renewed by its holder, taken over when it lapsed."""
+
+    def __init__(self, client: Any, bucket: str, key: str, location: str, seconds: float
+                 ) -> None:
+        self._client, self._bucket, self._key = client, bucket, key
+        self._location, self._seconds = location, seconds
+        self._url = f"s3://{bucket}/{key}"
+        self._etag = ""
+        self._since: str | None = None
+        self._renewed = 0.0
+
+    def acquire(self, timeout: float) -> None:
+        """Take the lock, waiting up to ``timeout`` s for a live holder."""
+        deadline = Deadline(timeout)
+        while not self._put(IfNoneMatch="*"):
+            current = self._read()  # None: released meanwhile
+            holder = current[0] if current else None
+            if current is not None:
+                etag, age = current[1:]
+                lease = holder_field(holder, "lease")
+                lease = float(lease) if isinstance(lease, int | float) else config.LOCK_LEASE
+                if age > lease + _CLOCK_STEP and self._put(IfMatch=etag):
+                    _logger.warning("took over the write lock of %s from %s: its lease of "
+                                    "%g s ran out %.0f s ago", self._location,
+                                    describe_holder(holder), lease, age - lease)
+                    return
+            if not deadline.pause():
+                raise held_too_long(self._location, holder, timeout)
+
+    def renew(self) -> None:
+        """Extend the lease when a third of it has passed; fail if the lock was taken over."""
+        if time.monotonic() - self._renewed < self._seconds / 3:
+            return
+        if not self._put(IfMatch=self._etag):
+            raise DatasetError(
+                f"lost the write lock of {self._location}: this write held it longer than its "
+                f"lease of {self._seconds:g} s without renewing it and another writer took it "
+                "over. Partitions switched so far hold this write's rows, the others their "
+                "previous rows; run the write again"
+            )
+
+    def release(self) -> None:
+        """Delete the lock object if it is still this holder's; a failure only warns.
+
+        The write itself is done (or failed on its own); a lock left behind makes other
+        writers wait until its lease runs out.
+        """
+        from botocore.exceptions import ClientError
+
+        try:
+            with _errors("release the lock", self._url):
+                try:
+                    self._client.delete_object(Bucket=self._bucket, Key=self._key,
+                                               IfMatch=self._etag)
+                except ClientError as exc:
+                    if _code(exc) not in _CONFLICT:
+                        raise
+                    _logger.warning("the write lock of %s was taken over before it was "
+                                    "released", self._location)
+        except DatasetError as exc:
+            _logger.warning("%s; other writers wait until its lease of %g s runs out", exc,
+                            self._seconds)
+
+    def _put(self, **condition: str) -> bool:
+        """Put this holder's record if ``condition`` holds; False when it does not."""
+        from botocore.exceptions import ClientError
+
+        with _errors("write", self._url):
+            try:
+                record = holder_record(self._since, self._seconds)
+                response = self._client.put_object(Bucket=self._bucket, Key=self._key,
+                                                   Body=record, **condition)
+            except ClientError as exc:
+                if _code(exc) in _CONFLICT:
+                    return False
+                raise
+        self._etag, self._renewed = response["ETag"], time.monotonic()
+        self._since = self._since or str(holder_field(record, "since"))
+        return True
+
+    def _read(self) -> tuple[bytes, str, float] | None:
+        """The holder record, its ETag and its age by S3's clock; None when it is gone."""
+        with _errors("read the lock", self._url):
+            try:
+                response = self._client.get_object(Bucket=self._bucket, Key=self._key)
+            except self._client.exceptions.NoSuchKey:
+                return None
+            date = response["ResponseMetadata"]["HTTPHeaders"].get("date")
+            now = parsedate_to_datetime(date) if date else datetime.now(UTC)
+            age = (now - response["LastModified"]).total_seconds()
+            return bytes(response["Body"].read()), response["ETag"], age
 
 
 def _projected(table: dict[str, Any]) -> bool:

@@ -12,6 +12,8 @@ from usagekit.frame import (
 FORMATS: tuple[str, ...] = ("ndjson", "parquet")
 SUFFIXES: dict[str, str] = {"ndjson": ".json", "parquet": ".parquet"}
 MANIFEST = "_usagekit.manifest"
+#: The write lock beside the data (a file locally, an object on S3); see ``dataset.lock``.
+LOCK = "_usagekit.lock"
 FILE_STEM = "usage"
 
 #: Storage schema: column -> Glue/Hive type, in file order (Glue lower-cases the names;
