@@ -54,6 +54,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--dataset", metavar="LOCATION", nargs="?", const="",
                         help="store the rows in the dataset (default location: "
                              "USAGEKIT_DATASET or the project's data/usage)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
+                             "credentials and region (GENESYSCLOUD_* variables override it)")
     parser.add_argument("--poll-deadline", type=float, default=600.0, metavar="SECONDS",
                         help="give up polling after this long (default 600)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -85,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     query = build_query(args)  # before any request
     dataset = _open_for(query, args.dataset) if args.dataset is not None else None
     progress = False if args.no_progress else None
-    with connect(poll=PollPolicy(deadline=args.poll_deadline), progress=progress) as client:
+    with connect(profile=args.profile, poll=PollPolicy(deadline=args.poll_deadline),
+                 progress=progress) as client:
         if client.source == "sandbox":
             print(f"usagekit: no GENESYSCLOUD_* settings; fetching from the embedded sandbox "
                   f"at {client.base_url}", file=sys.stderr)

@@ -24,6 +24,8 @@ from usagekit.config.settings import (
     ENV_DATASET,
     ENV_REGION,
     ENV_STACK,
+    GC_CONFIG_RELATIVE,
+    GC_DEFAULT_PROFILE,
     NOTEBOOKS_DIR,
     PACKAGE_DIR,
     PROJECT_ROOT,
@@ -39,7 +41,8 @@ __all__ = [
     "DEFAULT_DATABASE", "DEFAULT_DATASET", "DEFAULT_TABLE", "DEFAULT_WORKGROUP",
     "ENV_ACCESS_TOKEN", "ENV_ATHENA_DATABASE", "ENV_ATHENA_OUTPUT", "ENV_ATHENA_TABLE",
     "ENV_ATHENA_WORKGROUP", "ENV_CLIENT_ID", "ENV_CLIENT_SECRET", "ENV_DATASET", "ENV_REGION",
-    "ENV_STACK", "NOTEBOOKS_DIR", "PACKAGE_DIR", "PROJECT_ROOT", "REPORTS_DIR",
+    "ENV_STACK", "GC_CONFIG_RELATIVE", "GC_DEFAULT_PROFILE", "NOTEBOOKS_DIR", "PACKAGE_DIR",
+    "PROJECT_ROOT", "REPORTS_DIR",
     "SECRET_ENV_VARS", "AthenaSettings", "StackConfig", "athena_settings", "dataset_location",
     "is_s3", "load_stack", "stack_from_env", "validate_identifier",
 ]

@@ -93,7 +93,7 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
     wanted = [("Day", Interval(day_start, iv.end)), ("Week", iv.aligned("Week"))]
     if params.granularity == "Month":
         wanted.append(("Month", iv.aligned("Month")))
-    with connect(env) as client:
+    with connect(env, profile=params.profile or None) as client:
         for granularity, interval in wanted:
             query = UsageQuery.build(interval, granularity=granularity,
                                      group_by=REPORT_GROUP_BY)
