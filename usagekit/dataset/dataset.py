@@ -41,6 +41,7 @@ from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import (
     API_FIELDS,
+    COUNTS,
     date_text,
     empty_frame,
     granularity_value,
@@ -186,6 +187,9 @@ class Dataset:
         if not frames:
             return empty_frame(columns)
         out = pd.concat(frames, ignore_index=True)
+        for name in COUNTS:  # a count no stored row has: missing, never 0
+            if name not in out.columns:
+                out[name] = pd.array([pd.NA] * len(out), dtype="Int64")
         if "platform" in out.columns:
             out = out[[*API_FIELDS, "platform", *columns[len(API_FIELDS):]]]
         return normalize(out)
