@@ -267,9 +267,9 @@ class Dataset:
                 f"would drop the days outside the interval. Export whole {gran}s instead: "
                 f"{span.aligned(gran).text} (or use day granularity); nothing was written"
             )
-        self._ensure_manifest()
         written = [p for p, content in plan if content is not None]
-        self._storage.prepare(self._format, written)
+        self._storage.prepare(self._format, written)  # may refuse (a crawler's table)
+        self._ensure_manifest()
         deleted = []
         for part, content in plan:
             rel = file_rel(part, self._format)
