@@ -14,7 +14,7 @@ from usagekit import analyses, charts, config
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
-from usagekit.exceptions import ConfigError, EngineError
+from usagekit.exceptions import ConfigError, EngineError, MissingCountsError
 from usagekit.query import Interval, UsageQuery
 from usagekit.report.artefacts import ISO, REPORT_TITLE, iso
 from usagekit.report.params import NotebookParams
@@ -146,7 +146,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     for name, run in _plan(params, grouping).items():
         try:
             frames[name] = run(engine)
-        except (ConfigError, EngineError) as exc:
+        except (ConfigError, EngineError, MissingCountsError) as exc:
             missing[name] = str(exc)
             _logger.warning("analysis %s unavailable: %s", name, exc)
     ranked = frames.get("top_429", pd.DataFrame(columns=["clientId", "clientName"]))
