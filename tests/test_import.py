@@ -222,8 +222,10 @@ def test_files_outside_granularity_folders_are_refused(tmp_path: Path) -> None:
 def test_fuller_rule() -> None:
     a, b = row("a", "d", 10), row("a", "d", 12)
     assert fuller(a, b) < 0 < fuller(b, a)
-    subset = {k: v for k, v in a.items() if k not in ("requests", "status300")}
-    assert fuller(a, subset) > 0  # same common counts, more of them present
+    subset = {k: v for k, v in b.items() if k not in ("requests", "status300")}
+    assert fuller(a, subset) > 0 > fuller(subset, a)  # every count it has, and more
+    other = {k: v for k, v in b.items() if k != "status300"}
+    assert fuller({k: v for k, v in a.items() if k != "status500"}, other) < 0  # requests
     assert fuller(a, dict(a)) == 0
 
 
@@ -253,3 +255,24 @@ def test_import_from_s3_into_s3(aws: str) -> None:
                                                 TableName="gc_usage_api_source")["Partitions"]
     assert [p["Values"] for p in parts] == [["month", "oauthclientid", "2026-09"]]
     assert pd.Timestamp(frame["date"].iloc[0]) == pd.Timestamp("2026-09-01", tz="UTC")
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
+def test_stored_counts_are_never_replaced_by_missing_ones(tmp_path: Path, fmt: str) -> None:
+    full = days(1, 2)
+    ds = open_dataset(tmp_path / "ds", format=fmt)
+    ds.write(full, granularity="day", grouping="oauthclientid", interval="2026-10-01/2026-10-03")
+    subset = [{k: v for k, v in r.items() if k not in ("requests", "status300")} for r in full]
+    # exporting them over the stored rows would drop requests and status300: refused
+    with pytest.raises(InvalidRowsError, match=r"the rows lack status300, requests, which the "
+                                               r"stored rows .* hold \(4 status300, 4 requests"):
+        ds.write(subset, granularity="day", grouping="oauthclientid",
+                 interval="2026-10-01/2026-10-03")
+    assert ds.read()["requests"].notna().all()
+    # importing them keeps the stored rows (they hold every count the export holds, and more)
+    src = tmp_path / "src"
+    put(src, "granularity=day/subset.json", ndjson(subset))
+    summary = import_usage(src, ds)
+    assert not summary.written and len(summary.conflicts) == 4
+    assert {c.kept for c in summary.conflicts} == {ds.location}
+    assert int(ds.read()["requests"].sum()) == sum(int(r["requests"]) for r in full)

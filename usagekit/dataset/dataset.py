@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit import config
-from usagekit.dataset.formats import Batch, decode_frame, records
+from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records
 from usagekit.dataset.layout import (
     Partition,
     bound,
@@ -310,6 +310,7 @@ class Dataset:
                 stored, stored_dates = batch.codec.decode(old)
                 before = (stored_dates < lo).to_numpy()
                 after = (stored_dates >= hi).to_numpy()
+                self._keep_counts(batch.frame[in_period], old, part, ~(before | after))
                 batch.kept += int(before.sum() + after.sum())
                 batch.replaced += int((~(before | after)).sum())
                 old_cut = stored_dates.isin(list(cut)).to_numpy()
@@ -325,6 +326,19 @@ class Dataset:
             elif old is not None:
                 plan.append((part, None))
         return plan
+
+    def _keep_counts(self, new: pd.DataFrame, old: bytes, part: Partition,
+                     replaced: np.ndarray) -> None:
+        """Refuse to replace stored counts with rows that lack them (a metrics subset)."""
+        if all(c in new.columns and not new[c].isna().any() for c in COUNTS):
+            return
+        lost = lost_counts(new, decode_frame(self._format, old, part)[replaced])
+        if lost:
+            raise InvalidRowsError(
+                f"the rows lack {', '.join(lost)}, which the stored rows they would replace "
+                f"in {part.path} hold ({', '.join(f'{n} {c}' for c, n in lost.items())}); "
+                "nothing was written. Export rows with every metric, or `usagekit import` "
+                "them (it keeps the fuller row)")
 
     def _ensure_manifest(self) -> None:
         if self._recorded:

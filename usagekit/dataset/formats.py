@@ -234,6 +234,24 @@ def _split_lines(data: bytes) -> list[bytes]:
     return [line for line in (raw.strip() for raw in data.split(b"\n")) if line]
 
 
+def lost_counts(new: pd.DataFrame, stored: pd.DataFrame) -> dict[str, int]:
+    """Counts that stored rows hold and the new rows for the same bucket lack (by count).
+
+    Rows are matched on ``date`` and the ids (not ``clientName``). Empty when ``new``
+    holds every count (the usual case, checked without reading ``stored``).
+    """
+    lacking = [c for c in COUNTS if c not in new.columns or new[c].isna().any()]
+    if not lacking or stored.empty or new.empty:
+        return {}
+    keys = [c for c in (*DIMENSIONS, "platform", "date")
+            if c != "clientName" and c in new.columns and c in stored.columns]
+    pairs = stored.reindex(columns=[*keys, *lacking]).merge(
+        new.reindex(columns=[*keys, *lacking]), on=keys, suffixes=("_old", "_new"))
+    lost = {name: int((pairs[f"{name}_old"].notna() & pairs[f"{name}_new"].isna()).sum())
+            for name in lacking}
+    return {name: n for name, n in lost.items() if n}
+
+
 def records(payload: list[bytes] | pa.Table) -> list[Any]:
     """A format's rows as sorted comparable values (to tell a changed bucket)."""
     if isinstance(payload, pa.Table):

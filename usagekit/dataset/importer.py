@@ -247,11 +247,14 @@ def _counts(row: dict[str, Any]) -> dict[str, int]:
 def fuller(a: dict[str, Any], b: dict[str, Any]) -> int:
     """Compare two rows of one bucket: > 0 when ``a`` is fuller, < 0 when ``b`` is, else 0.
 
-    More ``requests`` is fuller (the bucket covers more days); without requests in both,
-    the larger total of the counts both hold; then the row with more counts present (an
-    export of every metric over one with a ``metrics`` subset).
+    A row holding every count the other holds and more (an export of every metric over
+    one with a ``metrics`` subset) is fuller: no stored count is ever dropped. Otherwise
+    more ``requests`` is fuller (the bucket covers more days); without requests in both,
+    the larger total of the counts both hold.
     """
     ca, cb = _counts(a), _counts(b)
+    if set(ca) != set(cb) and (set(ca) >= set(cb) or set(cb) >= set(ca)):
+        return 1 if len(ca) > len(cb) else -1
     common = [name for name in COUNTS if name in ca and name in cb]
     if "requests" in common and ca["requests"] != cb["requests"]:
         return 1 if ca["requests"] > cb["requests"] else -1
