@@ -276,3 +276,34 @@ def test_stored_counts_are_never_replaced_by_missing_ones(tmp_path: Path, fmt: s
     assert not summary.written and len(summary.conflicts) == 4
     assert {c.kept for c in summary.conflicts} == {ds.location}
     assert int(ds.read()["requests"].sum()) == sum(int(r["requests"]) for r in full)
+
+
+def test_the_blueprints_one_liner_query_end_to_end(tmp_path: Path) -> None:
+    """Its query (Month, OAuthClientId, metrics Status200 and Status429) fetched from the
+    sandbox, saved as its jq step does, imported: the other counts stay missing."""
+    from usagekit.fetch import PollPolicy, UsageClient
+    from usagekit.query import UsageQuery
+    from usagekit.sandbox import Sandbox
+
+    query = UsageQuery.build("2026-09/2026-11", "Month", ["OAuthClientId"],
+                             ["Status200", "Status429"])
+    with Sandbox(port=0, seed=7, query_seconds=0.01) as sb, UsageClient(
+            sb.url, client_id=sb.client_id, client_secret=sb.client_secret,
+            poll=PollPolicy(initial=0.01), progress=False) as client:
+        result = client.fetch(query)
+    src = tmp_path / "gc-usage-api-source"
+    with open(put(src, "granularity=month/query-result.json", b""), "wb") as fp:
+        result.write_ndjson(fp)
+    ds = open_dataset(tmp_path / "ds")
+    summary = import_usage(src, ds)
+    assert summary.rows_read == len(result.rows) > 0
+    frame = ds.read()
+    assert frame["granularity"].unique().tolist() == ["month"]
+    assert sorted(frame["period"].unique()) == ["2026-09", "2026-10"]
+    assert int(frame["status429"].sum()) == sum(int(r["status429"]) for r in result.rows)
+    assert frame["requests"].isna().all() and frame["status500"].isna().all()
+    with DuckDBEngine(ds.location) as engine:
+        with pytest.raises(MissingCountsError, match="needs requests"):
+            analyses.top_clients_429(engine, granularity="month")
+        with pytest.raises(MissingCountsError, match="status300, status400"):
+            analyses.requests_over_time(engine, granularity="month")
