@@ -225,8 +225,8 @@ def test_analysis_needing_a_missing_count_says_so_on_athena(aws: str, athena: An
     engine = AthenaEngine(AthenaSettings(workgroup="usagekit", output_location=OUTPUT))
     _preload(aws, [("n", "bigint"), ("status429", "bigint"), ("requests", "bigint")],
              [["12", "0", "12"]])  # every row lacks requests (a Status200/429 export)
-    with pytest.raises(MissingCountsError, match=r"top_clients_429 needs requests, which 12 "
-                                                 r"of the 12 stored rows lack"):
+    with pytest.raises(MissingCountsError, match=r"top_clients_429 needs requests, which "
+                                                 r"stored rows lack \(requests: 12 of 12 rows"):
         analyses.top_clients_429(engine, grouping="oauthclientid", start="2026-10-01",
                                  end="2026-11-01")
     check = _last_execution(athena)

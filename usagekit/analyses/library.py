@@ -146,11 +146,11 @@ class Analysis:
         row = found.iloc[0]
         short = {m: int(row[m]) for m in needed if not _is_na(row[m]) and int(row[m]) > 0}
         if short:
+            total = int(row["n"])
             raise MissingCountsError(
-                f"{self.name} needs {', '.join(short)}, which "
-                + ", ".join(f"{n} of the {int(row['n'])} stored rows lack ({m})"
-                            for m, n in short.items())
-                + f" (granularity {values['granularity']}, grouping {values['grouping']}, "
+                f"{self.name} needs {', '.join(short)}, which stored rows lack ("
+                + "; ".join(f"{m}: {n} of {total} rows" for m, n in short.items())
+                + f"; granularity {values['granularity']}, grouping {values['grouping']}, "
                 f"{values['start'][:10]} to {values['end'][:10]}): they came from an export "
                 "with a metrics subset. Fetch that interval again with every metric "
                 "(usagekit fetch --dataset, no --metric), or import an export that has them")
