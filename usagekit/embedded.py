@@ -21,8 +21,7 @@ from typing import Any
 
 from usagekit.config import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION
 from usagekit.exceptions import ConfigError
-from usagekit.fetch import Secret, UsageClient
-from usagekit.fetch.profiles import load_profile
+from usagekit.fetch import Secret, UsageClient, load_profile
 
 _logger = logging.getLogger(__name__)
 GENESYS_VARS = (ENV_REGION, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ACCESS_TOKEN)

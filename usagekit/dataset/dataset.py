@@ -231,8 +231,8 @@ class Dataset:
         Raises
         ------
         InvalidRowsError
-            Rows contradict the granularity, grouping or interval, or are malformed;
-            nothing is written.
+            Rows contradict the granularity, grouping or interval, are malformed, or lack
+            counts that the stored rows they would replace hold; nothing is written.
         DatasetError
             Storage failed. Partitions already switched hold the new rows, the others the
             old ones; each is whole. Re-running the same write completes it.
