@@ -117,8 +117,10 @@ def _open_for(query: UsageQuery, location: str) -> Dataset:
         )
     if query.metrics and len(query.metrics) < len(METRICS):
         raise QueryError(
-            f"--dataset needs all counts, but --metric keeps only {', '.join(query.metrics)}: "
-            f"drop --metric (the dataset stores {', '.join(METRICS)})"
+            f"fetch --dataset stores every count, but --metric keeps only "
+            f"{', '.join(query.metrics)}: drop --metric (the dataset stores "
+            f"{', '.join(METRICS)}), or write a file with --output and `usagekit import` it "
+            "(the counts it lacks stay missing)"
         )
     return open_dataset(dataset_location(location or None))
 
