@@ -119,8 +119,8 @@ def _open_for(query: UsageQuery, location: str) -> Dataset:
         raise QueryError(
             f"fetch --dataset stores every count, but --metric keeps only "
             f"{', '.join(query.metrics)}: drop --metric (the dataset stores "
-            f"{', '.join(METRICS)}), or write a file with --output and `usagekit import` it "
-            "(the counts it lacks stay missing)"
+            f"{', '.join(METRICS)}), or write --output DIR/granularity=<day|week|month>/"
+            "FILE and `usagekit import DIR` (the counts it lacks stay missing)"
         )
     return open_dataset(dataset_location(location or None))
 
