@@ -117,7 +117,7 @@ def _open_for(query: UsageQuery, location: str) -> Dataset:
         )
     if query.metrics and len(query.metrics) < len(METRICS):
         raise QueryError(
-            f"fetch --dataset stores every count, but --metric keeps only "
+            "fetch --dataset stores every count, but --metric keeps only "
             f"{', '.join(query.metrics)}: drop --metric (the dataset stores "
             f"{', '.join(METRICS)}), or write --output DIR/granularity=<day|week|month>/"
             "FILE and `usagekit import DIR` (the counts it lacks stay missing)"
