@@ -269,20 +269,23 @@ def _rows(frame: pd.DataFrame, grouping: str) -> list[dict[str, Any]]:
     fields = [*DIMENSIONS, *COUNTS, "date"]
     if "platform" in grouping.split("-"):
         fields.append("platform")
-    out = []
-    for record in frame.reindex(columns=fields).to_dict("records"):
-        row: dict[str, Any] = {}
-        for name in fields:
-            value = record[name]
-            if name == "date":
-                row[name] = date_text(value)
-            elif name in COUNTS:
-                if not pd.isna(value):
-                    row[name] = int(value)
-            else:
-                row[name] = "" if pd.isna(value) else str(value)
-        out.append(row)
-    return out
+    columns = []
+    for name in fields:
+        if name not in frame.columns:
+            columns.append([None if name in COUNTS else ""] * len(frame))
+        elif name == "date":
+            dates = frame[name]
+            whole = not (dates.dt.microsecond != 0).any()
+            columns.append(dates.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist() if whole
+                           else [date_text(d) for d in dates])
+        elif name in COUNTS:
+            column = frame[name]
+            columns.append(column.astype(object).where(column.notna(), None).tolist())
+        else:
+            columns.append(frame[name].fillna("").astype(object).tolist())
+    counts = set(COUNTS)
+    return [{k: v for k, v in zip(fields, values, strict=True) if v is not None or k not in counts}
+            for values in zip(*columns, strict=True)]
 
 
 def _period_interval(period: str, granularity: str) -> Interval:
