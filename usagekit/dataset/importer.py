@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import operator
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -308,8 +309,12 @@ class _Merge:
     duplicates: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        fields = _KEY if "platform" in self.grouping.split("-") else _KEY[:-1]
+        self._key = operator.itemgetter(*fields)  # rows from _rows() hold every field
+
     def add(self, row: dict[str, Any], origin: str) -> None:
-        key = tuple(row.get(name, "") for name in _KEY)
+        key = self._key(row)
         held = self.rows.get(key)
         if held is None:
             self.rows[key] = (row, origin)
