@@ -21,7 +21,7 @@ import json
 import logging
 import operator
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ class SourceFile:
 
     url: str
     granularity: str
-    read: Any = field(repr=False, compare=False)
+    read: Callable[[], bytes] = field(repr=False, compare=False)
 
 
 def list_source(source: str, *, exclude: str | None = None,
@@ -169,7 +169,8 @@ def list_source(source: str, *, exclude: str | None = None,
     return out
 
 
-def _s3_files(source: str, boto3_session: Any) -> Iterator[tuple[str, str, Any]]:
+def _s3_files(source: str, boto3_session: Any
+              ) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
     from usagekit.dataset.s3 import S3Storage
 
     storage = S3Storage(source, boto3_session=boto3_session)  # no Glue: only read
