@@ -19,7 +19,7 @@ from usagekit import analyses
 from usagekit.config import AthenaSettings
 from usagekit.engine import AthenaEngine, open_engine
 from usagekit.engine.athena import athena_literal
-from usagekit.exceptions import ConfigError, EngineError
+from usagekit.exceptions import ConfigError, EngineError, MissingCountsError
 
 pytestmark = pytest.mark.aws
 
@@ -124,8 +124,11 @@ def test_other_literals(value: Any, text: str) -> None:
 def test_analysis_on_athena_sends_its_sql(aws: str, athena: Any) -> None:
     settings = AthenaSettings(workgroup="usagekit", output_location=OUTPUT)
     engine = AthenaEngine(settings)
-    # first query: which groupings are stored; second: the analysis
+    # first query: which groupings are stored; second: do the rows hold the counts it
+    # needs (none missing); third: the analysis
     _preload(aws, [("grouping", "varchar")], [["oauthclientid"], ["httpmethod"]])
+    _preload(aws, [("n", "bigint"), ("status429", "bigint"), ("requests", "bigint")],
+             [["12", "0", "0"]])
     _preload(aws, [("rank", "bigint"), ("clientid", "varchar"), ("clientname", "varchar"),
                    ("status429", "bigint"), ("requests", "bigint"), ("rate429", "double")],
              [["1", "c1", "One", "40", "400", "0.1"], ["2", "c2", "", "5", "50", "0.1"]])
@@ -216,3 +219,17 @@ def test_usagekit_stack_alone_configures_open_engine(aws: str,
     assert execution["ResultConfiguration"]["OutputLocation"].startswith(
         outputs["AthenaOutputLocation"])
     assert got["n"].tolist() == [3]
+
+
+def test_analysis_needing_a_missing_count_says_so_on_athena(aws: str, athena: Any) -> None:
+    engine = AthenaEngine(AthenaSettings(workgroup="usagekit", output_location=OUTPUT))
+    _preload(aws, [("n", "bigint"), ("status429", "bigint"), ("requests", "bigint")],
+             [["12", "0", "12"]])  # every row lacks requests (a Status200/429 export)
+    with pytest.raises(MissingCountsError, match=r"top_clients_429 needs requests, which "
+                                                 r"stored rows lack \(requests: 12 of 12 rows"):
+        analyses.top_clients_429(engine, grouping="oauthclientid", start="2026-10-01",
+                                 end="2026-11-01")
+    check = _last_execution(athena)
+    assert check["Query"].startswith("SELECT count(*) AS n, count(*) - count(requests) AS "
+                                     "requests, count(*) - count(status429) AS status429 FROM")
+    assert len(athena.list_query_executions()["QueryExecutionIds"]) == 1  # never answered

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -185,3 +186,51 @@ def test_fetch_pipe_export_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
     values = sorted(p["Values"] for p in glue.get_partitions(
         DatabaseName="genesysclouddb", TableName="gc_usage_api_source")["Partitions"])
     assert values == [["day", "oauthclientid", "2026-10"], ["day", "oauthclientid", "2026-11"]]
+
+
+def gc_document(results: list[dict[str, object]] | None, status: str) -> bytes:
+    """What ``gc usage query results get`` prints: 2-space pretty JSON (tidwall/pretty)."""
+    body: dict[str, object] = {"queryStatus": status}
+    if results is not None:
+        body = {"results": results, "queryStatus": status}
+    return json.dumps(body, indent=2, ensure_ascii=False).encode() + b"\n"
+
+
+def test_export_takes_gc_output_as_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    rows = make_rows("2026-11-01", "2026-11-04", uri="")
+    rows[0]["clientName"] = "Prince's client / ünïcode"
+    flags = ["--granularity", "day", "--group-by", "OAuthClientId"]
+    jq = tmp_path / "query-result.json"  # the blueprint's `| jq -c '.results[]'`
+    jq.write_bytes(ndjson(rows))
+    assert main(["export", str(jq), "--dataset", str(tmp_path / "a"), *flags]) == 0
+    pretty = tmp_path / "gc-output.json"
+    pretty.write_bytes(gc_document(rows, "Complete"))
+    assert main(["export", str(pretty), "--dataset", str(tmp_path / "b"), *flags]) == 0
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gc_document(rows,
+                                                                               "Complete"))))
+    assert main(["export", "-", "--dataset", str(tmp_path / "c"), *flags]) == 0
+    part = "granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
+    assert ((tmp_path / "b" / part).read_bytes() == (tmp_path / "c" / part).read_bytes()
+            == (tmp_path / "a" / part).read_bytes() == jq.read_bytes())
+    assert "stored 6 rows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    (gc_document(None, "Running"), "queryStatus 'Running'.*again until"),
+    (b'{\n  "queryStatus": "Failed",\n  "errorBody": {\n    "message": "Internal error"\n'
+     b'  }\n}\n', "queryStatus 'Failed'.*Internal error"),
+    (gc_document([], "Cancelled"), "queryStatus 'Cancelled'"),
+])
+def test_export_refuses_a_query_that_is_not_complete(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], document: bytes,
+        message: str) -> None:
+    src = tmp_path / "gc-output.json"
+    src.write_bytes(document)
+    code = main(["export", str(src), "--dataset", str(tmp_path / "ds"), "--granularity",
+                 "day", "--group-by", "OAuthClientId", "--interval", "2026-11-01/2026-11-02"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert str(src) in err
+    assert re.search(message, err), err
+    assert not (tmp_path / "ds").exists()

@@ -71,3 +71,42 @@ def test_a_secret_is_never_a_parameter(tmp_path: Path, monkeypatch: pytest.Monke
             run_report(parameters, tmp_path / "reports")
         assert CANARIES[config.ENV_CLIENT_SECRET] not in str(info.value)
     assert not (tmp_path / "reports").exists()
+
+
+def test_profile_secrets_reach_no_notebook_report_or_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A gc profile (``$HOME/.gc/config.toml``) with a gateway to the sandbox: the report
+    names the profile; the file's secret travels to the sandbox and nowhere else."""
+    caplog.set_level(logging.DEBUG)
+    secret = "canary-profile-secret-91b7e3"
+    cached = "canary-cached-token-data-0d4a"  # gc writes its token back into the file
+    for name in (config.ENV_REGION, config.ENV_CLIENT_ID, config.ENV_CLIENT_SECRET,
+                 config.ENV_ACCESS_TOKEN):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with Sandbox(client_id="gc-client", client_secret=secret) as sandbox:
+        gc = tmp_path / "home" / ".gc"
+        gc.mkdir(parents=True)
+        (gc / "config.toml").write_text(
+            f'[blueprint]\nenvironment = "mypurecloud.com"\nclient_credentials = "gc-client"\n'
+            f'client_secret = "{secret}"\noauth_token_data = "{cached}"\n'
+            f'gateway_protocol = "http"\ngateway_host = "127.0.0.1"\n'
+            f'gateway_port = "{sandbox.url.rsplit(":", 1)[1]}"\n', encoding="utf-8")
+        result = run_report({"interval": "2026-11-02/2026-11-16", "profile": "blueprint",
+                             "dataset": str(tmp_path / "data")}, tmp_path / "reports")
+        calls = sandbox.requests
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["source"]["api"] == "genesys:127.0.0.1"  # through the profile's gateway
+    assert any(c.path == "/oauth/token" and c.status == 200 for c in calls)
+    captured = capfd.readouterr()
+    places = {
+        "logs": caplog.text, "stdout": captured.out, "stderr": captured.err,
+        **{f.name: f.read_text(encoding="utf-8", errors="replace")
+           for f in sorted(result.run_dir.rglob("*")) if f.is_file()
+           and f.suffix in {".ipynb", ".html", ".json", ".csv"}},
+    }
+    assert "blueprint" in places["usage-report.ipynb"]  # the name is a parameter
+    for where, text in places.items():
+        assert secret not in text, f"the profile's secret leaked into {where}"
+        assert cached not in text, f"the profile's cached token leaked into {where}"

@@ -5,6 +5,10 @@
 none of them it starts :class:`usagekit.sandbox.Sandbox` on 127.0.0.1 (a free port) and
 points a client at it. A partial configuration is an error naming what is missing, never
 a silent fallback. ``client.source`` says which: ``"sandbox"`` or ``"genesys:<region>"``.
+
+With ``profile`` it reads that Genesys Cloud CLI profile instead
+(:func:`usagekit.fetch.profiles.load_profile`: ``$HOME/.gc/config.toml``, the
+``GENESYSCLOUD_*`` variables overriding it as they override ``gc``); never the sandbox.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 from usagekit.config import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION
 from usagekit.exceptions import ConfigError
-from usagekit.fetch import UsageClient
+from usagekit.fetch import Secret, UsageClient, load_profile
 
 _logger = logging.getLogger(__name__)
 GENESYS_VARS = (ENV_REGION, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ACCESS_TOKEN)
@@ -42,7 +46,7 @@ def missing_settings(env: Mapping[str, str] | None = None) -> list[str] | None:
 
 
 @contextmanager
-def connect(env: Mapping[str, str] | None = None, *,
+def connect(env: Mapping[str, str] | None = None, *, profile: str | None = None,
             sandbox_options: Mapping[str, Any] | None = None,
             **client_options: Any) -> Iterator[UsageClient]:
     """A :class:`~usagekit.fetch.UsageClient` for Genesys Cloud or the embedded sandbox.
@@ -51,6 +55,8 @@ def connect(env: Mapping[str, str] | None = None, *,
     ----------
     env : mapping, optional
         Environment to read (default ``os.environ``).
+    profile : str, optional
+        A gc profile name: credentials and region from ``$HOME/.gc/config.toml``.
     sandbox_options : mapping, optional
         Keyword arguments for :class:`usagekit.sandbox.Sandbox` (e.g. ``seed``).
     **client_options
@@ -64,8 +70,19 @@ def connect(env: Mapping[str, str] | None = None, *,
     Raises
     ------
     ConfigError
-        Some Genesys variables are set but not all that are needed.
+        Some Genesys variables are set but not all that are needed; or the profile's
+        file or table is missing or unusable (naming the file and the profile).
     """
+    if profile:
+        found = load_profile(profile, env)
+        with UsageClient(found.api_url, login_url=found.login_url,
+                         client_id=found.client_id, client_secret=_reveal(found.client_secret),
+                         access_token=_reveal(found.access_token),
+                         **client_options) as client:
+            _logger.info("connected to Genesys Cloud (%s) with gc profile %r of %s",
+                         client.source, found.name, found.path)
+            yield client
+        return
     missing = missing_settings(env)
     if missing:
         raise ConfigError(
@@ -86,3 +103,7 @@ def connect(env: Mapping[str, str] | None = None, *,
                          client_secret=sandbox.client_secret, **client_options) as client:
             client.source = "sandbox"
             yield client
+
+
+def _reveal(secret: Secret | None) -> str | None:
+    return secret.reveal() if secret is not None else None

@@ -84,6 +84,10 @@ class ReportError(UsagekitError):
     """Running or rendering a notebook report failed."""
 
 
+class MissingCountsError(DatasetError):
+    """An analysis needs a count that stored rows lack (exported with a ``metrics`` subset)."""
+
+
 class InvalidRowsError(DatasetError, ValueError):
     """Usage rows are malformed or contradict the granularity, grouping or interval declared."""
 

@@ -3,7 +3,9 @@
 The typed frame (:data:`COLUMNS`): the six id/name fields as pandas ``string`` (never NA,
 ``""`` where the API gave ``""``), the six counts as ``int64``, ``date`` as
 ``datetime64[us, UTC]``, plus ``granularity`` and ``grouping`` (and ``period`` when read
-from the dataset).
+from the dataset). A count some rows lack (an export made with a ``metrics`` subset, e.g.
+the blueprint's ``Status200``/``Status429``) is missing, never zero: nullable ``Int64``
+with ``<NA>``.
 """
 
 from __future__ import annotations
@@ -145,13 +147,13 @@ def to_frame(
     Returns
     -------
     pandas.DataFrame
-        The fields present in the rows (counts only when every row has them), typed, plus
-        ``granularity`` and ``grouping``.
+        The fields present in the rows, typed (a count some rows lack is ``Int64`` with
+        ``<NA>`` there), plus ``granularity`` and ``grouping``.
 
     Raises
     ------
     InvalidRowsError
-        On an unknown field, a count present in some rows only, or a bad date.
+        On an unknown field or a bad date.
     """
     rows = list(rows)
     present: set[str] = set().union(*(r.keys() for r in rows)) if rows else set(API_FIELDS)
@@ -168,11 +170,6 @@ def to_frame(
                 data[name] = [""] * len(rows)
             continue
         values = [r.get(name) for r in rows]
-        if name in COUNTS and any(v is None for v in values):
-            index = next(i for i, v in enumerate(values) if v is None)
-            raise InvalidRowsError(
-                f"row {index + 1} has no {name!r} while other rows have it"
-            )
         data[name] = values
     frame = pd.DataFrame(data)
     return _finish(frame, granularity, grouping)
@@ -196,7 +193,7 @@ def read_ndjson(
     Raises
     ------
     InvalidRowsError
-        On malformed JSON, an unknown field, a partly missing count, or a bad date.
+        On malformed JSON, an unknown field or a bad date.
     """
     if isinstance(src, bytes | bytearray | memoryview):
         data = bytes(src)
@@ -241,7 +238,7 @@ def table_frame(
     Raises
     ------
     InvalidRowsError
-        On a partly missing count or a bad date.
+        On a bad date.
     """
     if table is None:
         return to_frame([], granularity=granularity, grouping=grouping)
@@ -253,9 +250,9 @@ def table_frame(
             if name in DIMENSIONS:
                 columns[name] = pd.array([""] * len(column), dtype=_STRING)
             continue
-        if name in COUNTS and nulls:
-            index = column.is_null().to_numpy(zero_copy_only=False).argmax()
-            raise InvalidRowsError(f"row {index + 1} has no {name!r} while other rows have it")
+        if name in COUNTS and nulls:  # missing where a row lacks it, never 0
+            columns[name] = column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+            continue
         columns[name] = column.to_pandas()
     return _finish(pd.DataFrame(columns), granularity, grouping)
 
@@ -334,7 +331,8 @@ def empty_frame(columns: Iterable[str] = (*API_FIELDS, "granularity", "grouping"
 def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -> None:
     """Check that typed rows can be stored as ``granularity`` x ``grouping`` data.
 
-    Checks: a storable granularity; all six counts present and not negative; no non-empty
+    Checks: a storable granularity; some count present, none negative (a missing count,
+    ``<NA>`` or no column, stays missing); no non-empty
     field that the grouping does not fill (e.g. ``templateUri`` when not grouped by
     TemplateUri); each ``date`` at the start of its bucket (midnight; a Monday for week;
     the 1st for month); no two rows with the same date and fields.
@@ -351,14 +349,13 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -
         )
     granularity = granularity_value(granularity)
     parts = group_parts(grouping)
-    missing = [name for name in COUNTS if name not in frame.columns]
-    if missing:
+    present = [name for name in COUNTS if name in frame.columns]
+    if len(frame) and not present:
         raise InvalidRowsError(
-            f"rows lack count field(s) {', '.join(missing)}: the dataset stores rows with all "
-            f"of {', '.join(COUNTS)} (query without a metrics filter)"
+            f"rows hold none of the counts {', '.join(COUNTS)}: these are not usage rows"
         )
-    for name in COUNTS:
-        _first(frame, frame[name].isna() | (frame[name] < 0), name,
+    for name in present:
+        _first(frame, (frame[name] < 0).fillna(False), name,
                "counts must be non-negative integers")
     filled = {f for part in parts for f in GROUP_FIELDS[part]}
     for part, fields in GROUP_FIELDS.items():

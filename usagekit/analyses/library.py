@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import calendar
 import logging
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usagekit.exceptions import ConfigError
+from usagekit.exceptions import ConfigError, MissingCountsError
 
 if TYPE_CHECKING:  # pandas and the engines load on first use: `usagekit --help` stays fast
     import pandas as pd
@@ -30,6 +31,7 @@ DIMENSIONS = ("oauthclientid", "organizationid", "userid", "templateuri", "httpm
 #: policy, as of 2026; figures change, so pass your contract's numbers).
 FAIR_USE_ALLOWANCES: dict[str, int] = {"CX1": 75_000, "CX2": 110_000, "CX3": 140_000}
 METRICS = ("requests", "status200", "status300", "status400", "status429", "status500")
+_METRIC_WORD = re.compile(r"\b(" + "|".join(METRICS) + r")\b", re.IGNORECASE)
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _EARLIEST = "1970-01-01T00:00:00Z"
 _LATEST = "9999-01-01T00:00:00Z"
@@ -108,10 +110,50 @@ class Analysis:
         text, params = self.render(engine.source, values)
         _logger.info("analysis %s: granularity=%s grouping=%s", self.name,
                      values["granularity"], values["grouping"])
+        self.check_counts(engine, values)
         frame = engine.sql(text, params)
         if self.post is not None:
             frame = self.post(frame, values)
         return frame.reindex(columns=list(self.columns)).reset_index(drop=True)
+
+    def counts(self, values: Mapping[str, Any]) -> tuple[str, ...]:
+        """The counts the analysis reads: its ``metric`` option's, else those its SQL names."""
+        if "metric" in values:
+            return (values["metric"],)
+        named = {word.lower() for word in _METRIC_WORD.findall(self.sql)}
+        return tuple(m for m in METRICS if m in named)
+
+    def check_counts(self, engine: Engine, values: Mapping[str, Any]) -> None:
+        """Refuse to answer when rows it would read lack a count it needs (one query).
+
+        Rows exported with a ``metrics`` subset keep the other counts missing (NULL);
+        summing them would answer with a part of the truth.
+
+        Raises
+        ------
+        MissingCountsError
+            Naming the counts, how many rows lack them, and how to get them.
+        """
+        needed = self.counts(values)
+        if not needed:
+            return
+        lacking = ", ".join(f"count(*) - count({m}) AS {m}" for m in needed)
+        text, params = render(f"SELECT count(*) AS n, {lacking} FROM {{source}} "
+                              "WHERE {where}", engine.source, values)
+        found = engine.sql(text, params)
+        if not len(found):
+            return
+        row = found.iloc[0]
+        short = {m: int(row[m]) for m in needed if not _is_na(row[m]) and int(row[m]) > 0}
+        if short:
+            total = int(row["n"])
+            raise MissingCountsError(
+                f"{self.name} needs {', '.join(short)}, which stored rows lack ("
+                + "; ".join(f"{m}: {n} of {total} rows" for m, n in short.items())
+                + f"; granularity {values['granularity']}, grouping {values['grouping']}, "
+                f"{values['start'][:10]} to {values['end'][:10]}): they came from an export "
+                "with a metrics subset. Fetch that interval again with every metric "
+                "(usagekit fetch --dataset, no --metric), or import an export that has them")
 
     def bind(self, engine: Engine | None, *, granularity: str | None = None,
              grouping: str | None = None, start: Any = None, end: Any = None,
@@ -137,6 +179,12 @@ class Analysis:
             grouping = resolve_grouping(engine, granularity, self.dimensions)
         values["grouping"] = check_grouping(grouping, self.dimensions)
         return values
+
+
+def _is_na(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
 
 
 def render(template: str, source: str, values: Mapping[str, Any]) -> tuple[str, list[Any]]:

@@ -1,8 +1,11 @@
 """``usagekit export``: store NDJSON usage rows (a file or stdin) in the dataset.
 
-The rows do not say which granularity and groupBy produced them, so both are flags; rows
-that contradict them (e.g. a non-empty templateUri when not grouped by TemplateUri, a week
-row not dated on a Monday) are refused, naming the row and value, and nothing is written.
+The input is NDJSON, or the document ``gc usage query results get`` prints (pretty JSON
+with ``results`` and ``queryStatus``, recognised without a flag; a ``Running`` or
+``Failed`` one is refused). The rows do not say which granularity and groupBy produced
+them, so both are flags; rows that contradict them (e.g. a non-empty templateUri when not
+grouped by TemplateUri, a week row not dated on a Monday) are refused, naming the row and
+value, and nothing is written.
 
 Without --interval the interval is derived from the rows: from the earliest row's date
 (a bucket start) to the end of the latest row's bucket (its date + 1 day, + 7 days, or the
@@ -36,7 +39,8 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("input", nargs="?", default="-", metavar="FILE|-",
                         help="NDJSON rows as `usagekit fetch` or `jq -c '.results[]'` write "
-                             "them (default -: stdin)")
+                             "them, or the document `gc usage query results get` prints "
+                             "(default -: stdin)")
     parser.add_argument("--dataset", metavar="LOCATION",
                         help="local folder or s3://bucket/prefix/ (default: USAGEKIT_DATASET "
                              "or the project's data/usage)")
@@ -90,9 +94,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_input(name: str) -> bytes:
+    """NDJSON rows from ``name``; a ``gc usage query results get`` document is unwrapped."""
+    from usagekit.dataset.importer import unwrap_results
+
     if name == "-":
-        return sys.stdin.buffer.read()
+        return unwrap_results(sys.stdin.buffer.read(), "stdin")
     try:
-        return Path(name).read_bytes()
+        data = Path(name).read_bytes()
     except OSError as exc:
         raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from None
+    return unwrap_results(data, name)

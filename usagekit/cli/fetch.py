@@ -54,6 +54,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--dataset", metavar="LOCATION", nargs="?", const="",
                         help="store the rows in the dataset (default location: "
                              "USAGEKIT_DATASET or the project's data/usage)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
+                             "credentials and region (GENESYSCLOUD_* variables override it)")
     parser.add_argument("--poll-deadline", type=float, default=600.0, metavar="SECONDS",
                         help="give up polling after this long (default 600)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -85,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     query = build_query(args)  # before any request
     dataset = _open_for(query, args.dataset) if args.dataset is not None else None
     progress = False if args.no_progress else None
-    with connect(poll=PollPolicy(deadline=args.poll_deadline), progress=progress) as client:
+    with connect(profile=args.profile, poll=PollPolicy(deadline=args.poll_deadline),
+                 progress=progress) as client:
         if client.source == "sandbox":
             print(f"usagekit: no GENESYSCLOUD_* settings; fetching from the embedded sandbox "
                   f"at {client.base_url}", file=sys.stderr)
@@ -113,8 +117,10 @@ def _open_for(query: UsageQuery, location: str) -> Dataset:
         )
     if query.metrics and len(query.metrics) < len(METRICS):
         raise QueryError(
-            f"--dataset needs all counts, but --metric keeps only {', '.join(query.metrics)}: "
-            f"drop --metric (the dataset stores {', '.join(METRICS)})"
+            "fetch --dataset stores every count, but --metric keeps only "
+            f"{', '.join(query.metrics)}: drop --metric (the dataset stores "
+            f"{', '.join(METRICS)}), or write --output DIR/granularity=<day|week|month>/"
+            "FILE and `usagekit import DIR` (the counts it lacks stay missing)"
         )
     return open_dataset(dataset_location(location or None))
 

@@ -14,7 +14,7 @@ from usagekit.query import GRANULARITIES
 from usagekit.report.params import parse_value
 
 _FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
-          "licensed_users", "refresh")
+          "licensed_users", "refresh", "profile")
 
 
 def register(sub: Any) -> None:
@@ -43,6 +43,9 @@ def register(sub: Any) -> None:
                         help="dataset folder or s3://bucket/prefix/ "
                         f"(default: ${config.ENV_DATASET}, the ${config.ENV_STACK} stack's "
                         "data location, or data/usage)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
+                             "credentials and region (a name, passed to the notebook)")
     parser.add_argument("--top-n", type=int, help="clients named in charts (default: 10)")
     parser.add_argument("--licence-tier", choices=tuple(FAIR_USE_ALLOWANCES),
                         type=lambda text: text.replace(" ", "").upper(),

@@ -2,15 +2,18 @@
 
 ``dataset`` holds :class:`Dataset` and :func:`open_dataset`; ``schema`` the columns, partition
 keys and file names; ``layout`` the partition planning; ``formats`` the two file formats;
-``local`` and ``s3`` one storage backend each; ``lock`` how concurrent writers take turns.
+``local`` and ``s3`` one storage backend each; ``lock`` how concurrent writers take turns;
+``importer`` brings the blueprint's exports (a folder or bucket of NDJSON, gc's result
+documents) in.
 """
 
 from __future__ import annotations
 
 from usagekit.dataset.dataset import Dataset, Storage, WriteSummary, open_dataset, run_crawler
+from usagekit.dataset.importer import Conflict, ImportSummary, import_usage
 from usagekit.dataset.layout import Partition, bucket_start, covering_interval
 from usagekit.dataset.schema import FORMATS, MANIFEST, PARTITION_KEYS, TABLE_COLUMNS
 
-__all__ = ["FORMATS", "MANIFEST", "PARTITION_KEYS", "TABLE_COLUMNS", "Dataset", "Partition",
-           "Storage", "WriteSummary", "bucket_start", "covering_interval", "open_dataset",
-           "run_crawler"]
+__all__ = ["FORMATS", "MANIFEST", "PARTITION_KEYS", "TABLE_COLUMNS", "Conflict", "Dataset",
+           "ImportSummary", "Partition", "Storage", "WriteSummary", "bucket_start",
+           "covering_interval", "import_usage", "open_dataset", "run_crawler"]

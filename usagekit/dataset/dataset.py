@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit import config
-from usagekit.dataset.formats import Batch, decode_frame, records
+from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records
 from usagekit.dataset.layout import (
     Partition,
     bound,
@@ -47,6 +47,7 @@ from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import (
     API_FIELDS,
+    COUNTS,
     date_text,
     empty_frame,
     granularity_value,
@@ -200,6 +201,9 @@ class Dataset:
         if not frames:
             return empty_frame(columns)
         out = pd.concat(frames, ignore_index=True)
+        for name in COUNTS:  # a count no stored row has: missing, never 0
+            if name not in out.columns:
+                out[name] = pd.array([pd.NA] * len(out), dtype="Int64")
         if "platform" in out.columns:
             out = out[[*API_FIELDS, "platform", *columns[len(API_FIELDS):]]]
         return normalize(out)
@@ -241,8 +245,8 @@ class Dataset:
         Raises
         ------
         InvalidRowsError
-            Rows contradict the granularity, grouping or interval, or are malformed;
-            nothing is written.
+            Rows contradict the granularity, grouping or interval, are malformed, or lack
+            counts that the stored rows they would replace hold; nothing is written.
         DatasetError
             Storage failed, or another writer held the dataset's lock longer than the lock
             timeout. Partitions already switched hold the new rows, the others the old
@@ -284,9 +288,9 @@ class Dataset:
                     f"{gran}s instead: {span.aligned(gran).text} (or use day granularity); "
                     "nothing was written"
                 )
-            self._ensure_manifest()
             written = [p for p, content in plan if content is not None]
-            self._storage.prepare(self._format, written)
+            self._storage.prepare(self._format, written)  # may refuse (a crawler's table)
+            self._ensure_manifest()
             deleted = []
             for part, content in plan:
                 rel = file_rel(part, self._format)
@@ -328,6 +332,7 @@ class Dataset:
                 stored, stored_dates = batch.codec.decode(old)
                 before = (stored_dates < lo).to_numpy()
                 after = (stored_dates >= hi).to_numpy()
+                self._keep_counts(batch.frame[in_period], old, part, ~(before | after))
                 batch.kept += int(before.sum() + after.sum())
                 batch.replaced += int((~(before | after)).sum())
                 old_cut = stored_dates.isin(list(cut)).to_numpy()
@@ -353,6 +358,19 @@ class Dataset:
                 "(another writer stored them since it was opened); nothing was written: open "
                 f"it again with format={stored!r} (or None) and run the write again"
             )
+
+    def _keep_counts(self, new: pd.DataFrame, old: bytes, part: Partition,
+                     replaced: np.ndarray) -> None:
+        """Refuse to replace stored counts with rows that lack them (a metrics subset)."""
+        if all(c in new.columns and not new[c].isna().any() for c in COUNTS):
+            return
+        lost = lost_counts(new, decode_frame(self._format, old, part)[replaced])
+        if lost:
+            raise InvalidRowsError(
+                f"the rows lack {', '.join(lost)}, which the stored rows they would replace "
+                f"in {part.path} hold ({', '.join(f'{n} {c}' for c, n in lost.items())}); "
+                "nothing was written. Export rows with every metric, or `usagekit import` "
+                "them (it keeps the fuller row)")
 
     def _ensure_manifest(self) -> None:
         if self._recorded:

@@ -19,6 +19,7 @@ from usagekit.dataset.schema import ARROW_TYPES, DATE_FORMAT, DATE_PATTERN, TABL
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     API_FIELDS,
+    COUNTS,
     DIMENSIONS,
     check_rows,
     group_parts,
@@ -68,14 +69,18 @@ class _Lines:
 
     @staticmethod
     def from_frame(frame: pd.DataFrame, fields: list[str]) -> list[bytes]:
+        """One line per row; a missing count (``<NA>`` or no column) is an absent key."""
         encoder = msgspec.json.Encoder()
+        fields = [name for name in fields if name in frame.columns]
         columns = [
             frame[name].dt.strftime(DATE_FORMAT).tolist() if name == "date"
-            else frame[name].tolist()
+            else frame[name].astype(object).where(frame[name].notna(), None).tolist()
+            if name in COUNTS else frame[name].tolist()
             for name in fields
         ]
         return [
-            encoder.encode(dict(zip(fields, values, strict=True)))
+            encoder.encode({k: v for k, v in zip(fields, values, strict=True)
+                            if v is not None or k not in COUNTS})
             for values in zip(*columns, strict=True)
         ]
 
@@ -113,7 +118,8 @@ class _Table:
             name: pa.array(
                 frame[name].dt.strftime(DATE_FORMAT) if name == "date" else frame[name],
                 type=ARROW_TYPES[TABLE_COLUMNS[name]],
-            )
+            ) if name in frame.columns  # a count no row has: all null (missing, not 0)
+            else pa.nulls(len(frame), type=ARROW_TYPES[TABLE_COLUMNS[name]])
             for name in fields
         }
         return pa.table(arrays)
@@ -131,8 +137,8 @@ class _Table:
             if name == "date":
                 if not pc.all(pc.match_substring_regex(column, DATE_PATTERN)).as_py():
                     column = pa.array(frame["date"].dt.strftime(DATE_FORMAT), type=pa.string())
-            elif column.null_count:
-                column = pc.fill_null(column, "")
+            elif column.null_count and pa.types.is_string(column.type):
+                column = pc.fill_null(column, "")  # (a missing count stays null)
             arrays[name] = column
         return pa.table(arrays)
 
@@ -226,6 +232,24 @@ def _compact_lines(data: bytes) -> list[Any]:
 
 def _split_lines(data: bytes) -> list[bytes]:
     return [line for line in (raw.strip() for raw in data.split(b"\n")) if line]
+
+
+def lost_counts(new: pd.DataFrame, stored: pd.DataFrame) -> dict[str, int]:
+    """Counts that stored rows hold and the new rows for the same bucket lack (by count).
+
+    Rows are matched on ``date`` and the ids (not ``clientName``). Empty when ``new``
+    holds every count (the usual case, checked without reading ``stored``).
+    """
+    lacking = [c for c in COUNTS if c not in new.columns or new[c].isna().any()]
+    if not lacking or stored.empty or new.empty:
+        return {}
+    keys = [c for c in (*DIMENSIONS, "platform", "date")
+            if c != "clientName" and c in new.columns and c in stored.columns]
+    pairs = stored.reindex(columns=[*keys, *lacking]).merge(
+        new.reindex(columns=[*keys, *lacking]), on=keys, suffixes=("_old", "_new"))
+    lost = {name: int((pairs[f"{name}_old"].notna() & pairs[f"{name}_new"].isna()).sum())
+            for name in lacking}
+    return {name: n for name, n in lost.items() if n}
 
 
 def records(payload: list[bytes] | pa.Table) -> list[Any]:

@@ -15,7 +15,7 @@ from usagekit.config import REPORT_GROUP_BY
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
-from usagekit.exceptions import ConfigError, EngineError
+from usagekit.exceptions import ConfigError, EngineError, MissingCountsError
 from usagekit.query import Interval
 from usagekit.report.artefacts import ISO, REPORT_TITLE, iso
 from usagekit.report.params import NotebookParams
@@ -98,7 +98,7 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
              for step in watch.plan_sync(dataset, granularities=[granularity],
                                          group_by=REPORT_GROUP_BY, since=since.date(),
                                          until=until)]
-    with connect(env) as client:
+    with connect(env, profile=params.profile or None) as client:
         for summary in watch.run_sync(dataset, client, steps):
             _logger.info("refreshed %s", summary.line())
         return str(client.source)
@@ -145,7 +145,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     for name, run in _plan(params, grouping).items():
         try:
             frames[name] = run(engine)
-        except (ConfigError, EngineError) as exc:
+        except (ConfigError, EngineError, MissingCountsError) as exc:
             missing[name] = str(exc)
             _logger.warning("analysis %s unavailable: %s", name, exc)
     ranked = frames.get("top_429", pd.DataFrame(columns=["clientId", "clientName"]))

@@ -36,17 +36,17 @@ MAX_TOP_N = 20
 #: Parameter names each notebook accepts (its ``parameters`` cell), by notebook key.
 NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
     "fetch": ("interval", "granularity", "group_by", "api", "dataset", "engine",
-              "output_dir"),
+              "output_dir", "profile"),
     "explore": ("interval", "granularity", "dataset", "client", "template_uri",
-                "http_method", "top_n", "refresh", "output_dir"),
+                "http_method", "top_n", "refresh", "output_dir", "profile"),
     "report": ("interval", "granularity", "engine", "dataset", "output_dir", "top_n",
-               "licence_tier", "licensed_users", "refresh"),
+               "licence_tier", "licensed_users", "refresh", "profile"),
 }
 _TYPES: dict[str, type] = {
     "interval": str, "granularity": str, "group_by": str, "api": str, "dataset": str,
     "output_dir": str, "engine": str, "client": str, "template_uri": str,
     "http_method": str, "top_n": int, "licence_tier": str, "licensed_users": int,
-    "refresh": bool,
+    "refresh": bool, "profile": str,
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "True or False"}
 _SECRET_NAME = re.compile(
@@ -54,6 +54,7 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 _MIN_SECRET_LENGTH = 6
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class NotebookParams:
         ``legacy`` or ``aggregates`` (the fetch notebook).
     client, template_uri, http_method : str
         Filters of the explore notebook ("" = all).
+    profile : str
+        A Genesys Cloud CLI profile name ("" = the environment, else the sandbox).
     """
 
     notebook: str
@@ -105,6 +108,7 @@ class NotebookParams:
     client: str = ""
     template_uri: str = ""
     http_method: str = ""
+    profile: str = ""
 
     @property
     def partition_granularity(self) -> str:
@@ -235,6 +239,8 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
             ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
     if "refresh" in values:
         resolved["refresh"] = values["refresh"]
+    if values.get("profile", "").strip():
+        resolved["profile"] = _profile(values["profile"])
     for name in ("client", "template_uri"):
         if name in values:
             resolved[name] = values[name].strip()
@@ -285,6 +291,14 @@ def _refuse_secret_values(values: Mapping[str, Any], env: Mapping[str, str]) -> 
                 f"parameter {name!r} holds a credential from the environment; credentials "
                 "are never notebook parameters (the notebook reads them from the environment)"
             )
+
+
+def _profile(text: str) -> str:
+    name = text.strip()
+    if not _PROFILE_NAME.fullmatch(name):
+        raise ConfigError("invalid profile: give a gc profile name (letters, digits, '.', "
+                          "'_' or '-', at most 64), as in ~/.gc/config.toml")
+    return name
 
 
 def _choice(name: str, value: str, valid: tuple[str, ...]) -> str:

@@ -1,0 +1,443 @@
+"""Bring the blueprint's exports into the dataset: ``gc`` documents and folders of NDJSON.
+
+The blueprint stores ``gc usage query results get … | jq -c '.results[]'`` output under
+``granularity=day|week|month/`` (files of any name; exports often overlap). Its rows do not
+say which groupBy made them, so the grouping is derived from the fields they fill: a
+non-empty ``clientId`` means grouped by OAuthClientId, a ``templateUri`` by TemplateUri,
+and so on (a dimension that is empty in every row of a file counts as not grouped by).
+
+:func:`import_usage` reads every file first (nothing is written if one is refused), then
+merges: a row that several exports hold is stored once; two different rows for the same
+bucket and dimensions (a week or month exported over different intervals) are a
+:class:`Conflict`, and the fuller one is kept (more requests; see :func:`fuller`). Rows
+already in the dataset take part in the same merge, so nothing stored is lost or counted
+twice, and importing the same source again changes nothing. The source is only read.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import operator
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pandas as pd
+
+from usagekit import config
+from usagekit.dataset.dataset import Dataset
+from usagekit.dataset.layout import Partition
+from usagekit.exceptions import DatasetError, InvalidRowsError
+from usagekit.frame import (
+    API_FIELDS,
+    COUNTS,
+    DIMENSIONS,
+    GRANULARITIES,
+    GROUP_FIELDS,
+    check_rows,
+    date_text,
+    ndjson_table,
+    table_frame,
+)
+from usagekit.query import Interval
+
+_logger = logging.getLogger(__name__)
+
+#: ``queryStatus`` of a ``gc usage query results get`` document that holds its rows.
+COMPLETE = "Complete"
+_KEY = ("date", "clientId", "organizationId", "userId", "templateUri", "httpMethod",
+        "platform")
+
+
+# -- gc's output ----------------------------------------------------------------------------
+
+def unwrap_results(data: bytes, name: str) -> bytes:
+    """NDJSON rows of ``data``: a ``gc usage query results get`` document, or ``data`` itself.
+
+    The document (``{"results": [...], "queryStatus": "Complete"}``, pretty-printed by
+    ``gc``) is recognised by its shape, without a flag; its rows come back one compact
+    JSON object per line, as ``jq -c '.results[]'`` writes them. Anything else is
+    returned unchanged (NDJSON).
+
+    Raises
+    ------
+    InvalidRowsError
+        For a document whose query is not ``Complete`` (``Running``: ask again later;
+        ``Failed``: the API's message), naming ``name``.
+    """
+    head = data.lstrip()[:1]
+    if head != b"{":
+        return data
+    try:
+        document = json.loads(data)
+    except ValueError:  # several lines of rows (NDJSON), or not JSON at all
+        return data
+    if not isinstance(document, dict) or not ({"queryStatus", "results", "entities"}
+                                              & set(document)):
+        return data  # one NDJSON row
+    status = document.get("queryStatus")
+    if "entities" in document:
+        raise InvalidRowsError(
+            f"{name} is an aggregates job page (gc usage aggregates query jobs list): fetch "
+            "those with `usagekit fetch --api aggregates`, or store the legacy query's "
+            "results (gc usage query results get)")
+    if status != COMPLETE:
+        detail = ""
+        if status == "Running":
+            detail = ("; run `gc usage query results get <executionId>` again until it "
+                      "prints Complete, and save that")
+        elif status == "Failed":
+            body = document.get("errorBody") or document.get("message") or ""
+            detail = f"; the API said: {json.dumps(body)[:300]}" if body else ""
+        raise InvalidRowsError(
+            f"{name} is a gc query result with queryStatus {status!r}, not {COMPLETE!r}: it "
+            f"holds no usage rows{detail}")
+    results = document.get("results")
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise InvalidRowsError(f"{name}: 'results' must be a list of usage rows")
+    return b"".join(msgspec.json.encode(row) + b"\n" for row in results)
+
+
+# -- the grouping the rows were exported with ----------------------------------------------
+
+def derive_grouping(frame: pd.DataFrame) -> str:
+    """The grouping key whose fields the rows fill (``none`` when they fill none)."""
+    parts = [part for part, fields in GROUP_FIELDS.items()
+             if any(name in frame.columns and (frame[name] != "").any() for name in fields)]
+    return "-".join(parts) or "none"
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One export found at the source: where it is and the granularity its folder names."""
+
+    url: str
+    granularity: str
+    read: Callable[[], bytes] = field(repr=False, compare=False)
+
+
+def list_source(source: str, *, exclude: str | None = None,
+                boto3_session: Any = None) -> list[SourceFile]:
+    """The exports under ``source`` (a folder or ``s3://bucket/prefix``), sorted by name.
+
+    Each file must lie under a ``granularity=day|week|month`` folder (at any depth); files
+    and folders whose names start with ``.`` or ``_`` are skipped (Hive's convention), and
+    so is everything under ``exclude`` (the dataset itself, when it lies in the source).
+
+    Raises
+    ------
+    DatasetError
+        For a missing source, one without files, or a file outside a granularity folder
+        or under an unknown granularity (naming it and the valid ones).
+    """
+    if config.is_s3(source):
+        found = list(_s3_files(source, boto3_session))
+    else:
+        root = Path(source).expanduser().resolve()
+        if not root.is_dir():
+            raise DatasetError(f"import source {source} is not a folder (nor s3://bucket/prefix)")
+        found = [(path.relative_to(root).as_posix(), str(path),
+                  functools.partial(path.read_bytes))
+                 for path in sorted(root.rglob("*")) if path.is_file()]
+    inside = exclude.rstrip("/") + "/" if exclude else None
+    out = []
+    for rel, url, read in found:
+        parts = rel.split("/")
+        if any(p.startswith((".", "_")) for p in parts) or (inside and url.startswith(inside)):
+            continue
+        grans = [p.split("=", 1)[1] for p in parts[:-1] if p.startswith("granularity=")]
+        if not grans:
+            raise DatasetError(
+                f"{url} is not under a granularity=day|week|month/ folder, so its rows' "
+                "granularity is unknown: move it into the folder of the granularity it was "
+                "exported with")
+        gran = grans[-1].lower()
+        if gran not in GRANULARITIES:
+            raise DatasetError(f"{url}: unknown granularity {grans[-1]!r} in its folder; "
+                               f"valid: {', '.join(GRANULARITIES)}")
+        out.append(SourceFile(url, gran, read))
+    if not out:
+        raise DatasetError(f"no exports under {source}: expected files in "
+                           "granularity=day|week|month/ folders")
+    return out
+
+
+def _s3_files(source: str, boto3_session: Any
+              ) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
+    from usagekit.dataset.s3 import S3Storage
+
+    storage = S3Storage(source, boto3_session=boto3_session)  # no Glue: only read
+    for rel in storage.list_files():
+        if rel.endswith("/"):  # a console-made "folder" marker
+            continue
+        yield rel, storage.url(rel), functools.partial(_read_s3, storage, rel)
+
+
+def _read_s3(storage: Any, rel: str) -> bytes:
+    data = storage.read(rel)
+    if data is None:
+        raise DatasetError(f"{storage.url(rel)} disappeared while importing; run it again")
+    return bytes(data)
+
+
+# -- merging ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two different rows for one bucket and dimensions; the fuller one was kept."""
+
+    granularity: str
+    grouping: str
+    date: str
+    dimensions: tuple[str, ...]
+    kept: str
+    kept_requests: int | None
+    dropped: str
+    dropped_requests: int | None
+
+    def describe(self) -> str:
+        """One line for the summary."""
+        dims = "/".join(d for d in self.dimensions if d) or "(all)"
+        return (f"{self.granularity} {self.date} {dims}: kept {self.kept} "
+                f"(requests {_shown(self.kept_requests)}) over {self.dropped} "
+                f"(requests {_shown(self.dropped_requests)})")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What :func:`import_usage` did.
+
+    Attributes
+    ----------
+    files : tuple of str
+        The exports read.
+    rows_read : int
+        Rows in them.
+    duplicates : int
+        Rows identical to one already seen (another export, or the dataset): stored once.
+    conflicts : tuple of Conflict
+        Different rows for one bucket and dimensions, and which one was kept.
+    stored : int
+        Rows the dataset holds for the partitions touched, after the import.
+    written : tuple of Partition
+        Partitions rewritten (those whose rows changed).
+    """
+
+    files: tuple[str, ...]
+    rows_read: int
+    duplicates: int
+    conflicts: tuple[Conflict, ...]
+    stored: int
+    written: tuple[Partition, ...] = ()
+
+
+def _shown(value: int | None) -> str:
+    return "missing" if value is None else str(value)
+
+
+def _counts(row: dict[str, Any]) -> dict[str, int]:
+    return {name: int(row[name]) for name in COUNTS if row.get(name) is not None}
+
+
+def fuller(a: dict[str, Any], b: dict[str, Any]) -> int:
+    """Compare two rows of one bucket: > 0 when ``a`` is fuller, < 0 when ``b`` is, else 0.
+
+    A row holding every count the other holds and more (an export of every metric over
+    one with a ``metrics`` subset) is fuller: no stored count is ever dropped. Otherwise
+    more ``requests`` is fuller (the bucket covers more days); without requests in both,
+    the larger total of the counts both hold.
+    """
+    ca, cb = _counts(a), _counts(b)
+    if set(ca) != set(cb) and (set(ca) >= set(cb) or set(cb) >= set(ca)):
+        return 1 if len(ca) > len(cb) else -1
+    common = [name for name in COUNTS if name in ca and name in cb]
+    if "requests" in common and ca["requests"] != cb["requests"]:
+        return 1 if ca["requests"] > cb["requests"] else -1
+    total_a, total_b = (sum(c[n] for n in common) for c in (ca, cb))
+    if total_a != total_b:
+        return 1 if total_a > total_b else -1
+    return (len(ca) > len(cb)) - (len(ca) < len(cb))
+
+
+def _rows(frame: pd.DataFrame, grouping: str) -> list[dict[str, Any]]:
+    """API rows (dicts) of a typed frame; a missing count is an absent key."""
+    fields = [*DIMENSIONS, *COUNTS, "date"]
+    if "platform" in grouping.split("-"):
+        fields.append("platform")
+    columns = []
+    for name in fields:
+        if name not in frame.columns:
+            columns.append([None if name in COUNTS else ""] * len(frame))
+        elif name == "date":
+            dates = frame[name]
+            whole = not (dates.dt.microsecond != 0).any()
+            columns.append(dates.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist() if whole
+                           else [date_text(d) for d in dates])
+        elif name in COUNTS:
+            column = frame[name]
+            columns.append(column.astype(object).where(column.notna(), None).tolist())
+        else:
+            columns.append(frame[name].fillna("").astype(object).tolist())
+    counts = set(COUNTS)
+    return [{k: v for k, v in zip(fields, values, strict=True) if v is not None or k not in counts}
+            for values in zip(*columns, strict=True)]
+
+
+def _period_interval(period: str, granularity: str) -> Interval:
+    """Whole buckets dated in month ``period``: the first to the last bucket of the month."""
+    first = pd.Timestamp(f"{period}-01", tz="UTC")
+    after = first + pd.offsets.MonthBegin(1)
+    if granularity == "week":  # the Mondays of the month
+        first += pd.Timedelta(days=(7 - first.day_of_week) % 7)
+        after += pd.Timedelta(days=(7 - after.day_of_week) % 7)
+    return Interval(first.to_pydatetime(), after.to_pydatetime())
+
+
+@dataclass
+class _Merge:
+    """Candidate rows per key of one granularity x grouping, with their origins."""
+
+    granularity: str
+    grouping: str
+    rows: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = field(default_factory=dict)
+    duplicates: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        fields = _KEY if "platform" in self.grouping.split("-") else _KEY[:-1]
+        self._key = operator.itemgetter(*fields)  # rows from _rows() hold every field
+
+    def add(self, row: dict[str, Any], origin: str) -> None:
+        key = self._key(row)
+        held = self.rows.get(key)
+        if held is None:
+            self.rows[key] = (row, origin)
+            return
+        if held[0] == row:
+            self.duplicates += 1
+            return
+        keep, drop = (held, (row, origin)) if fuller(held[0], row) >= 0 else ((row, origin), held)
+        self.rows[key] = keep
+        self.conflicts.append(Conflict(
+            self.granularity, self.grouping, str(row["date"]), key[1:], keep[1],
+            keep[0].get("requests"), drop[1], drop[0].get("requests")))
+
+
+def read_export(source: SourceFile) -> tuple[str, list[dict[str, Any]]]:
+    """The grouping and rows of one export (checked as the dataset checks rows).
+
+    Raises
+    ------
+    InvalidRowsError
+        Naming the file: it holds no usage rows, or rows that are malformed or contradict
+        its granularity folder.
+    """
+    try:
+        data = unwrap_results(source.read(), source.url)
+        try:
+            table = ndjson_table(data)
+        except InvalidRowsError as exc:
+            raise InvalidRowsError(f"it holds no usage rows ({exc}); usage rows are JSON "
+                                   f"objects with the fields {', '.join(API_FIELDS)}") from None
+        if table is None or table.num_rows == 0:
+            raise InvalidRowsError("it holds no usage rows")
+        frame = table_frame(table, granularity=source.granularity, grouping="none")
+        if not any(name in frame.columns for name in COUNTS):
+            raise InvalidRowsError(f"it holds no usage rows (no {', '.join(COUNTS)})")
+        grouping = derive_grouping(frame)
+        frame["grouping"] = grouping
+        check_rows(frame, granularity=source.granularity, grouping=grouping)
+    except InvalidRowsError as exc:
+        text = str(exc)
+        named = text if text.startswith(source.url) else f"{source.url}: {text}"
+        raise InvalidRowsError(f"{named}; nothing was imported") from None
+    return grouping, _rows(frame, grouping)
+
+
+def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
+                 boto3_session: Any = None) -> ImportSummary:
+    """Import the blueprint-style exports under ``source`` into ``dataset``.
+
+    Parameters
+    ----------
+    source : str or path
+        A folder or ``s3://bucket/prefix`` holding ``granularity=day|week|month/`` folders
+        of NDJSON files (or ``gc`` result documents), of any name.
+    dataset : Dataset
+        Where the rows go.
+    boto3_session : boto3.Session, optional
+        For an S3 source; default: the standard AWS environment.
+
+    Returns
+    -------
+    ImportSummary
+
+    Raises
+    ------
+    InvalidRowsError
+        A file is refused (named); nothing was written.
+    DatasetError
+        The source cannot be listed or read, or storage failed (partitions already
+        switched are whole; importing again completes the import).
+    """
+    files = list_source(os.fspath(source), exclude=dataset.location,
+                        boto3_session=boto3_session)
+    merges: dict[tuple[str, str], _Merge] = {}
+    rows_read = 0
+    for export in files:
+        grouping, rows = read_export(export)
+        rows_read += len(rows)
+        merge = merges.setdefault((export.granularity, grouping),
+                                  _Merge(export.granularity, grouping))
+        for row in rows:
+            merge.add(row, export.url)
+    written: list[Partition] = []
+    stored = duplicates = 0
+    conflicts: list[Conflict] = []
+    for (gran, grouping), merge in sorted(merges.items()):
+        duplicates += merge.duplicates
+        conflicts.extend(merge.conflicts)
+        imported = merge.rows
+        by_period: dict[str, list[tuple[Any, ...]]] = {}
+        for key in imported:
+            by_period.setdefault(str(key[0])[:7], []).append(key)
+        for period, keys in sorted(by_period.items()):
+            span = _period_interval(period, gran)
+            held = _rows(dataset.read(gran, grouping, span.start, span.end), grouping)
+            final = _Merge(gran, grouping)
+            for row in held:
+                final.add(row, dataset.location)
+            before = dict(final.rows)
+            for key in keys:
+                final.add(*imported[key])
+            duplicates += final.duplicates
+            conflicts.extend(final.conflicts)
+            stored += len(final.rows)
+            if final.rows == before:
+                continue  # nothing new: leave the stored file as it is
+            summary = dataset.write([row for row, _ in final.rows.values()],
+                                    granularity=gran, grouping=grouping, interval=span)
+            written.extend(summary.written)
+    summary = ImportSummary(files=tuple(f.url for f in files), rows_read=rows_read,
+                            duplicates=duplicates, conflicts=tuple(conflicts), stored=stored,
+                            written=tuple(written))
+    _logger.info("imported %s into %s", summary, dataset.location)
+    return summary
+
+
+def describe(summary: ImportSummary, location: str) -> list[str]:
+    """The summary as lines for the command line."""
+    lines = [f"read {summary.rows_read} rows from {len(summary.files)} file(s); "
+             f"{summary.duplicates} duplicate row(s) stored once; {len(summary.conflicts)} "
+             f"conflict(s); {summary.stored} rows in the partitions touched at {location}; "
+             f"partitions written: {', '.join(p.path for p in summary.written) or 'none'}"]
+    lines += [f"conflict: {c.describe()}" for c in summary.conflicts]
+    return lines
+
