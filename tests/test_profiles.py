@@ -91,6 +91,18 @@ def test_cli_fetch_with_profile(home: Path, sandbox: Sandbox, tmp_path: Path,
     assert "genesys:127.0.0.1" in err and CANARY not in err
 
 
+def test_cli_sync_with_profile(home: Path, sandbox: Sandbox, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(home, gateway_profile("blueprint", sandbox))
+    dataset = tmp_path / "data"
+    assert main(["sync", "--profile", "blueprint", "--dataset", str(dataset), "--granularity",
+                 "day", "--group-by", "OAuthClientId", "--since", "2026-11-20",
+                 "--no-progress"]) == 0
+    assert any(r.path == "/oauth/token" and r.status == 200 for r in sandbox.requests)
+    assert list(dataset.glob("granularity=day/grouping=oauthclientid/period=2026-11/*"))
+    assert CANARY not in capsys.readouterr().err
+
+
 def test_environment_variables_override_the_profile(home: Path, sandbox: Sandbox,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # the file's environment is a real region; GENESYSCLOUD_REGION points at the sandbox

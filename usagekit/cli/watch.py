@@ -46,6 +46,9 @@ def register(sub: Any) -> None:
     sync.add_argument("--trailing-days", type=int, default=SYNC_TRAILING_DAYS, metavar="N",
                       help=f"recent days fetched again (default {SYNC_TRAILING_DAYS})")
     sync.add_argument("--api", default="legacy", help="legacy (default) or aggregates")
+    sync.add_argument("--profile", metavar="NAME",
+                      help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
+                           "credentials and region (GENESYSCLOUD_* variables override it)")
     sync.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     sync.set_defaults(handler=run_sync)
 
@@ -89,7 +92,7 @@ def run_sync(args: argparse.Namespace) -> int:
                       group_by=_values(args.group_by) or REPORT_GROUP_BY, since=since,
                       trailing_days=args.trailing_days, api=args.api)
     progress = False if args.no_progress else None
-    with connect(progress=progress) as client:
+    with connect(profile=args.profile, progress=progress) as client:
         print(f"usagekit: syncing {dataset.location} from {client.source}", file=sys.stderr)
         summaries = fetch_missing(dataset, client, steps, progress=progress)
     for summary in summaries:
