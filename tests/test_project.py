@@ -23,13 +23,13 @@ STAGES: dict[str, int] = {
     "engine": 5,
     "analyses": 6,
     "charts": 7,
-    "report": 8,
+    "report": 8, "explore": 8,
     "cli": 9, "__main__": 9,
 }
 SANDBOX_IMPORTERS = {"embedded", "cli", "__main__"}
 #: The stages that are packages: one folder each, as the README's table lists them.
 STAGE_PACKAGES = {"config", "query", "fetch", "dataset", "engine", "analyses", "charts", "report",
-                  "cli", "sandbox"}
+                  "explore", "cli", "sandbox"}
 
 
 def _module_name(path: Path) -> str:

@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from usagekit import config
-from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.analyses import FAIR_USE_ALLOWANCES, VIEW_METRICS
 from usagekit.exceptions import ConfigError, QueryError
 from usagekit.query import GRANULARITIES, GROUP_BY, Interval, grouping_key, parse_interval
 
 _logger = logging.getLogger(__name__)
 
+#: The CLI's ``--engine`` choices (``--help`` loads no engine); :func:`validate` accepts
+#: every name :func:`usagekit.engine.open_engine` does.
 ENGINES: tuple[str, ...] = ("local", "athena")
 #: Default interval length when ``interval`` is "": the last N complete UTC days.
 DEFAULT_DAYS = 90
@@ -41,12 +43,14 @@ NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
                 "http_method", "top_n", "refresh", "output_dir"),
     "report": ("interval", "granularity", "engine", "dataset", "output_dir", "top_n",
                "licence_tier", "licensed_users", "refresh"),
+    "explorer": ("interval", "granularity", "engine", "dataset", "client", "template_uri",
+                 "http_method", "metric", "top_n", "refresh", "output_dir"),
 }
 _TYPES: dict[str, type] = {
     "interval": str, "granularity": str, "group_by": str, "api": str, "dataset": str,
     "output_dir": str, "engine": str, "client": str, "template_uri": str,
     "http_method": str, "top_n": int, "licence_tier": str, "licensed_users": int,
-    "refresh": bool,
+    "refresh": bool, "metric": str,
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "True or False"}
 _SECRET_NAME = re.compile(
@@ -63,7 +67,7 @@ class NotebookParams:
     Attributes
     ----------
     notebook : str
-        Which notebook's set (``fetch``, ``explore``, ``report``).
+        Which notebook's set (``fetch``, ``explore``, ``report``, ``explorer``).
     interval : Interval
         Half-open UTC interval.
     granularity : str
@@ -87,7 +91,9 @@ class NotebookParams:
     api : str
         ``legacy`` or ``aggregates`` (the fetch notebook).
     client, template_uri, http_method : str
-        Filters of the explore notebook ("" = all).
+        Filters of the explore notebooks ("" = all).
+    metric : str
+        What the interactive explorer shows first (:data:`usagekit.analyses.VIEW_METRICS`).
     """
 
     notebook: str
@@ -105,6 +111,7 @@ class NotebookParams:
     client: str = ""
     template_uri: str = ""
     http_method: str = ""
+    metric: str = "requests"
 
     @property
     def partition_granularity(self) -> str:
@@ -170,7 +177,7 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
     Parameters
     ----------
     notebook : str
-        ``fetch``, ``explore`` or ``report``: which parameter set applies.
+        ``fetch``, ``explore``, ``report`` or ``explorer``: which parameter set applies.
     env : Mapping, optional
         Environment for ``USAGEKIT_DATASET`` and the secret check (default ``os.environ``).
     now : datetime, optional
@@ -212,7 +219,7 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
         today = (now or datetime.now(UTC)).astimezone(UTC).date()
         resolved["interval"] = resolved["interval"].aligned(resolved["granularity"], today)
     if "engine" in values:
-        resolved["engine"] = _choice("engine", values["engine"], ENGINES)
+        resolved["engine"] = _choice("engine", values["engine"], _engines())
     resolved["dataset"] = _dataset(values.get("dataset", ""), env)
     if "output_dir" in values:
         resolved["output_dir"] = _output_dir(values["output_dir"])
@@ -233,6 +240,8 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
         resolved["http_method"] = _choice(
             "http_method", values["http_method"],
             ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
+    if "metric" in values:
+        resolved["metric"] = _choice("metric", values["metric"], tuple(VIEW_METRICS))
     if "refresh" in values:
         resolved["refresh"] = values["refresh"]
     for name in ("client", "template_uri"):
@@ -285,6 +294,13 @@ def _refuse_secret_values(values: Mapping[str, Any], env: Mapping[str, str]) -> 
                 f"parameter {name!r} holds a credential from the environment; credentials "
                 "are never notebook parameters (the notebook reads them from the environment)"
             )
+
+
+def _engines() -> tuple[str, ...]:
+    """Every engine name :func:`usagekit.engine.open_engine` accepts (loads the engines)."""
+    from usagekit.engine import ENGINES as accepted
+
+    return tuple(accepted)
 
 
 def _choice(name: str, value: str, valid: tuple[str, ...]) -> str:
