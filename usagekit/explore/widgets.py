@@ -30,9 +30,20 @@ _logger = logging.getLogger(__name__)
 
 ALL_ENDPOINTS = "All endpoints"
 ALL_METHODS = "All methods"
-#: CSS class of the chart title (browser tests find the view by it).
+#: CSS classes of the chart title and the chart (browser tests find the view by them).
 TITLE_CLASS = "usagekit-explore-title"
-_WIDE = widgets.Layout(width="auto")
+CHART_CLASS = "usagekit-explore-chart"
+
+
+def _auto() -> widgets.Layout:
+    """As wide as the content needs (ipywidgets' default cuts long labels)."""
+    return widgets.Layout(width="auto")
+
+
+def _image() -> widgets.Image:
+    """A PNG shown at its own size (a flex box would stretch it), narrower if need be."""
+    return widgets.Image(format="png", layout=widgets.Layout(align_self="flex-start",
+                                                             max_width="100%"))
 
 
 class ExplorerApp:
@@ -62,18 +73,20 @@ class ExplorerApp:
                                                  description="Period")
         self.metric = widgets.ToggleButtons(
             options=[(label, key) for key, label in METRICS.items()], description="Metric")
-        self.clients = widgets.SelectMultiple(description="Clients", rows=8, layout=_WIDE)
-        self.endpoint = widgets.Dropdown(description="Endpoint", layout=_WIDE)
+        self.clients = widgets.SelectMultiple(description="Clients", rows=8, layout=_auto())
+        self.endpoint = widgets.Dropdown(description="Endpoint", layout=_auto())
         self.method = widgets.Dropdown(description="Method")
-        self.drill = widgets.Select(description="Drill into", rows=10, layout=_WIDE)
+        self.drill = widgets.Select(description="Drill into", rows=10, layout=_auto())
         self.back = widgets.Button(description="Back", icon="arrow-left")
         self.reset = widgets.Button(description="All clients", icon="home")
-        self.export_button = widgets.Button(description="Export CSV + PNG", icon="download")
+        self.export_button = widgets.Button(description="Export CSV + PNG", icon="download",
+                                            layout=_auto())
         self.status = widgets.HTML()
         self.chart_title = widgets.HTML()
-        self.chart = widgets.Image(format="png")
+        self.chart = _image()
+        self.chart.add_class(CHART_CLASS)
         self.breakdown_title = widgets.HTML()
-        self.bars = widgets.Image(format="png")
+        self.bars = _image()
         self.table = widgets.HTML()
         self.widget = widgets.VBox([
             widgets.HBox([self.start, self.end, self.granularity]),
@@ -82,9 +95,7 @@ class ExplorerApp:
             widgets.HBox([self.back, self.reset, self.export_button]),
             self.status,
             self.chart_title, self.chart,
-            self.breakdown_title,
-            widgets.HBox([self.drill, self.bars]),
-            self.table,
+            self.breakdown_title, self.drill, self.bars, self.table,
         ])
         self.view: View | None = None
         self._history: list[Selection] = []
