@@ -29,6 +29,8 @@ METRIC_WORDS: dict[str, str] = {"requests": "Requests", "status429": "429 respon
 #: Colour of a line or bar that is no particular client.
 TOTAL_COLOR = "#333333"
 _BAR_COLOR = "#4c72b0"
+#: Characters of a series' name shown in the legend (longer names are cut in the middle).
+LEGEND_WIDTH = 60
 
 
 def _metric(metric: str) -> str:
@@ -93,7 +95,7 @@ def metric_over_time(
     for name in order:
         color = OTHER_COLOR if name == OTHER else (
             palette.color(name) if palette and palette.bucket(name) != OTHER else TOTAL_COLOR)
-        ax.plot(wide.index, wide[name], label=shorten(str(name), 40), color=color,
+        ax.plot(wide.index, wide[name], label=shorten(str(name), LEGEND_WIDTH), color=color,
                 linewidth=2, linestyle="--" if name == OTHER else "-",
                 marker="o" if len(wide) < 40 else None, markersize=3)
     ax.set_ylim(bottom=0)
