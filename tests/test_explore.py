@@ -329,3 +329,35 @@ def test_the_explorer_runs_on_athena_with_execution_parameters(
         "series_total", "day", "2026-10-26", "2026-11-16", Filters())
     assert series["Query"] == text
     assert series["ExecutionParameters"] == [athena_literal(p) for p in params]
+
+
+@pytest.mark.notebooks
+def test_notebook_runs_headless_and_writes_the_first_view(
+        dataset: str, rows: pd.DataFrame, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill
+
+    from usagekit.config import PROJECT_ROOT
+
+    for name in GENESYS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "out"
+    nb = papermill.execute_notebook(
+        str(PROJECT_ROOT / "notebooks" / "04-explore-interactive.ipynb"),
+        str(tmp_path / "executed.ipynb"), kernel_name="python3", progress_bar=False,
+        cwd=str(tmp_path), parameters={"interval": INTERVAL, "dataset": dataset,
+                                       "output_dir": str(out), "client": "wallboard",
+                                       "metric": "status429", "refresh": False})
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for o in outputs), "the explorer's widgets are displayed"
+    view = json.loads((out / "explore-view.json").read_text())
+    wanted = rows[rows["clientName"].str.lower().str.contains("wallboard")]
+    assert set(view["selection"]["clients"]) == set(wanted["clientId"])
+    assert view["selection"]["metric"] == "status429"
+    breakdown = pd.read_csv(out / "explore-breakdown.csv")
+    assert breakdown["status429"].sum() == wanted["status429"].sum()
+    assert breakdown["status429"].tolist() == sorted(breakdown["status429"], reverse=True)
+    for name in ("explore-series.png", "explore-breakdown.png"):
+        assert (out / name).read_bytes().startswith(PNG)
