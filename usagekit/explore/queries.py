@@ -3,7 +3,8 @@
 Two questions reach the engine: the interval's counts per client and endpoint (once per
 interval and granularity; every client, endpoint and method breakdown is cut from it) and
 the selection's counts per period (once per selection). Answers are kept per statement
-and parameters, so going back to an earlier view or switching the metric asks nothing.
+and parameters, so going back to an earlier view or switching the metric asks nothing
+(rows stored later are seen by a new explorer: run the notebook's cells again).
 """
 
 from __future__ import annotations
@@ -116,11 +117,6 @@ class Queries:
         """Counts per period of the rows ``filters`` keep (per client when ``by_client``)."""
         name = "series_by_client" if by_client else "series_total"
         return self._ask(*self.statement(name, granularity, start, end, filters))
-
-    def clear(self) -> None:
-        """Forget every answer (to see rows stored since)."""
-        self._cache.clear()
-        self._groupings.clear()
 
     def _ask(self, text: str, params: Sequence[Any]) -> pd.DataFrame:
         key = (text, tuple(params))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 from io import BytesIO
 from pathlib import Path
@@ -36,6 +37,8 @@ _logger = logging.getLogger(__name__)
 METRICS = VIEW_METRICS
 ALL_CLIENTS = "All clients"
 COUNTS = ["requests", "status429", "errors"]
+#: Views (with their charts) an explorer keeps for going back.
+VIEWS_KEPT = 16
 #: Files an export writes into the output folder.
 EXPORT_FILES = ("explore-series.csv", "explore-series.png", "explore-breakdown.csv",
                 "explore-breakdown.png", "explore-view.json")
@@ -158,6 +161,7 @@ class View:
     palette: charts.Palette
     top_n: int = 10
     _figures: dict[str, Figure] = field(default_factory=dict, repr=False, compare=False)
+    _pngs: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def series_figure(self) -> Figure:
         """The metric per period, one line per series."""
@@ -187,11 +191,15 @@ class View:
             "Client" if self.selection.breakdown == "client" else "Endpoint")})
 
     def png(self, which: str) -> bytes:
-        """``series`` or ``breakdown`` chart as PNG bytes."""
-        figure = {"series": self.series_figure, "breakdown": self.breakdown_figure}[which]()
-        buffer = BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
+        """``series`` or ``breakdown`` chart as PNG bytes (drawn once)."""
+        if which not in self._pngs:
+            figure = {"series": self.series_figure,
+                      "breakdown": self.breakdown_figure}[which]()
+            buffer = BytesIO()
+            # zlib level 1: a third of level 6's time for a few percent more bytes
+            figure.savefig(buffer, format="png", dpi=100, pil_kwargs={"compress_level": 1})
+            self._pngs[which] = buffer.getvalue()
+        return self._pngs[which]
 
     def export(self, output_dir: str | Path) -> list[Path]:
         """Write the view as CSV, PNG and JSON (:data:`EXPORT_FILES`); return the paths.
@@ -229,11 +237,16 @@ class Explorer:
     top_n : int
         Breakdown rows named in charts and tables (the rest are ``other``), and series
         drawn one by one.
+
+    Notes
+    -----
+    The last :data:`VIEWS_KEPT` views are kept with their PNGs: going back is free.
     """
 
     def __init__(self, engine: Engine, *, top_n: int = 10) -> None:
         self.queries = Queries(engine)
         self.top_n = top_n
+        self._views: OrderedDict[Selection, View] = OrderedDict()
 
     @property
     def engine(self) -> Engine:
@@ -263,6 +276,16 @@ class Explorer:
 
     def view(self, selection: Selection) -> View:
         """Answer ``selection``: its series, its breakdown and their titles."""
+        if selection in self._views:
+            self._views.move_to_end(selection)
+            return self._views[selection]
+        view = self._answer(selection)
+        self._views[selection] = view
+        while len(self._views) > VIEWS_KEPT:
+            self._views.popitem(last=False)
+        return view
+
+    def _answer(self, selection: Selection) -> View:
         usage = self.usage(selection)
         labels = dict(zip(usage["clientId"], usage["label"], strict=True))
         kept = usage[_keep(usage, selection)]
