@@ -37,6 +37,7 @@ from usagekit.charts.tables import (
     HEADERS,
     MISSING,
     PERCENT_COLUMNS,
+    bar_table,
     client_labels,
     format_table,
     percent,
@@ -46,7 +47,7 @@ from usagekit.charts.tables import (
 
 __all__ = ["CLIENT_COLORS", "HEADERS", "MAX_NAMED", "METRIC_WORDS", "MISSING", "OTHER",
            "OTHER_COLOR", "PERCENT_COLUMNS", "STATUS_CLASSES", "TOTAL_COLOR", "Palette",
-           "client_labels", "error_rate_by_endpoint", "fair_use", "format_table",
+           "bar_table", "client_labels", "error_rate_by_endpoint", "fair_use", "format_table",
            "metric_over_time", "percent", "ranked_bars", "rate_limited_over_time",
            "requests_over_time", "save_png", "shorten", "status_counts", "status_mix",
            "thousands", "top_clients", "traffic_by_method"]

@@ -184,11 +184,14 @@ class View:
                 colors=colors)
         return self._figures["breakdown"]
 
-    def table(self) -> pd.DataFrame:
-        """The top breakdown rows (+ ``other``) formatted for readers."""
-        top = top_rows(self.breakdown, self.top_n).drop(columns=["key"])
-        return charts.format_table(top, rename={**charts.HEADERS, "label": (
-            "Client" if self.selection.breakdown == "client" else "Endpoint")})
+    def table(self) -> str:
+        """The top breakdown rows (+ ``other``) as HTML, with a bar for the metric."""
+        metric = self.selection.metric
+        return charts.bar_table(
+            top_rows(self.breakdown, self.top_n), value=metric,
+            columns=[c for c in (*COUNTS, "error_rate") if c != metric],
+            headers={**charts.HEADERS, "label": (
+                "Client" if self.selection.breakdown == "client" else "Endpoint")})
 
     def png(self, which: str) -> bytes:
         """``series`` or ``breakdown`` chart as PNG bytes (drawn once)."""

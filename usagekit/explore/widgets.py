@@ -1,8 +1,8 @@
 """The explorer's controls and outputs as ipywidgets, updated in place on every change.
 
 Controls: the interval (two dates, both included), granularity, clients, endpoint, method
-and metric. Outputs: the metric over time, the breakdown as bars and a table, and a
-"Drill into" list of the breakdown's rows: picking a client shows its endpoints, picking
+and metric. Outputs: the metric over time, the breakdown as a table with a bar per row,
+and a "Drill into" list of the breakdown's rows: picking a client shows its endpoints, picking
 an endpoint shows its clients. "Back" returns to the previous view; "Export" writes the
 current view's CSV and PNG files to the output folder.
 """
@@ -50,9 +50,9 @@ class ExplorerApp:
     """The explorer's widgets, bound to an :class:`Explorer`.
 
     Set a control's ``value`` (or use the browser) and the view updates: :attr:`view`
-    holds what is shown, :attr:`chart` and :attr:`bars` its PNGs, :attr:`table` the
-    breakdown table. Errors (a date range that ends before it starts, an engine error)
-    show in :attr:`status`; the previous view stays.
+    holds what is shown, :attr:`chart` its PNG, :attr:`table` the breakdown (HTML; its
+    bar chart is drawn only when the view is exported). Errors (a date range that ends
+    before it starts, an engine error) show in :attr:`status`; the previous view stays.
 
     Parameters
     ----------
@@ -86,7 +86,6 @@ class ExplorerApp:
         self.chart = _image()
         self.chart.add_class(CHART_CLASS)
         self.breakdown_title = widgets.HTML()
-        self.bars = _image()
         self.table = widgets.HTML()
         self.widget = widgets.VBox([
             widgets.HBox([self.start, self.end, self.granularity]),
@@ -95,7 +94,7 @@ class ExplorerApp:
             widgets.HBox([self.back, self.reset, self.export_button]),
             self.status,
             self.chart_title, self.chart,
-            self.breakdown_title, self.drill, self.bars, self.table,
+            self.breakdown_title, self.table, self.drill,
         ])
         self.view: View | None = None
         self._history: list[Selection] = []
@@ -230,9 +229,7 @@ class ExplorerApp:
         self.chart_title.value = (f'<h3 class="{TITLE_CLASS}">{html.escape(view.title)}</h3>')
         self.chart.value = view.png("series")
         self.breakdown_title.value = f"<h4>{html.escape(view.breakdown_title)}</h4>"
-        self.bars.value = view.png("breakdown")
-        self.table.value = view.table().to_html(index=False, escape=True,
-                                                classes="usagekit-explore-table")
+        self.table.value = view.table()
 
     def _error(self, exc: BaseException) -> None:
         _logger.warning("explorer: %s", exc)
