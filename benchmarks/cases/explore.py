@@ -30,7 +30,7 @@ from benchmarks._exploring import FIRST, STEPS
 from benchmarks._measure import PYTHON, run_process
 
 NAME = "explore"
-TITLE = "Interactive explorer: each click until its charts are drawn (median of fresh processes)"
+TITLE = "Interactive explorer: each click until its view is drawn (median of fresh processes)"
 TARGET_ROWS = 1_000_000
 TARGET_S = 1.0
 _BASELINE = "pandas / Parquet (baseline)"
