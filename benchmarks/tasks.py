@@ -198,6 +198,22 @@ def query_pandas(a: argparse.Namespace) -> dict[str, Any]:
 
 
 @_task
+def explore_kit(a: argparse.Namespace) -> dict[str, Any]:
+    """The kit's explorer on the dataset: open, then every click of the explore case."""
+    from benchmarks._exploring import run_kit
+
+    return run_kit(a.src, a.config["interval"], Path(a.out))
+
+
+@_task
+def explore_pandas(a: argparse.Namespace) -> dict[str, Any]:
+    """Plain pandas: load the Parquet dataset, answer and draw the kit's selections."""
+    from benchmarks._exploring import run_pandas
+
+    return run_pandas(a.src, Path(a.check), Path(a.out))
+
+
+@_task
 def fetch(a: argparse.Namespace) -> dict[str, Any]:
     """A paged aggregates fetch from a rate-limited sandbox (``src``: ``kit`` or ``naive``)."""
     from benchmarks._fetching import run

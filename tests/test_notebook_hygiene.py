@@ -21,7 +21,7 @@ EXTRA_KEYS = ("metadata.papermill cell.metadata.papermill cell.metadata.executio
               "metadata.language_info.version metadata.widgets")
 #: Which parameter set each numbered notebook validates.
 KINDS = {"01-fetch-usage.ipynb": "fetch", "02-explore-usage.ipynb": "explore",
-         "03-usage-report.ipynb": "report"}
+         "03-usage-report.ipynb": "report", "04-explore-interactive.ipynb": "explorer"}
 
 
 def test_the_numbered_notebooks_exist() -> None:

@@ -24,13 +24,13 @@ STAGES: dict[str, int] = {
     "analyses": 6,
     "watch": 7,
     "charts": 8,
-    "report": 9,
+    "report": 9, "explore": 9,
     "cli": 10, "__main__": 10,
 }
 SANDBOX_IMPORTERS = {"embedded", "cli", "__main__"}
 #: The stages that are packages: one folder each, as the README's table lists them.
 STAGE_PACKAGES = {"config", "query", "fetch", "dataset", "engine", "analyses", "watch", "charts",
-                  "report", "cli", "sandbox"}
+                  "report", "explore", "cli", "sandbox"}
 
 
 def _module_name(path: Path) -> str:

@@ -23,6 +23,7 @@ from usagekit.analyses.library import (
     GRANULARITIES,
     METRICS,
     SQL_DIR,
+    VIEW_METRICS,
     Analysis,
     Option,
     available_groupings,
@@ -43,7 +44,7 @@ from usagekit.analyses.library import (
 )
 
 __all__ = ["ANALYSES", "DIMENSIONS", "FAIR_USE_ALLOWANCES", "GRANULARITIES", "METRICS", "SQL_DIR",
-           "Analysis", "Option", "available_groupings", "check_grouping", "client_changes",
-           "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
+           "VIEW_METRICS", "Analysis", "Option", "available_groupings", "check_grouping",
+           "client_changes", "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
            "rate_429_over_time", "render", "requests_over_time", "resolve_grouping", "run",
            "spikes", "status_mix", "top_clients_429"]

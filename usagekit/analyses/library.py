@@ -32,6 +32,9 @@ DIMENSIONS = ("oauthclientid", "organizationid", "userid", "templateuri", "httpm
 FAIR_USE_ALLOWANCES: dict[str, int] = {"CX1": 75_000, "CX2": 110_000, "CX3": 140_000}
 METRICS = ("requests", "status200", "status300", "status400", "status429", "status500")
 _METRIC_WORD = re.compile(r"\b(" + "|".join(METRICS) + r")\b", re.IGNORECASE)
+#: What the explorer can show, with labels: three counts (errors = 4xx + 5xx) and a rate.
+VIEW_METRICS: dict[str, str] = {"requests": "Requests", "status429": "429s",
+                                "errors": "Errors", "error_rate": "Error rate"}
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _EARLIEST = "1970-01-01T00:00:00Z"
 _LATEST = "9999-01-01T00:00:00Z"

@@ -25,6 +25,7 @@ from usagekit.charts.figures import (
     top_clients,
     traffic_by_method,
 )
+from usagekit.charts.metrics import METRIC_WORDS, TOTAL_COLOR, metric_over_time, ranked_bars
 from usagekit.charts.palette import (
     CLIENT_COLORS,
     MAX_NAMED,
@@ -36,6 +37,7 @@ from usagekit.charts.tables import (
     HEADERS,
     MISSING,
     PERCENT_COLUMNS,
+    bar_table,
     client_labels,
     format_table,
     percent,
@@ -43,8 +45,9 @@ from usagekit.charts.tables import (
     thousands,
 )
 
-__all__ = ["CLIENT_COLORS", "HEADERS", "MAX_NAMED", "MISSING", "OTHER", "OTHER_COLOR",
-           "PERCENT_COLUMNS", "STATUS_CLASSES", "Palette", "client_labels",
-           "error_rate_by_endpoint", "fair_use", "format_table", "percent",
-           "rate_limited_over_time", "requests_over_time", "save_png", "shorten", "status_counts",
-           "status_mix", "thousands", "top_clients", "traffic_by_method"]
+__all__ = ["CLIENT_COLORS", "HEADERS", "MAX_NAMED", "METRIC_WORDS", "MISSING", "OTHER",
+           "OTHER_COLOR", "PERCENT_COLUMNS", "STATUS_CLASSES", "TOTAL_COLOR", "Palette",
+           "bar_table", "client_labels", "error_rate_by_endpoint", "fair_use", "format_table",
+           "metric_over_time", "percent", "ranked_bars", "rate_limited_over_time",
+           "requests_over_time", "save_png", "shorten", "status_counts", "status_mix",
+           "thousands", "top_clients", "traffic_by_method"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 
 import pandas as pd
@@ -124,3 +125,50 @@ def client_labels(df: pd.DataFrame) -> pd.Series:
     if clash:
         labels = labels.where(~labels.isin(clash), labels + " (" + ids.str.slice(0, 8) + ")")
     return labels.fillna("(unknown)")
+
+
+def bar_table(df: pd.DataFrame, *, value: str, label: str = "label",
+              columns: Iterable[str] = (), color: str = "#4c72b0",
+              headers: dict[str, str] | None = None) -> str:
+    """An HTML table with an inline bar per row, scaled to the largest ``value``.
+
+    Cheap to redraw on every click (no image); the browser lays it out.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Ranked rows with the ``label`` and ``value`` columns (plus ``columns``).
+    value : str
+        The column the bars show (a fraction column is shown as a percentage).
+    label : str
+        The column naming each row.
+    columns : iterable of str
+        More columns to show after the bar, formatted like :func:`format_table`.
+    color : str
+        The bars' colour.
+    headers : dict, optional
+        Column name → header (default :data:`HEADERS`).
+
+    Returns
+    -------
+    str
+        ``<table class="usagekit-bar-table">`` with every text HTML-escaped.
+    """
+    names = headers or HEADERS
+    extra = list(columns)
+    shown = format_table(df[[label, value, *extra]], rename={})
+    numbers = df[value].astype("float64").fillna(0.0)
+    top = float(numbers.max()) if len(numbers) and numbers.max() > 0 else 1.0
+    head = "".join(f"<th>{html.escape(names.get(c, c))}</th>" for c in [label, value, *extra])
+    body = []
+    for i in range(len(df)):
+        width = 100.0 * float(numbers.iloc[i]) / top
+        bar = (f'<div style="display:flex;align-items:center;gap:6px">'
+               f'<div style="background:{color};height:0.9em;width:{width:.1f}%;'
+               f'min-width:1px"></div><span>{html.escape(shown[value].iloc[i])}</span></div>')
+        cells = "".join(f'<td style="text-align:right">{html.escape(shown[c].iloc[i])}</td>'
+                        for c in extra)
+        body.append(f"<tr><td>{html.escape(shown[label].iloc[i])}</td>"
+                    f'<td style="width:40%">{bar}</td>{cells}</tr>')
+    return (f'<table class="usagekit-bar-table" style="width:100%"><thead><tr>{head}</tr>'
+            f"</thead><tbody>{''.join(body)}</tbody></table>")

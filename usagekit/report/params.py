@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from usagekit import config
-from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.analyses import FAIR_USE_ALLOWANCES, VIEW_METRICS
 from usagekit.config import ENGINES
 from usagekit.exceptions import ConfigError, QueryError
 from usagekit.query import GRANULARITIES, GROUP_BY, Interval, grouping_key, parse_interval
@@ -41,12 +41,14 @@ NOTEBOOK_PARAMETERS: dict[str, tuple[str, ...]] = {
                 "http_method", "top_n", "refresh", "output_dir", "profile"),
     "report": ("interval", "granularity", "engine", "dataset", "output_dir", "top_n",
                "licence_tier", "licensed_users", "refresh", "profile"),
+    "explorer": ("interval", "granularity", "engine", "dataset", "client", "template_uri",
+                 "http_method", "metric", "top_n", "refresh", "profile", "output_dir"),
 }
 _TYPES: dict[str, type] = {
     "interval": str, "granularity": str, "group_by": str, "api": str, "dataset": str,
     "output_dir": str, "engine": str, "client": str, "template_uri": str,
     "http_method": str, "top_n": int, "licence_tier": str, "licensed_users": int,
-    "refresh": bool, "profile": str,
+    "refresh": bool, "profile": str, "metric": str,
 }
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "True or False"}
 _SECRET_NAME = re.compile(
@@ -64,7 +66,7 @@ class NotebookParams:
     Attributes
     ----------
     notebook : str
-        Which notebook's set (``fetch``, ``explore``, ``report``).
+        Which notebook's set (``fetch``, ``explore``, ``report``, ``explorer``).
     interval : Interval
         Half-open UTC interval.
     granularity : str
@@ -91,6 +93,8 @@ class NotebookParams:
         Filters of the explore notebook ("" = all).
     profile : str
         A Genesys Cloud CLI profile name ("" = the environment, else the sandbox).
+    metric : str
+        What the interactive explorer shows first (:data:`usagekit.analyses.VIEW_METRICS`).
     """
 
     notebook: str
@@ -109,6 +113,7 @@ class NotebookParams:
     template_uri: str = ""
     http_method: str = ""
     profile: str = ""
+    metric: str = "requests"
 
     @property
     def partition_granularity(self) -> str:
@@ -174,7 +179,7 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
     Parameters
     ----------
     notebook : str
-        ``fetch``, ``explore`` or ``report``: which parameter set applies.
+        ``fetch``, ``explore``, ``report`` or ``explorer``: which parameter set applies.
     env : Mapping, optional
         Environment for ``USAGEKIT_DATASET`` and the secret check (default ``os.environ``).
     now : datetime, optional
@@ -237,6 +242,8 @@ def validate(notebook: str = "report", /, env: Mapping[str, str] | None = None,
         resolved["http_method"] = _choice(
             "http_method", values["http_method"],
             ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
+    if "metric" in values:
+        resolved["metric"] = _choice("metric", values["metric"], tuple(VIEW_METRICS))
     if "refresh" in values:
         resolved["refresh"] = values["refresh"]
     if values.get("profile", "").strip():
