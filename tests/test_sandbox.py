@@ -767,11 +767,14 @@ def test_default_today_is_the_utc_date() -> None:
 
 # ------------------------------------------------------------------ CLI
 
-def test_cli_serves_in_the_foreground_and_stops_cleanly() -> None:
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN],
+                         ids=["terminal", "background-job"])
+def test_cli_serves_in_the_foreground_and_stops_cleanly(inherited: signal.Handlers) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "usagekit", "sandbox", "--port", "0", "--seed", "3",
          "--client-secret", "cli-secret-value", "--today", "2026-11-27"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, inherited))
     try:
         assert process.stdout is not None
         first = process.stdout.readline()

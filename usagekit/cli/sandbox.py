@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
                       rate_limit=args.rate_limit, rate_window=args.rate_window,
                       token_seconds=args.token_seconds, today=args.today)
     signal.signal(signal.SIGTERM, _stop)
+    # Ctrl-C stops it even when started from a shell that ignores SIGINT for background jobs
+    # (Python then leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sandbox.serve_forever(ready=_announce)
     except OSError as exc:
