@@ -50,23 +50,21 @@ NAMES = {
     "C-TIE": "Tie Upper",
     "ç-tie": "Tie Cedilla",
     "c-Tie": "Tie Mixed",
+    "c-renamed": "ärger",  # renamed to "Zed" mid-month: max() picks by code point
 }
 
 
 # -- the stored rows ----------------------------------------------------------------------
 
-def _row(client: str, day: str, *, uri: str = "/api/v2/users", method: str = "GET",
-         s200: int = 0, s300: int = 0, s400: int = 0, s429: int = 0, s500: int = 0,
-         fields: tuple[str, ...] = ("clientId", "clientName", "templateUri",
-                                    "httpMethod")) -> dict[str, Any]:
-    row: dict[str, Any] = {"clientId": client, "clientName": NAMES[client], "organizationId": "",
-                           "userId": "", "templateUri": uri, "httpMethod": method}
-    for name in ("templateUri", "httpMethod"):
-        if name not in fields:
-            row[name] = ""
-    row.update(status200=s200, status300=s300, status400=s400, status500=s500, status429=s429,
-               requests=s200 + s300 + s400 + s500, date=f"{day}T00:00:00Z")
-    return row
+def _row(client: str, day: str, *, name: str | None = None, uri: str = "/api/v2/users",
+         method: str = "GET", s200: int = 0, s300: int = 0, s400: int = 0, s429: int = 0,
+         s500: int = 0) -> dict[str, Any]:
+    """One day row grouped by client, template and method (``name``: else NAMES')."""
+    return {"clientId": client, "clientName": NAMES[client] if name is None else name,
+            "organizationId": "", "userId": "", "templateUri": uri, "httpMethod": method,
+            "status200": s200, "status300": s300, "status400": s400, "status500": s500,
+            "status429": s429, "requests": s200 + s300 + s400 + s500,
+            "date": f"{day}T00:00:00Z"}
 
 
 def _hard_day_rows() -> list[dict[str, Any]]:
@@ -87,6 +85,8 @@ def _hard_day_rows() -> list[dict[str, Any]]:
             _row("c-tie-b", day, uri="/api/v2/tie", method="GET", s200=40, s400=9, s429=9),
             *(_row(c, day, uri=f"/api/v2/tie/{c}", method="GET", s200=40, s400=9, s429=9)
               for c in ("C-TIE", "ç-tie", "c-Tie")),
+            _row("c-renamed", day, name=None if d < 15 else "Zed", uri="/api/v2/renamed",
+                 method="POST", s200=300 - 10 * d, s400=d, s429=d // 10),
         ]
         # near the int64 range on one day, a spike against a zero baseline
         big = HUGE if d == 25 else 1_000
@@ -277,6 +277,7 @@ def test_the_hard_rows_come_through(engines: tuple[DuckDBEngine, TrinoEngine]) -
     assert top.loc[0, "status429"] == HUGE // 8
     assert top.loc[6, "clientName"] == NAMES["c-uni"]
     assert NAMES["c-tab"] in set(top["clientName"])
+    assert top.set_index("clientId").loc["c-renamed", "clientName"] == "ärger"
     methods = _both(engines, "method_mix", grouping=FINE, **AUGUST)
     assert "" in set(methods["httpMethod"])
     endpoints = _both(engines, "error_rate_by_endpoint", grouping=FINE, min_requests=1, **AUGUST)
