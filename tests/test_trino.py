@@ -59,7 +59,7 @@ NAMES = {
 def _row(client: str, day: str, *, name: str | None = None, uri: str = "/api/v2/users",
          method: str = "GET", s200: int = 0, s300: int = 0, s400: int = 0, s429: int = 0,
          s500: int = 0) -> dict[str, Any]:
-    """One day row grouped by client, template and method (``name``: else NAMES')."""
+    """One day row grouped by client, template and method (``name`` overrides NAMES)."""
     return {"clientId": client, "clientName": NAMES[client] if name is None else name,
             "organizationId": "", "userId": "", "templateUri": uri, "httpMethod": method,
             "status200": s200, "status300": s300, "status400": s400, "status500": s500,
@@ -80,15 +80,15 @@ def _hard_day_rows() -> list[dict[str, Any]]:
             _row("c-empty", day, uri="", method="", s200=10 * d, s300=d),  # empty dimensions
             _row("c-zero", day, uri="/api/v2/zero", method="DELETE"),  # all zero
             _row("c-zero", day, uri="/api/v2/zero", method="PATCH", s200=1 if d == 20 else 0),
-            # ties on status429 (and on everything else) between two clients
+            # ties on status429 (and on everything else) between five clients
             _row("c-tie-a", day, uri="/api/v2/tie", method="GET", s200=40, s400=9, s429=9),
             _row("c-tie-b", day, uri="/api/v2/tie", method="GET", s200=40, s400=9, s429=9),
             *(_row(c, day, uri=f"/api/v2/tie/{c}", method="GET", s200=40, s400=9, s429=9)
               for c in ("C-TIE", "ç-tie", "c-Tie")),
             _row("c-renamed", day, name=None if d < 15 else "Zed", uri="/api/v2/renamed",
-                 method="POST", s200=300 - 10 * d, s400=d, s429=d // 10),
+                 method="POST", s200=400 - 10 * d, s400=d, s429=d // 10),
         ]
-        # near the int64 range on one day, a spike against a zero baseline
+        # near the int64 range on one day: a spike over a flat baseline (sd 0, score NULL)
         big = HUGE if d == 25 else 1_000
         rows.append(_row("c-huge", day, uri="/api/v2/huge", method="GET", s200=big,
                          s400=big // 4 if d == 25 else 0, s429=big // 8 if d == 25 else 0))
@@ -112,6 +112,7 @@ def _by_client(rows: list[dict[str, Any]], dates: list[str]) -> list[dict[str, A
 
 
 def _write_all(location: Path, fmt: str, sandbox: list[tuple[str, str, str, list]]) -> None:
+    """The hard rows (August: day, week, month) and the sandbox's rows, as a kit dataset."""
     dataset = open_dataset(str(location), format=fmt)
     day = _hard_day_rows()
     weeks = [f"2026-{m}T00:00:00Z" for m in ("07-27", "08-03", "08-10", "08-17", "08-24",
