@@ -190,3 +190,24 @@ def same_answer(kit: pd.DataFrame, pandas: pd.DataFrame, top_by: str | None = No
         elif list(x) != list(y):
             return False
     return True
+
+
+def same_frame(a: pd.DataFrame, b: pd.DataFrame, top_by: str | None = None) -> bool:
+    """Whether two engines' frames are equal: columns, dtypes, values (floats to 1e-9).
+
+    For a top-N by ``top_by`` (the blueprint's ``ORDER BY status429 DESC LIMIT 10``) rows
+    tied at the cut may differ, as in :func:`same_answer`.
+    """
+    if list(a.columns) != list(b.columns) or list(map(str, a.dtypes)) != list(map(str,
+                                                                               b.dtypes)):
+        return False
+    if top_by is not None:
+        return same_answer(a, b, top_by)
+    try:
+        for name in a.columns:  # integers exactly: pandas would apply rtol to them too
+            exact = not pd.api.types.is_float_dtype(b[name].dtype)
+            pd.testing.assert_series_equal(a[name], b[name], check_exact=exact,
+                                           **({} if exact else {"rtol": 1e-9, "atol": 0.0}))
+    except AssertionError:
+        return False
+    return True

@@ -32,7 +32,7 @@ from benchmarks._common import (
     to_json,
 )
 
-CASES = ("transform", "query", "scan", "fetch", "report", "explore")
+CASES = ("transform", "query", "scan", "fetch", "report", "explore", "trino")
 DEFAULT_SIZES = "100k,1M"
 QUICK_SIZES = "2000"
 QUICK_SPEC = {"clients": 30, "templates": 40, "users": 100, "days": 60}

@@ -185,6 +185,21 @@ def query_kit(a: argparse.Namespace) -> dict[str, Any]:
 
 
 @_task
+def query_trino(a: argparse.Namespace) -> dict[str, Any]:
+    """Trino: ``TrinoEngine`` on the table at ``src`` (a ``USAGEKIT_TRINO_URL``), every query."""
+    from benchmarks._queries import run_kit
+    from usagekit.config import TrinoSettings
+    from usagekit.engine import TrinoEngine
+
+    start = time.perf_counter()
+    engine = TrinoEngine(TrinoSettings(a.src, table=a.config["table"]))
+    engine.sql("SELECT 1 AS one")
+    opened = time.perf_counter() - start
+    timings = _time_queries(lambda q: run_kit(engine, q), Path(a.out), a.config["repeat"])
+    return {"open_s": opened, "queries": timings}
+
+
+@_task
 def query_pandas(a: argparse.Namespace) -> dict[str, Any]:
     """Plain pandas: ``read_parquet`` the dataset, run the pandas version of each query."""
     from benchmarks._queries import load_pandas

@@ -1,4 +1,4 @@
-"""Shared fixtures: moto's server on 127.0.0.1 for S3/Glue/Athena.
+"""Shared fixtures: moto's server on 127.0.0.1 for S3/Glue/Athena; one Trino 476 per session.
 
 Fixtures specific to one area live in that area's test modules.
 """
@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +54,48 @@ def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     boto3.setup_default_session(region_name=os.environ["AWS_DEFAULT_REGION"])
     yield moto_server
     boto3.DEFAULT_SESSION = None
+
+
+# -- Trino ----------------------------------------------------------------------------------
+
+def trino_unavailable(reason: str) -> None:
+    """Skip a Trino test with ``reason``; in CI (``CI`` set) fail it instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"Trino is required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def trino_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Trino ``hive`` catalog's file-system root (``local:///x`` is ``trino_root/x``)."""
+    return tmp_path_factory.mktemp("trino-root")
+
+
+@pytest.fixture(scope="session")
+def trino_server(trino_root: Path) -> Iterator[Any]:
+    """One Trino 476 for the whole session, on 127.0.0.1, over ``trino_root``.
+
+    Skips (fails in CI) when the client, Maven, a Java 24+ or the artifacts are missing, or
+    the server does not start.
+    """
+    try:
+        import trino  # noqa: F401
+    except ImportError:
+        trino_unavailable("the trino Python client is not installed")
+    from tests.externals.trino import TrinoServer, TrinoStartError, TrinoUnavailable
+
+    server = TrinoServer(trino_root)
+    try:
+        server.start()
+    except (TrinoUnavailable, TrinoStartError) as exc:
+        trino_unavailable(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def trino_url(trino_server: Any) -> str:
+    """``USAGEKIT_TRINO_URL`` for the session's server (catalog ``hive``, the kit's schema)."""
+    return f"http://usagekit@{trino_server.host}:{trino_server.port}/hive/genesysclouddb"

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not part of 
 from benchmarks import generate  # noqa: E402
 from benchmarks._common import label, parse_size  # noqa: E402
 from benchmarks._measure import GNU_TIME  # noqa: E402
-from benchmarks._queries import same_answer  # noqa: E402
+from benchmarks._queries import same_answer, same_frame  # noqa: E402
 from benchmarks.cases.scan import columns_read  # noqa: E402
 from benchmarks.run import CASES, main  # noqa: E402
 
@@ -100,6 +100,17 @@ def test_same_answer_notices_a_different_value() -> None:
     assert not same_answer(a, a.assign(rate429=[0.5, 0.26]))
     assert not same_answer(a, a.assign(clientId=["a", "c"]))
     assert not same_answer(a, a.iloc[:1])
+
+
+def test_same_frame_needs_the_same_dtypes_and_exact_counts() -> None:
+    a = pd.DataFrame({"clientId": pd.array(["a", "b"], dtype="string"),
+                      "status429": [2**62, 3], "rate429": [0.5, 0.25]})
+    assert same_frame(a, a.copy())
+    assert same_frame(a, a.assign(rate429=[0.5 * (1 + 1e-10), 0.25]))
+    assert not same_frame(a, a.assign(status429=[2**62 + 1, 3]))
+    assert not same_frame(a, a.astype({"status429": "Int64"}))
+    assert not same_frame(a, a.astype({"clientId": object}))
+    assert not same_frame(a, a[["status429", "clientId", "rate429"]])
 
 
 def test_columns_read_counts_star_only_in_the_select_list() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.externals.trino import TrinoServer, TrinoUnavailable, usage_table_ddl
+from tests.externals.trino import TrinoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
@@ -80,12 +80,6 @@ SYNC = ("CALL hive.system.sync_partition_metadata(schema_name => 'genesysclouddb
         "table_name => 'gc_usage_api_source', mode => 'FULL')")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"Trino is required in CI: {reason}")
-    pytest.skip(reason)
-
-
 def _kit(*args: str, stdin: bytes | None = None) -> bytes:
     """Run ``python -m usagekit ARGS`` against the embedded sandbox; its stdout."""
     env = {k: v for k, v in os.environ.items()
@@ -109,31 +103,7 @@ def _odd_ndjson() -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-# -- fixtures (session-wide; candidates for conftest.py) ---------------------------------
-
-@pytest.fixture(scope="session")
-def trino_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Trino ``hive`` catalog's file-system root (``local:///x`` is ``trino_root/x``)."""
-    return tmp_path_factory.mktemp("trino-root")
-
-
-@pytest.fixture(scope="session")
-def trino_server(trino_root: Path) -> Iterator[TrinoServer]:
-    """One Trino 476 for the session, on 127.0.0.1, over ``trino_root``."""
-    try:
-        import trino  # noqa: F401
-    except ImportError:
-        _unavailable("the trino Python client is not installed")
-    server = TrinoServer(trino_root)
-    try:
-        server.start()
-    except TrinoUnavailable as exc:
-        _unavailable(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
-
+# -- fixtures (the server and its root: tests/conftest.py) --------------------------------
 
 @pytest.fixture(scope="session")
 def kit_datasets(trino_root: Path) -> dict[str, Path]:
@@ -163,19 +133,22 @@ def kit_datasets(trino_root: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module", params=["ndjson", "parquet"])
-def usage_table(request: pytest.FixtureRequest, trino_server: TrinoServer,
+def usage_table(request: pytest.FixtureRequest, trino_server: TrinoServer, trino_url: str,
                 kit_datasets: dict[str, Path]) -> Iterator[tuple[str, Path]]:
-    """``hive.genesysclouddb.gc_usage_api_source`` over the kit dataset of one format."""
-    from usagekit.dataset import PARTITION_KEYS, TABLE_COLUMNS
+    """``hive.genesysclouddb.gc_usage_api_source`` over the kit dataset of one format.
+
+    Made by the kit itself (:meth:`usagekit.engine.TrinoEngine.create_table`), so these
+    tests prove the kit's own DDL.
+    """
+    from usagekit.config import TrinoSettings
+    from usagekit.engine import TrinoEngine
 
     fmt: str = request.param
-    ddl = usage_table_ddl(TABLE_COLUMNS, PARTITION_KEYS, fmt=fmt,
-                          location=f"local:///usage_{fmt}")
-    assert ddl == EXPECTED_DDL[fmt]
-    trino_server.execute("CREATE SCHEMA IF NOT EXISTS hive.genesysclouddb")
     trino_server.execute("DROP TABLE IF EXISTS hive.genesysclouddb.gc_usage_api_source")
-    trino_server.execute(ddl)
-    trino_server.execute(SYNC)
+    with TrinoEngine(TrinoSettings(trino_url)) as engine:
+        statements = engine.create_table(f"local:///usage_{fmt}", fmt)
+    assert statements == ["CREATE SCHEMA IF NOT EXISTS hive.genesysclouddb", EXPECTED_DDL[fmt],
+                          SYNC]
     yield fmt, kit_datasets[fmt]
     # An external table: dropping it leaves the kit's files alone.
     trino_server.execute("DROP TABLE hive.genesysclouddb.gc_usage_api_source")

@@ -230,7 +230,7 @@ def _properties(values: Mapping[str, object]) -> str:
 
 
 def write_etc(etc: Path, *, port: int, data_dir: Path, data_root: Path, heap: str,
-              query_memory: str, metastore_dir: str,
+              query_memory: str, metastore_dir: str, c1_only: bool = True,
               hive_properties: Mapping[str, object] | None = None) -> None:
     """Write a single-node, loopback-only configuration into ``etc``."""
     (etc / "catalog").mkdir(parents=True, exist_ok=True)
@@ -250,8 +250,8 @@ def write_etc(etc: Path, *, port: int, data_dir: Path, data_root: Path, heap: st
         f"-Xmx{heap}",
         "-XX:+UseG1GC",
         # C1 only: about 40% less CPU to start (15 s instead of 26 s here) for slower peak
-        # speed, which the tests' small queries never reach.
-        "-XX:TieredStopAtLevel=1",
+        # speed, which the tests' small queries never reach (benchmarks turn it off).
+        *(["-XX:TieredStopAtLevel=1"] if c1_only else []),
         "-XX:+ExitOnOutOfMemoryError",
         "-Djdk.attach.allowAttachSelf=true",
         "-XX:+EnableDynamicAgentLoading",
@@ -299,11 +299,13 @@ class TrinoServer:
         or 300: a cold start takes 25-60 s on 2 busy cores, 2 min seen under load 10).
     hive_properties : Mapping, optional
         More (or overriding) ``hive`` catalog properties.
+    c1_only : bool
+        Run the JVM with the C1 compiler only (faster start, lower peak speed; default).
     """
 
     def __init__(self, data_root: Path, *, heap: str = "1G", query_memory: str = "512MB",
                  startup_timeout: float | None = None, metastore_dir: str = "_trino_metastore",
-                 port: int | None = None,
+                 port: int | None = None, c1_only: bool = True,
                  hive_properties: Mapping[str, object] | None = None) -> None:
         self.data_root = Path(data_root).resolve()
         self.heap = heap
@@ -312,6 +314,7 @@ class TrinoServer:
             os.environ.get("USAGEKIT_TRINO_START_TIMEOUT") or 300)
         self.metastore_dir = metastore_dir
         self.hive_properties = dict(hive_properties or {})
+        self.c1_only = c1_only
         self.host = "127.0.0.1"
         self.port = port or 0
         self.startup_seconds: float | None = None
@@ -342,7 +345,8 @@ class TrinoServer:
         data_dir = self.run_dir / "data"
         write_etc(self.run_dir / "etc", port=self.port, data_dir=data_dir,
                   data_root=self.data_root, heap=self.heap, query_memory=self.query_memory,
-                  metastore_dir=self.metastore_dir, hive_properties=self.hive_properties)
+                  metastore_dir=self.metastore_dir, c1_only=self.c1_only,
+                  hive_properties=self.hive_properties)
         env = {**os.environ, "JAVA_HOME": str(jdk),
                "PATH": f"{jdk / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
         started = time.monotonic()
@@ -449,38 +453,6 @@ class TrinoServer:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) * 1024
         return None
-
-
-#: Hive/Glue type -> Trino type for the usage table's columns.
-_TRINO_TYPES = {"string": "varchar", "bigint": "bigint"}
-#: The kit's dataset format -> the Hive connector's storage format (OPENX_JSON is the reader
-#: for org.openx.data.jsonserde.JsonSerDe, the SerDe of the kit's Glue table).
-TABLE_FORMATS = {"ndjson": "OPENX_JSON", "parquet": "PARQUET"}
-
-
-def _quoted(name: str) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise ValueError(f"not a plain lower-case identifier: {name!r}")
-    return f'"{name}"'
-
-
-def usage_table_ddl(columns: Mapping[str, str], partition_keys: Mapping[str, str], *,
-                    fmt: str, location: str = "local:///usage",
-                    table: str = "hive.genesysclouddb.gc_usage_api_source") -> str:
-    """``CREATE TABLE`` for the kit's dataset in Trino's Hive connector.
-
-    ``columns`` and ``partition_keys`` map names to Glue types (the kit's ``TABLE_COLUMNS``
-    and ``PARTITION_KEYS``); names are lower-cased like Glue's.
-    """
-    def spec(name: str, kind: str) -> str:
-        return f"{_quoted(name.lower())} {_TRINO_TYPES[kind]}"
-
-    cols = [spec(n, k) for n, k in columns.items()] + [spec(n, k)
-                                                       for n, k in partition_keys.items()]
-    parts = ", ".join(f"'{name.lower()}'" for name in partition_keys)
-    return (f"CREATE TABLE {table} ({', '.join(cols)}) WITH (format = "
-            f"'{TABLE_FORMATS[fmt]}', external_location = '{location}', "
-            f"partitioned_by = ARRAY[{parts}])")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

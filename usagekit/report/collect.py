@@ -132,12 +132,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     api = refresh(params, env) if params.refresh else "not refreshed"
     kind = "S3" if config.is_s3(params.dataset) else "local"
     engine = open_engine(params.engine, params.dataset)
-    source = {
-        "api": api,
-        "dataset": f"{kind} {params.dataset}",
-        "engine": "DuckDB" if params.engine == "local"
-        else f"Athena ({engine.database}.{engine.table})",
-    }
+    source = {"api": api, "dataset": f"{kind} {params.dataset}", "engine": _engine_name(engine)}
     grouping = analyses.check_grouping("-".join(
         g.lower() for g in REPORT_GROUP_BY)) if params.refresh else None
     frames: dict[str, pd.DataFrame] = {}
@@ -159,6 +154,15 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
         _logger.warning("alert rules unavailable: %s", exc)
     return ReportData(params=params, made_at=made_at, source=source, frames=frames,
                       missing=missing, palette=palette, alerts=alerts)
+
+
+def _engine_name(engine: Any) -> str:
+    """``DuckDB``, ``Athena (database.table)`` or ``Trino (catalog.schema.table)``."""
+    if engine.kind == "trino":
+        return f"Trino ({engine.settings.catalog}.{engine.database}.{engine.table})"
+    if engine.kind == "athena":
+        return f"Athena ({engine.database}.{engine.table})"
+    return "DuckDB"
 
 
 def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], pd.DataFrame]]:
