@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from tests.externals import gc
+from tests.externals.cache import ENV_CACHE
 from usagekit.sandbox import Sandbox
 
 TODAY = date(2026, 11, 27)
@@ -244,7 +245,7 @@ def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty USAGEKIT_CACHE of this test's own (and no installed gc)."""
-    monkeypatch.setenv(gc.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "cache"))
     monkeypatch.delenv(gc.ENV_BINARY, raising=False)
     return tmp_path / "cache"
 
@@ -307,7 +308,7 @@ def test_a_waiting_process_takes_the_binary_built_meanwhile(
     binary.parent.mkdir(parents=True)
     monkeypatch.setenv("PATH", "")
     found: list[Path] = []
-    with gc._locked(binary.parent.parent / "build.lock"):  # a build under way
+    with gc.locked(binary.parent.parent / "build.lock"):  # a build under way
         waiter = threading.Thread(target=lambda: found.append(gc.ensure_gc()))
         waiter.start()
         time.sleep(0.3)

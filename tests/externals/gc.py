@@ -15,21 +15,19 @@ Always call the returned path: Debian's ``/usr/bin/gc`` is Graphviz.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from tests.externals.cache import cache_dir, locked
 
 GC_MODULE = "github.com/mypurecloud/platform-client-sdk-cli/build/gc"
 GC_COMMIT = "44244cc508ce74a70e669ba3f2486f0976343cbf"  # release 166.0.0, 2026-07-13
 BUILD_TIMEOUT = 3600.0  # seconds; a cold build takes minutes on 2 cores
-ENV_CACHE = "USAGEKIT_CACHE"
 ENV_BINARY = "USAGEKIT_GC"
 #: What Go prints when the module proxy refuses a module (a final answer, not a fault).
 _REFUSALS = ("not available", "403 Forbidden", "410 Gone")
@@ -42,10 +40,6 @@ class GcBuildError(RuntimeError):
 class GcUnavailable(GcBuildError):
     """The module proxy refuses the ``gc`` module: no build is possible on this machine."""
 
-
-def cache_dir() -> Path:
-    """The kit's per-machine cache: ``$USAGEKIT_CACHE`` or ``~/.cache/usagekit``."""
-    return Path(os.environ.get(ENV_CACHE) or "~/.cache/usagekit").expanduser()
 
 
 def gc_path() -> Path:
@@ -84,7 +78,7 @@ def ensure_gc(timeout: float = BUILD_TIMEOUT) -> Path:
         return binary
     home = binary.parent.parent
     home.mkdir(parents=True, exist_ok=True)
-    with _locked(home / "build.lock"):
+    with locked(home / "build.lock"):
         if binary.is_file():  # another process built it while this one waited
             return binary
         for stale in home.glob("build-*"):  # left by a killed build
@@ -98,16 +92,6 @@ def ensure_gc(timeout: float = BUILD_TIMEOUT) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
     return binary
 
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (waits while another process builds)."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build(staging: Path, log: Path, timeout: float) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -28,10 +27,12 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from tests.externals.cache import cache_dir, locked
 
 VERSION = "476"
 #: Maven coordinates (groupId:artifactId:version:packaging) of the server and its plugins.
@@ -57,14 +58,10 @@ class TrinoStartError(RuntimeError):
     """The server was launched but died or did not answer in time (message has the log tail)."""
 
 
-def cache_root() -> Path:
-    """``$USAGEKIT_CACHE``, else ``~/.cache/usagekit``."""
-    return Path(os.environ.get("USAGEKIT_CACHE") or "~/.cache/usagekit").expanduser()
-
 
 def trino_home() -> Path:
     """Where :func:`ensure_trino` puts the extracted server."""
-    return cache_root() / f"trino-{VERSION}"
+    return cache_dir() / f"trino-{VERSION}"
 
 
 def java_home() -> Path:
@@ -92,16 +89,6 @@ def java_home() -> Path:
         raise TrinoUnavailable(f"Trino {VERSION} needs Java {MIN_JAVA}+, {home} is {found}")
     return home
 
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created) for the block."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _dies_with_us() -> list[str]:
@@ -194,7 +181,7 @@ def ensure_trino() -> Path:
         return home
     root = home.parent
     root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / f"{home.name}.lock"):
+    with locked(root / f"{home.name}.lock"):
         if (home / _MARKER).is_file():
             return home
         for stale in root.glob(f".{home.name}-*"):  # left by a killed run (we hold the lock)
