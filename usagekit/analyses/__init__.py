@@ -19,7 +19,6 @@ from __future__ import annotations
 from usagekit.analyses.library import (
     ANALYSES,
     DIMENSIONS,
-    FAIR_USE_ALLOWANCES,
     GRANULARITIES,
     METRICS,
     SQL_DIR,
@@ -42,6 +41,7 @@ from usagekit.analyses.library import (
     status_mix,
     top_clients_429,
 )
+from usagekit.analyses.post import FAIR_USE_ALLOWANCES
 
 __all__ = ["ANALYSES", "DIMENSIONS", "FAIR_USE_ALLOWANCES", "GRANULARITIES", "METRICS", "SQL_DIR",
            "VIEW_METRICS", "Analysis", "Option", "available_groupings", "check_grouping",

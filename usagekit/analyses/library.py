@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import logging
 import re
 import string
@@ -11,6 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from usagekit.analyses.post import (
+    fair_use_frame,
+    parse_timestamp,
+    status_mix_frame,
+)
 from usagekit.exceptions import ConfigError, MissingCountsError
 
 if TYPE_CHECKING:  # pandas and the engines load on first use: `usagekit --help` stays fast
@@ -27,9 +31,6 @@ GRANULARITIES = ("day", "week", "month")
 #: Grouping-key components in canonical order (see ``usagekit.query.grouping_key``).
 DIMENSIONS = ("oauthclientid", "organizationid", "userid", "templateuri", "httpmethod",
               "platform")
-#: Fair-use API allocation per named user per month, by licence tier (Genesys Cloud fair-use
-#: policy, as of 2026; figures change, so pass your contract's numbers).
-FAIR_USE_ALLOWANCES: dict[str, int] = {"CX1": 75_000, "CX2": 110_000, "CX3": 140_000}
 METRICS = ("requests", "status200", "status300", "status400", "status429", "status500")
 _METRIC_WORD = re.compile(r"\b(" + "|".join(METRICS) + r")\b", re.IGNORECASE)
 #: What the explorer can show, with labels: three counts (errors = 4xx + 5xx) and a rate.
@@ -222,19 +223,6 @@ def render(template: str, source: str, values: Mapping[str, Any]) -> tuple[str, 
     return "".join(text), params
 
 
-def _timestamp(value: Any, what: str) -> pd.Timestamp:
-    import pandas as pd
-
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"invalid {what} {value!r}: expected an ISO-8601 date or "
-                          "datetime such as 2026-10-01 or 2026-10-01T00:00:00Z") from None
-    if pd.isna(stamp):
-        raise ConfigError(f"invalid {what} {value!r}")
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
 def interval_values(start: Any, end: Any) -> dict[str, str]:
     """Bound values for the interval filter: ISO bounds and the months they span.
 
@@ -243,8 +231,8 @@ def interval_values(start: Any, end: Any) -> dict[str, str]:
     """
     import pandas as pd
 
-    lo = _timestamp(start, "start") if start is not None else None
-    hi = _timestamp(end, "end") if end is not None else None
+    lo = parse_timestamp(start, "start") if start is not None else None
+    hi = parse_timestamp(end, "end") if end is not None else None
     if lo is not None and hi is not None and lo >= hi:
         raise ConfigError(f"empty interval: start {lo.isoformat()} is not before end "
                           f"{hi.isoformat()}")
@@ -304,86 +292,6 @@ def _limit(option: str = "limit", default: int = 10) -> Option:
     return Option(option, int, default, "how many rows to keep", minimum=1)
 
 
-# ----------------------------------------------------------------- post-processing
-
-def _status_mix(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
-    """Wide per-period sums → long (date, status, count, share); 429s split out of 4xx.
-
-    Like every analysis, no matching data gives no rows (typed, empty), both for the
-    overall mix (``per_period`` false) and per period; periods without data have no rows.
-    """
-    import pandas as pd
-
-    frame = frame.assign(status400_non429=frame["status400"] - frame["status429"])
-    statuses = ["status200", "status300", "status400_non429", "status429", "status500"]
-    if not values["per_period"] and len(frame):
-        frame = frame[statuses].sum().to_frame().T
-        frame.insert(0, "date", pd.Series([pd.NaT], dtype="datetime64[us, UTC]"))
-    long = frame.melt(id_vars=["date"], value_vars=statuses, var_name="status",
-                      value_name="count")
-    long["status"] = pd.Categorical(long["status"], categories=statuses)
-    long = long.sort_values(["date", "status"], kind="stable")
-    totals = long.groupby("date", dropna=False, observed=True)["count"].transform("sum")
-    long["share"] = (long["count"] / totals.where(totals != 0)).astype("float64")
-    long["status"] = long["status"].astype("string")
-    long["count"] = long["count"].astype("int64")
-    long["date"] = long["date"].astype("datetime64[us, UTC]")
-    return long
-
-
-def _weekend(day: pd.Timestamp) -> bool:
-    return day.day_of_week >= 5
-
-
-def _fair_use(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
-    """Daily totals → per month: requests, allowance and a weekday-aware projection."""
-    import pandas as pd
-
-    allowances = {**FAIR_USE_ALLOWANCES, **{k.upper(): int(v)
-                                            for k, v in values["allowances"].items()}}
-    users = {k.upper(): int(v) for k, v in values["users"].items()}
-    unknown = sorted(set(users) - set(allowances))
-    if unknown or any(v < 0 for v in users.values()):
-        raise ConfigError(f"invalid users {values['users']!r}: give a count >= 0 per tier; "
-                          f"tiers: {', '.join(allowances)}")
-    allowance = sum(allowances[t] * n for t, n in users.items())
-    daily = frame.set_index(frame["date"].dt.tz_convert("UTC").dt.floor("D"))["requests"]
-    as_of = (_timestamp(values["as_of"], "as_of").floor("D") if values["as_of"]
-             else (daily.index.max() if len(daily) else None))
-    rows = []
-    for (year, month), month_daily in daily.groupby([daily.index.year, daily.index.month]):
-        first = pd.Timestamp(year=year, month=month, day=1, tz="UTC")
-        n_days = calendar.monthrange(year, month)[1]
-        days = pd.date_range(first, periods=n_days, freq="D")
-        elapsed = [d for d in days if d <= as_of]
-        remaining = [d for d in days if d > as_of]
-        observed = month_daily.reindex(elapsed, fill_value=0)
-        total = int(month_daily[month_daily.index <= as_of].sum())
-        projected = float(total)
-        if remaining and elapsed:
-            overall = observed.mean()
-            rate = {kind: (observed[[_weekend(d) == kind for d in elapsed]].mean()
-                           if any(_weekend(d) == kind for d in elapsed) else overall)
-                    for kind in (False, True)}
-            projected += float(sum(rate[_weekend(d)] for d in remaining))
-        rows.append({
-            "month": first, "requests": total, "days_elapsed": len(elapsed),
-            "days_in_month": n_days, "complete": not remaining,
-            "projected_requests": projected if elapsed else float("nan"),
-            "allowance": allowance,
-        })
-    out = pd.DataFrame(rows, columns=["month", "requests", "days_elapsed", "days_in_month",
-                                      "complete", "projected_requests", "allowance"])
-    share = out["allowance"].where(out["allowance"] > 0)
-    out["used_share"] = (out["requests"] / share).astype("float64")
-    out["projected_share"] = (out["projected_requests"] / share).astype("float64")
-    out["projected_overage"] = (out["projected_requests"] - share).clip(lower=0).astype(
-        "float64")
-    return out.astype({"month": "datetime64[us, UTC]", "requests": "int64",
-                       "days_elapsed": "int64", "days_in_month": "int64", "complete": "bool",
-                       "projected_requests": "float64", "allowance": "int64"})
-
-
 def _sql(name: str) -> str:
     """The query ``sql/<name>.sql`` shipped with the package, without its ``--`` header."""
     text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -405,7 +313,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
         "over the interval or per period.",
         _sql("totals_over_time"), ("date", "status", "count", "share"),
         options=(Option("per_period", bool, False, "one mix per period (else one overall)"),),
-        post=_status_mix),
+        post=status_mix_frame),
     Analysis(
         "top_clients_429",
         "OAuth clients with the most 429 (rate-limited) responses.",
@@ -477,7 +385,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
                         "e.g. {'CX2': 110000}"),
                  Option("as_of", str, "", "last complete day (default: last day with "
                         "data)")),
-        post=_fair_use),
+        post=fair_use_frame),
 )}
 
 
