@@ -9,10 +9,11 @@ documents) in.
 
 from __future__ import annotations
 
-from usagekit.dataset.dataset import Dataset, Storage, WriteSummary, open_dataset, run_crawler
+from usagekit.dataset.dataset import Dataset, WriteSummary, open_dataset, run_crawler
 from usagekit.dataset.importer import Conflict, ImportSummary, import_usage
 from usagekit.dataset.layout import Partition, bucket_start, covering_interval
 from usagekit.dataset.schema import FORMATS, MANIFEST, PARTITION_KEYS, TABLE_COLUMNS
+from usagekit.dataset.storage import Storage
 
 __all__ = ["FORMATS", "MANIFEST", "PARTITION_KEYS", "TABLE_COLUMNS", "Conflict", "Dataset",
            "ImportSummary", "Partition", "Storage", "WriteSummary", "bucket_start",

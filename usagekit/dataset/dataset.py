@@ -17,19 +17,18 @@ clearly; readers take no lock.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from usagekit import config
-from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records
+from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records, stored_format
 from usagekit.dataset.layout import (
     Partition,
     bound,
@@ -44,6 +43,7 @@ from usagekit.dataset.layout import (
 )
 from usagekit.dataset.lock import check_lock_timeout
 from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
+from usagekit.dataset.storage import Storage
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import (
     API_FIELDS,
@@ -80,39 +80,6 @@ class WriteSummary:
     kept: int
     written: tuple[Partition, ...] = ()
     deleted: tuple[Partition, ...] = field(default=())
-
-
-class Storage(Protocol):
-    """What a backend provides: files addressed by paths relative to the dataset root."""
-
-    location: str
-
-    def list_files(self) -> list[str]:
-        """Every file under the root, relative, ``/``-separated."""
-
-    def read(self, rel: str) -> bytes | None:
-        """The file's bytes, or None when it does not exist."""
-
-    def replace(self, rel: str, data: bytes) -> None:
-        """Create or replace the file atomically."""
-
-    def delete(self, rel: str) -> None:
-        """Remove the file (no error when it is gone)."""
-
-    def url(self, rel: str) -> str:
-        """The file's path or URL for other tools."""
-
-    def prepare(self, fmt: str, partitions: Sequence[Partition]) -> None:
-        """Called before files of ``partitions`` are replaced (S3: register in Glue)."""
-
-    def forget(self, partitions: Sequence[Partition]) -> None:
-        """Called after ``partitions`` were emptied."""
-
-    def lock(self, timeout: float) -> contextlib.AbstractContextManager[None]:
-        """Hold the dataset's write lock, waiting at most ``timeout`` s for another writer.
-
-        Released when the block ends, and also when the holding process dies.
-        """
 
 
 class Dataset:
@@ -351,7 +318,7 @@ class Dataset:
 
     def _check_format(self, files: list[str]) -> None:
         """Refuse to write when another writer created the dataset in another format."""
-        stored, self._recorded = _stored_format(self._storage, files)
+        stored, self._recorded = stored_format(self._storage, files)
         if stored is not None and stored != self._format:
             raise DatasetError(
                 f"the dataset at {self.location} now holds {stored} files, not {self._format} "
@@ -456,7 +423,7 @@ def open_dataset(
         from usagekit.dataset.local import LocalStorage
 
         storage = LocalStorage(location)
-    stored, recorded = _stored_format(storage)
+    stored, recorded = stored_format(storage)
     if stored is not None and format is not None and stored != format:
         raise DatasetError(
             f"the dataset at {storage.location} holds {stored} files, not {format}: "
@@ -473,41 +440,3 @@ def run_crawler(
     from usagekit.dataset.s3 import run_crawler as _run
 
     return _run(name, timeout=timeout, poll=poll, boto3_session=boto3_session)
-
-
-def _stored_format(storage: Storage, files: list[str] | None = None
-                   ) -> tuple[str | None, bool]:
-    """The format the dataset holds (None when empty), and whether a manifest records it.
-
-    ``files`` is the storage's listing when the caller has it already.
-    """
-    manifest = storage.read(MANIFEST)
-    if manifest is not None:
-        try:
-            fmt = json.loads(manifest)["format"]
-        except (ValueError, KeyError, TypeError):
-            raise DatasetError(
-                f"unreadable {MANIFEST} at {storage.location}: expected JSON with a 'format'"
-            ) from None
-        if fmt not in FORMATS:
-            raise DatasetError(f"{MANIFEST} at {storage.location} names format {fmt!r}: "
-                               f"expected one of {', '.join(FORMATS)}")
-    found: dict[str, str] = {}
-    for rel in storage.list_files() if files is None else files:
-        if partition_of(rel) is None or not is_data_file(rel):
-            continue
-        for name, suffix in SUFFIXES.items():
-            if rel.endswith(suffix):
-                found.setdefault(name, rel)
-    if len(found) > 1:
-        raise DatasetError(
-            f"the dataset at {storage.location} mixes ndjson and parquet files "
-            f"({found['ndjson']}, {found['parquet']}); a dataset holds one format"
-        )
-    if manifest is not None:
-        if found and fmt not in found:
-            other = next(iter(found.values()))
-            raise DatasetError(f"the dataset at {storage.location} is recorded as {fmt} "
-                               f"but holds {other}; a dataset holds one format")
-        return fmt, True
-    return next(iter(found), None), False

@@ -14,8 +14,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from usagekit.dataset.layout import Partition
-from usagekit.dataset.schema import ARROW_TYPES, DATE_FORMAT, DATE_PATTERN, TABLE_COLUMNS
+from usagekit.dataset.layout import Partition, is_data_file, partition_of
+from usagekit.dataset.schema import (
+    ARROW_TYPES,
+    DATE_FORMAT,
+    DATE_PATTERN,
+    FORMATS,
+    MANIFEST,
+    SUFFIXES,
+    TABLE_COLUMNS,
+)
+from usagekit.dataset.storage import Storage
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     API_FIELDS,
@@ -257,3 +266,41 @@ def records(payload: list[bytes] | pa.Table) -> list[Any]:
     if isinstance(payload, pa.Table):
         return sorted(json.dumps(row, sort_keys=True) for row in payload.to_pylist())
     return sorted(json.dumps(json.loads(bytes(line)), sort_keys=True) for line in payload)
+
+
+def stored_format(storage: Storage, files: list[str] | None = None
+                   ) -> tuple[str | None, bool]:
+    """The format the dataset holds (None when empty), and whether a manifest records it.
+
+    ``files`` is the storage's listing when the caller has it already.
+    """
+    manifest = storage.read(MANIFEST)
+    if manifest is not None:
+        try:
+            fmt = json.loads(manifest)["format"]
+        except (ValueError, KeyError, TypeError):
+            raise DatasetError(
+                f"unreadable {MANIFEST} at {storage.location}: expected JSON with a 'format'"
+            ) from None
+        if fmt not in FORMATS:
+            raise DatasetError(f"{MANIFEST} at {storage.location} names format {fmt!r}: "
+                               f"expected one of {', '.join(FORMATS)}")
+    found: dict[str, str] = {}
+    for rel in storage.list_files() if files is None else files:
+        if partition_of(rel) is None or not is_data_file(rel):
+            continue
+        for name, suffix in SUFFIXES.items():
+            if rel.endswith(suffix):
+                found.setdefault(name, rel)
+    if len(found) > 1:
+        raise DatasetError(
+            f"the dataset at {storage.location} mixes ndjson and parquet files "
+            f"({found['ndjson']}, {found['parquet']}); a dataset holds one format"
+        )
+    if manifest is not None:
+        if found and fmt not in found:
+            other = next(iter(found.values()))
+            raise DatasetError(f"the dataset at {storage.location} is recorded as {fmt} "
+                               f"but holds {other}; a dataset holds one format")
+        return fmt, True
+    return next(iter(found), None), False
