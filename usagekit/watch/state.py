@@ -22,7 +22,6 @@ from usagekit.exceptions import DatasetError
 from usagekit.watch.check import Alert
 
 _VERSION = 1
-EVENTS = ("firing", "resolved")
 
 
 @dataclass
