@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit.config import ENV_ATHENA_OUTPUT, ENV_STACK, AthenaSettings, athena_settings
-from usagekit.engine.base import check_params, quoted_source, tidy_result
+from usagekit.engine.base import EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import parse_athena
 from usagekit.exceptions import ConfigError, EngineError
 
@@ -126,7 +126,7 @@ def read_sql(text: str, params: Sequence[Any], settings: AthenaSettings,
         ) from None
 
 
-class AthenaEngine:
+class AthenaEngine(EngineBase):
     """Amazon Athena through awswrangler, over the Glue table of the S3 dataset.
 
     Parameters
@@ -152,26 +152,12 @@ class AthenaEngine:
         return (f"AthenaEngine(source={self.source}, workgroup={self.settings.workgroup!r}, "
                 f"output={self.settings.output_location!r})")
 
-    def __enter__(self) -> AthenaEngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    @property
-    def source(self) -> str:
-        """The quoted ``"database"."table"`` to put in SQL text."""
-        return quoted_source(self.database, self.table)
-
-    def close(self) -> None:
-        """Nothing to release (present for symmetry with :class:`DuckDBEngine`)."""
-
     def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run one Athena statement; ``params`` go to Athena as execution parameters.
 
         The text is parsed in the Athena dialect first, so a syntax error fails here
         without a round trip. The first query checks the AWS region and the result
-        location (:func:`usagekit.resolve_settings`): a missing one is a
+        location (:func:`resolve_settings`): a missing one is a
         :class:`~usagekit.exceptions.ConfigError` saying what to set.
         """
         values = check_params(params)

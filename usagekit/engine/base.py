@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
@@ -29,6 +29,27 @@ class Engine(Protocol):
 
     def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run one statement with ``?`` placeholders bound to ``params``."""
+
+
+class EngineBase:
+    """What the engines share: ``with engine: ...`` closes it, and the quoted ``source``."""
+
+    database: str
+    table: str
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def source(self) -> str:
+        """The quoted ``"database"."table"`` to put in SQL text."""
+        return quoted_source(self.database, self.table)
+
+    def close(self) -> None:
+        """Release the engine's connection (nothing to release by default)."""
 
 
 def quoted_source(database: str, table: str) -> str:

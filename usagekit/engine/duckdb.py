@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from usagekit.config import AthenaSettings, athena_settings, dataset_location, is_s3
-from usagekit.engine.base import DIALECTS, check_params, quoted_source, tidy_result
+from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import SOURCE_COLUMNS, athena_to_duckdb
 from usagekit.exceptions import ConfigError, EngineError
 
@@ -238,7 +238,7 @@ def execute(con: duckdb.DuckDBPyConnection, text: str, params: Sequence[Any] | N
         raise EngineError(f"DuckDB could not run the query: {exc}") from None
 
 
-class DuckDBEngine:
+class DuckDBEngine(EngineBase):
     """In-process DuckDB over a local or S3 dataset, speaking Athena SQL.
 
     Parameters
@@ -283,17 +283,6 @@ class DuckDBEngine:
 
     def __repr__(self) -> str:
         return f"DuckDBEngine({self.location!r}, source={self.source})"
-
-    def __enter__(self) -> DuckDBEngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def source(self) -> str:
-        """The quoted ``"database"."table"`` to put in SQL text."""
-        return quoted_source(self.database, self.table)
 
     def refresh(self) -> None:
         """(Re)create the dataset view, re-listing the files."""

@@ -23,7 +23,7 @@ import pandas as pd
 
 from usagekit.config import TrinoSettings, trino_settings, validate_identifier
 from usagekit.dataset.schema import FORMATS, PARTITION_KEYS, TABLE_COLUMNS
-from usagekit.engine.base import check_params, quoted_source, tidy_result
+from usagekit.engine.base import EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import parse_athena
 from usagekit.exceptions import ConfigError, EngineError
 
@@ -86,7 +86,7 @@ def sync_partitions_sql(*, catalog: str = "hive", schema: str = "genesysclouddb"
             f"table_name => '{table}', mode => 'FULL')")
 
 
-class TrinoEngine:
+class TrinoEngine(EngineBase):
     """A Trino coordinator over the kit's Hive table, speaking the analyses' Athena SQL.
 
     Parameters
@@ -112,17 +112,6 @@ class TrinoEngine:
 
     def __repr__(self) -> str:
         return f"TrinoEngine({self.settings.display}, table={self.table!r})"
-
-    def __enter__(self) -> TrinoEngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def source(self) -> str:
-        """The quoted ``"schema"."table"`` to put in SQL text (the catalog is the session's)."""
-        return quoted_source(self.database, self.table)
 
     def close(self) -> None:
         """Close the connection (a later query opens a new one)."""
