@@ -330,7 +330,11 @@ class LargeOrganization:
         return rate
 
     def usage(self, day: date) -> tuple[Usage, ...]:
-        """``day`` as ``Usage`` rows (built-in clients included): the generic, slower path."""
+        """``day`` as ``Usage`` rows (built-in clients included): the generic, slower path.
+
+        The aggregates API reads days this way and holds a job's entities in memory: on a
+        large organisation keep its jobs to short windows or coarse groupings.
+        """
         usage = self.day(day)
         clients = [self.clients[i] for i in self.stream_client[usage.streams].tolist()]
         return tuple(
