@@ -10,6 +10,7 @@ with each row's number in the input kept for the error messages.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -98,24 +99,42 @@ class Spooled:
 
     def add(self, block: bytes, lo: pd.Timestamp | None, hi: pd.Timestamp | None,
             interval: str) -> None:
-        """File a block of whole lines under their months (dates outside [lo, hi) refused)."""
-        lines = [line for line in (raw.strip() for raw in block.split(b"\n")) if line]
-        if not lines:
+        """File a block of whole lines under their months (dates outside [lo, hi) refused).
+
+        Lines as the API, ``jq -c`` and the kit write them (compact, ``date`` last) are filed
+        by slicing the block, reading each ``date`` at its fixed place before the newline;
+        other lines are decoded one by one.
+        """
+        if block and not block.endswith(b"\n"):
+            block += b"\n"
+        found = _trailing_dates(block)
+        if found is not None:
+            starts, ends, dates = found
+            view = memoryview(block)
+
+            def run(a: int, b: int) -> bytes | memoryview:
+                return view[starts[a]:ends[b - 1] + 1]
+        else:
+            lines = [line for line in (raw.strip() for raw in block.split(b"\n")) if line]
+            dates = self._dates(lines) if lines else pd.Series([], dtype="datetime64[ns, UTC]")
+
+            def run(a: int, b: int) -> bytes | memoryview:
+                return b"\n".join([*lines[a:b], b""])
+        if not len(dates):
             return
-        dates = self._dates(lines)
-        numbers = np.arange(self.rows + 1, self.rows + 1 + len(lines), dtype=np.int64)
+        numbers = np.arange(self.rows + 1, self.rows + 1 + len(dates), dtype=np.int64)
         refuse_outside(dates, numbers, lo, hi, self._gran, interval)
         months = month_numbers(dates)
-        for month in np.unique(months):
-            picked = np.flatnonzero(months == month)
-            fp = self._files.get(int(month))
+        seams = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(months)]
+        for a, b in itertools.pairwise(seams):
+            month = int(months[a])
+            fp = self._files.get(month)
             if fp is None:
-                fp = self._files[int(month)] = open(self._folder / f"{month}.json", "wb")  # noqa: SIM115
-            fp.write(b"\n".join([lines[i] for i in picked]))
-            fp.write(b"\n")
+                fp = self._files[month] = open(self._folder / f"{month}.json", "wb")  # noqa: SIM115
+            fp.write(run(a, b))
             with open(self._folder / f"{month}.rows", "ab") as rows:
-                numbers[picked].tofile(rows)
-        self.rows += len(lines)
+                numbers[a:b].tofile(rows)
+        self.rows += len(dates)
         low, high = dates.min(), dates.max()
         self.first = low if self.first is None else min(self.first, low)
         self.last = high if self.last is None else max(self.last, high)
@@ -160,6 +179,30 @@ class Spooled:
                     f"row {self.rows + index + 1}: malformed usage NDJSON ({exc}): expected "
                     "one JSON object with a 'date' per line") from None
         raise InvalidRowsError("malformed usage NDJSON: expected one JSON object per line")
+
+
+_KEY = np.frombuffer(b'"date":"', dtype=np.uint8)
+_END = np.frombuffer(b'"}', dtype=np.uint8)
+_TAIL = np.arange(-30, 0)  # '"date":"' + 20 characters + '"}' before the newline
+
+
+def _trailing_dates(block: bytes) -> tuple[np.ndarray, np.ndarray, pd.Series] | None:
+    """Line starts, newline positions and dates of a block whose every line ends with
+    ``"date":"YYYY-MM-DDTHH:MM:SSZ"}``; None when any line does not (or a date is bad)."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if not len(ends) or (ends - starts < 31).any():
+        return None  # (blank or short lines)
+    tail = arr[ends[:, None] + _TAIL]
+    if not ((tail[:, :8] == _KEY).all() and (tail[:, 28:] == _END).all()):
+        return None
+    texts, inverse = np.unique(tail[:, 8:28].copy().view("S20").ravel(), return_inverse=True)
+    parsed = pd.to_datetime(pd.Series(texts.astype(str)), format="%Y-%m-%dT%H:%M:%SZ",
+                            utc=True, errors="coerce")
+    if parsed.isna().any():
+        return None  # (named by the line-by-line way)
+    return starts, ends, pd.Series(parsed.array.take(inverse))
 
 
 @contextmanager
