@@ -30,6 +30,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from usagekit.config import DATASET_FORMATS
 from usagekit.exceptions import InvalidRowsError
 from usagekit.query import GROUP_BY
 
@@ -55,7 +56,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--interval",
                         help="the interval the rows were fetched for (ISO-8601 start/end); "
                              "default: derived from the rows' dates (see above)")
-    parser.add_argument("--format", choices=("ndjson", "parquet"),
+    parser.add_argument("--format", choices=DATASET_FORMATS,
                         help="file format of a new dataset (default ndjson); must match an "
                              "existing one")
     parser.set_defaults(handler=run)
