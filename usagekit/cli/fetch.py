@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from usagekit.config import dataset_location
+from usagekit.config import DATASET_FORMATS, dataset_location
 from usagekit.exceptions import PollTimeoutError, QueryError
 from usagekit.query import GRANULARITIES, GROUP_BY, HTTP_METHODS, METRICS, UsageQuery
 
@@ -57,6 +57,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--dataset", metavar="LOCATION", nargs="?", const="",
                         help="store the rows in the dataset (default location: "
                              "USAGEKIT_DATASET or the project's data/usage)")
+    parser.add_argument("--format", choices=DATASET_FORMATS,
+                        help="with --dataset: file format of a new dataset (default ndjson); "
+                             "must match an existing one")
     parser.add_argument("--profile", metavar="NAME",
                         help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
                              "credentials and region (GENESYSCLOUD_* variables override it)")
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from usagekit.fetch import PollPolicy
 
     query = build_query(args)  # before any request
-    dataset = _open_for(query, args.dataset) if args.dataset is not None else None
+    dataset = (_open_for(query, args.dataset, args.format) if args.dataset is not None
+               else None)
     progress = False if args.no_progress else None
     output = args.output if args.output is not None else "-" if dataset is None else None
     rows, ids = 0, []
@@ -121,11 +125,12 @@ def run(args: argparse.Namespace) -> int:
                 _store(result, dataset)
             if out is not None:
                 result.write_ndjson(out)
+            del result  # one month's answer held at a time
     print(f"usagekit: {rows} rows from {client.source} (ids {','.join(ids)})", file=sys.stderr)
     return 0
 
 
-def _open_for(query: UsageQuery, location: str) -> Dataset:
+def _open_for(query: UsageQuery, location: str, fmt: str | None) -> Dataset:
     """The dataset ``--dataset`` names, after checking it can store the query's rows.
 
     Runs before any request, so a query whose rows the dataset would refuse costs nothing.
@@ -144,7 +149,7 @@ def _open_for(query: UsageQuery, location: str) -> Dataset:
             f"{', '.join(METRICS)}), or write --output DIR/granularity=<day|week|month>/"
             "FILE and `usagekit import DIR` (the counts it lacks stay missing)"
         )
-    return open_dataset(dataset_location(location or None))
+    return open_dataset(dataset_location(location or None), format=fmt)
 
 
 def _store(result: UsageResult, dataset: Dataset) -> None:

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from usagekit import config
 from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records, stored_format
@@ -295,6 +296,7 @@ class Dataset:
                 elif file_rel(part, self._format) in files:
                     plan.append((part, None))
                 del month, content
+                pa.default_memory_pool().release_unused()  # (Arrow's pool keeps freed pages)
             if tally.cut_replaced:
                 raise InvalidRowsError(
                     f"the interval {span.text} covers the {gran} bucket(s) "

@@ -83,6 +83,8 @@ class InMemory:
     def batch(self, month: int) -> Batch:
         mask = self._months == month
         whole = self._batch
+        if mask.all():
+            return whole  # (the usual case: a month's query; no copy)
         return Batch(frame=whole.frame[mask], payload=whole.codec.take(whole.payload, mask),
                      codec=whole.codec)
 

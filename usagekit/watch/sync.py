@@ -157,8 +157,11 @@ def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *
                        disable=None if progress is None else not progress, leave=False)
             for query in bar:
                 result = client.fetch(query)
-                written = dataset.write(result.ndjson(), granularity=step.granularity,
+                data = result.ndjson()
+                del result  # one month's answer held at a time
+                written = dataset.write(data, granularity=step.granularity,
                                         grouping=query.grouping, interval=query.interval)
+                del data
                 rows += written.rows
             summaries.append(SyncSummary(step, rows=rows, requests=sent[0] - before))
             _logger.info("sync %s", summaries[-1].line())
