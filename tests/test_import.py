@@ -308,3 +308,41 @@ def test_the_blueprints_one_liner_query_end_to_end(tmp_path: Path) -> None:
         with pytest.raises(MissingCountsError, match=r"needs requests, status300, status400, "
                                                      r"status500, which stored rows lack"):
             analyses.requests_over_time(engine, granularity="month")
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exports read in blocks of 600 bytes (a few rows each)."""
+    import usagekit.dataset.spool
+
+    monkeypatch.setattr(usagekit.dataset.spool, "BLOCK_BYTES", 600)
+
+
+def test_a_large_export_is_read_a_block_at_a_time(tmp_path: Path, small_blocks: None) -> None:
+    # only the last rows fill templateUri: the grouping comes from the whole file
+    rows = [row(c, f"2026-{m:02d}-{d:02d}T00:00:00Z", 10 * d + m, d % 3,
+                uri="/api/v2/users" if (m, d) == (9, 30) else "")
+            for m in (7, 8, 9) for d in range(1, 31) for c in ("a", "b")]
+    src = tmp_path / "src"
+    put(src, "granularity=day/quarter.json", ndjson(rows))
+    ds = open_dataset(tmp_path / "ds", format="parquet")
+    summary = import_usage(src, ds)
+    assert summary.rows_read == len(rows) and len(summary.written) == 3
+    assert {p.grouping for p in summary.written} == {"oauthclientid-templateuri"}
+    exported = open_dataset(tmp_path / "exported", format="parquet")
+    exported.write(ndjson(rows), granularity="day", grouping="oauthclientid-templateuri",
+                   interval="2026-07-01/2026-10-01")
+    assert fingerprint(tmp_path / "ds") == fingerprint(tmp_path / "exported")
+
+
+def test_a_row_twice_in_one_export_is_refused_across_blocks(tmp_path: Path,
+                                                            small_blocks: None) -> None:
+    early, late = days(1, 20), days(21, 30)
+    src = tmp_path / "src"
+    put(src, "granularity=day/a.json", ndjson(days(1, 30)))
+    bad = put(src, "granularity=day/b.json", ndjson([*early, *late, early[3]]))
+    ds = tmp_path / "ds"
+    with pytest.raises(InvalidRowsError, match=rf"^{bad}: row {len(early) + len(late) + 1}: "
+                                               r"date='2026-10-02T00:00:00Z': another row"):
+        import_usage(src, open_dataset(ds))
+    assert not ds.exists()

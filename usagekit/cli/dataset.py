@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
-import json
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -95,37 +93,16 @@ def run(args: argparse.Namespace) -> int:
 def _open_input(name: str) -> Iterator[IO[bytes]]:
     """The NDJSON rows of ``name`` (``-``: stdin) as a stream, read in blocks by the write.
 
-    A ``gc usage query results get`` document (one JSON value, not one row per line) is
-    read whole and unwrapped into NDJSON rows.
+    A ``gc usage query results get`` document is read whole and unwrapped into NDJSON rows.
     """
-    from usagekit.dataset.importer import unwrap_results
+    from usagekit.dataset.importer import open_rows
 
-    with contextlib.ExitStack() as stack:
-        if name == "-":
-            fp = sys.stdin.buffer
-        else:
-            try:
-                fp = stack.enter_context(open(name, "rb"))
-            except OSError as exc:
-                raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from None
-        if not hasattr(fp, "peek"):  # (a stand-in for stdin)
-            fp = io.BufferedReader(fp)
-        if _is_document(fp.peek(1 << 16)):
-            yield io.BytesIO(unwrap_results(fp.read(), "stdin" if name == "-" else name))
-        else:
-            yield fp
-
-
-def _is_document(head: bytes) -> bool:
-    """Whether input starting with ``head`` is one JSON document rather than NDJSON rows."""
-    head = head.lstrip()
-    if not head.startswith(b"{"):
-        return False
-    line, newline, _ = head.partition(b"\n")
-    if not newline:
-        return True  # one line longer than the peek: a document on one line (or one row)
+    if name == "-":
+        yield open_rows(sys.stdin.buffer, "stdin")
+        return
     try:
-        first = json.loads(line)
-    except ValueError:
-        return True  # "{" alone: a pretty-printed document
-    return isinstance(first, dict) and bool({"queryStatus", "results", "entities"} & set(first))
+        fp = open(name, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from None
+    with fp:
+        yield open_rows(fp, name)

@@ -18,7 +18,9 @@ twice, and importing the same source again changes nothing. The source is only r
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import logging
 import operator
@@ -27,7 +29,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 import numpy as np
@@ -38,6 +40,7 @@ from pyarrow import feather
 from usagekit import config
 from usagekit.dataset.dataset import Dataset
 from usagekit.dataset.layout import Partition
+from usagekit.dataset.spool import line_blocks
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     API_FIELDS,
@@ -110,13 +113,44 @@ def unwrap_results(data: bytes, name: str) -> bytes:
     return b"".join(msgspec.json.encode(row) + b"\n" for row in results)
 
 
+def open_rows(fp: IO[bytes], name: str) -> IO[bytes]:
+    """The NDJSON rows of a stream: itself, or a ``gc`` result document's rows unwrapped.
+
+    NDJSON is left to be read in blocks; a document (one JSON value, not one row per
+    line: told apart by its first line) is read whole and unwrapped (:func:`unwrap_results`).
+    """
+    if not hasattr(fp, "peek"):  # (a stand-in for stdin, or S3's body)
+        fp = io.BufferedReader(fp)  # type: ignore[arg-type]
+    if _is_document(fp.peek(1 << 16)):
+        return io.BytesIO(unwrap_results(fp.read(), name))
+    return fp
+
+
+def _is_document(head: bytes) -> bool:
+    head = head.lstrip()
+    if not head.startswith(b"{"):
+        return False
+    line, newline, _ = head.partition(b"\n")
+    if not newline:
+        return True  # one line longer than the peek: a document on one line (or one row)
+    try:
+        first = json.loads(line)
+    except ValueError:
+        return True  # "{" alone: a pretty-printed document
+    return isinstance(first, dict) and bool({"queryStatus", "results", "entities"} & set(first))
+
+
 # -- the grouping the rows were exported with ----------------------------------------------
 
-def derive_grouping(frame: pd.DataFrame) -> str:
-    """The grouping key whose fields the rows fill (``none`` when they fill none)."""
-    parts = [part for part, fields in GROUP_FIELDS.items()
-             if any(name in frame.columns and (frame[name] != "").any() for name in fields)]
-    return "-".join(parts) or "none"
+def filled_parts(frame: pd.DataFrame) -> set[str]:
+    """The grouping-key parts whose fields some row fills."""
+    return {part for part, fields in GROUP_FIELDS.items()
+            if any(name in frame.columns and (frame[name] != "").any() for name in fields)}
+
+
+def derive_grouping(parts: set[str]) -> str:
+    """The grouping key of the parts filled (``none`` when none is)."""
+    return "-".join(part for part in GROUP_FIELDS if part in parts) or "none"
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -127,7 +161,7 @@ class SourceFile:
 
     url: str
     granularity: str
-    read: Callable[[], bytes] = field(repr=False, compare=False)
+    open: Callable[[], IO[bytes]] = field(repr=False, compare=False)
 
 
 def list_source(source: str, *, exclude: str | None = None,
@@ -151,11 +185,11 @@ def list_source(source: str, *, exclude: str | None = None,
         if not root.is_dir():
             raise DatasetError(f"import source {source} is not a folder (nor s3://bucket/prefix)")
         found = [(path.relative_to(root).as_posix(), str(path),
-                  functools.partial(path.read_bytes))
+                  functools.partial(path.open, "rb"))
                  for path in sorted(root.rglob("*")) if path.is_file()]
     inside = exclude.rstrip("/") + "/" if exclude else None
     out = []
-    for rel, url, read in found:
+    for rel, url, opener in found:
         parts = rel.split("/")
         if any(p.startswith((".", "_")) for p in parts) or (inside and url.startswith(inside)):
             continue
@@ -169,7 +203,7 @@ def list_source(source: str, *, exclude: str | None = None,
         if gran not in GRANULARITIES:
             raise DatasetError(f"{url}: unknown granularity {grans[-1]!r} in its folder; "
                                f"valid: {', '.join(GRANULARITIES)}")
-        out.append(SourceFile(url, gran, read))
+        out.append(SourceFile(url, gran, opener))
     if not out:
         raise DatasetError(f"no exports under {source}: expected files in "
                            "granularity=day|week|month/ folders")
@@ -177,21 +211,21 @@ def list_source(source: str, *, exclude: str | None = None,
 
 
 def _s3_files(source: str, boto3_session: Any
-              ) -> Iterator[tuple[str, str, Callable[[], bytes]]]:
+              ) -> Iterator[tuple[str, str, Callable[[], IO[bytes]]]]:
     from usagekit.dataset.s3 import S3Storage
 
     storage = S3Storage(source, boto3_session=boto3_session)  # no Glue: only read
     for rel in storage.list_files():
         if rel.endswith("/"):  # a console-made "folder" marker
             continue
-        yield rel, storage.url(rel), functools.partial(_read_s3, storage, rel)
+        yield rel, storage.url(rel), functools.partial(_open_s3, storage, rel)
 
 
-def _read_s3(storage: Any, rel: str) -> bytes:
+def _open_s3(storage: Any, rel: str) -> IO[bytes]:
     data = storage.read(rel)
     if data is None:
         raise DatasetError(f"{storage.url(rel)} disappeared while importing; run it again")
-    return bytes(data)
+    return io.BytesIO(data)
 
 
 # -- merging ---------------------------------------------------------------------------------
@@ -359,7 +393,7 @@ class _Merge:
 class _Spool:
     """Rows read from the exports, filed by granularity, grouping and month on disk.
 
-    Each export's rows of a month go to one Arrow file with the index of the export, so
+    Each block of an export's rows of a month goes to an Arrow file with the export's index, so
     the merge holds one month of rows at a time however large the source is.
     """
 
@@ -369,18 +403,22 @@ class _Spool:
 
     def add(self, index: int, export: SourceFile) -> int:
         """Read and check one export; file its rows. Returns the number of rows."""
-        grouping, frame = read_export(export)
-        frame = frame.drop(columns=["granularity", "grouping"])
-        frame["origin"] = np.int32(index)
-        dates = frame["date"]
-        periods = pd.Series(dates.dt.year * 100 + dates.dt.month, index=frame.index)
-        for period, rows in frame.groupby(periods, sort=True):
-            place = (export.granularity, grouping, f"{period // 100:04d}-{period % 100:02d}")
-            path = self._folder / f"{sum(map(len, self._files.values()))}.arrow"
-            naive = rows.assign(date=rows["date"].dt.tz_convert(None))  # (UTC again on read)
-            feather.write_feather(pa.Table.from_pandas(naive, preserve_index=False), path)
-            self._files.setdefault(place, []).append(path)
-        return len(frame)
+        grouping, frames = read_export(export)
+        count = 0
+        for frame in frames:
+            count += len(frame)
+            frame = frame.drop(columns=["granularity", "grouping"])
+            frame["origin"] = np.int32(index)
+            frame["row"] = np.arange(count - len(frame) + 1, count + 1)  # (in its file)
+            dates = frame["date"]
+            periods = pd.Series(dates.dt.year * 100 + dates.dt.month, index=frame.index)
+            for period, rows in frame.groupby(periods, sort=True):
+                place = (export.granularity, grouping, f"{period // 100:04d}-{period % 100:02d}")
+                path = self._folder / f"{sum(map(len, self._files.values()))}.arrow"
+                naive = rows.assign(date=rows["date"].dt.tz_convert(None))  # (UTC on read)
+                feather.write_feather(pa.Table.from_pandas(naive, preserve_index=False), path)
+                self._files.setdefault(place, []).append(path)
+        return count
 
     def months(self) -> list[tuple[str, str, str]]:
         """The (granularity, grouping, period) filed, sorted."""
@@ -392,35 +430,78 @@ class _Spool:
         return normalize(pd.concat(frames, ignore_index=True))
 
 
-def read_export(source: SourceFile) -> tuple[str, pd.DataFrame]:
-    """The grouping and typed rows of one export (checked as the dataset checks rows).
+def read_export(source: SourceFile) -> tuple[str, Iterator[pd.DataFrame]]:
+    """The grouping of one export, and its rows in checked blocks (as the dataset checks).
+
+    The file is read twice, a block at a time: once for the grouping its rows fill, once
+    for the rows.
 
     Raises
     ------
     InvalidRowsError
         Naming the file: it holds no usage rows, or rows that are malformed or contradict
-        its granularity folder.
+        its granularity folder (from the iterator too).
     """
-    try:
-        data = unwrap_results(source.read(), source.url)
-        try:
-            table = ndjson_table(data)
-        except InvalidRowsError as exc:
-            raise InvalidRowsError(f"it holds no usage rows ({exc}); usage rows are JSON "
-                                   f"objects with the fields {', '.join(API_FIELDS)}") from None
-        if table is None or table.num_rows == 0:
+    with _named(source):
+        parts: set[str] = set()
+        rows = counts = 0
+        for frame in _frames(source, "none"):
+            rows += len(frame)
+            parts |= filled_parts(frame)
+            counts += sum(name in frame.columns for name in COUNTS)
+        if not rows:
             raise InvalidRowsError("it holds no usage rows")
-        frame = table_frame(table, granularity=source.granularity, grouping="none")
-        if not any(name in frame.columns for name in COUNTS):
+        if not counts:
             raise InvalidRowsError(f"it holds no usage rows (no {', '.join(COUNTS)})")
-        grouping = derive_grouping(frame)
-        frame["grouping"] = grouping
-        check_rows(frame, granularity=source.granularity, grouping=grouping)
+    grouping = derive_grouping(parts)
+    return grouping, _checked(source, grouping)
+
+
+def _checked(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
+    with _named(source):
+        done = 0
+        for frame in _frames(source, grouping):
+            check_rows(frame, granularity=source.granularity, grouping=grouping,
+                       numbers=np.arange(done + 1, done + 1 + len(frame)))
+            done += len(frame)
+            yield frame
+
+
+def _frames(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
+    with source.open() as fp:
+        for block in line_blocks(open_rows(fp, source.url)):
+            try:
+                table = ndjson_table(block)
+            except InvalidRowsError as exc:
+                raise InvalidRowsError(
+                    f"it holds no usage rows ({exc}); usage rows are JSON objects with the "
+                    f"fields {', '.join(API_FIELDS)}") from None
+            if table is not None and table.num_rows:
+                yield table_frame(table, granularity=source.granularity, grouping=grouping)
+
+
+@contextlib.contextmanager
+def _named(source: SourceFile) -> Iterator[None]:
+    """Name the file in an InvalidRowsError raised inside."""
+    try:
+        yield
     except InvalidRowsError as exc:
         text = str(exc)
         named = text if text.startswith(source.url) else f"{source.url}: {text}"
         raise InvalidRowsError(f"{named}; nothing was imported") from None
-    return grouping, frame
+
+
+def _refuse_repeats(frame: pd.DataFrame, grouping: str, origins: list[str]) -> None:
+    """Refuse an export holding two rows of one bucket and dimensions (as the dataset does)."""
+    keys = [c for c in _KEY if c in frame.columns and (
+        c != "platform" or "platform" in grouping.split("-"))]
+    repeated = frame.duplicated([*keys, "origin"], keep="first").to_numpy()
+    if repeated.any():
+        at = frame.iloc[int(repeated.argmax())]
+        raise InvalidRowsError(
+            f"{origins[int(at['origin'])]}: row {int(at['row'])}: date="
+            f"{date_text(at['date'])!r}: another row has the same date and "
+            f"{', '.join(keys[1:])}; each row may appear once per export; nothing was imported")
 
 
 def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
@@ -458,10 +539,12 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
     with tempfile.TemporaryDirectory(prefix="usagekit-import-") as folder:
         spool = _Spool(Path(folder))
         rows_read = sum(spool.add(index, export) for index, export in enumerate(files))
+        for place in spool.months():  # before any write: a row twice in one export
+            _refuse_repeats(spool.rows(place), place[1], origins)
         for place in spool.months():
             gran, grouping, period = place
             merge = _Merge(gran, grouping)
-            imported = merge.merge(spool.rows(place), origins)
+            imported = merge.merge(spool.rows(place).drop(columns=["row"]), origins)
             span = _period_interval(period, gran)
             held = dataset.read(gran, grouping, span.start, span.end).drop(
                 columns=["granularity", "grouping", "period"])

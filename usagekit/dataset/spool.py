@@ -207,6 +207,19 @@ def _trailing_dates(block: bytes) -> tuple[np.ndarray, np.ndarray, pd.Series] | 
     return starts, ends, pd.Series(parsed.array.take(inverse))
 
 
+def line_blocks(fp: IO[bytes]) -> Iterator[bytes]:
+    """The stream in blocks of about :data:`BLOCK_BYTES`, each ending at a line end."""
+    rest = b""
+    while chunk := fp.read(BLOCK_BYTES):
+        block = rest + chunk
+        cut = block.rfind(b"\n") + 1
+        rest = block[cut:]
+        if cut:
+            yield block[:cut]
+    if rest:
+        yield rest
+
+
 @contextmanager
 def months_of(data: Any, gran: str, key: str, fmt: str, lo: pd.Timestamp | None,
               hi: pd.Timestamp | None, interval: str) -> Iterator[Months]:
@@ -224,16 +237,8 @@ def months_of(data: Any, gran: str, key: str, fmt: str, lo: pd.Timestamp | None,
     with tempfile.TemporaryDirectory(prefix="usagekit-spool-") as folder:
         spooled = Spooled(Path(folder), gran, key, fmt)
         try:
-            rest = b""
-            while True:
-                chunk = data.read(BLOCK_BYTES)
-                if not chunk:
-                    break
-                block = rest + chunk
-                cut = block.rfind(b"\n") + 1
-                rest = block[cut:]
-                spooled.add(block[:cut], lo, hi, interval)
-            spooled.add(rest, lo, hi, interval)
+            for block in line_blocks(data):
+                spooled.add(block, lo, hi, interval)
         finally:
             spooled.close()
         yield spooled
