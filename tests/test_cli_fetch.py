@@ -110,6 +110,25 @@ def test_fetch_into_the_dataset(sandbox: Sandbox, tmp_path: Path) -> None:
     assert int(frame["requests"].sum()) == sum(r["requests"] for r in expected)
 
 
+def test_a_long_interval_is_fetched_a_month_at_a_time(sandbox: Sandbox, tmp_path: Path) -> None:
+    interval = "2026-07-20/2026-10-04"
+    target, location = tmp_path / "usage.json", tmp_path / "usage"
+    assert main(["fetch", "--interval", interval, "--granularity", "Day", "--group-by",
+                 "OAuthClientId", "--no-progress", "--output", str(target),
+                 "--dataset", str(location)]) == 0
+    posts = [r for r in sandbox.requests if r.method == "POST" and r.path.endswith("/query")]
+    assert len(posts) == 4  # July's end, August, September, October's start
+    sandbox.clear_requests()
+    whole = UsageQuery.build(interval, "Day", ["OAuthClientId"])
+    assert target.read_bytes() == b"".join(expected_ndjson(sandbox, piece)
+                                           for piece in whole.months())
+    rows = [json.loads(line) for line in target.read_bytes().splitlines()]
+    assert {r["date"][:7] for r in rows} == {"2026-07", "2026-08", "2026-09", "2026-10"}
+    frame = pytest.importorskip("usagekit.dataset").open_dataset(str(location)).read()
+    assert len(frame) == len(rows) and int(frame["requests"].sum()) == sum(
+        r["requests"] for r in rows)
+
+
 @pytest.mark.parametrize(("flags", "mentions"), [
     (["--granularity", "none"], ["--granularity", "Day, Week or Month"]),
     (["--metric", "Requests,Status429"], ["Status429, Requests",

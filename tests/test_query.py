@@ -229,3 +229,27 @@ def test_aligned_covers_whole_buckets_up_to_today(text: str, granularity: str | 
 def test_aligned_names_a_bad_granularity() -> None:
     with pytest.raises(QueryError, match=r"'Fortnight'.*Day.*Week.*Month"):
         parse_interval("2026-10/2026-11").aligned("Fortnight")
+
+
+@pytest.mark.parametrize(("granularity", "starts"), [
+    ("Day", ["2026-01-20", "2026-02-01", "2026-03-01"]),
+    ("Month", ["2026-01-20", "2026-02-01", "2026-03-01"]),
+    # a week is stored in the month of its Monday: seams on each month's first Monday
+    ("Week", ["2026-01-20", "2026-02-02", "2026-03-02"]),
+])
+def test_months_split_at_the_partitions_seams(granularity: str, starts: list[str]) -> None:
+    query = UsageQuery.build("2026-01-20/2026-03-10", granularity, ["OAuthClientId"])
+    pieces = query.months()
+    assert [p.interval.start.date().isoformat() for p in pieces] == starts
+    assert pieces[-1].interval.end == query.interval.end
+    assert all(a.interval.end == b.interval.start for a, b in itertools.pairwise(pieces))
+    assert {(p.granularity, p.group_by) for p in pieces} == {(granularity, ("OAuthClientId",))}
+
+
+def test_months_keep_one_query_when_a_split_would_change_the_answer() -> None:
+    interval = "2026-01-20/2026-03-10"
+    whole = UsageQuery.build(interval, None)  # one row per key over the whole interval
+    ordered = UsageQuery.build(interval, "Day", api="aggregates", sort_by=["requests:desc"],
+                               today=date(2026, 6, 1))
+    short = UsageQuery.build("2026-02-03/2026-02-20", "Day")
+    assert [q.months() for q in (whole, ordered, short)] == [(whole,), (ordered,), (short,)]

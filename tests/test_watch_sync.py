@@ -105,7 +105,7 @@ def test_bad_input_sends_no_request(sandbox: Sandbox, tmp_path: Path, flags: lis
     assert not (tmp_path / "data").exists()
 
 
-def test_legacy_queries_are_at_most_a_month_of_whole_buckets(tmp_path: Path) -> None:
+def test_queries_are_at_most_a_month_of_whole_buckets(tmp_path: Path) -> None:
     dataset = open_dataset(str(tmp_path / "data"))
     today = date(2026, 12, 10)
     steps = plan_sync(dataset, since=date(2026, 8, 20), today=today)
@@ -116,12 +116,18 @@ def test_legacy_queries_are_at_most_a_month_of_whole_buckets(tmp_path: Path) -> 
         "2026-12-01T00:00:00Z/2026-12-10T00:00:00Z"]
     weeks = [q.interval for q in by["Week"].queries]
     assert weeks[0].start.date() == date(2026, 8, 17)  # the Monday before
-    assert all(w.start.weekday() == 0 and (w.end - w.start).days <= 28 for w in weeks)
+    # seams on each month's first Monday: every query's weeks are one month partition's
+    assert [w.start.date() for w in weeks[1:]] == [
+        date(2026, 9, 7), date(2026, 10, 5), date(2026, 11, 2), date(2026, 12, 7)]
+    for w in weeks:
+        mondays = {(w.start + timedelta(days=d)).month for d in range(0, (w.end - w.start).days, 7)}
+        assert len(mondays) == 1 and (w.end - w.start).days <= 35
     assert weeks[-1].end.date() == today and all(
         a.end == b.start for a, b in pairwise(weeks))
     assert [q.interval.start.date().month for q in by["Month"].queries] == [8, 9, 10, 11, 12]
     aggregates = plan_sync(dataset, since=date(2026, 1, 1), api="aggregates", today=today)
-    assert all(len(s.queries) == 1 and s.queries[0].api == "aggregates" for s in aggregates)
-    assert len(aggregates[0].queries[0].split()) == 4  # jobs of at most 90 days
+    assert all(q.api == "aggregates" and len(q.split()) == 1
+               for s in aggregates for q in s.queries)  # a month each: one job each
+    assert [q.interval.start.date().month for q in aggregates[0].queries] == list(range(1, 13))
     with pytest.raises(QueryError, match="no granularity to sync"):
         plan_sync(dataset, granularities=[], today=today)

@@ -328,7 +328,8 @@ def empty_frame(columns: Iterable[str] = (*API_FIELDS, "granularity", "grouping"
     return pd.DataFrame({name: pd.Series(dtype=COLUMNS[name]) for name in columns})
 
 
-def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -> None:
+def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str,
+               numbers: np.ndarray | None = None) -> None:
     """Check that typed rows can be stored as ``granularity`` x ``grouping`` data.
 
     Checks: a storable granularity; some count present, none negative (a missing count,
@@ -336,6 +337,9 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -
     field that the grouping does not fill (e.g. ``templateUri`` when not grouped by
     TemplateUri); each ``date`` at the start of its bucket (midnight; a Monday for week;
     the 1st for month); no two rows with the same date and fields.
+
+    ``numbers`` gives each row's 1-based number in the input when the frame holds part of
+    it (one month of a larger export); by default rows are numbered from 1.
 
     Raises
     ------
@@ -356,7 +360,7 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -
         )
     for name in present:
         _first(frame, (frame[name] < 0).fillna(False), name,
-               "counts must be non-negative integers")
+               "counts must be non-negative integers", numbers)
     filled = {f for part in parts for f in GROUP_FIELDS[part]}
     for part, fields in GROUP_FIELDS.items():
         for name in fields:
@@ -364,7 +368,7 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -
                 continue
             _first(frame, frame[name] != "", name,
                    f"it must be empty when not grouped by {part!r} (grouping {grouping!r}); "
-                   f"export with a group-by that includes it")
+                   f"export with a group-by that includes it", numbers)
     dates = frame["date"]
     misaligned = dates != dates.dt.floor("D")
     if granularity == "week":
@@ -374,11 +378,12 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str) -
     bucket = {"day": "midnight UTC", "week": "a Monday, midnight UTC",
               "month": "the 1st of a month, midnight UTC"}[granularity]
     _first(frame, misaligned, "date",
-           f"{granularity} buckets start at {bucket}; are these rows of another granularity?")
+           f"{granularity} buckets start at {bucket}; are these rows of another granularity?",
+           numbers)
     keys = [c for c in (*DIMENSIONS, *OPTIONAL_FIELDS, "date") if c in frame.columns]
     _first(frame, frame.duplicated(keys, keep="first"), "date",
            f"another row has the same date and {', '.join(keys[:-1])}; "
-           "each row may appear once per export")
+           "each row may appear once per export", numbers)
 
 
 def date_text(value: pd.Timestamp) -> str:
@@ -388,13 +393,15 @@ def date_text(value: pd.Timestamp) -> str:
         f".{stamp.microsecond:06d}".rstrip("0") if stamp.microsecond else "") + "Z"
 
 
-def _first(frame: pd.DataFrame, bad: pd.Series, name: str, why: str) -> None:
+def _first(frame: pd.DataFrame, bad: pd.Series, name: str, why: str,
+           numbers: np.ndarray | None = None) -> None:
     mask = bad.fillna(True).to_numpy(dtype=bool)
     if mask.any():
         index = int(mask.argmax())
+        number = index + 1 if numbers is None else int(numbers[index])
         value = frame[name].iloc[index]
         if isinstance(value, pd.Timestamp):
             value = date_text(value)
         elif isinstance(value, np.generic):
             value = value.item()
-        raise InvalidRowsError(f"row {index + 1}: {name}={value!r}: {why}")
+        raise InvalidRowsError(f"row {number}: {name}={value!r}: {why}")

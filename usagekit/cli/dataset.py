@@ -23,10 +23,14 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import sys
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
+from usagekit.config import DATASET_FORMATS
 from usagekit.exceptions import InvalidRowsError
 from usagekit.query import GROUP_BY
 
@@ -52,7 +56,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--interval",
                         help="the interval the rows were fetched for (ISO-8601 start/end); "
                              "default: derived from the rows' dates (see above)")
-    parser.add_argument("--format", choices=("ndjson", "parquet"),
+    parser.add_argument("--format", choices=DATASET_FORMATS,
                         help="file format of a new dataset (default ndjson); must match an "
                              "existing one")
     parser.set_defaults(handler=run)
@@ -60,8 +64,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``usagekit export``."""
-    from usagekit.dataset import covering_interval, open_dataset
-    from usagekit.frame import granularity_value, grouping_value, read_ndjson
+    from usagekit.dataset import open_dataset
+    from usagekit.frame import granularity_value, grouping_value
 
     names = [p.strip() for item in args.group_by for p in item.split(",") if p.strip()]
     grouping = "none" if [n.lower() for n in names] in ([], ["none"]) else grouping_value(names)
@@ -72,18 +76,12 @@ def run(args: argparse.Namespace) -> int:
             "data only (fetch with --granularity Day, Week or Month)"
         )
     granularity = granularity_value(granularity)
-    data = _read_input(args.input)
-    interval: Any = args.interval
-    if interval is None:
-        frame = read_ndjson(data, granularity=granularity, grouping=grouping)
-        if frame.empty:
-            raise InvalidRowsError(
-                "no rows to derive the interval from: pass --interval to clear an interval"
-            )
-        interval = covering_interval(frame["date"], granularity)
-        print(f"usagekit: interval derived from the rows: {interval.text}", file=sys.stderr)
     dataset = open_dataset(args.dataset, format=args.format)
-    summary = dataset.write(data, granularity=granularity, grouping=grouping, interval=interval)
+    with _open_input(args.input) as data:
+        summary = dataset.write(data, granularity=granularity, grouping=grouping,
+                                interval=args.interval)
+    if args.interval is None:
+        print(f"usagekit: interval derived from the rows: {summary.interval}", file=sys.stderr)
     parts = ", ".join(p.path for p in summary.written) or "none"
     print(f"usagekit: stored {summary.rows} rows in {dataset.location} ({dataset.format}): "
           f"replaced {summary.replaced}, kept {summary.kept}; partitions written: {parts}"
@@ -93,14 +91,41 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_input(name: str) -> bytes:
-    """NDJSON rows from ``name``; a ``gc usage query results get`` document is unwrapped."""
+@contextlib.contextmanager
+def _open_input(name: str) -> Iterator[IO[bytes]]:
+    """The NDJSON rows of ``name`` (``-``: stdin) as a stream, read in blocks by the write.
+
+    A ``gc usage query results get`` document (one JSON value, not one row per line) is
+    read whole and unwrapped into NDJSON rows.
+    """
     from usagekit.dataset.importer import unwrap_results
 
-    if name == "-":
-        return unwrap_results(sys.stdin.buffer.read(), "stdin")
+    with contextlib.ExitStack() as stack:
+        if name == "-":
+            fp = sys.stdin.buffer
+        else:
+            try:
+                fp = stack.enter_context(open(name, "rb"))
+            except OSError as exc:
+                raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from None
+        if not hasattr(fp, "peek"):  # (a stand-in for stdin)
+            fp = io.BufferedReader(fp)
+        if _is_document(fp.peek(1 << 16)):
+            yield io.BytesIO(unwrap_results(fp.read(), "stdin" if name == "-" else name))
+        else:
+            yield fp
+
+
+def _is_document(head: bytes) -> bool:
+    """Whether input starting with ``head`` is one JSON document rather than NDJSON rows."""
+    head = head.lstrip()
+    if not head.startswith(b"{"):
+        return False
+    line, newline, _ = head.partition(b"\n")
+    if not newline:
+        return True  # one line longer than the peek: a document on one line (or one row)
     try:
-        data = Path(name).read_bytes()
-    except OSError as exc:
-        raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from None
-    return unwrap_results(data, name)
+        first = json.loads(line)
+    except ValueError:
+        return True  # "{" alone: a pretty-printed document
+    return isinstance(first, dict) and bool({"queryStatus", "results", "entities"} & set(first))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from usagekit.config import (
+    DATASET_FORMATS,
     DEFAULT_DATASET,
     ENGINES,
     ENV_DATASET,
@@ -78,7 +79,7 @@ def register(sub: Any) -> None:
                     f"${ENV_TRINO_PASSWORD} or ${ENV_TRINO_TOKEN}) and register the partitions.")
     table.add_argument("--location", required=True,
                        help="the dataset as Trino sees it: s3://bucket/prefix/ or local:///path")
-    table.add_argument("--format", choices=("ndjson", "parquet"), default="ndjson",
+    table.add_argument("--format", choices=DATASET_FORMATS, default="ndjson",
                        help="the dataset's format (default ndjson)")
     table.add_argument("--create", action="store_true",
                        help=f"create it on ${ENV_TRINO_URL} and sync its partitions")

@@ -2,7 +2,9 @@
 
 One step for what the blueprint does with ``gc usage query create``, ``gc usage query
 results get`` and ``jq -c '.results[]'``. Without ``GENESYSCLOUD_*`` settings it fetches
-from the embedded sandbox (and says so on stderr).
+from the embedded sandbox (and says so on stderr). A long interval is fetched as queries of
+at most a month (seams on the dataset's month partitions), each written or stored as it
+arrives, so no answer held in memory is larger than a month's.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from usagekit.config import dataset_location
-from usagekit.exceptions import QueryError
+from usagekit.config import DATASET_FORMATS, dataset_location
+from usagekit.exceptions import PollTimeoutError, QueryError
 from usagekit.query import GRANULARITIES, GROUP_BY, HTTP_METHODS, METRICS, UsageQuery
 
 if TYPE_CHECKING:
@@ -54,6 +57,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--dataset", metavar="LOCATION", nargs="?", const="",
                         help="store the rows in the dataset (default location: "
                              "USAGEKIT_DATASET or the project's data/usage)")
+    parser.add_argument("--format", choices=DATASET_FORMATS,
+                        help="with --dataset: file format of a new dataset (default ndjson); "
+                             "must match an existing one")
     parser.add_argument("--profile", metavar="NAME",
                         help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
                              "credentials and region (GENESYSCLOUD_* variables override it)")
@@ -81,29 +87,50 @@ def build_query(args: argparse.Namespace) -> UsageQuery:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Handle ``usagekit fetch``."""
+    """Handle ``usagekit fetch``: a month-sized query at a time, each stored as it arrives."""
     from usagekit.embedded import connect  # requests, tqdm: not needed to build the parser
     from usagekit.fetch import PollPolicy
 
     query = build_query(args)  # before any request
-    dataset = _open_for(query, args.dataset) if args.dataset is not None else None
+    dataset = (_open_for(query, args.dataset, args.format) if args.dataset is not None
+               else None)
     progress = False if args.no_progress else None
-    with connect(profile=args.profile, poll=PollPolicy(deadline=args.poll_deadline),
-                 progress=progress) as client:
+    output = args.output if args.output is not None else "-" if dataset is None else None
+    rows, ids = 0, []
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(connect(
+            profile=args.profile, poll=PollPolicy(deadline=args.poll_deadline),
+            progress=progress))
         if client.source == "sandbox":
             print(f"usagekit: no GENESYSCLOUD_* settings; fetching from the embedded sandbox "
                   f"at {client.base_url}", file=sys.stderr)
-        result = (client.resume(args.resume, query) if args.resume else client.fetch(query))
-    print(f"usagekit: {len(result)} rows from {client.source} "
-          f"(ids {','.join(result.execution_ids)})", file=sys.stderr)
-    if dataset is not None:
-        _store(result, dataset)
-    if args.output is not None or dataset is None:
-        _write(result, args.output or "-")
+        out = stack.enter_context(_output(output)) if output is not None else None
+        pieces = (query,) if args.resume else query.months()
+        for piece in pieces:
+            try:
+                result = (client.resume(args.resume, piece) if args.resume
+                          else client.fetch(piece))
+            except PollTimeoutError as exc:
+                if len(pieces) == 1:
+                    raise
+                raise PollTimeoutError(
+                    f"{exc} (the query of {piece.interval.text}, one month of "
+                    f"{query.interval.text}: resume with --interval {piece.interval.text}, "
+                    f"then fetch from {piece.interval.end:%Y-%m-%d} on"
+                    + ("; earlier months are stored)" if dataset is not None else ")"),
+                    execution_id=exc.execution_id) from None
+            rows += len(result)
+            ids += result.execution_ids
+            if dataset is not None:
+                _store(result, dataset)
+            if out is not None:
+                result.write_ndjson(out)
+            del result  # one month's answer held at a time
+    print(f"usagekit: {rows} rows from {client.source} (ids {','.join(ids)})", file=sys.stderr)
     return 0
 
 
-def _open_for(query: UsageQuery, location: str) -> Dataset:
+def _open_for(query: UsageQuery, location: str, fmt: str | None) -> Dataset:
     """The dataset ``--dataset`` names, after checking it can store the query's rows.
 
     Runs before any request, so a query whose rows the dataset would refuse costs nothing.
@@ -122,7 +149,7 @@ def _open_for(query: UsageQuery, location: str) -> Dataset:
             f"{', '.join(METRICS)}), or write --output DIR/granularity=<day|week|month>/"
             "FILE and `usagekit import DIR` (the counts it lacks stay missing)"
         )
-    return open_dataset(dataset_location(location or None))
+    return open_dataset(dataset_location(location or None), format=fmt)
 
 
 def _store(result: UsageResult, dataset: Dataset) -> None:
@@ -134,16 +161,18 @@ def _store(result: UsageResult, dataset: Dataset) -> None:
           f"(replaced {summary.replaced})", file=sys.stderr)
 
 
-def _write(result: UsageResult, output: str) -> None:
+@contextlib.contextmanager
+def _output(output: str) -> Iterator[BinaryIO]:
+    """The NDJSON output: stdout, or a file that appears whole once every query is written."""
     if output == "-":
-        result.write_ndjson(sys.stdout.buffer)
+        yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     target = Path(output)
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fp:
-            result.write_ndjson(fp)
+            yield fp
         os.replace(temp, target)  # never a half-written file
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -21,6 +21,8 @@ import argparse
 import sys
 from typing import Any
 
+from usagekit.config import DATASET_FORMATS
+
 
 def register(sub: Any) -> None:
     """Add ``usagekit import`` to the sub-command parser ``sub``."""
@@ -34,7 +36,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--dataset", metavar="LOCATION",
                         help="local folder or s3://bucket/prefix/ (default: USAGEKIT_DATASET "
                              "or the project's data/usage)")
-    parser.add_argument("--format", choices=("ndjson", "parquet"),
+    parser.add_argument("--format", choices=DATASET_FORMATS,
                         help="file format of a new dataset (default ndjson); must match an "
                              "existing one")
     parser.set_defaults(handler=run)

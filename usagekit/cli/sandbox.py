@@ -15,7 +15,7 @@ from datetime import date
 from types import FrameType
 from typing import Any
 
-from usagekit.sandbox import Sandbox
+from usagekit.sandbox import MAX_ROWS_PER_DAY, MIN_ROWS_PER_DAY, Sandbox, check_rows_per_day
 
 
 def register(sub: Any) -> None:
@@ -43,6 +43,9 @@ def register(sub: Any) -> None:
                         help="access-token lifetime (default 86400)")
     parser.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
                         help="pin the sandbox's 'today' (default: the real UTC date)")
+    parser.add_argument("--rows-per-day", type=_rows_per_day, metavar="N",
+                        help="serve a large organisation with about N legacy day rows at full "
+                             f"grouping (1 to {MAX_ROWS_PER_DAY:,}; default: the small one)")
     parser.set_defaults(handler=run)
 
 
@@ -51,6 +54,15 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid date {text!r}; use YYYY-MM-DD") from None
+
+
+def _rows_per_day(text: str) -> int:
+    try:
+        return check_rows_per_day(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid --rows-per-day {text!r}; valid: an integer from {MIN_ROWS_PER_DAY} to "
+            f"{MAX_ROWS_PER_DAY:,}") from None
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -67,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     sandbox = Sandbox(args.host, args.port, seed=args.seed, client_id=args.client_id,
                       client_secret=args.client_secret, query_seconds=args.query_seconds,
                       rate_limit=args.rate_limit, rate_window=args.rate_window,
-                      token_seconds=args.token_seconds, today=args.today)
+                      token_seconds=args.token_seconds, today=args.today,
+                      rows_per_day=args.rows_per_day)
     signal.signal(signal.SIGTERM, _stop)
     # Ctrl-C stops it even when started from a shell that ignores SIGINT for background jobs
     # (Python then leaves SIGINT ignored).

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from usagekit.config import (
+    DATASET_FORMATS,
     DEFAULT_DATASET,
     ENGINES,
     ENV_DATASET,
@@ -37,6 +38,9 @@ def register(sub: Any) -> None:
                     f"trailing days again; a first run fetches the last {SYNC_LOOKBACK_DAYS} "
                     "days (or from --since). Whole weeks and months only.")
     sync.add_argument("--dataset", default=None, help=_DATASET_HELP)
+    sync.add_argument("--format", choices=DATASET_FORMATS,
+                      help="file format of a new dataset (default ndjson); must match an "
+                           "existing one")
     sync.add_argument("--granularity", action="append", default=[], metavar="NAME",
                       help="repeatable or comma-separated: day, week, month (default all)")
     sync.add_argument("--group-by", action="append", default=[], metavar="NAME",
@@ -87,7 +91,7 @@ def run_sync(args: argparse.Namespace) -> int:
     from usagekit.watch import run_sync as fetch_missing
 
     since = _date(args.since, "--since") if args.since else None
-    dataset = open_dataset(dataset_location(args.dataset))
+    dataset = open_dataset(dataset_location(args.dataset), format=args.format)
     steps = plan_sync(dataset, granularities=_values(args.granularity) or SYNC_GRANULARITIES,
                       group_by=_values(args.group_by) or REPORT_GROUP_BY, since=since,
                       trailing_days=args.trailing_days, api=args.api)

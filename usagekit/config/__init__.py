@@ -11,6 +11,7 @@ from __future__ import annotations
 from usagekit.config.environment import athena_settings, dataset_location, trino_settings
 from usagekit.config.settings import (
     ALERT_STATE,
+    DATASET_FORMATS,
     DEFAULT_DATABASE,
     DEFAULT_DATASET,
     DEFAULT_TABLE,
@@ -52,6 +53,7 @@ from usagekit.config.stack import StackConfig, load_stack, stack_from_env
 
 __all__ = [
     "ALERT_STATE",
+    "DATASET_FORMATS",
     "DEFAULT_DATABASE",
     "DEFAULT_DATASET",
     "DEFAULT_TABLE",

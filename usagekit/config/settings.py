@@ -64,6 +64,8 @@ SYNC_TRAILING_DAYS = 2
 ALERT_STATE = "_usagekit.alerts.json"
 #: Webhook payload formats: Slack-compatible, Microsoft Teams-compatible, plain JSON.
 NOTIFY_FORMATS: tuple[str, ...] = ("slack", "teams", "json")
+#: File formats a dataset can hold (one per dataset).
+DATASET_FORMATS: tuple[str, ...] = ("ndjson", "parquet")
 
 # Concurrent writers of one dataset take turns (usagekit.dataset.lock).
 #: Seconds a write waits for another writer's lock before it gives up.

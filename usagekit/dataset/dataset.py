@@ -7,9 +7,11 @@ Layout (one file per partition)::
 
 ``period`` is the month a row's ``date`` falls in. Files hold exactly the API fields, ``date``
 as the ISO string. A write replaces exactly the rows of its interval x granularity x grouping:
-every touched partition is rebuilt in memory (rows of the same month outside the interval
-kept) and then switched in one atomic step (``os.replace`` locally, one ``PutObject`` of the
-same key on S3), so readers see the old file or the new one, never both and never a part.
+every touched partition is rebuilt a month at a time (rows of the same month outside the
+interval kept) and staged on local disk, then each is switched in one atomic step
+(``os.replace`` locally, one ``PutObject`` of the same key on S3), so readers see the old
+file or the new one, never both and never a part. A write holds one month of rows at a
+time (:mod:`usagekit.dataset.spool`).
 Writers take turns: the read-rebuild-switch runs under the dataset's write lock
 (:mod:`usagekit.dataset.lock`), so two writes at once both end up stored, or one fails
 clearly; readers take no lock.
@@ -19,13 +21,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from usagekit import config
 from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records, stored_format
@@ -34,6 +40,7 @@ from usagekit.dataset.layout import (
     bound,
     bucket_start,
     check_partition_files,
+    covering_interval,
     cut_buckets,
     file_rel,
     is_data_file,
@@ -43,6 +50,7 @@ from usagekit.dataset.layout import (
 )
 from usagekit.dataset.lock import check_lock_timeout
 from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
+from usagekit.dataset.spool import Months, months_of
 from usagekit.dataset.storage import Storage
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import (
@@ -80,6 +88,16 @@ class WriteSummary:
     kept: int
     written: tuple[Partition, ...] = ()
     deleted: tuple[Partition, ...] = field(default=())
+    interval: Interval | None = None
+
+
+@dataclass
+class _Tally:
+    """Stored rows one write replaced, kept, and would drop from buckets cut in part."""
+
+    replaced: int = 0
+    kept: int = 0
+    cut_replaced: int = 0
 
 
 class Dataset:
@@ -179,24 +197,30 @@ class Dataset:
 
     def write(
         self,
-        rows_or_frame: Iterable[Mapping[str, Any]] | pd.DataFrame | bytes,
+        rows_or_frame: Iterable[Mapping[str, Any]] | pd.DataFrame | bytes | IO[bytes]
+        | os.PathLike[str],
         *,
         granularity: str,
         grouping: str | Sequence[str],
-        interval: Interval | str,
+        interval: Interval | str | None = None,
     ) -> WriteSummary:
         """Store rows, replacing exactly the stored rows of ``interval`` x granularity x grouping.
 
+        A month partition is rebuilt at a time and staged on local disk; every staged
+        partition is switched in only when all of them were built, so memory is set by the
+        largest month and refused rows leave the dataset as it was.
+
         Parameters
         ----------
-        rows_or_frame : iterable of dict, DataFrame or bytes
-            API rows (dicts), a frame (typed or from any engine), or NDJSON bytes; NDJSON
+        rows_or_frame : iterable of dict, DataFrame, bytes, binary file or path
+            API rows (dicts), a frame (typed or from any engine), NDJSON bytes, or an NDJSON
+            file or stream (read in blocks and spooled by month, never held whole); NDJSON
             lines and dicts are stored byte for byte (compact, as ``jq -c`` writes them).
         granularity : str
             ``day|week|month`` (or ``Day|Week|Month``).
         grouping : str or sequence of str
             The grouping key or the groupBy names that produced the rows.
-        interval : Interval or str
+        interval : Interval or str, optional
             The interval the rows were fetched for (half-open). Stored rows dated from the
             start of the bucket holding ``interval.start`` up to ``interval.end`` are replaced.
             A week or month bucket the interval covers only in part is stored as the API
@@ -204,6 +228,9 @@ class Dataset:
             else for it; replacing different stored rows of such a bucket is refused, since
             the days outside the interval would drop out (see :meth:`Interval.aligned`).
             The bucket holding today is never cut at its end: its data ends yesterday.
+            Default: the whole buckets from the earliest row's to the latest row's
+            (:func:`~usagekit.dataset.covering_interval`); days of that span without rows
+            end up without rows.
 
         Returns
         -------
@@ -226,95 +253,101 @@ class Dataset:
                 "data only (fetch them with granularity Day, Week or Month)"
             )
         key = grouping_value(grouping)
-        span = parse_interval(interval)
-        lo = bucket_start(pd.Timestamp(span.start), gran)
-        hi = pd.Timestamp(span.end)
-        batch = Batch.of(rows_or_frame, gran, key, self._format)
-        dates = batch.frame["date"]
-        outside = ((dates < lo) | (dates >= hi)).to_numpy()
-        if outside.any():
-            index = int(outside.argmax())
-            raise InvalidRowsError(
-                f"row {index + 1}: date={date_text(dates.iloc[index])!r} is outside the "
-                f"interval {span.text} (its {gran} buckets start {date_text(lo)}); "
-                "export with the interval the rows were fetched for"
-            )
-        cut = cut_buckets(span, gran, lo, hi)
-        asked = time.monotonic()
-        with self._storage.lock(self._lock_timeout):
-            locked = time.monotonic()
-            files = self._storage.list_files()
-            self._check_format(files)
-            plan = self._plan(batch, gran, key, lo, hi, files, cut)
-            if batch.cut_replaced:
-                raise InvalidRowsError(
-                    f"the interval {span.text} covers the {gran} bucket(s) "
-                    f"{', '.join(date_text(b) for b in sorted(cut))} only in part, and the "
-                    f"dataset holds other rows for them ({batch.cut_replaced} row(s)); "
-                    f"replacing those would drop the days outside the interval. Export whole "
-                    f"{gran}s instead: {span.aligned(gran).text} (or use day granularity); "
-                    "nothing was written"
-                )
-            written = [p for p, content in plan if content is not None]
-            self._storage.prepare(self._format, written)  # may refuse (a crawler's table)
-            self._ensure_manifest()
-            deleted = []
-            for part, content in plan:
-                rel = file_rel(part, self._format)
-                if content is None:
-                    self._storage.delete(rel)
-                    deleted.append(part)
-                else:
-                    self._storage.replace(rel, content)
-            if deleted:
-                self._storage.forget(deleted)
-        _logger.info("waited %.2f s for the write lock of %s, held it %.2f s",
-                     locked - asked, self.location, time.monotonic() - locked)
+        span = parse_interval(interval) if interval is not None else None
+        lo = bucket_start(pd.Timestamp(span.start), gran) if span else None
+        hi = pd.Timestamp(span.end) if span else None
+        with months_of(rows_or_frame, gran, key, self._format, lo, hi,
+                       span.text if span else "") as months:
+            if span is None:
+                if months.first is None or months.last is None:
+                    raise InvalidRowsError("no rows to derive the interval from: pass --interval "
+                                           "(interval=) to clear an interval")
+                span = covering_interval(pd.Series([months.first, months.last]), gran)
+                lo, hi = bucket_start(pd.Timestamp(span.start), gran), pd.Timestamp(span.end)
+            assert lo is not None and hi is not None
+            written, deleted, tally = self._switch(months, gran, key, span, lo, hi)
         summary = WriteSummary(
-            rows=len(batch.frame), replaced=batch.replaced, kept=batch.kept,
-            written=tuple(written), deleted=tuple(deleted),
+            rows=months.rows, replaced=tally.replaced, kept=tally.kept,
+            written=tuple(written), deleted=tuple(deleted), interval=span,
         )
         _logger.info("wrote %s to %s", summary, self.location)
         return summary
 
-    def _plan(
-        self, batch: Batch, gran: str, key: str, lo: pd.Timestamp, hi: pd.Timestamp,
-        files: list[str], cut: frozenset[pd.Timestamp] = frozenset(),
-    ) -> list[tuple[Partition, bytes | None]]:
-        """Build every touched partition's new content (from ``files``) before any switch."""
-        dates = batch.frame["date"].dt
-        months = dates.year.to_numpy() * 100 + dates.month.to_numpy()
-        new_cut = batch.frame["date"].isin(list(cut)).to_numpy()
-        plan: list[tuple[Partition, bytes | None]] = []
-        for period in month_periods(lo, hi):
-            part = Partition(gran, key, period)
-            rel = file_rel(part, self._format)
-            check_partition_files(files, part, rel, self.location)
-            in_period = months == int(period[:4]) * 100 + int(period[5:])
-            new = batch.codec.take(batch.payload, in_period)
-            old = self._storage.read(rel) if rel in files else None
-            if old is None:
-                chunks = [new]
-            else:
-                stored, stored_dates = batch.codec.decode(old)
-                before = (stored_dates < lo).to_numpy()
-                after = (stored_dates >= hi).to_numpy()
-                self._keep_counts(batch.frame[in_period], old, part, ~(before | after))
-                batch.kept += int(before.sum() + after.sum())
-                batch.replaced += int((~(before | after)).sum())
-                old_cut = stored_dates.isin(list(cut)).to_numpy()
-                if old_cut.any() and records(batch.codec.take(stored, old_cut)) != records(
-                        batch.codec.take(batch.payload, new_cut & in_period)):
-                    batch.cut_replaced += int(old_cut.sum())
-                chunks = [
-                    batch.codec.take(stored, before), new, batch.codec.take(stored, after)
-                ]
-            content = batch.codec.concat(chunks)
-            if batch.codec.count(content):
-                plan.append((part, batch.codec.encode(content)))
-            elif old is not None:
-                plan.append((part, None))
-        return plan
+    def _switch(self, months: Months, gran: str, key: str, span: Interval, lo: pd.Timestamp,
+                hi: pd.Timestamp) -> tuple[list[Partition], list[Partition], _Tally]:
+        """Under the lock: rebuild and stage each touched partition, then switch them all."""
+        cut = cut_buckets(span, gran, lo, hi)
+        tally = _Tally()
+        asked = time.monotonic()
+        with self._storage.lock(self._lock_timeout), tempfile.TemporaryDirectory(
+                prefix="usagekit-stage-") as stage:
+            locked = time.monotonic()
+            files = self._storage.list_files()
+            self._check_format(files)
+            plan: list[tuple[Partition, Path | None]] = []
+            for period in month_periods(lo, hi):
+                part = Partition(gran, key, period)
+                month = months.batch(int(period[:4]) * 100 + int(period[5:]))
+                content = self._rebuild(part, month, lo, hi, files, cut, tally)
+                if content is not None:
+                    staged = Path(stage) / f"{period}{SUFFIXES[self._format]}"
+                    staged.write_bytes(content)
+                    plan.append((part, staged))
+                elif file_rel(part, self._format) in files:
+                    plan.append((part, None))
+                del month, content
+                pa.default_memory_pool().release_unused()  # (Arrow's pool keeps freed pages)
+            if tally.cut_replaced:
+                raise InvalidRowsError(
+                    f"the interval {span.text} covers the {gran} bucket(s) "
+                    f"{', '.join(date_text(b) for b in sorted(cut))} only in part, and the "
+                    f"dataset holds other rows for them ({tally.cut_replaced} row(s)); "
+                    f"replacing those would drop the days outside the interval. Export whole "
+                    f"{gran}s instead: {span.aligned(gran).text} (or use day granularity); "
+                    "nothing was written"
+                )
+            written = [p for p, staged in plan if staged is not None]
+            self._storage.prepare(self._format, written)  # may refuse (a crawler's table)
+            self._ensure_manifest()
+            deleted = []
+            for part, staged in plan:
+                rel = file_rel(part, self._format)
+                if staged is None:
+                    self._storage.delete(rel)
+                    deleted.append(part)
+                else:
+                    self._storage.replace(rel, staged.read_bytes())
+            if deleted:
+                self._storage.forget(deleted)
+        _logger.info("waited %.2f s for the write lock of %s, held it %.2f s",
+                     locked - asked, self.location, time.monotonic() - locked)
+        return written, deleted, tally
+
+    def _rebuild(self, part: Partition, month: Batch, lo: pd.Timestamp, hi: pd.Timestamp,
+                 files: list[str], cut: frozenset[pd.Timestamp], tally: _Tally) -> bytes | None:
+        """One partition's new content: the month's new rows and the stored rows outside
+        the interval (None when that leaves it empty); counts go to ``tally``."""
+        rel = file_rel(part, self._format)
+        check_partition_files(files, part, rel, self.location)
+        codec = month.codec
+        old = self._storage.read(rel) if rel in files else None
+        if old is None:
+            content = month.payload
+        else:
+            stored, stored_dates = codec.decode(old)
+            before = (stored_dates < lo).to_numpy()
+            after = (stored_dates >= hi).to_numpy()
+            self._keep_counts(month.frame, old, part, ~(before | after))
+            tally.kept += int(before.sum() + after.sum())
+            tally.replaced += int((~(before | after)).sum())
+            old_cut = stored_dates.isin(list(cut)).to_numpy()
+            new_cut = month.frame["date"].isin(list(cut)).to_numpy()
+            if old_cut.any() and records(codec.take(stored, old_cut)) != records(
+                    codec.take(month.payload, new_cut)):
+                tally.cut_replaced += int(old_cut.sum())
+            content = codec.concat([codec.take(stored, before), month.payload,
+                                    codec.take(stored, after)])
+        return codec.encode(content) if codec.count(content) else None
 
     def _check_format(self, files: list[str]) -> None:
         """Refuse to write when another writer created the dataset in another format."""

@@ -162,12 +162,14 @@ class Batch:
     frame: pd.DataFrame
     payload: Any
     codec: Any
-    replaced: int = 0
-    kept: int = 0
-    cut_replaced: int = 0
 
     @classmethod
-    def of(cls, data: Any, gran: str, key: str, fmt: str) -> Batch:
+    def of(cls, data: Any, gran: str, key: str, fmt: str,
+           numbers: np.ndarray | None = None) -> Batch:
+        """Parse and check rows (dicts, a frame or NDJSON bytes) for ``fmt``.
+
+        ``numbers``: the rows' numbers in the whole input, for errors (default 1, 2, ...).
+        """
         codec = _CODECS[fmt]
         fields = [*API_FIELDS, *(["platform"] if "platform" in group_parts(key) else [])]
         lines: list[Any] | None = None
@@ -196,7 +198,7 @@ class Batch:
             rows = [dict(row) for row in data]
             frame = to_frame(rows, granularity=gran, grouping=key)
             lines = [msgspec.json.encode(row) for row in rows]
-        check_rows(frame, granularity=gran, grouping=key)
+        check_rows(frame, granularity=gran, grouping=key, numbers=numbers)
         if fmt == "ndjson" and lines is not None:
             payload: Any = lines
         elif fmt == "parquet" and table is not None:

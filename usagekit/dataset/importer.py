@@ -6,10 +6,12 @@ say which groupBy made them, so the grouping is derived from the fields they fil
 non-empty ``clientId`` means grouped by OAuthClientId, a ``templateUri`` by TemplateUri,
 and so on (a dimension that is empty in every row of a file counts as not grouped by).
 
-:func:`import_usage` reads every file first (nothing is written if one is refused), then
-merges: a row that several exports hold is stored once; two different rows for the same
-bucket and dimensions (a week or month exported over different intervals) are a
-:class:`Conflict`, and the fuller one is kept (more requests; see :func:`fuller`). Rows
+:func:`import_usage` reads every file first (nothing is written if one is refused), filing
+its rows by month on local disk, then merges a month at a time (so it holds about one month
+of rows, however large the source): a row that several exports hold is stored once; two
+different rows for the same bucket and dimensions (a week or month exported over different
+intervals) are a :class:`Conflict`, and the fuller one is kept (more requests; see
+:func:`fuller`). Rows
 already in the dataset take part in the same merge, so nothing stored is lost or counted
 twice, and importing the same source again changes nothing. The source is only read.
 """
@@ -21,13 +23,17 @@ import json
 import logging
 import operator
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyarrow import feather
 
 from usagekit import config
 from usagekit.dataset.dataset import Dataset
@@ -42,6 +48,7 @@ from usagekit.frame import (
     check_rows,
     date_text,
     ndjson_table,
+    normalize,
     table_frame,
 )
 from usagekit.query import Interval
@@ -302,36 +309,91 @@ def _period_interval(period: str, granularity: str) -> Interval:
 
 @dataclass
 class _Merge:
-    """Candidate rows per key of one granularity x grouping, with their origins."""
+    """The merge of one month of one granularity x grouping, in order of arrival.
+
+    A row identical to one already seen is a duplicate (stored once); rows of the same
+    bucket and dimensions that differ are a :class:`Conflict`, settled by :func:`fuller`
+    in order (the rare case, row by row; the rest is vectorised).
+    """
 
     granularity: str
     grouping: str
-    rows: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = field(default_factory=dict)
     duplicates: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        fields = _KEY if "platform" in self.grouping.split("-") else _KEY[:-1]
-        self._key = operator.itemgetter(*fields)  # rows from _rows() hold every field
+    def merge(self, frame: pd.DataFrame, origins: list[str]) -> pd.DataFrame:
+        """The rows of ``frame`` kept (``origin``: an index into ``origins``), in order."""
+        keys = [c for c in _KEY if c in frame.columns and (
+            c != "platform" or "platform" in self.grouping.split("-"))]
+        fields = [c for c in (*API_FIELDS, "platform") if c in frame.columns]
+        seen = frame.duplicated(fields, keep="first")
+        self.duplicates += int(seen.sum())
+        frame = frame[~seen]
+        contested = frame.duplicated(keys, keep=False).to_numpy()
+        if not contested.any():
+            return frame
+        held: dict[tuple[Any, ...], tuple[dict[str, Any], int]] = {}
+        key = operator.itemgetter(*keys)
+        part = frame[contested]
+        for row, position, origin in zip(_rows(part, self.grouping), part.index,
+                                         part["origin"].tolist(), strict=True):
+            name = key(row)
+            if name not in held:
+                held[name] = (row, position)
+                continue
+            other, other_position = held[name]
+            other_origin = int(frame.at[other_position, "origin"])
+            if fuller(other, row) >= 0:
+                kept, dropped, kept_origin, dropped_origin = other, row, other_origin, origin
+            else:
+                kept, dropped, kept_origin, dropped_origin = row, other, origin, other_origin
+                held[name] = (row, position)
+            self.conflicts.append(Conflict(
+                self.granularity, self.grouping, str(row["date"]), name[1:],
+                origins[kept_origin], kept.get("requests"), origins[dropped_origin],
+                dropped.get("requests")))
+        winners = {position for _, position in held.values()}
+        return frame[~contested | frame.index.isin(winners)]
 
-    def add(self, row: dict[str, Any], origin: str) -> None:
-        key = self._key(row)
-        held = self.rows.get(key)
-        if held is None:
-            self.rows[key] = (row, origin)
-            return
-        if held[0] == row:
-            self.duplicates += 1
-            return
-        keep, drop = (held, (row, origin)) if fuller(held[0], row) >= 0 else ((row, origin), held)
-        self.rows[key] = keep
-        self.conflicts.append(Conflict(
-            self.granularity, self.grouping, str(row["date"]), key[1:], keep[1],
-            keep[0].get("requests"), drop[1], drop[0].get("requests")))
+
+class _Spool:
+    """Rows read from the exports, filed by granularity, grouping and month on disk.
+
+    Each export's rows of a month go to one Arrow file with the index of the export, so
+    the merge holds one month of rows at a time however large the source is.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._files: dict[tuple[str, str, str], list[Path]] = {}
+
+    def add(self, index: int, export: SourceFile) -> int:
+        """Read and check one export; file its rows. Returns the number of rows."""
+        grouping, frame = read_export(export)
+        frame = frame.drop(columns=["granularity", "grouping"])
+        frame["origin"] = np.int32(index)
+        dates = frame["date"]
+        periods = pd.Series(dates.dt.year * 100 + dates.dt.month, index=frame.index)
+        for period, rows in frame.groupby(periods, sort=True):
+            place = (export.granularity, grouping, f"{period // 100:04d}-{period % 100:02d}")
+            path = self._folder / f"{sum(map(len, self._files.values()))}.arrow"
+            naive = rows.assign(date=rows["date"].dt.tz_convert(None))  # (UTC again on read)
+            feather.write_feather(pa.Table.from_pandas(naive, preserve_index=False), path)
+            self._files.setdefault(place, []).append(path)
+        return len(frame)
+
+    def months(self) -> list[tuple[str, str, str]]:
+        """The (granularity, grouping, period) filed, sorted."""
+        return sorted(self._files)
+
+    def rows(self, place: tuple[str, str, str]) -> pd.DataFrame:
+        """The rows filed there, in the order read, with their export's index (``origin``)."""
+        frames = [feather.read_table(path).to_pandas() for path in self._files[place]]
+        return normalize(pd.concat(frames, ignore_index=True))
 
 
-def read_export(source: SourceFile) -> tuple[str, list[dict[str, Any]]]:
-    """The grouping and rows of one export (checked as the dataset checks rows).
+def read_export(source: SourceFile) -> tuple[str, pd.DataFrame]:
+    """The grouping and typed rows of one export (checked as the dataset checks rows).
 
     Raises
     ------
@@ -358,7 +420,7 @@ def read_export(source: SourceFile) -> tuple[str, list[dict[str, Any]]]:
         text = str(exc)
         named = text if text.startswith(source.url) else f"{source.url}: {text}"
         raise InvalidRowsError(f"{named}; nothing was imported") from None
-    return grouping, _rows(frame, grouping)
+    return grouping, frame
 
 
 def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
@@ -389,41 +451,30 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
     """
     files = list_source(os.fspath(source), exclude=dataset.location,
                         boto3_session=boto3_session)
-    merges: dict[tuple[str, str], _Merge] = {}
-    rows_read = 0
-    for export in files:
-        grouping, rows = read_export(export)
-        rows_read += len(rows)
-        merge = merges.setdefault((export.granularity, grouping),
-                                  _Merge(export.granularity, grouping))
-        for row in rows:
-            merge.add(row, export.url)
     written: list[Partition] = []
     stored = duplicates = 0
     conflicts: list[Conflict] = []
-    for (gran, grouping), merge in sorted(merges.items()):
-        duplicates += merge.duplicates
-        conflicts.extend(merge.conflicts)
-        imported = merge.rows
-        by_period: dict[str, list[tuple[Any, ...]]] = {}
-        for key in imported:
-            by_period.setdefault(str(key[0])[:7], []).append(key)
-        for period, keys in sorted(by_period.items()):
+    origins = [f.url for f in files] + [dataset.location]
+    with tempfile.TemporaryDirectory(prefix="usagekit-import-") as folder:
+        spool = _Spool(Path(folder))
+        rows_read = sum(spool.add(index, export) for index, export in enumerate(files))
+        for place in spool.months():
+            gran, grouping, period = place
+            merge = _Merge(gran, grouping)
+            imported = merge.merge(spool.rows(place), origins)
             span = _period_interval(period, gran)
-            held = _rows(dataset.read(gran, grouping, span.start, span.end), grouping)
-            final = _Merge(gran, grouping)
-            for row in held:
-                final.add(row, dataset.location)
-            before = dict(final.rows)
-            for key in keys:
-                final.add(*imported[key])
-            duplicates += final.duplicates
-            conflicts.extend(final.conflicts)
-            stored += len(final.rows)
-            if final.rows == before:
+            held = dataset.read(gran, grouping, span.start, span.end).drop(
+                columns=["granularity", "grouping", "period"])
+            held["origin"] = np.int32(len(files))
+            both = pd.concat([held, imported], ignore_index=True) if len(held) else imported
+            final = merge.merge(normalize(both.reset_index(drop=True)), origins)
+            duplicates += merge.duplicates
+            conflicts.extend(merge.conflicts)
+            stored += len(final)
+            if len(final) == len(held) and (final["origin"] == len(files)).all():
                 continue  # nothing new: leave the stored file as it is
-            summary = dataset.write([row for row, _ in final.rows.values()],
-                                    granularity=gran, grouping=grouping, interval=span)
+            summary = dataset.write(final.drop(columns=["origin"]), granularity=gran,
+                                    grouping=grouping, interval=span)
             written.extend(summary.written)
     summary = ImportSummary(files=tuple(f.url for f in files), rows_read=rows_read,
                             duplicates=duplicates, conflicts=tuple(conflicts), stored=stored,

@@ -115,10 +115,7 @@ class LocalStorage:
             When another writer holds it longer (naming that writer), or it cannot be made.
         """
         path = self.root / LOCK
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatasetError(f"cannot create {self.root}: {exc.strerror}") from None
+        created = not self.root.exists()
         fd = _acquire(path, timeout, self.location)
         try:
             os.ftruncate(fd, 0)
@@ -128,12 +125,19 @@ class LocalStorage:
             with contextlib.suppress(OSError):
                 path.unlink()  # while still held: a waiter on this file then retries
             os.close(fd)
+            if created:  # a refused first write leaves no empty folder behind
+                with contextlib.suppress(OSError):
+                    self.root.rmdir()
 
 
 def _acquire(path: Path, timeout: float, location: str) -> int:
     """Open and ``flock`` the lock file at ``path``; return its descriptor."""
     deadline = Deadline(timeout)
     while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # (again: see LocalStorage.lock)
+        except OSError as exc:
+            raise DatasetError(f"cannot create {path.parent}: {exc.strerror}") from None
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError as exc:

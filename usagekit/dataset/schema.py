@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from usagekit.config import DATASET_FORMATS
 from usagekit.frame import (
     COUNTS,
     DIMENSIONS,
 )
 
-FORMATS: tuple[str, ...] = ("ndjson", "parquet")
+FORMATS: tuple[str, ...] = DATASET_FORMATS
 SUFFIXES: dict[str, str] = {"ndjson": ".json", "parquet": ".parquet"}
 MANIFEST = "_usagekit.manifest"
 #: The write lock beside the data (a file locally, an object on S3); see ``dataset.lock``.

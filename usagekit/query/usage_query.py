@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -268,6 +269,30 @@ class UsageQuery:
                                                                     midnight(stop))))
             cursor = stop
         return tuple(jobs)
+
+    def months(self) -> tuple[UsageQuery, ...]:
+        """Queries of at most a month each covering the interval exactly once, in order.
+
+        Seams fall on the partitions' month boundaries: the 1st for ``Day`` and ``Month``,
+        the first Monday on or after the 1st for ``Week`` (a week is stored in the month of
+        its Monday), so each bucket is answered by exactly one query and no answer is
+        larger than a month's. A granularity-less query (one row per key over the whole
+        interval) and a query with ``sort_by`` (one order over all rows) come back as
+        ``(self,)``.
+        """
+        if self.granularity is None or self.sort_by:
+            return (self,)
+        seams = []
+        month = date(self.first_day.year, self.first_day.month, 1)
+        while month <= self.last_day:
+            seam = month + timedelta(days=(7 - month.weekday()) % 7) if (
+                self.granularity == "Week") else month
+            if self.interval.start < midnight(seam) < self.interval.end:
+                seams.append(midnight(seam))
+            month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        points = [self.interval.start, *seams, self.interval.end]
+        return tuple(dataclasses.replace(self, interval=Interval(a, b))
+                     for a, b in itertools.pairwise(points))
 
     def _check_aggregates_window(self, today: date | None) -> None:
         if not self.interval.whole_days:

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -25,7 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import HttpFailure, api_error, bad_request, error_body, not_found, oauth_error
 from .faults import QUERY_FAULTS, FaultPlan
-from .org import Organization
+from .large_org import AnyOrganization, LargeOrganization
+from .legacy_stream import legacy_body
 from .query import (
     MAX_LEGACY_DAYS,
     LegacyQuery,
@@ -58,13 +59,17 @@ class RequestRecord(NamedTuple):
 
 @dataclass
 class Response:
-    """What to send back; ``action`` ``drop`` / ``truncate`` breaks the transport on purpose."""
+    """What to send back; ``action`` ``drop`` / ``truncate`` breaks the transport on purpose.
+
+    A ``stream`` (blocks of the body, generated as they are sent) replaces ``body``.
+    """
 
     status: int
     body: bytes
     headers: dict[str, str]
     action: str | None = None
     delay: float = 0.0
+    stream: Iterator[bytes] | None = None
 
 
 @dataclass
@@ -76,6 +81,7 @@ class _Job:
     rows: list[dict[str, Any]]
     outcome: str = "ok"  # "ok", "failed" or "cancelled"
     options: dict[str, Any] = field(default_factory=dict)
+    body: Callable[[], Iterator[bytes]] | None = None  # a large org's results, made when read
 
 
 @dataclass
@@ -94,7 +100,8 @@ class App:
     Parameters
     ----------
     org
-        The synthetic organisation whose usage is served.
+        The synthetic organisation whose usage is served; a large one's legacy results
+        are generated when read and streamed.
     client_id, client_secret
         The one pair of client credentials accepted by ``POST /oauth/token``.
     query_seconds
@@ -107,7 +114,7 @@ class App:
         Returns the current UTC date; days from it on have no data.
     """
 
-    def __init__(self, org: Organization, *, client_id: str, client_secret: str,
+    def __init__(self, org: AnyOrganization, *, client_id: str, client_secret: str,
                  query_seconds: float, rate_limit: int, rate_window: float,
                  token_seconds: int, today: Callable[[], date],
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -203,7 +210,10 @@ class App:
             request, handler, needs_auth = self._route(method, path, query, headers, body)
             if needs_auth:
                 self._authorize(headers)
-            status, payload = handler(request)
+            answer = handler(request)
+            if isinstance(answer, Response):
+                return answer
+            status, payload = answer
             return _json(status, payload)
         except HttpFailure as failure:
             payload = dict(failure.body)
@@ -301,8 +311,8 @@ class App:
         return client_id
 
     def _add_job(self, api: str, scope: str | None, rows: list[dict[str, Any]],
-                 path: str) -> _Job:
-        job = _Job(str(uuid.uuid4()), api, scope, self._clock(), rows)
+                 path: str, body: Callable[[], Iterator[bytes]] | None = None) -> _Job:
+        job = _Job(str(uuid.uuid4()), api, scope, self._clock(), rows, body=body)
         kinds = QUERY_FAULTS if api == "aggregates" else ("fail_query",)
         fault = self.faults.take(path, kinds)
         if fault is not None:
@@ -328,13 +338,20 @@ class App:
     def _legacy_submit(self, request: _Request) -> tuple[int, dict[str, Any]]:
         scope = self._client_scope(request, allow_builtin=False)
         query = parse_legacy(_json_body(request.body), per_client=scope is not None)
-        job = self._add_job("legacy", scope,
-                            legacy_rows(self.org, query, self.today(), scope), request.path)
+        job = self._legacy_job(query, scope, self.today(), request.path)
         if scope is None:
             uri = f"/api/v2/usage/query/{job.id}/results"
         else:
             uri = f"/api/v2/oauth/clients/{scope}/usage/query/results/{job.id}"
         return 202, {"executionId": job.id, "resultsUri": uri}
+
+    def _legacy_job(self, query: LegacyQuery, scope: str | None, today: date,
+                    path: str) -> _Job:
+        org = self.org
+        if isinstance(org, LargeOrganization):
+            return self._add_job("legacy", scope, [], path,
+                                 body=lambda: legacy_body(org, query, today, scope))
+        return self._add_job("legacy", scope, legacy_rows(org, query, today, scope), path)
 
     def _summary(self, request: _Request) -> tuple[int, dict[str, Any]]:
         """The last ``days`` (default 7) whole UTC days of one client, per day."""
@@ -346,18 +363,19 @@ class App:
         today = self.today()
         start = datetime.combine(today - timedelta(int(text)), datetime.min.time(), UTC)
         query = LegacyQuery(start, start + timedelta(int(text)), "Day", ("OAuthClientId",), ())
-        job = self._add_job("legacy", scope, legacy_rows(self.org, query, today, scope),
-                            request.path)
+        job = self._legacy_job(query, scope, today, request.path)
         return 202, {"executionId": job.id,
                      "resultsUri": f"/api/v2/oauth/clients/{scope}/usage/query/results/{job.id}"}
 
-    def _legacy_results(self, request: _Request) -> tuple[int, dict[str, Any]]:
+    def _legacy_results(self, request: _Request) -> tuple[int, dict[str, Any]] | Response:
         scope = self._client_scope(request, allow_builtin=False)
         job = self._job(request.match.groups()[-1], "legacy", scope)
         if self._elapsed(job) < self.query_seconds:
             return 200, {"queryStatus": "Running"}
         if job.outcome != "ok":
             return 200, {"queryStatus": "Failed"}
+        if job.body is not None:
+            return Response(200, b"", {"Content-Type": "application/json"}, stream=job.body())
         return 200, {"results": job.rows, "queryStatus": "Complete"}
 
     def _agg_submit(self, request: _Request) -> tuple[int, dict[str, Any]]:

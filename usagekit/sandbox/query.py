@@ -16,7 +16,8 @@ from operator import attrgetter
 from typing import Any
 
 from .errors import bad_request
-from .org import Organization, Usage
+from .large_org import AnyOrganization
+from .org import Usage
 
 GRANULARITIES = ("Day", "Week", "Month")
 LEGACY_GROUP_BY = ("OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod")
@@ -212,7 +213,7 @@ def _sort_by(value: Any) -> tuple[tuple[str, bool], ...]:
 
 # ---------------------------------------------------------------- aggregation
 
-def _days(start: datetime, end: datetime, today: date) -> list[date]:
+def query_days(start: datetime, end: datetime, today: date) -> list[date]:
     """The UTC days whose 00:00 lies in ``[start, end)``, before ``today``."""
     first = start.date() if start.time() == datetime.min.time() else start.date() + timedelta(1)
     stop = end.date() if end.time() == datetime.min.time() else end.date() + timedelta(1)
@@ -220,7 +221,8 @@ def _days(start: datetime, end: datetime, today: date) -> list[date]:
     return [first + timedelta(i) for i in range((stop - first).days)]
 
 
-def _bucket(granularity: str | None, whole: date) -> Callable[[date], date]:
+def bucket_of(granularity: str | None, whole: date) -> Callable[[date], date]:
+    """The start of the bucket a day falls in (``whole`` for the whole interval)."""
     if granularity == "Day":
         return lambda day: day
     if granularity == "Week":
@@ -230,7 +232,7 @@ def _bucket(granularity: str | None, whole: date) -> Callable[[date], date]:
     return lambda day: whole
 
 
-def _sum(org: Organization, days: list[date], bucket: Callable[[date], date],
+def _sum(org: AnyOrganization, days: list[date], bucket: Callable[[date], date],
          dims: tuple[str, ...], keep: Callable[[Usage], bool]
          ) -> dict[tuple[Any, ...], list[int]]:
     getter = attrgetter(*dims) if dims else None
@@ -259,22 +261,23 @@ def _sum(org: Organization, days: list[date], bucket: Callable[[date], date],
     return totals
 
 
-def _dims(group_by: tuple[str, ...]) -> tuple[str, ...]:
+def dimensions(group_by: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``Usage`` attributes a groupBy list groups by, in order, without repeats."""
     return tuple(dict.fromkeys(_DIMENSION[name] for name in group_by if _DIMENSION[name]))
 
 
-def legacy_rows(org: Organization, query: LegacyQuery, today: date,
+def legacy_rows(org: AnyOrganization, query: LegacyQuery, today: date,
                 client_id: str | None = None) -> list[dict[str, Any]]:
     """The ``results`` of a legacy query (built-in clients excluded, as the real API does)."""
-    days = _days(query.start, query.end, today)
-    dims = _dims(query.group_by)
+    days = query_days(query.start, query.end, today)
+    dims = dimensions(query.group_by)
 
     def keep(usage: Usage) -> bool:
         client = org.client(usage.client_id)
         return client is not None and not client.builtin and (
             client_id is None or usage.client_id == client_id)
 
-    totals = _sum(org, days, _bucket(query.granularity, query.start.date()), dims, keep)
+    totals = _sum(org, days, bucket_of(query.granularity, query.start.date()), dims, keep)
     metrics = set(query.metrics) or set(LEGACY_METRICS)
     rows = []
     for key, (s200, s300, s400, s500, s429) in totals.items():
@@ -302,12 +305,12 @@ def legacy_rows(org: Organization, query: LegacyQuery, today: date,
     return rows
 
 
-def aggregate_entities(org: Organization, query: AggregatesQuery, today: date,
+def aggregate_entities(org: AnyOrganization, query: AggregatesQuery, today: date,
                        client_id: str | None = None) -> list[dict[str, Any]]:
     """The ``entities`` of an aggregates job, sorted, all pages together."""
     start = datetime(query.start.year, query.start.month, query.start.day, tzinfo=UTC)
-    days = _days(start, start + timedelta((query.end - query.start).days + 1), today)
-    dims = _dims(query.group_by)
+    days = query_days(start, start + timedelta((query.end - query.start).days + 1), today)
+    dims = dimensions(query.group_by)
     wanted = {name: query.filters.get(name) for name in AGG_FILTERS + AGG_CLIENT_FILTERS}
 
     def keep(usage: Usage) -> bool:
@@ -319,7 +322,7 @@ def aggregate_entities(org: Organization, query: AggregatesQuery, today: date,
                 and _allowed(wanted["platforms"], usage.platform)
                 and _allowed(wanted["organizationIds"], org.id))
 
-    totals = _sum(org, days, _bucket(query.granularity, query.start), dims, keep)
+    totals = _sum(org, days, bucket_of(query.granularity, query.start), dims, keep)
     flat = []
     for key, (s200, s300, s400, s500, s429) in totals.items():
         values = dict(zip(dims, key[1:], strict=True))
@@ -344,7 +347,7 @@ def _allowed(values: frozenset[str] | None, value: str) -> bool:
     return values is None or value in values
 
 
-def _entity(org: Organization, query: AggregatesQuery, flat: dict[str, Any], *,
+def _entity(org: AnyOrganization, query: AggregatesQuery, flat: dict[str, Any], *,
             per_client: bool) -> dict[str, Any]:
     group_by = set(query.group_by)
     metrics = set(query.metrics) or set(AGG_METRICS)

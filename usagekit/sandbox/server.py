@@ -4,7 +4,9 @@ cheroot parses each request (a ``Content-Length`` or chunked body, ``Expect: 100
 keeps connections alive or closes them (``Connection: close``, HTTP/1.0) and serves them from
 a thread pool. The gateway here hands every request to ``App.handle`` and writes its answer:
 gzip when the client accepts it, no body for HEAD, and the transport faults (``drop``,
-``truncate``, ``slow``) on the real connection.
+``truncate``, ``slow``) on the real connection. A streamed answer (a large organisation's
+legacy results) goes out in the chunked transfer coding as it is generated, gzip-compressed
+block by block, so neither it nor its compressed copy is ever held whole.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from http import HTTPStatus
 from types import TracebackType
@@ -25,12 +28,14 @@ from cheroot import server as cheroot_server
 from .app import App, RequestRecord, Response
 from .errors import error_body
 from .faults import Fault, make_fault
+from .large_org import LargeOrganization, check_rows_per_day
 from .org import Organization
 
 _logger = logging.getLogger(__name__)
 _MAX_BODY = 1_000_000
 _THREADS = 10
 _IDLE_SECONDS = 60  # how long a kept-alive connection may sit idle
+_STREAM_GZIP_LEVEL = 1  # streamed bodies are hundreds of MB: level 6 would take 2-3x as long
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -92,6 +97,10 @@ class _Gateway(cheroot_server.Gateway):
         payload = response.body
         out = dict(response.headers)
         out["Vary"] = "Accept-Encoding"
+        if response.stream is not None:
+            self._stream(response, response.stream, out,
+                         accepts_gzip(headers.get("accept-encoding", "")))
+            return
         if payload and accepts_gzip(headers.get("accept-encoding", "")):
             payload = gzip.compress(payload, compresslevel=6, mtime=0)
             out["Content-Encoding"] = "gzip"
@@ -105,6 +114,33 @@ class _Gateway(cheroot_server.Gateway):
         req.ensure_headers_sent()
         if method != "HEAD":  # a HEAD answer announces the body but never sends it
             req.write(payload)
+
+    def _stream(self, response: Response, blocks: Iterator[bytes], out: dict[str, str],
+                gzipped: bool) -> None:
+        """Send ``blocks`` chunked (cheroot frames them; HTTP/1.0 gets the body, then close).
+
+        Only GET routes stream, so there is no HEAD case. ``truncate`` sends half of the
+        first block and closes without the last chunk.
+        """
+        req = self.req
+        compressor = zlib.compressobj(_STREAM_GZIP_LEVEL, zlib.DEFLATED, 31) if gzipped else None
+        if compressor is not None:
+            out["Content-Encoding"] = "gzip"
+        if response.action == "truncate":
+            req.close_connection = True
+        req.status = f"{response.status} {HTTPStatus(response.status).phrase}".encode("ascii")
+        req.outheaders.extend((key.encode("latin-1"), value.encode("latin-1"))
+                              for key, value in out.items())
+        req.ensure_headers_sent()
+        for block in blocks:
+            data = compressor.compress(block) if compressor is not None else block
+            if response.action == "truncate" and data:
+                req.write(data[: len(data) // 2])
+                req.chunked_write = False  # cheroot must not send the last chunk
+                return
+            req.write(data)
+        if compressor is not None:
+            req.write(compressor.flush())
 
 
 class _Server(cheroot_server.HTTPServer):
@@ -166,6 +202,16 @@ class Sandbox:
         Lifetime of an access token (``expires_in``).
     today
         Pin "today" (UTC) for reproducible runs; default: the real UTC date at each request.
+    rows_per_day
+        None (default): the small organisation of ``Organization``. An integer N from 1 to
+        ``MAX_ROWS_PER_DAY`` (200,000): a ``LargeOrganization`` with N legacy day rows at full
+        grouping on average (every whole week to within a row), whose legacy results are
+        generated when read and streamed.
+
+    Raises
+    ------
+    ValueError
+        For a ``rows_per_day`` that is not such an integer, naming it and the valid range.
 
     Examples
     --------
@@ -176,10 +222,13 @@ class Sandbox:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, seed: int = 7,
                  client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
                  query_seconds: float = 0.2, rate_limit: int = 300, rate_window: float = 60.0,
-                 token_seconds: int = 86_400, today: date | None = None) -> None:
+                 token_seconds: int = 86_400, today: date | None = None,
+                 rows_per_day: int | None = None) -> None:
         self.host = host
         self.seed = seed
-        self.org = Organization(seed)
+        self.org: Organization | LargeOrganization = (
+            Organization(seed) if rows_per_day is None
+            else LargeOrganization(seed, check_rows_per_day(rows_per_day)))
         self.client_id = client_id
         self._port = port
         self._today = today

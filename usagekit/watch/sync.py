@@ -5,8 +5,8 @@ fetch starts after the last *complete* stored bucket, or earlier to fetch the tr
 again (recent days can still change), or at ``since`` when the dataset holds nothing from
 that far back; a first run starts :data:`~usagekit.config.SYNC_LOOKBACK_DAYS` back. Whole
 weeks and months only (Monday to Monday, 1st to 1st; the bucket holding today up to today),
-never past today (usage data ends yesterday). Legacy queries are at most a month long
-(weeks: four), aggregates queries are split by the client into jobs the API accepts.
+never past today (usage data ends yesterday). Each query covers at most a month
+(:meth:`UsageQuery.months`) and is stored as it arrives, so a sync holds one month at a time.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ _logger = logging.getLogger(__name__)
 
 #: Most trailing days a sync fetches again (a month: older usage no longer changes).
 MAX_TRAILING_DAYS = 31
-_WEEKS_PER_LEGACY_QUERY = 4
 
 
 @dataclass(frozen=True)
@@ -158,8 +157,11 @@ def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *
                        disable=None if progress is None else not progress, leave=False)
             for query in bar:
                 result = client.fetch(query)
-                written = dataset.write(result.ndjson(), granularity=step.granularity,
+                data = result.ndjson()
+                del result  # one month's answer held at a time
+                written = dataset.write(data, granularity=step.granularity,
                                         grouping=query.grouping, interval=query.interval)
+                del data
                 rows += written.rows
             summaries.append(SyncSummary(step, rows=rows, requests=sent[0] - before))
             _logger.info("sync %s", summaries[-1].line())
@@ -191,8 +193,7 @@ def _plan_one(dataset: Dataset, granularity: str, group_by: tuple[str, ...],
     if start >= stop:
         return SyncStep(granularity, None, (), f"newest stored {last}")
     interval = Interval(midnight(start), midnight(stop)).aligned(granularity, today)
-    queries = tuple(UsageQuery.build(piece, granularity, group_by, api=api, today=today)
-                    for piece in _pieces(interval, granularity, api))
+    queries = UsageQuery.build(interval, granularity, group_by, api=api, today=today).months()
     return SyncStep(granularity, interval, queries, reason)
 
 
@@ -225,21 +226,3 @@ def _bucket_end(start: date, granularity: str) -> date:
     if granularity == "Month":
         return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
     return start + timedelta(days=1)
-
-
-def _pieces(interval: Interval, granularity: str, api: str) -> list[Interval]:
-    """Whole-bucket pieces a legacy query each (a month; four weeks); one for aggregates."""
-    if api.strip().lower() == "aggregates":
-        return [interval]  # the client splits it into jobs of at most 90 days
-    pieces = []
-    cursor = interval.start.date()
-    end = interval.end.date()
-    while cursor < end:
-        if granularity == "Week":
-            stop = cursor + timedelta(days=7 * _WEEKS_PER_LEGACY_QUERY)
-        else:
-            stop = _bucket_end(cursor.replace(day=1), "Month")
-        stop = min(stop, end)
-        pieces.append(Interval(midnight(cursor), midnight(stop)))
-        cursor = stop
-    return pieces
