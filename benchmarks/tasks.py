@@ -240,9 +240,12 @@ def fetch(a: argparse.Namespace) -> dict[str, Any]:
 def scale_fetch(a: argparse.Namespace) -> dict[str, Any]:
     """``UsageClient.fetch`` from the sandbox at ``src`` (gzip on), counting wire bytes.
 
-    ``--config``: ``interval``, ``group_by`` (comma-separated). Bytes on the wire are what
-    urllib3 read from the socket (gzip-compressed); decoded, the bodies' bytes.
+    ``--config``: ``interval``, ``group_by`` (comma-separated). Bytes on the wire are the
+    bodies as sent (gzip, chunk framing left out); decoded, what the client parses. A
+    response hook reads each body undecoded and hands requests the decoded bytes.
     """
+    import gzip
+
     import requests
 
     from usagekit.fetch import UsageClient
@@ -251,8 +254,15 @@ def scale_fetch(a: argparse.Namespace) -> dict[str, Any]:
     wire = {"wire": 0, "decoded": 0, "responses": 0}
 
     def count(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        wire["decoded"] += len(response.content)
-        wire["wire"] += response.raw.tell()
+        body = response.raw.read(decode_content=False)
+        wire["wire"] += len(body)
+        encoding = response.headers.get("Content-Encoding", "identity")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding != "identity":
+            raise ValueError(f"unexpected Content-Encoding {encoding!r}; valid: gzip, identity")
+        response._content = body  # what requests would have decoded
+        wire["decoded"] += len(body)
         wire["responses"] += 1
 
     session = requests.Session()
