@@ -120,8 +120,7 @@ def inputs(ctx: Context, rows: int) -> dict[str, Path]:
     interrupted run never leaves a half file behind.
     """
     spec = ctx.spec(rows)
-    tag = "-".join(f"{k}{v}" for k, v in sorted(asdict(spec).items()) if k != "rows")
-    folder = ctx.data_dir / f"rows{rows}-{tag}"
+    folder = input_folder(ctx, spec)
     paths = {"response": folder / "response.json"}
     paths |= {g: folder / f"{g}.ndjson" for g in generate.GRANULARITIES}
     if all(p.exists() for p in paths.values()):
@@ -134,6 +133,34 @@ def inputs(ctx: Context, rows: int) -> dict[str, Path]:
         with tmp.open("wb") as fp:
             generate.write(generate.aggregate(daily, gran), fp, fmt)
         os.replace(tmp, path)
+    return paths
+
+
+def input_folder(ctx: Context, spec: generate.GeneratorSpec) -> Path:
+    """Where the generated files of ``spec`` are cached."""
+    tag = "-".join(f"{k}{v}" for k, v in sorted(asdict(spec).items()) if k != "rows")
+    return ctx.data_dir / f"rows{spec.rows}-{tag}"
+
+
+def streamed_inputs(ctx: Context, spec: generate.GeneratorSpec) -> dict[str, Path]:
+    """Day, week and month NDJSON of ``spec``, generated as a stream (any size, little RAM).
+
+    The same files (and folder) as :func:`inputs`, without the legacy response.
+    """
+    folder = input_folder(ctx, spec)
+    paths = {g: folder / f"{g}.ndjson" for g in generate.GRANULARITIES}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = {g: p.with_suffix(".tmp") for g, p in paths.items()}
+    files = {g: t.open("wb") for g, t in tmp.items()}
+    try:
+        generate.write_ndjson_files(spec, files)
+    finally:
+        for fp in files.values():
+            fp.close()
+    for g, t in tmp.items():
+        os.replace(t, paths[g])
     return paths
 
 

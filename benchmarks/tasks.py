@@ -236,6 +236,65 @@ def fetch(a: argparse.Namespace) -> dict[str, Any]:
     return run(a.src, a.config)
 
 
+@_task
+def scale_fetch(a: argparse.Namespace) -> dict[str, Any]:
+    """``UsageClient.fetch`` from the sandbox at ``src`` (gzip on), counting wire bytes.
+
+    ``--config``: ``interval``, ``group_by`` (comma-separated). Bytes on the wire are the
+    bodies as sent (gzip, chunk framing left out); decoded, what the client parses. A
+    response hook reads each body undecoded and hands requests the decoded bytes.
+    """
+    import gzip
+
+    import requests
+
+    from usagekit.fetch import UsageClient
+    from usagekit.query import UsageQuery
+
+    wire = {"wire": 0, "decoded": 0, "responses": 0}
+
+    def count(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        body = response.raw.read(decode_content=False)
+        wire["wire"] += len(body)
+        encoding = response.headers.get("Content-Encoding", "identity")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding != "identity":
+            raise ValueError(f"unexpected Content-Encoding {encoding!r}; valid: gzip, identity")
+        response._content = body  # what requests would have decoded
+        wire["decoded"] += len(body)
+        wire["responses"] += 1
+
+    session = requests.Session()
+    session.hooks["response"].append(count)
+    cfg = a.config
+    query = UsageQuery.build(cfg["interval"], granularity="Day",
+                             group_by=cfg["group_by"].split(","))
+    start = time.perf_counter()
+    with UsageClient(a.src, client_id=cfg["client_id"], client_secret=cfg["client_secret"],
+                     session=session, progress=False) as client:
+        result = client.fetch(query)
+        rows = len(result)
+    return {"inner_s": time.perf_counter() - start, "rows": rows, **wire}
+
+
+@_task
+def count_rows(a: argparse.Namespace) -> dict[str, Any]:
+    """Rows stored per granularity in the dataset folder ``src`` (Parquet footers, lines)."""
+    import pyarrow.parquet as pq
+
+    counts: dict[str, int] = {}
+    for path in sorted(Path(a.src).rglob("*")):
+        if path.suffix not in (".parquet", ".ndjson", ".json") or not path.is_file():
+            continue
+        gran = next((part.split("=", 1)[1] for part in path.parts
+                     if part.startswith("granularity=")), "unknown")
+        n = (pq.ParquetFile(path).metadata.num_rows if path.suffix == ".parquet"
+             else sum(1 for line in path.open("rb") if line.strip()))
+        counts[gran] = counts.get(gran, 0) + n
+    return {"rows": counts}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one task; print its JSON result."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.tasks")

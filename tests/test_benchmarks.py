@@ -22,9 +22,9 @@ if str(ROOT) not in sys.path:  # benchmarks/ is a top-level folder, not part of 
 from benchmarks import generate  # noqa: E402
 from benchmarks._common import label, parse_size  # noqa: E402
 from benchmarks._measure import GNU_TIME  # noqa: E402
-from benchmarks._queries import same_answer, same_frame  # noqa: E402
+from benchmarks._queries import QUERIES, same_answer, same_frame  # noqa: E402
 from benchmarks.cases.scan import columns_read  # noqa: E402
-from benchmarks.run import CASES, main  # noqa: E402
+from benchmarks.run import DEFAULT_CASES, main  # noqa: E402
 
 TINY = generate.GeneratorSpec(rows=900, seed=3, clients=12, templates=15, users=40, days=30)
 COLUMNS = ["clientId", "clientName", "status429", "requests", "date"]
@@ -75,6 +75,25 @@ def test_generated_ndjson_equals_jq_on_the_generated_response(tmp_path: Path) ->
     response.write_bytes(_bytes(TINY, fmt="response"))
     jq = subprocess.run(["jq", "-c", ".results[]", response], capture_output=True, check=True)
     assert jq.stdout == _bytes(TINY)
+
+
+def test_streamed_files_equal_the_in_memory_ones() -> None:
+    files = {g: io.BytesIO() for g in generate.GRANULARITIES}
+    assert generate.write_ndjson_files(TINY, files) == TINY.rows
+    for granularity, buf in files.items():
+        assert buf.getvalue() == _bytes(TINY, granularity), granularity
+
+
+def test_months_spec_keeps_the_rows_a_day() -> None:
+    year = generate.GeneratorSpec(rows=365 * 40 + 100, seed=3, clients=12, templates=15,
+                                  users=40)
+    short = generate.months_spec(year, 3)
+    assert (short.days, short.start) == (31 + 28 + 31, year.start)
+    assert generate.months_spec(year, 12) == year
+    per_day = [len(day.stream) for day in generate.day_blocks(year)]
+    assert [len(day.stream) for day in generate.day_blocks(short)] == per_day[:short.days]
+    with pytest.raises(ValueError, match="months must be >= 1, got 0"):
+        generate.months_spec(year, 0)
 
 
 def test_sizes_parse_and_print() -> None:
@@ -130,8 +149,8 @@ def test_quick_run_measures_every_case_and_outputs_agree(tmp_path: Path) -> None
     (run_dir,) = (tmp_path / "results").iterdir()
     results = json.loads((run_dir / "results.json").read_text())
     table = (run_dir / "results.md").read_text()
-    assert list(results["cases"]) == list(CASES)
-    for name in CASES:
+    assert list(results["cases"]) == list(DEFAULT_CASES)
+    for name in DEFAULT_CASES:
         rows = results["cases"][name]["rows"]
         assert rows, f"case {name} measured nothing"
         for row in rows:
@@ -145,3 +164,33 @@ def test_quick_run_measures_every_case_and_outputs_agree(tmp_path: Path) -> None
     assert fetch["kit"]["reached_caller"] == 0 and fetch["kit"]["rows"] > 0
     assert results["cases"]["report"]["rows"][0]["equal"] is True
     assert not (run_dir / "work").exists()  # generated datasets are cleaned up
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(GNU_TIME).exists(),
+                    reason="the harness needs GNU time (apt-get install time)")
+def test_scale_case_measures_each_step_and_cleans_up(tmp_path: Path) -> None:
+    code = main(["--cases", "scale", "--sizes", "2000", "--repeat", "1",
+                 "--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results")])
+    assert code == 0
+    (run_dir,) = (tmp_path / "results").iterdir()
+    rows = json.loads((run_dir / "results.json").read_text())["cases"]["scale"]["rows"]
+    table = (run_dir / "results.md").read_text()
+    by_variant = {r["variant"]: r for r in rows}
+    for months in (3, 12):
+        for fmt in ("parquet", "ndjson"):
+            for step in ("export", "import"):
+                name = next(v for v in by_variant
+                            if v.startswith(f"usagekit {step} --format {fmt}")
+                            and v.endswith(f", {months} months"))
+                assert by_variant[name]["peak_rss_bytes"] > 0 and by_variant[name]["seconds"] > 0
+    ratios = [r for r in rows if r["variant"].startswith("peak RSS 12 vs 3 months")]
+    assert len(ratios) >= 4 and all(r["metrics"]["ratio"] > 0 for r in ratios)
+    analyses = [r for r in rows if r["variant"].startswith("analysis: ")]
+    assert len(analyses) == len(QUERIES)
+    for r in rows:  # every step measured, or skipped saying why
+        assert r["equal"] is not False, r["variant"]
+        assert r["seconds"] is not None or "skipped" in r["notes"] or r["vs_baseline"]
+        assert f"| {r['variant']} |" in table
+    assert "### Targets" in table  # 12-vs-3 targets at the run's largest size
+    assert not (run_dir / "work").exists()

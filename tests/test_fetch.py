@@ -169,7 +169,7 @@ def test_is_compact_only_without_spaces_outside_strings(
     monkeypatch.setattr("usagekit.fetch.result._CHECK_BLOCK", 5)
     assert _is_compact(b'{"a":"x y","b":[1,2],"c":"z  w"}')
     for spaced in (b'{"a": "x"}', b'{"a":"x" ,"b":1}', b'{"a":[1,2 ]}', b'{ "a":1}',
-                   b'{"a":1}\n', b'{"a":\t1}'):
+                   b'{"a":1}\n', b'{"a":\t1}', b'{"a":"x y",\t"b":1}', b'{"a":"x y"}\r\n'):
         assert not _is_compact(spaced), spaced
     assert not _is_compact(b'{"a":"x, y"}')  # may say no: compacting it then changes nothing
 

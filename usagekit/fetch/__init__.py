@@ -8,13 +8,31 @@ table; ``http`` the transport (retries,
 
 from __future__ import annotations
 
-from usagekit.fetch.auth import Credentials, Secret, TokenProvider
-from usagekit.fetch.client import PollPolicy, UsageClient
-from usagekit.fetch.http import RetryPolicy, Transport
-from usagekit.fetch.profiles import Profile, load_profile
-from usagekit.fetch.regions import REGIONS, region_name, resolve
-from usagekit.fetch.result import COUNT_FIELDS, LEGACY_FIELDS, UsageResult, normalize_aggregate_row
+import importlib
+from typing import Any
 
-__all__ = ["COUNT_FIELDS", "LEGACY_FIELDS", "REGIONS", "Credentials", "PollPolicy", "Profile",
-           "RetryPolicy", "Secret", "TokenProvider", "Transport", "UsageClient", "UsageResult",
-           "load_profile", "normalize_aggregate_row", "region_name", "resolve"]
+#: Public names by the module that defines them. They load on first use (PEP 562), so that
+#: ``UsageResult`` on a saved response (``usagekit.fetch.result``) loads neither requests
+#: nor tqdm.
+_MODULES: dict[str, tuple[str, ...]] = {
+    "auth": ("Credentials", "Secret", "TokenProvider"),
+    "client": ("PollPolicy", "UsageClient"),
+    "http": ("RetryPolicy", "Transport"),
+    "profiles": ("Profile", "load_profile"),
+    "regions": ("REGIONS", "region_name", "resolve"),
+    "result": ("COUNT_FIELDS", "LEGACY_FIELDS", "UsageResult", "normalize_aggregate_row"),
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
