@@ -20,12 +20,11 @@ notebook (papermill marks the failing cell) in the run folder for inspection.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from usagekit.lazy import lazy_exports
 
 #: Public names by the module that defines them. They load on first use (PEP 562), so that
 #: importing ``usagekit.report.params`` (``usagekit report --help``) loads no pandas.
-_MODULES: dict[str, tuple[str, ...]] = {
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "artefacts": ("REPORT_TITLE", "Artefacts", "Chart", "Markdown"),
     "collect": ("REPORT_GROUP_BY", "ReportData", "breakdown", "collect", "load_usage",
                 "rate_limited", "refresh"),
@@ -33,18 +32,4 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "params": ("NOTEBOOK_PARAMETERS", "NotebookParams", "default_interval", "validate"),
     "run": ("EXECUTED_NAME", "HTML_NAME", "REPORT_NOTEBOOK", "ReportResult", "render_html",
             "run_folder", "run_report"),
-}
-_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+})
