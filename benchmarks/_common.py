@@ -18,6 +18,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 SLOW_RUN_S = 60.0  # a variant slower than this runs once (the rest of a run is unaffected)
 
 
+#: The scale case's parts (``--scale-parts``): 12-vs-3 months memory, rows per second, end to end.
+SCALE_PARTS: tuple[str, ...] = ("memory", "rates", "e2e")
+
+
 @dataclass(frozen=True)
 class Context:
     """One harness run's settings."""
@@ -29,6 +33,7 @@ class Context:
     seed: int = 42
     quick: bool = False
     spec_overrides: dict[str, Any] = field(default_factory=dict)
+    scale_parts: tuple[str, ...] = SCALE_PARTS
 
     def spec(self, rows: int) -> generate.GeneratorSpec:
         """The generator spec for ``rows`` daily rows."""

@@ -9,7 +9,6 @@ with ``GENESYSCLOUD_REGION=<its URL>`` and the sandbox's client credentials.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
 import re
 import shutil
@@ -32,14 +31,6 @@ _URL = re.compile(r"serving at (http://\S+)")
 def interval_text(first: dt.date, end: dt.date) -> str:
     """``first/end`` (end exclusive) as the kit's ``--interval`` takes it."""
     return f"{first.isoformat()}/{end.isoformat()}"
-
-
-@functools.cache
-def supports(command: str, flag: str) -> bool:
-    """Whether ``usagekit COMMAND`` takes ``flag`` (features other branches are adding)."""
-    out = subprocess.run([*KIT, command, "--help"], capture_output=True, text=True, cwd=ROOT,
-                         check=False).stdout
-    return flag in out
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -87,6 +78,7 @@ def sandbox(today: dt.date, rows_per_day: int) -> Iterator[str]:
         proc = subprocess.Popen(
             [*KIT, "sandbox", "--port", "0", "--today", today.isoformat(),
              "--rows-per-day", str(rows_per_day), "--rate-limit", str(RATE_LIMIT),
+             "--query-seconds", "0.05",
              "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
             stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT, env=clean_env())
         try:

@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks._common import (
     BENCH_DIR,
+    SCALE_PARTS,
     CaseResult,
     Context,
     Row,
@@ -133,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "but scale)")
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: tiny inputs ({QUICK_SIZES} rows), 1 run, short fetch")
+    p.add_argument("--scale-parts", default=",".join(SCALE_PARTS),
+                   help=f"the scale case's parts, of {','.join(SCALE_PARTS)} (default all)")
     p.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
     p.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data",
                    help="where generated inputs are cached (default benchmarks/data)")
@@ -143,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
         p.error(f"unknown case(s) {', '.join(unknown)}; valid: {', '.join(CASES)}")
+    parts = tuple(x.strip() for x in a.scale_parts.split(",") if x.strip())
+    if not parts or set(parts) - set(SCALE_PARTS):
+        p.error(f"invalid --scale-parts {a.scale_parts!r}; valid: {', '.join(SCALE_PARTS)}")
     if a.repeat < 1:
         p.error(f"--repeat must be >= 1, got {a.repeat}")
     sizes_text = a.sizes or (QUICK_SIZES if a.quick else DEFAULT_SIZES)
@@ -154,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = a.results_dir / stamp
     ctx = Context(sizes=sizes, repeat=1 if a.quick else a.repeat, data_dir=a.data_dir,
                   work_dir=out_dir / "work", seed=a.seed, quick=a.quick,
-                  spec_overrides=QUICK_SPEC if a.quick else {})
+                  spec_overrides=QUICK_SPEC if a.quick else {}, scale_parts=parts)
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None
                                                            else sys.argv[1:])])

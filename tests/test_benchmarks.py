@@ -188,9 +188,9 @@ def test_scale_case_measures_each_step_and_cleans_up(tmp_path: Path) -> None:
     assert len(ratios) >= 4 and all(r["metrics"]["ratio"] > 0 for r in ratios)
     analyses = [r for r in rows if r["variant"].startswith("analysis: ")]
     assert len(analyses) == len(QUERIES)
-    for r in rows:  # every step measured, or skipped saying why
+    for r in rows:  # every step measured (a ratio row compares two of them)
         assert r["equal"] is not False, r["variant"]
-        assert r["seconds"] is not None or "skipped" in r["notes"] or r["vs_baseline"]
+        assert r["seconds"] is not None or r["vs_baseline"]
         assert f"| {r['variant']} |" in table
     assert "### Targets" in table  # 12-vs-3 targets at the run's largest size
     assert not (run_dir / "work").exists()

@@ -88,6 +88,25 @@ def test_weeks_are_whole_and_since_fills_the_head(sandbox: Sandbox, tmp_path: Pa
     assert "the dataset holds nothing before" in line
 
 
+def test_until_makes_a_fixed_backfill(sandbox: Sandbox, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    location = str(tmp_path / "data")
+    today = datetime.now(UTC).date()
+    since, until = today - timedelta(days=70), today - timedelta(days=30)
+    assert main(["sync", "--dataset", location, "--format", "parquet", "--granularity",
+                 "day,month", "--group-by", "OAuthClientId", "--since", str(since), "--until",
+                 str(until), "--no-progress"]) == 0
+    day, month = capsys.readouterr().out.splitlines()
+    assert day.startswith(f"day: fetched {since} to {until - timedelta(days=1)} ")
+    stored = open_dataset(location)
+    assert stored.format == "parquet"
+    days = stored.read("day", "oauthclientid")["date"].dt.date
+    assert days.min() == since and days.max() == until - timedelta(days=1)
+    months = stored.read("month", "oauthclientid")["date"].dt.date
+    assert months.max() == (until - timedelta(days=1)).replace(day=1)  # its whole month
+    assert month.startswith(f"month: fetched {since.replace(day=1)} to ")
+
+
 @pytest.mark.parametrize(("flags", "message"), [
     (["--granularity", "hour"], "invalid granularity 'hour': valid values are Day, Week, Month"),
     (["--since", "2026-13-01"], "invalid --since '2026-13-01': expected a date YYYY-MM-DD"),
@@ -95,6 +114,9 @@ def test_weeks_are_whole_and_since_fills_the_head(sandbox: Sandbox, tmp_path: Pa
     (["--trailing-days", "99"], "invalid trailing days 99: expected 0 to 31"),
     (["--group-by", "Colour"], "invalid groupBy 'Colour'"),
     (["--api", "aggregates", "--since", "2020-01-01"], "more than a year ago"),
+    (["--since", "2026-03-01", "--until", "2026-02-01"],
+     "invalid until 2026-02-01: must be after since (2026-03-01)"),
+    (["--until", "2026-02-30"], "2026-02-30"),
 ])
 def test_bad_input_sends_no_request(sandbox: Sandbox, tmp_path: Path, flags: list[str],
                                     message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,9 +12,6 @@ January to March), every step a fresh ``python -m usagekit …`` process, peak R
    that Parquet dataset (day + week + month rows; the query case's list).
 3. **End to end:** ``usagekit sync --format parquet`` of a year from the sandbox into a
    fresh dataset, then ``usagekit report --no-refresh`` over that year.
-
-Steps needing what other branches add (``usagekit sandbox --rows-per-day``, ``usagekit sync
---format``) are reported as skipped, with the reason, while the kit lacks them.
 """
 
 from __future__ import annotations
@@ -47,7 +44,6 @@ from benchmarks._scaling import (
     kit_env,
     run_kit,
     sandbox,
-    supports,
 )
 
 NAME = "scale"
@@ -56,9 +52,6 @@ MONTHS = (3, 12)
 FORMATS = ("parquet", "ndjson")
 RATIO_TARGET = 1.10
 YEAR_ROWS, YEAR_RSS_TARGET = 5_000_000, 1.5e9
-NO_LARGE_SANDBOX = ("skipped: needs `usagekit sandbox --rows-per-day` (branch sandbox-large, "
-                    "not merged yet)")
-NO_SYNC_FORMAT = "skipped: needs `usagekit sync --format` (not on main yet)"
 
 
 @dataclass
@@ -84,9 +77,6 @@ class _Size:
             peak_rss_bytes=rep.peak_rss_bytes if rep else None, vs_baseline=vs, equal=equal,
             notes=notes, metrics={"rows_in": rows, **metrics,
                                   "wall_s_runs": [r.wall_s for r in rep.runs] if rep else []}))
-
-    def skip(self, variant: str, why: str) -> None:
-        self.row(variant, None, notes=why)
 
 
 def _per_second(rows: int, seconds: float) -> str:
@@ -129,11 +119,6 @@ def _memory(s: _Size, files: dict[int, dict[str, Path]], specs: dict[int, genera
 
 def _from_sandbox(s: _Size, specs: dict[int, generate.GeneratorSpec]) -> None:
     """Fetch (memory, and rows per second with gzip) and sync against a large sandbox."""
-    if not supports("sandbox", "--rows-per-day"):
-        for variant in ("usagekit fetch --dataset", "usagekit sync",
-                        "fetch from the sandbox with gzip"):
-            s.skip(variant, NO_LARGE_SANDBOX)
-        return
     per_day = s.rows // 365
     for months in MONTHS:
         spec = specs[months]
@@ -147,25 +132,30 @@ def _from_sandbox(s: _Size, specs: dict[int, generate.GeneratorSpec]) -> None:
             s.row(f"usagekit fetch --dataset, {months} months", rep,
                   notes=f"sandbox: {per_day:,} rows a day")
             rep = _measure_fresh(s, s.work / f"sync-{months}", [
-                "sync", "--group-by", GROUP_BY, "--since", first.isoformat(),
-                "--no-progress"], env)
+                "sync", "--group-by", GROUP_BY, "--since", first.isoformat(), "--until",
+                end.isoformat(), "--no-progress"], env)
             s.peaks.setdefault("usagekit sync", {})[months] = rep
             s.row(f"usagekit sync (day, week, month), {months} months", rep,
                   notes=f"sandbox: {per_day:,} rows a day")
-            if months == 12:
-                run = run_process([PYTHON, "-m", "benchmarks.tasks", "scale-fetch", url,
-                                   "--config", json.dumps({
-                                       "interval": interval_text(first, end),
-                                       "group_by": GROUP_BY, "client_id": CLIENT_ID,
-                                       "client_secret": CLIENT_SECRET})])
-                p = run.payload()
-                s.row("fetch from the sandbox with gzip (UsageClient.fetch, a year)", run,
-                      rows=p["rows"],
-                      notes=f"{p['rows']:,} rows; {_per_second(p['rows'], p['inner_s'])}; "
-                            f"{fmt_bytes(p['wire'])} on the wire, {fmt_bytes(p['decoded'])} "
-                            f"decoded ({p['decoded'] / max(p['wire'], 1):.1f}x), "
-                            f"{p['responses']} responses",
-                      **{k: v for k, v in p.items() if k != "rows"})
+
+
+def _gzip_fetch(s: _Size, spec: generate.GeneratorSpec) -> None:
+    """Rows per second of a year's fetch from the sandbox with gzip (wire vs decoded bytes)."""
+    first, end = spec.start, spec.start + dt.timedelta(days=spec.days)
+    with sandbox(end, s.rows // 365) as url:
+        run = run_process([PYTHON, "-m", "benchmarks.tasks", "scale-fetch", url,
+                           "--config", json.dumps({
+                               "interval": interval_text(first, end),
+                               "group_by": GROUP_BY, "client_id": CLIENT_ID,
+                               "client_secret": CLIENT_SECRET})])
+    p = run.payload()
+    s.row("fetch from the sandbox with gzip (UsageClient.fetch, a year)", run,
+          rows=p["rows"],
+          notes=f"{p['rows']:,} rows; {_per_second(p['rows'], p['inner_s'])}; "
+                f"{fmt_bytes(p['wire'])} on the wire, {fmt_bytes(p['decoded'])} "
+                f"decoded ({p['decoded'] / max(p['wire'], 1):.1f}x), "
+                f"{p['responses']} responses",
+          **{k: v for k, v in p.items() if k != "rows"})
 
 
 def _ratios(s: _Size) -> None:
@@ -196,6 +186,12 @@ def _ratios(s: _Size) -> None:
 def _analyses(s: _Size, year: dict[str, Path], n: int) -> None:
     """Each analysis on DuckDB over the year's Parquet dataset (day + week + month rows)."""
     root = s.work / "export-parquet-12"
+    if not root.exists():  # (kept by the memory part when it ran)
+        rep = _measure_fresh(s, root, ["export", year["day"], "--format", "parquet",
+                                       "--granularity", "day", "--group-by", GROUP_BY],
+                             keep=True)
+        s.row("usagekit export --format parquet, 12 months", rep, rows=n,
+              notes=f"{n:,} day rows; {_per_second(n, rep.wall_s)}")
     for gran in ("week", "month"):
         run = run_kit(["export", year[gran], "--format", "parquet", "--granularity", gran,
                        "--group-by", GROUP_BY, "--dataset", root])
@@ -218,21 +214,13 @@ def _analyses(s: _Size, year: dict[str, Path], n: int) -> None:
 
 def _end_to_end(s: _Size) -> None:
     """A year synced from a sandbox of S/365 rows a day into Parquet, then the report."""
-    if not supports("sandbox", "--rows-per-day"):
-        s.skip("end to end: usagekit sync --format parquet, then usagekit report",
-               NO_LARGE_SANDBOX)
-        return
-    if not supports("sync", "--format"):
-        s.skip("end to end: usagekit sync --format parquet, then usagekit report",
-               NO_SYNC_FORMAT)
-        return
     first, end = dt.date(2021, 1, 1), dt.date(2022, 1, 1)
     data, reports = fresh(s.work / "e2e-data"), fresh(s.work / "e2e-reports")
     per_day = s.rows // 365
     with sandbox(end, per_day) as url:
         run = run_kit(["sync", "--format", "parquet", "--granularity", "day,week,month",
-                       "--group-by", GROUP_BY, "--since", first.isoformat(), "--dataset", data,
-                       "--no-progress"], kit_env(url))
+                       "--group-by", GROUP_BY, "--since", first.isoformat(), "--until",
+                       end.isoformat(), "--dataset", data, "--no-progress"], kit_env(url))
     stored = run_process([PYTHON, "-m", "benchmarks.tasks", "count-rows", data]).payload()
     counts = stored["rows"]
     s.row("end to end: usagekit sync --format parquet (a year, day+week+month)", run,
@@ -250,12 +238,17 @@ def _one_size(ctx: Context, rows: int) -> CaseResult:
     s = _Size(ctx, rows)
     base = ctx.spec(rows)
     specs = {m: generate.months_spec(base, m) for m in MONTHS}
-    files = {m: streamed_inputs(ctx, spec) for m, spec in specs.items()}
-    _memory(s, files, specs)
-    _from_sandbox(s, specs)
-    _ratios(s)
-    _analyses(s, files[12], specs[12].rows)
-    _end_to_end(s)
+    files = {m: streamed_inputs(ctx, spec) for m, spec in specs.items()
+             if m == 12 or "memory" in ctx.scale_parts}
+    if "memory" in ctx.scale_parts:
+        _memory(s, files, specs)
+        _from_sandbox(s, specs)
+        _ratios(s)
+    if "rates" in ctx.scale_parts:
+        _gzip_fetch(s, specs[12])
+        _analyses(s, files[12], specs[12].rows)
+    if "e2e" in ctx.scale_parts:
+        _end_to_end(s)
     return s.res
 
 

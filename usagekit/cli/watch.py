@@ -47,6 +47,9 @@ def register(sub: Any) -> None:
                       help=f"repeatable or comma-separated (default "
                            f"{','.join(REPORT_GROUP_BY)})")
     sync.add_argument("--since", metavar="DATE", help="first day wanted, YYYY-MM-DD")
+    sync.add_argument("--until", metavar="DATE",
+                      help="fetch nothing from this day on, YYYY-MM-DD (default: today; "
+                           "rounded up to a whole week or month): a fixed backfill")
     sync.add_argument("--trailing-days", type=int, default=SYNC_TRAILING_DAYS, metavar="N",
                       help=f"recent days fetched again (default {SYNC_TRAILING_DAYS})")
     sync.add_argument("--api", default="legacy", help="legacy (default) or aggregates")
@@ -91,10 +94,11 @@ def run_sync(args: argparse.Namespace) -> int:
     from usagekit.watch import run_sync as fetch_missing
 
     since = _date(args.since, "--since") if args.since else None
+    until = _date(args.until, "--until") if args.until else None
     dataset = open_dataset(dataset_location(args.dataset), format=args.format)
     steps = plan_sync(dataset, granularities=_values(args.granularity) or SYNC_GRANULARITIES,
                       group_by=_values(args.group_by) or REPORT_GROUP_BY, since=since,
-                      trailing_days=args.trailing_days, api=args.api)
+                      trailing_days=args.trailing_days, api=args.api, until=until)
     progress = False if args.no_progress else None
     with connect(profile=args.profile, progress=progress) as client:
         print(f"usagekit: syncing {dataset.location} from {client.source}", file=sys.stderr)

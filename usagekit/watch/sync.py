@@ -118,6 +118,8 @@ def plan_sync(dataset: Dataset, *, granularities: Sequence[str] = SYNC_GRANULARI
     if since is not None and since >= today:
         raise QueryError(f"invalid since {since}: must be before today ({today}); usage data "
                          "ends yesterday")
+    if since is not None and until is not None and until <= since:
+        raise QueryError(f"invalid until {until}: must be after since ({since})")
     names = []
     for value in granularities:
         name = canonical(value, GRANULARITIES, "granularity")
