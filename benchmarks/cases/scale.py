@@ -149,7 +149,7 @@ def _gzip_fetch(s: _Size, spec: generate.GeneratorSpec) -> None:
                                "group_by": GROUP_BY, "client_id": CLIENT_ID,
                                "client_secret": CLIENT_SECRET})])
     p = run.payload()
-    s.row("fetch from the sandbox with gzip (UsageClient.fetch, a year)", run,
+    s.row("fetch from the sandbox with gzip (UsageClient.fetch, a year by month)", run,
           rows=p["rows"],
           notes=f"{p['rows']:,} rows; {_per_second(p['rows'], p['inner_s'])}; "
                 f"{fmt_bytes(p['wire'])} on the wire, {fmt_bytes(p['decoded'])} "
