@@ -2,6 +2,7 @@
 
 ``dataset`` holds :class:`Dataset` and :func:`open_dataset`; ``schema`` the columns, partition
 keys and file names; ``layout`` the partition planning; ``formats`` the two file formats;
+``spool`` a write's rows a month at a time;
 ``local`` and ``s3`` one storage backend each; ``lock`` how concurrent writers take turns;
 ``importer`` brings the blueprint's exports (a folder or bucket of NDJSON, gc's result
 documents) in.
