@@ -95,7 +95,7 @@ def _open_input(name: str) -> Iterator[IO[bytes]]:
 
     A ``gc usage query results get`` document is read whole and unwrapped into NDJSON rows.
     """
-    from usagekit.dataset.importer import open_rows
+    from usagekit.dataset.documents import open_rows
 
     if name == "-":
         yield open_rows(sys.stdin.buffer, "stdin")

@@ -5,7 +5,7 @@ keys and file names; ``layout`` the partition planning; ``formats`` the two file
 ``spool`` a write's rows a month at a time;
 ``local`` and ``s3`` one storage backend each; ``lock`` how concurrent writers take turns;
 ``importer`` brings the blueprint's exports (a folder or bucket of NDJSON, gc's result
-documents) in.
+documents: ``documents``) in.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ its rows by month on local disk, then merges a month at a time (so it holds abou
 of rows, however large the source): a row that several exports hold is stored once; two
 different rows for the same bucket and dimensions (a week or month exported over different
 intervals) are a :class:`Conflict`, and the fuller one is kept (more requests; see
-:func:`fuller`). Rows
-already in the dataset take part in the same merge, so nothing stored is lost or counted
-twice, and importing the same source again changes nothing. The source is only read.
+:func:`fuller`). Rows already in the dataset take part in the same merge, so nothing stored
+is lost or counted twice, and importing the same source again changes nothing. The source is
+only read.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import json
 import logging
 import operator
 import os
@@ -31,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -39,6 +37,7 @@ from pyarrow import feather
 
 from usagekit import config
 from usagekit.dataset.dataset import Dataset
+from usagekit.dataset.documents import open_rows
 from usagekit.dataset.layout import Partition
 from usagekit.dataset.spool import line_blocks
 from usagekit.exceptions import DatasetError, InvalidRowsError
@@ -58,86 +57,8 @@ from usagekit.query import Interval
 
 _logger = logging.getLogger(__name__)
 
-#: ``queryStatus`` of a ``gc usage query results get`` document that holds its rows.
-COMPLETE = "Complete"
 _KEY = ("date", "clientId", "organizationId", "userId", "templateUri", "httpMethod",
         "platform")
-
-
-# -- gc's output ----------------------------------------------------------------------------
-
-def unwrap_results(data: bytes, name: str) -> bytes:
-    """NDJSON rows of ``data``: a ``gc usage query results get`` document, or ``data`` itself.
-
-    The document (``{"results": [...], "queryStatus": "Complete"}``, pretty-printed by
-    ``gc``) is recognised by its shape, without a flag; its rows come back one compact
-    JSON object per line, as ``jq -c '.results[]'`` writes them. Anything else is
-    returned unchanged (NDJSON).
-
-    Raises
-    ------
-    InvalidRowsError
-        For a document whose query is not ``Complete`` (``Running``: ask again later;
-        ``Failed``: the API's message), naming ``name``.
-    """
-    head = data.lstrip()[:1]
-    if head != b"{":
-        return data
-    try:
-        document = json.loads(data)
-    except ValueError:  # several lines of rows (NDJSON), or not JSON at all
-        return data
-    if not isinstance(document, dict) or not ({"queryStatus", "results", "entities"}
-                                              & set(document)):
-        return data  # one NDJSON row
-    status = document.get("queryStatus")
-    if "entities" in document:
-        raise InvalidRowsError(
-            f"{name} is an aggregates job page (gc usage aggregates query jobs list): fetch "
-            "those with `usagekit fetch --api aggregates`, or store the legacy query's "
-            "results (gc usage query results get)")
-    if status != COMPLETE:
-        detail = ""
-        if status == "Running":
-            detail = ("; run `gc usage query results get <executionId>` again until it "
-                      "prints Complete, and save that")
-        elif status == "Failed":
-            body = document.get("errorBody") or document.get("message") or ""
-            detail = f"; the API said: {json.dumps(body)[:300]}" if body else ""
-        raise InvalidRowsError(
-            f"{name} is a gc query result with queryStatus {status!r}, not {COMPLETE!r}: it "
-            f"holds no usage rows{detail}")
-    results = document.get("results")
-    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-        raise InvalidRowsError(f"{name}: 'results' must be a list of usage rows")
-    return b"".join(msgspec.json.encode(row) + b"\n" for row in results)
-
-
-def open_rows(fp: IO[bytes], name: str) -> IO[bytes]:
-    """The NDJSON rows of a stream: itself, or a ``gc`` result document's rows unwrapped.
-
-    NDJSON is left to be read in blocks; a document (one JSON value, not one row per
-    line: told apart by its first line) is read whole and unwrapped (:func:`unwrap_results`).
-    """
-    if not hasattr(fp, "peek"):  # (a stand-in for stdin, or S3's body)
-        fp = io.BufferedReader(fp)  # type: ignore[arg-type]
-    if _is_document(fp.peek(1 << 16)):
-        return io.BytesIO(unwrap_results(fp.read(), name))
-    return fp
-
-
-def _is_document(head: bytes) -> bool:
-    head = head.lstrip()
-    if not head.startswith(b"{"):
-        return False
-    line, newline, _ = head.partition(b"\n")
-    if not newline:
-        return True  # one line longer than the peek: a document on one line (or one row)
-    try:
-        first = json.loads(line)
-    except ValueError:
-        return True  # "{" alone: a pretty-printed document
-    return isinstance(first, dict) and bool({"queryStatus", "results", "entities"} & set(first))
 
 
 # -- the grouping the rows were exported with ----------------------------------------------
