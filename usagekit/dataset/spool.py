@@ -94,7 +94,7 @@ class Spooled:
 
     def __init__(self, folder: Path, gran: str, key: str, fmt: str) -> None:
         self._folder, self._gran, self._key, self._format = folder, gran, key, fmt
-        self._files: dict[int, IO[bytes]] = {}
+        self._files: dict[int, tuple[IO[bytes], IO[bytes]]] = {}  # lines, row numbers
         self.rows = 0
         self.first: pd.Timestamp | None = None
         self.last: pd.Timestamp | None = None
@@ -130,12 +130,12 @@ class Spooled:
         seams = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(months)]
         for a, b in itertools.pairwise(seams):
             month = int(months[a])
-            fp = self._files.get(month)
-            if fp is None:
-                fp = self._files[month] = open(self._folder / f"{month}.json", "wb")  # noqa: SIM115
-            fp.write(run(a, b))
-            with open(self._folder / f"{month}.rows", "ab") as rows:
-                numbers[a:b].tofile(rows)
+            if month not in self._files:
+                self._files[month] = (open(self._folder / f"{month}.json", "wb"),  # noqa: SIM115
+                                      open(self._folder / f"{month}.rows", "wb"))  # noqa: SIM115
+            line_file, row_file = self._files[month]
+            line_file.write(run(a, b))
+            numbers[a:b].tofile(row_file)
         self.rows += len(dates)
         low, high = dates.min(), dates.max()
         self.first = low if self.first is None else min(self.first, low)
@@ -143,8 +143,9 @@ class Spooled:
 
     def close(self) -> None:
         """Flush the month files (before :meth:`batch` reads them)."""
-        for fp in self._files.values():
-            fp.close()
+        for line_file, row_file in self._files.values():
+            line_file.close()
+            row_file.close()
 
     def batch(self, month: int) -> Batch:
         if month not in self._files:
