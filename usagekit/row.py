@@ -1,0 +1,190 @@
+"""The usage row: every name and type a stage needs to speak of it, declared once.
+
+A stored row is the legacy Usage API's row (``jq -c '.results[]'``), in this field order:
+the id/name fields (:data:`ID_FIELDS`), the counts (:data:`COUNT_FIELDS`), ``date``, and
+``platform`` where grouped by it (:data:`OPTIONAL_FIELDS`). The dataset adds its Hive
+partition keys (:data:`PARTITION_KEYS`).
+
+Each dimension (:data:`DIMENSIONS`) carries its groupBy name in both APIs' spellings, its
+part of the dataset's grouping key, the row fields it fills and its aggregates filter; each
+count (:data:`COUNTS`) its row field, metric name and aggregates field. Granularities come in
+the API's spelling (:data:`GRANULARITIES`) and the dataset's (:data:`GRANULARITY_VALUES`).
+Types are declared once as Glue/Hive types (:data:`STORED_COLUMNS`) and mapped to Arrow,
+SQL and pandas here (:func:`arrow_schema`, :data:`SQL_COLUMNS`, :func:`pandas_dtypes`).
+
+This module imports nothing heavy: pandas and pyarrow load only when their types are asked
+for. The sandbox keeps a vocabulary of its own on purpose (it plays Genesys Cloud).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One groupBy dimension.
+
+    Attributes
+    ----------
+    group_by : str
+        The legacy API's groupBy name (the kit's canonical spelling): ``OAuthClientId``.
+    aggregates : str
+        The aggregates API's groupBy name: ``OauthClientId``.
+    key : str
+        Its part of the dataset's grouping key: ``oauthclientid``.
+    fields : tuple of str
+        The row fields it fills: ``("clientId", "clientName")``.
+    filter : str
+        The aggregates API's filter of it: ``oauthClientIds``.
+    """
+
+    group_by: str
+    aggregates: str
+    key: str
+    fields: tuple[str, ...]
+    filter: str
+
+
+@dataclass(frozen=True)
+class Count:
+    """One count of a row.
+
+    Attributes
+    ----------
+    field : str
+        The row field: ``requests``.
+    metric : str
+        The metric that asks for it (both APIs): ``Requests``.
+    aggregates : str
+        The aggregates API's field (and ``sortBy`` name): ``requestCount``.
+    """
+
+    field: str
+    metric: str
+    aggregates: str
+
+
+#: The groupBy dimensions, in grouping-key order.
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension("OAuthClientId", "OauthClientId", "oauthclientid", ("clientId", "clientName"),
+              "oauthClientIds"),
+    Dimension("OrganizationId", "OrganizationId", "organizationid", ("organizationId",),
+              "organizationIds"),
+    Dimension("UserId", "UserId", "userid", ("userId",), "userIds"),
+    Dimension("TemplateUri", "TemplateUri", "templateuri", ("templateUri",), "templateUris"),
+    Dimension("HttpMethod", "HttpMethod", "httpmethod", ("httpMethod",), "httpMethods"),
+    Dimension("Platform", "Platform", "platform", ("platform",), "platforms"),
+)
+#: The counts, in the legacy API's field order. ``status429`` is part of ``status400``.
+COUNTS: tuple[Count, ...] = (
+    Count("status200", "Status200", "status200"),
+    Count("status300", "Status300", "status300"),
+    Count("status400", "Status400", "status400"),
+    Count("status500", "Status500", "status500"),
+    Count("status429", "Status429", "status429"),
+    Count("requests", "Requests", "requestCount"),
+)
+
+CLIENT_ID = "clientId"
+CLIENT_NAME = "clientName"
+ORGANIZATION_ID = "organizationId"
+USER_ID = "userId"
+TEMPLATE_URI = "templateUri"
+HTTP_METHOD = "httpMethod"
+DATE = "date"
+PLATFORM = "platform"
+REQUESTS = "requests"
+STATUS429 = "status429"
+
+#: The id/name fields of a legacy row, in the API's order.
+ID_FIELDS: tuple[str, ...] = (CLIENT_ID, CLIENT_NAME, ORGANIZATION_ID, USER_ID, TEMPLATE_URI,
+                              HTTP_METHOD)
+#: The count fields, in the API's order.
+COUNT_FIELDS: tuple[str, ...] = tuple(c.field for c in COUNTS)
+#: Every field of a legacy API row, in the API's order.
+API_FIELDS: tuple[str, ...] = (*ID_FIELDS, *COUNT_FIELDS, DATE)
+#: Fields only some rows carry (the aggregates API's ``platform``, when grouped by it).
+OPTIONAL_FIELDS: tuple[str, ...] = (PLATFORM,)
+#: Every field a stored row may hold, in file order.
+ROW_FIELDS: tuple[str, ...] = (*API_FIELDS, *OPTIONAL_FIELDS)
+
+#: groupBy names (legacy spelling, the kit's canonical one), in grouping-key order.
+GROUP_BY: tuple[str, ...] = tuple(d.group_by for d in DIMENSIONS)
+#: Grouping-key parts, in order.
+GROUPING_KEYS: tuple[str, ...] = tuple(d.key for d in DIMENSIONS)
+#: Grouping-key part -> the row fields that dimension fills.
+GROUP_FIELDS: dict[str, tuple[str, ...]] = {d.key: d.fields for d in DIMENSIONS}
+#: The grouping key of rows grouped by nothing.
+NO_GROUPING = "none"
+#: Metric names (either API), in the legacy API's order.
+METRICS: tuple[str, ...] = tuple(c.metric for c in COUNTS)
+#: Metric name -> row field.
+METRIC_FIELDS: dict[str, str] = {c.metric: c.field for c in COUNTS}
+#: Aggregates ``sortBy`` names -> the row field each orders.
+SORT_FIELDS: dict[str, str] = {
+    DATE: DATE, PLATFORM: PLATFORM, HTTP_METHOD: HTTP_METHOD, TEMPLATE_URI: TEMPLATE_URI,
+    **{c.aggregates: c.field for c in COUNTS},
+    "oauthClientId": CLIENT_ID, "oauthClientName": CLIENT_NAME, USER_ID: USER_ID,
+    ORGANIZATION_ID: ORGANIZATION_ID,
+}
+
+#: Granularities in the API's spelling.
+GRANULARITIES: tuple[str, ...] = ("Day", "Week", "Month")
+#: Granularities in the dataset's spelling (the ``granularity`` partition's values).
+GRANULARITY_VALUES: tuple[str, ...] = tuple(g.lower() for g in GRANULARITIES)
+#: HTTP methods the Usage API records (and the aggregates ``httpMethods`` filter takes).
+HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+#: The two Usage APIs.
+APIS: tuple[str, ...] = ("legacy", "aggregates")
+
+#: Stored columns -> Glue/Hive type, in file order (Glue lower-cases the names; Athena's
+#: JSON SerDe and Parquet reader match them case-insensitively). ``date`` is the ISO text.
+STORED_COLUMNS: dict[str, str] = {
+    **dict.fromkeys(ID_FIELDS, "string"),
+    **dict.fromkeys(COUNT_FIELDS, "bigint"),
+    DATE: "string",
+    **dict.fromkeys(OPTIONAL_FIELDS, "string"),
+}
+#: Hive partition keys -> Glue/Hive type, outermost first.
+PARTITION_KEYS: dict[str, str] = {"granularity": "string", "grouping": "string",
+                                  "period": "string"}
+#: Glue/Hive type -> SQL type (Athena, Trino and DuckDB spell these alike).
+SQL_TYPES: dict[str, str] = {"string": "VARCHAR", "bigint": "BIGINT"}
+#: The dataset's columns as SQL sees them (stored columns, then partition keys).
+SQL_COLUMNS: dict[str, str] = {name: SQL_TYPES[kind]
+                               for name, kind in {**STORED_COLUMNS, **PARTITION_KEYS}.items()}
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a Glue/Hive type (``string`` or ``bigint``)."""
+    import pyarrow as pa
+
+    return {"string": pa.string(), "bigint": pa.int64()}[kind]
+
+
+def arrow_schema(columns: dict[str, str] | None = None) -> pa.Schema:
+    """The Arrow schema of ``columns`` (default :data:`STORED_COLUMNS`), as stored."""
+    import pyarrow as pa
+
+    return pa.schema([(name, arrow_type(kind))
+                      for name, kind in (columns or STORED_COLUMNS).items()])
+
+
+def pandas_dtypes() -> dict[str, Any]:
+    """Column -> pandas dtype of a typed frame.
+
+    Ids and names are ``string``, counts ``int64``, ``date`` ``datetime64[us, UTC]``, and
+    the partition keys ``string``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    kinds = {"string": pd.StringDtype(), "bigint": np.dtype("int64")}
+    dtypes: dict[str, Any] = {name: kinds[kind] for name, kind in STORED_COLUMNS.items()}
+    dtypes[DATE] = pd.DatetimeTZDtype(unit="us", tz="UTC")
+    return dtypes | {name: kinds[kind] for name, kind in PARTITION_KEYS.items()}
