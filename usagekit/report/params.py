@@ -30,7 +30,7 @@ from usagekit.analyses import FAIR_USE_ALLOWANCES, VIEW_METRICS
 from usagekit.config import ENGINES
 from usagekit.exceptions import ConfigError, QueryError
 from usagekit.query import Interval, grouping_key, parse_interval
-from usagekit.report.cells import notebook_name, parameters
+from usagekit.report.cells import Parameter, notebook_name, parameters
 from usagekit.row import APIS, GRANULARITIES, GROUP_BY, HTTP_METHODS
 
 _logger = logging.getLogger(__name__)
@@ -129,31 +129,6 @@ def default_interval(now: datetime | None = None, days: int = DEFAULT_DAYS) -> I
     return Interval(end - timedelta(days=days), end)
 
 
-def check_names(notebook: str | os.PathLike[str], names: Mapping[str, Any] | list[str]
-                ) -> None:
-    """Refuse secret-looking and unknown parameter names for ``notebook``.
-
-    Raises
-    ------
-    ConfigError
-        For a name that looks like a credential (never a parameter), one the notebook
-        does not declare (naming the valid ones), or an unknown notebook.
-    """
-    valid = parameters(notebook)
-    for name in names:
-        if _SECRET_NAME.search(name):
-            raise ConfigError(
-                f"parameter {name!r} looks like a credential; credentials are never notebook "
-                f"parameters: set {config.ENV_CLIENT_ID}/{config.ENV_CLIENT_SECRET} "
-                f"(or {config.ENV_ACCESS_TOKEN}) and {config.ENV_REGION} in the environment"
-            )
-        if name not in valid:
-            raise ConfigError(
-                f"unknown parameter {name!r} for the {notebook_name(notebook)} notebook: "
-                f"valid names are {', '.join(valid)}"
-            )
-
-
 def validate(notebook: str | os.PathLike[str], /, env: Mapping[str, str] | None = None,
              now: datetime | None = None, **values: Any) -> NotebookParams:
     """Check and resolve a notebook's parameters.
@@ -187,8 +162,7 @@ def validate(notebook: str | os.PathLike[str], /, env: Mapping[str, str] | None 
     ('Week', 21)
     """
     env = os.environ if env is None else env
-    declared = parameters(notebook)
-    check_names(notebook, values)
+    declared = _declared(notebook, values)
     _refuse_secret_values(values, env)
     for name, value in values.items():
         values[name] = _typed(name, value, declared[name].type)
@@ -208,8 +182,7 @@ def parse_value(notebook: str | os.PathLike[str], name: str, text: str) -> Any:
     ConfigError
         For an unknown or secret-looking name, or text that is not of the right type.
     """
-    check_names(notebook, [name])
-    kind = parameters(notebook)[name].type
+    kind = _declared(notebook, [name])[name].type
     if kind is bool:
         lowered = text.strip().lower()
         if lowered in {"true", "yes", "1"}:
@@ -223,6 +196,32 @@ def parse_value(notebook: str | os.PathLike[str], name: str, text: str) -> Any:
         return kind(text)
     except ValueError:
         raise ConfigError(f"invalid {name} {text!r}: expected {_TYPE_WORDS[kind]}") from None
+
+
+def _declared(notebook: str | os.PathLike[str], names: Mapping[str, Any] | list[str]
+              ) -> dict[str, Parameter]:
+    """The parameters ``notebook`` declares, once ``names`` are known to be among them.
+
+    Raises
+    ------
+    ConfigError
+        For a name that looks like a credential (never a parameter), one the notebook
+        does not declare (naming the valid ones), or an unknown notebook.
+    """
+    valid = parameters(notebook)
+    for name in names:
+        if _SECRET_NAME.search(name):
+            raise ConfigError(
+                f"parameter {name!r} looks like a credential; credentials are never notebook "
+                f"parameters: set {config.ENV_CLIENT_ID}/{config.ENV_CLIENT_SECRET} "
+                f"(or {config.ENV_ACCESS_TOKEN}) and {config.ENV_REGION} in the environment"
+            )
+        if name not in valid:
+            raise ConfigError(
+                f"unknown parameter {name!r} for the {notebook_name(notebook)} notebook: "
+                f"valid names are {', '.join(valid)}"
+            )
+    return valid
 
 
 def _typed(name: str, value: Any, kind: type) -> Any:
