@@ -51,7 +51,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
     with pytest.MonkeyPatch.context() as mp:
         for name in GENESYS_VARS:
             mp.delenv(name, raising=False)
-        assert refresh(validate("explorer", interval=INTERVAL, dataset=location)) == "sandbox"
+        params = validate("explore-interactive", interval=INTERVAL, dataset=location)
+        assert refresh(params) == "sandbox"
     return location
 
 
@@ -225,8 +226,9 @@ def test_export_writes_the_view_on_screen(app: ExplorerApp, rows: pd.DataFrame) 
 
 
 def test_parameters_pick_the_first_view(dataset: str, rows: pd.DataFrame) -> None:
-    params = validate("explorer", interval=INTERVAL, dataset=dataset, client="wallboard",
-                      template_uri="QUEUES/OBSERVATIONS", metric="status429", refresh=False)
+    params = validate("explore-interactive", interval=INTERVAL, dataset=dataset,
+                      client="wallboard", template_uri="QUEUES/OBSERVATIONS", metric="status429",
+                      refresh=False)
     with open_engine("local", dataset) as engine:
         selection = first_selection(Explorer(engine), params)
         wanted = rows[rows["clientName"].str.lower().str.contains("wallboard")]
@@ -235,7 +237,7 @@ def test_parameters_pick_the_first_view(dataset: str, rows: pd.DataFrame) -> Non
         assert selection.metric == "status429"
         with pytest.raises(ConfigError, match=r"invalid client 'no-such'.*valid: "):
             first_selection(Explorer(engine), validate(
-                "explorer", interval=INTERVAL, dataset=dataset, client="no-such"))
+                "explore-interactive", interval=INTERVAL, dataset=dataset, client="no-such"))
 
 
 def test_bad_values_name_the_valid_ones() -> None:
@@ -246,9 +248,9 @@ def test_bad_values_name_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match=r"invalid granularity 'Hour'.*Day, Week, Month"):
         Selection(iv, granularity="Hour")
     with pytest.raises(ConfigError, match=r"invalid metric 'hits'.*error_rate"):
-        validate("explorer", interval=INTERVAL, metric="hits")
+        validate("explore-interactive", interval=INTERVAL, metric="hits")
     with pytest.raises(ConfigError, match=r"invalid engine 'spark'.*local, athena"):
-        validate("explorer", interval=INTERVAL, engine="spark")
+        validate("explore-interactive", interval=INTERVAL, engine="spark")
     with pytest.raises(ConfigError, match="invalid endpoint"):
         Selection(iv, clients=("c1",)).drill("not a pair")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from usagekit.report.params import NOTEBOOK_PARAMETERS
+from usagekit.report.cells import notebooks, parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
@@ -19,13 +19,25 @@ BIN = Path(sys.executable).parent
 #: Metadata that executions add and nbstripout keeps unless told (notebook-stack.md §5.3).
 EXTRA_KEYS = ("metadata.papermill cell.metadata.papermill cell.metadata.execution "
               "metadata.language_info.version metadata.widgets")
-#: Which parameter set each numbered notebook validates.
-KINDS = {"01-fetch-usage.ipynb": "fetch", "02-explore-usage.ipynb": "explore",
-         "03-usage-report.ipynb": "report", "04-explore-interactive.ipynb": "explorer"}
+#: The name each numbered notebook goes by (its file name without the number).
+KINDS = {"01-fetch-usage.ipynb": "fetch-usage", "02-explore-usage.ipynb": "explore-usage",
+         "03-usage-report.ipynb": "usage-report",
+         "04-explore-interactive.ipynb": "explore-interactive"}
 
 
 def test_the_numbered_notebooks_exist() -> None:
     assert set(KINDS) <= {p.name for p in NOTEBOOKS}
+    assert {name: path.name for name, path in notebooks().items()} == {
+        name: file for file, name in KINDS.items()}
+
+
+def test_a_parameter_name_has_one_type_in_every_notebook() -> None:
+    """Rules go by name (usagekit.report.params), so a name means the same everywhere."""
+    types: dict[str, set[type]] = {}
+    for name in KINDS.values():
+        for parameter in parameters(name).values():
+            types.setdefault(parameter.name, set()).add(parameter.type)
+    assert {name: kinds for name, kinds in types.items() if len(kinds) > 1} == {}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -85,7 +97,7 @@ def test_parameters_cell_is_first_typed_commented_and_validated_next(name: str) 
         assert isinstance(node, ast.AnnAssign), ast.unparse(node)
         assert isinstance(node.value, ast.Constant), "parameters are plain literals"
         names.append(node.target.id)  # type: ignore[attr-defined]
-    assert sorted(names) == sorted(NOTEBOOK_PARAMETERS[KINDS[name]])
+    assert names == list(parameters(KINDS[name]))
     for line in code[0].source.splitlines():
         comment = re.search(r"#\s*(.+)$", line)
         assert comment, f"no comment on {line!r}"

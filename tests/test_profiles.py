@@ -194,8 +194,8 @@ def test_broken_toml_never_quotes_the_file(home: Path) -> None:
 def test_profile_is_a_notebook_parameter_name_only(home: Path) -> None:
     from usagekit.report import validate
 
-    assert validate("report", profile="blueprint").profile == "blueprint"
-    assert validate("fetch").profile == ""
+    assert validate("usage-report", profile="blueprint").profile == "blueprint"
+    assert validate("fetch-usage").profile == ""
     with pytest.raises(ConfigError, match="invalid profile") as info:
-        validate("report", profile="not a/name")
+        validate("usage-report", profile="not a/name")
     assert "not a/name" not in str(info.value)

@@ -230,18 +230,18 @@ def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
     dataset = str(tmp_path / "data")
     values = {"interval": "2026-10-05/2026-10-26", "dataset": dataset, "refresh": False,
               "output_dir": str(tmp_path / "out")}
-    report_module.refresh(validate("report", **{**values, "refresh": True}), env={})
+    report_module.refresh(validate("usage-report", **{**values, "refresh": True}), env={})
     local = _Recording(DuckDBEngine(dataset))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(report_module, "open_engine", lambda kind, location: local)
-        on_duckdb = report_module.collect(validate("report", **values), now=STARTED)
+        on_duckdb = report_module.collect(validate("usage-report", **values), now=STARTED)
     assert not on_duckdb.missing and on_duckdb.summary()["totals"]["requests"] > 0
 
     boto3.client("s3").create_bucket(Bucket="athena-results")
     monkeypatch.setenv("USAGEKIT_ATHENA_OUTPUT", "s3://athena-results/usagekit/")
     for _text, _params, frame in local.calls:
         _queue_in_moto(aws, frame)
-    on_athena = report_module.collect(validate("report", **values, engine="athena"),
+    on_athena = report_module.collect(validate("usage-report", **values, engine="athena"),
                                       now=STARTED)
 
     athena = boto3.client("athena")
@@ -276,7 +276,7 @@ def test_refresh_on_consecutive_days_keeps_whole_weeks(tmp_path: Path) -> None:
 
     dataset = str(tmp_path / "data")
     for interval in ("2026-10-06/2026-10-20", "2026-10-07/2026-10-21"):  # a Tue, then a Wed
-        report_module.refresh(validate("report", interval=interval, dataset=dataset), env={})
+        report_module.refresh(validate("usage-report", interval=interval, dataset=dataset), env={})
     weeks = open_dataset(dataset).read(granularity="week")
     assert set(weeks["date"].dt.strftime("%Y-%m-%d")) == {"2026-10-05", "2026-10-12",
                                                           "2026-10-19"}

@@ -343,8 +343,9 @@ def report_dataset(trino_root: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     dataset = trino_root / "report_ndjson"
     out = tmp_path_factory.mktemp("report-out")
-    report_module.refresh(validate("report", interval=REPORT_INTERVAL, dataset=str(dataset),
-                                   refresh=True, output_dir=str(out)), env={})
+    report_module.refresh(validate("usage-report", interval=REPORT_INTERVAL,
+                                   dataset=str(dataset), refresh=True, output_dir=str(out)),
+                          env={})
     return dataset
 
 
@@ -370,8 +371,9 @@ def test_report_data_is_the_same_on_trino(report_dataset: Path,
 
     values = {"interval": REPORT_INTERVAL, "dataset": str(report_dataset), "refresh": False}
     made_at = datetime(2026, 10, 26, 6, tzinfo=UTC)
-    on_duckdb = report_module.collect(validate("report", **values), now=made_at)
-    on_trino = report_module.collect(validate("report", **values, engine="trino"), now=made_at)
+    on_duckdb = report_module.collect(validate("usage-report", **values), now=made_at)
+    on_trino = report_module.collect(validate("usage-report", **values, engine="trino"),
+                                     now=made_at)
     assert not on_duckdb.missing and not on_trino.missing
     assert on_trino.source["engine"] == "Trino (hive.genesysclouddb.report_usage)"
     for name, frame in on_duckdb.frames.items():

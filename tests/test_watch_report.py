@@ -30,7 +30,7 @@ def no_genesys(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_blueprint_month_query_answers_after_the_default_refresh(
         no_genesys: None, tmp_path: Path) -> None:
     dataset = str(tmp_path / "data")
-    refresh(validate("report", dataset=dataset))  # the embedded default: the last 90 days
+    refresh(validate("usage-report", dataset=dataset))  # the embedded default: the last 90 days
     with DuckDBEngine(dataset) as engine:
         rows = engine.sql(BLUEPRINT_SQL)
         days = engine.sql("SELECT min(\"date\") AS first, max(\"date\") AS last FROM "
@@ -53,7 +53,7 @@ def test_first_screen_opens_with_the_alerts_check_prints(
     expected = [a["message"] for a in json.loads(capsys.readouterr().out)["alerts"]]
     assert any(m.startswith("Wallboard (id-wallboard) got 200 429s") for m in expected)
 
-    params = validate("report", dataset=str(dataset), refresh=False,
+    params = validate("usage-report", dataset=str(dataset), refresh=False,
                       interval=f"{last - timedelta(days=13)}/{last + timedelta(days=1)}")
     text = str(headline(collect(params)))
     first = text.split("\n")
@@ -67,7 +67,7 @@ def test_first_screen_says_when_no_alert_fires(tmp_path: Path) -> None:
     last = datetime.now(UTC).date() - timedelta(days=1)
     dataset = tmp_path / "data"
     store(dataset, quiet_days(last, days=35))
-    params = validate("report", dataset=str(dataset), refresh=False,
+    params = validate("usage-report", dataset=str(dataset), refresh=False,
                       interval=f"{last - timedelta(days=27)}/{last + timedelta(days=1)}")
     text = str(headline(collect(params)))
     assert text.startswith(f"**Alerts:** none fire (`usagekit check` rules, last complete day "

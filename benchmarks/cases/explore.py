@@ -115,7 +115,7 @@ def _embedded(ctx: Context) -> CaseResult:
 
     root = ctx.work_dir / "explore-embedded" / "data"
     env = {k: v for k, v in os.environ.items() if k not in GENESYS_VARS}
-    params = validate("explorer", dataset=str(root), env=env)
+    params = validate("explore-interactive", dataset=str(root), env=env)
     refresh(params, env)
     payloads = _runs(ctx, "explore-kit", root, ctx.work_dir / "explore-embedded" / "runs",
                      {"interval": params.interval.text})

@@ -30,15 +30,16 @@ def register(sub: Any) -> None:
             f"environment ({config.ENV_REGION}, {config.ENV_CLIENT_ID}, "
             f"{config.ENV_CLIENT_SECRET} or {config.ENV_ACCESS_TOKEN}); without them the "
             "report runs on the embedded sandbox. A failing run exits non-zero and keeps "
-            "the executed notebook in its run folder."
+            "the executed notebook in its run folder. A parameter left out takes its "
+            "default from the notebook's parameters cell."
         ),
     )
     parser.add_argument("--interval", help='ISO-8601 interval, e.g. "2026-10-01/2026-11-01" '
                         "(default: the last 90 complete UTC days)")
     parser.add_argument("--granularity", choices=GRANULARITIES, type=str.title,
-                        help="period of the time series (default: Day)")
+                        help="period of the time series")
     parser.add_argument("--engine", choices=ENGINES, type=str.lower,
-                        help="local (DuckDB) or athena (default: local)")
+                        help="local (DuckDB), athena or trino")
     parser.add_argument("--dataset", metavar="LOC",
                         help="dataset folder or s3://bucket/prefix/ "
                         f"(default: ${config.ENV_DATASET}, the ${config.ENV_STACK} stack's "
@@ -46,12 +47,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--profile", metavar="NAME",
                         help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
                              "credentials and region (a name, passed to the notebook)")
-    parser.add_argument("--top-n", type=int, help="clients named in charts (default: 10)")
+    parser.add_argument("--top-n", type=int, help="clients named in charts")
     parser.add_argument("--licence-tier", choices=tuple(FAIR_USE_ALLOWANCES),
                         type=lambda text: text.replace(" ", "").upper(),
-                        help="fair-use licence tier (default: CX2)")
+                        help="fair-use licence tier")
     parser.add_argument("--licensed-users", type=int,
-                        help="named users under that tier (default: 100)")
+                        help="named users under that tier")
     parser.add_argument("--no-refresh", dest="refresh", action="store_const", const=False,
                         help="analyse the dataset as it is, without syncing it first")
     parser.add_argument("--output-dir", metavar="DIR", default=None,
@@ -66,9 +67,10 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from usagekit.report import REPORT_NOTEBOOK, run_report  # pandas, matplotlib: load late
 
+    notebook = Path(args.notebook) if args.notebook else REPORT_NOTEBOOK
     values: dict[str, Any] = {}
     for name, text in args.parameter:
-        values[name] = parse_value("report", name, text)
+        values[name] = parse_value(notebook, name, text)
     for name in _FLAGS:
         value = getattr(args, name)
         if value is not None:
@@ -76,7 +78,6 @@ def _run(args: argparse.Namespace) -> int:
     if values.get("dataset") and not config.is_s3(values["dataset"]):
         values["dataset"] = os.path.abspath(values["dataset"])  # relative to the caller
     output_dir = Path(args.output_dir).resolve() if args.output_dir else None
-    result = run_report(values, output_dir, notebook=args.notebook or REPORT_NOTEBOOK,
-                        kernel=args.kernel)
+    result = run_report(values, output_dir, notebook=notebook, kernel=args.kernel)
     print(result.html)
     return 0

@@ -1,6 +1,7 @@
 """What the explorer notebook calls: refresh the dataset, open the explorer on the engine.
 
->>> app = open_explorer(validate("explorer", interval="2026-10-26/2026-11-16"))  # doctest: +SKIP
+>>> params = validate("explore-interactive", interval="2026-10-26/2026-11-16")  # doctest: +SKIP
+>>> app = open_explorer(params)  # doctest: +SKIP
 >>> app  # the widgets; app.view is what they show  # doctest: +SKIP
 """
 

@@ -26,10 +26,11 @@ from usagekit.lazy import lazy_exports
 #: importing ``usagekit.report.params`` (``usagekit report --help``) loads no pandas.
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "artefacts": ("REPORT_TITLE", "Artefacts", "Chart", "Markdown"),
+    "cells": ("Parameter", "notebooks", "parameters"),
     "collect": ("REPORT_GROUP_BY", "ReportData", "breakdown", "collect", "load_usage",
                 "rate_limited", "refresh"),
     "headline": ("headline",),
-    "params": ("NOTEBOOK_PARAMETERS", "NotebookParams", "default_interval", "validate"),
+    "params": ("NotebookParams", "default_interval", "validate"),
     "run": ("EXECUTED_NAME", "HTML_NAME", "REPORT_NOTEBOOK", "ReportResult", "render_html",
             "run_folder", "run_report"),
 })

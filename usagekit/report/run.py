@@ -93,9 +93,9 @@ def run_report(
     Parameters
     ----------
     parameters : Mapping, optional
-        Report parameters (see :data:`usagekit.report.params.NOTEBOOK_PARAMETERS` ``["report"]``),
-        validated before the kernel starts. ``output_dir`` is not one of them here: the
-        run folder is passed to the notebook as its ``output_dir``.
+        The notebook's parameters (its ``parameters`` cell declares them), validated
+        before the kernel starts. ``output_dir`` is not one of them here: the run folder
+        is passed to the notebook as its ``output_dir``.
     output_dir : path, optional
         The reports folder holding the run folders (default ``reports/`` of the project).
     notebook : path
@@ -124,10 +124,10 @@ def run_report(
         )
     run_dir = run_folder(output_dir, now)
     values["output_dir"] = str(run_dir)
-    validate("report", **values)
     source = Path(notebook)
     if not source.is_file():
         raise ReportError(f"report notebook {str(source)!r} not found")
+    validate(source, **values)
     run_dir.mkdir(parents=True, exist_ok=True)
     executed = run_dir / EXECUTED_NAME
     started = time.monotonic()
