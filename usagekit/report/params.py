@@ -327,7 +327,7 @@ def _interval(text: str, now: datetime | None) -> Interval:
     try:
         return parse_interval(text.strip())
     except QueryError as exc:
-        raise ConfigError(f"invalid interval parameter: {exc}") from None
+        raise ConfigError(f"invalid interval parameter: {exc}") from exc
 
 
 def _dataset(text: str, env: Mapping[str, str]) -> str:
