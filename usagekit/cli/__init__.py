@@ -21,6 +21,7 @@ from usagekit.exceptions import UsagekitError
 
 _COMMAND_MODULES = (sandbox, fetch, dataset, imports, engine, watch, report)
 
+#: Exit statuses (:data:`EPILOG` says what each means; 0 is success).
 FAILED = 1
 BAD_INPUT = 2
 BUG = 70  # EX_SOFTWARE of sysexits.h
@@ -31,8 +32,8 @@ EPILOG = f"""exit status:
   0    done
   {FAILED}    failed: Genesys Cloud, AWS, Trino, DuckDB, the dataset or the report notebook
        refused or could not do it (the message says which)
-  {BAD_INPUT}    bad input: an invalid option, setting, query, rules file or rows (nothing was
-       sent or changed), or a usage error
+  {BAD_INPUT}    bad input: an invalid option, setting, query, rules file or rows, or a usage
+       error
   {BUG}   internal error: a bug in usagekit; the traceback follows, please report it
   {INTERRUPTED}  interrupted (Ctrl-C)
   {BROKEN_PIPE}  the reader of the output went away (e.g. `usagekit analyze --list | head`)
