@@ -227,7 +227,7 @@ def ndjson_table(data: bytes) -> pa.Table | None:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InvalidRowsError(f"malformed usage NDJSON: {exc}") from None
+        raise InvalidRowsError(f"malformed usage NDJSON: {exc}") from exc
 
 
 def table_frame(
@@ -301,12 +301,12 @@ def _to_utc(values: pd.Series) -> pd.Series:
     text = values.astype(_STRING)
     try:
         parsed = pd.to_datetime(text, format="ISO8601", utc=True)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
         bad = _first_bad_date(text)
         raise InvalidRowsError(
             f"invalid date {bad!r}: expected ISO-8601 like '2021-01-12T00:00:00Z', "
             "'2021-01-12T00:00:00.000Z' or '2021-01-12'"
-        ) from None
+        ) from exc
     if parsed.isna().any():
         raise InvalidRowsError(
             f"row {int(parsed.isna().to_numpy().argmax()) + 1} has no 'date'"

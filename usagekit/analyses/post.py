@@ -22,9 +22,9 @@ def parse_timestamp(value: Any, what: str) -> pd.Timestamp:
 
     try:
         stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid {what} {value!r}: expected an ISO-8601 date or "
-                          "datetime such as 2026-10-01 or 2026-10-01T00:00:00Z") from None
+                          "datetime such as 2026-10-01 or 2026-10-01T00:00:00Z") from exc
     if pd.isna(stamp):
         raise ConfigError(f"invalid {what} {value!r}")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

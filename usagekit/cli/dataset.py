@@ -103,6 +103,6 @@ def _open_input(name: str) -> Iterator[IO[bytes]]:
     try:
         fp = open(name, "rb")  # noqa: SIM115
     except OSError as exc:
-        raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from None
+        raise InvalidRowsError(f"cannot read {name}: {exc.strerror}") from exc
     with fp:
         yield open_rows(fp, name)

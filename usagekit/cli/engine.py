@@ -122,6 +122,8 @@ def _open(args: argparse.Namespace) -> Any:
     if args.output is not None and args.output.suffix.lower() not in _OUTPUT_SUFFIXES:
         raise ConfigError(f"invalid --output {str(args.output)!r}: use a file name ending in "
                           f"{' or '.join(_OUTPUT_SUFFIXES)}")
+    if args.max_rows < 0:
+        raise ConfigError(f"invalid --max-rows {args.max_rows}: expected 0 (all rows) or more")
     return open_engine(args.engine, args.dataset)
 
 

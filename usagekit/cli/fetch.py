@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                     f"{query.interval.text}: resume with --interval {piece.interval.text}, "
                     f"then fetch from {piece.interval.end:%Y-%m-%d} on"
                     + ("; earlier months are stored)" if dataset is not None else ")"),
-                    execution_id=exc.execution_id) from None
+                    execution_id=exc.execution_id) from exc
             rows += len(result)
             ids += result.execution_ids
             if dataset is not None:

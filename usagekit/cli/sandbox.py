@@ -15,6 +15,7 @@ from datetime import date
 from types import FrameType
 from typing import Any
 
+from usagekit.exceptions import ConfigError
 from usagekit.sandbox import MAX_ROWS_PER_DAY, MIN_ROWS_PER_DAY, Sandbox, check_rows_per_day
 
 
@@ -72,10 +73,10 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C or SIGTERM); 0 on a clean stop, 1 if binding fails."""
     if not 0 <= args.port <= 65535:
-        raise ValueError(f"invalid --port {args.port}; valid: 0 (any free port) to 65535")
+        raise ConfigError(f"invalid --port {args.port}; valid: 0 (any free port) to 65535")
     if args.rate_limit < 1 or args.rate_window <= 0:
-        raise ValueError(f"invalid rate limit {args.rate_limit} per {args.rate_window} s; "
-                         "valid: --rate-limit >= 1 and --rate-window > 0")
+        raise ConfigError(f"invalid rate limit {args.rate_limit} per {args.rate_window} s; "
+                          "valid: --rate-limit >= 1 and --rate-window > 0")
     sandbox = Sandbox(args.host, args.port, seed=args.seed, client_id=args.client_id,
                       client_secret=args.client_secret, query_seconds=args.query_seconds,
                       rate_limit=args.rate_limit, rate_window=args.rate_window,

@@ -21,13 +21,13 @@ from usagekit.config import (
     SYNC_TRAILING_DAYS,
     dataset_location,
 )
-from usagekit.exceptions import QueryError, UsagekitError
+from usagekit.exceptions import QueryError
 
 _DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
                  f"${ENV_STACK} stack's data location, or {DEFAULT_DATASET})")
 CHECK_EPILOG = """exit status: 0 nothing fires, 1 something fires, 2 an error (bad rules,
 option or webhook URL, unreadable data, or a webhook that failed: its notices are kept and
-sent on the next run)."""
+sent on the next run), 70 a bug in usagekit (its traceback follows)."""
 
 
 def register(sub: Any) -> None:
@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
     check.add_argument("--engine", choices=ENGINES, default="local",
                        help="local: DuckDB over --dataset; athena: the Glue table; trino: the "
                             "cluster USAGEKIT_TRINO_URL names")
-    check.set_defaults(handler=run_check)
+    check.set_defaults(handler=run_check, error_status=2)  # a kit error: 2, not 1 (fires)
 
 
 def _values(items: list[str]) -> list[str]:
@@ -110,14 +110,6 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Handle ``usagekit check``: 0 nothing fires, 1 something fires, 2 an error."""
-    try:
-        return _check(args)
-    except (UsagekitError, ValueError) as exc:
-        print(f"usagekit: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _check(args: argparse.Namespace) -> int:
     from usagekit.engine import open_engine
     from usagekit.watch import StateStore, deliver, evaluate, load_rules, webhook
 
@@ -155,5 +147,5 @@ def _check(args: argparse.Namespace) -> int:
 def _date(text: str, flag: str) -> date:
     try:
         return date.fromisoformat(text.strip())
-    except ValueError:
-        raise QueryError(f"invalid {flag} {text!r}: expected a date YYYY-MM-DD") from None
+    except ValueError as exc:
+        raise QueryError(f"invalid {flag} {text!r}: expected a date YYYY-MM-DD") from exc

@@ -173,9 +173,9 @@ class TrinoSettings:
                               "with no query or fragment")
         try:
             parts.port  # noqa: B018 - urllib checks the port when it is read
-        except ValueError:
+        except ValueError as exc:  # (urllib names the port only, never the password)
             raise ConfigError(f"invalid port in the Trino URL {shown!r}: expected "
-                              f"{_TRINO_URL_FORM}") from None
+                              f"{_TRINO_URL_FORM}") from exc
         path = [p for p in parts.path.split("/") if p]
         if not 1 <= len(path) <= 2:
             raise ConfigError(f"the Trino URL {shown!r} must name a catalog (and optionally a "

@@ -71,7 +71,7 @@ class _Lines:
         try:
             rows = cls._decoder.decode_lines(b"\n".join(lines))
         except msgspec.DecodeError as exc:
-            raise DatasetError(f"a stored NDJSON file is unreadable: {exc}") from None
+            raise DatasetError(f"a stored NDJSON file is unreadable: {exc}") from exc
         dates = pd.to_datetime(pd.Series([r.date for r in rows], dtype=object), format="ISO8601",
                                utc=True)
         return lines, dates
@@ -280,10 +280,10 @@ def stored_format(storage: Storage, files: list[str] | None = None
     if manifest is not None:
         try:
             fmt = json.loads(manifest)["format"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError) as exc:
             raise DatasetError(
                 f"unreadable {MANIFEST} at {storage.location}: expected JSON with a 'format'"
-            ) from None
+            ) from exc
         if fmt not in FORMATS:
             raise DatasetError(f"{MANIFEST} at {storage.location} names format {fmt!r}: "
                                f"expected one of {', '.join(FORMATS)}")

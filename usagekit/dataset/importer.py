@@ -396,7 +396,7 @@ def _frames(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
             except InvalidRowsError as exc:
                 raise InvalidRowsError(
                     f"it holds no usage rows ({exc}); usage rows are JSON objects with the "
-                    f"fields {', '.join(API_FIELDS)}") from None
+                    f"fields {', '.join(API_FIELDS)}") from exc
             if table is not None and table.num_rows:
                 yield table_frame(table, granularity=source.granularity, grouping=grouping)
 
@@ -409,7 +409,7 @@ def _named(source: SourceFile) -> Iterator[None]:
     except InvalidRowsError as exc:
         text = str(exc)
         named = text if text.startswith(source.url) else f"{source.url}: {text}"
-        raise InvalidRowsError(f"{named}; nothing was imported") from None
+        raise InvalidRowsError(f"{named}; nothing was imported") from exc
 
 
 def _refuse_repeats(frame: pd.DataFrame, grouping: str, origins: list[str]) -> None:

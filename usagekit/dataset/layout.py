@@ -123,10 +123,10 @@ def bound(value: Any) -> pd.Timestamp | None:
         value = datetime(value.year, value.month, value.day)
     try:
         stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError) as exc:
         raise DatasetError(
             f"invalid bound {value!r}: expected a date or ISO-8601 timestamp like '2021-01-12'"
-        ) from None
+        ) from exc
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 

@@ -56,7 +56,7 @@ class LocalStorage:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise DatasetError(f"cannot read {self.root / rel}: {exc.strerror}") from None
+            raise DatasetError(f"cannot read {self.root / rel}: {exc.strerror}") from exc
 
     def replace(self, rel: str, data: bytes) -> None:
         """Write ``data`` to a temporary file beside ``rel``, then rename it over ``rel``."""
@@ -64,7 +64,7 @@ class LocalStorage:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DatasetError(f"cannot create {target.parent}: {exc.strerror}") from None
+            raise DatasetError(f"cannot create {target.parent}: {exc.strerror}") from exc
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()
@@ -80,7 +80,7 @@ class LocalStorage:
                 tmp.unlink()
             raise DatasetError(
                 f"cannot write {target}: {exc.strerror or exc}; the previous file is unchanged"
-            ) from None
+            ) from exc
         _fsync_dir(target.parent)
 
     def delete(self, rel: str) -> None:
@@ -89,7 +89,7 @@ class LocalStorage:
         try:
             target.unlink(missing_ok=True)
         except OSError as exc:
-            raise DatasetError(f"cannot delete {target}: {exc.strerror}") from None
+            raise DatasetError(f"cannot delete {target}: {exc.strerror}") from exc
         with contextlib.suppress(OSError):
             target.parent.rmdir()
 
@@ -137,11 +137,11 @@ def _acquire(path: Path, timeout: float, location: str) -> int:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)  # (again: see LocalStorage.lock)
         except OSError as exc:
-            raise DatasetError(f"cannot create {path.parent}: {exc.strerror}") from None
+            raise DatasetError(f"cannot create {path.parent}: {exc.strerror}") from exc
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError as exc:
-            raise DatasetError(f"cannot create the lock file {path}: {exc.strerror}") from None
+            raise DatasetError(f"cannot create the lock file {path}: {exc.strerror}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -155,7 +155,7 @@ def _acquire(path: Path, timeout: float, location: str) -> int:
             raise DatasetError(
                 f"cannot lock {path}: {exc.strerror}; the file system must support flock "
                 "(use a local folder); nothing was written"
-            ) from None
+            ) from exc
         if _same_file(fd, path):
             return fd
         os.close(fd)  # its holder removed it on release: lock the file now at that path

@@ -78,16 +78,16 @@ def _errors(action: str, target: str) -> Iterator[None]:
             raise DatasetError(
                 f"cannot {action} {target}: the bucket does not exist (create it, or deploy "
                 "the CloudFormation stack, or fix the --dataset location); nothing was changed"
-            ) from None
+            ) from exc
         if code in _DENIED:
             raise DatasetError(
                 f"cannot {action} {target}: access denied ({code}); check the IAM policy of "
                 "the AWS credentials in use; stored data is unchanged"
-            ) from None
+            ) from exc
         message = exc.response.get("Error", {}).get("Message", "")
-        raise DatasetError(f"cannot {action} {target}: {code} {message}".strip()) from None
+        raise DatasetError(f"cannot {action} {target}: {code} {message}".strip()) from exc
     except BotoCoreError as exc:
-        raise DatasetError(f"cannot {action} {target}: {exc}") from None
+        raise DatasetError(f"cannot {action} {target}: {exc}") from exc
 
 
 class S3Storage:
@@ -217,7 +217,7 @@ class S3Storage:
                     "write read it (one that takes no lock, or one that took the lock over "
                     f"when this write's lease of {self._lease_seconds:g} s ran out); this "
                     "write left it as that writer stored it. Run the write again"
-                ) from None
+                ) from exc
 
     # -- Glue ------------------------------------------------------------------------------
 

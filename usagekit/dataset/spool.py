@@ -180,7 +180,7 @@ class Spooled:
             except msgspec.DecodeError as exc:  # (ValidationError included)
                 raise InvalidRowsError(
                     f"row {self.rows + index + 1}: malformed usage NDJSON ({exc}): expected "
-                    "one JSON object with a 'date' per line") from None
+                    "one JSON object with a 'date' per line") from exc
         raise InvalidRowsError("malformed usage NDJSON: expected one JSON object per line")
 
 

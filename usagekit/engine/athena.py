@@ -73,9 +73,9 @@ def resolve_settings(settings: AthenaSettings, boto3_session: Any = None) -> Ath
     except botocore.exceptions.ClientError as exc:
         error = exc.response.get("Error", {})
         raise EngineError(f"cannot read Athena workgroup {settings.workgroup!r}: "
-                          f"{error.get('Code', '?')}: {error.get('Message', '')}") from None
+                          f"{error.get('Code', '?')}: {error.get('Message', '')}") from exc
     except botocore.exceptions.BotoCoreError as exc:
-        raise EngineError(f"cannot reach Athena: {type(exc).__name__}: {exc}") from None
+        raise EngineError(f"cannot reach Athena: {type(exc).__name__}: {exc}") from exc
     if not workgroup:
         raise EngineError(f"Athena workgroup {settings.workgroup!r} does not exist in "
                           f"{session.region_name}")
@@ -114,16 +114,16 @@ def read_sql(text: str, params: Sequence[Any], settings: AthenaSettings,
             boto3_session=boto3_session,
         )
     except (wr.exceptions.QueryFailed, wr.exceptions.QueryCancelled) as exc:
-        raise EngineError(f"Athena query failed: {exc}") from None
+        raise EngineError(f"Athena query failed: {exc}") from exc
     except wr.exceptions.NoFilesFound as exc:
-        raise EngineError(f"Athena returned no readable result: {exc}") from None
+        raise EngineError(f"Athena returned no readable result: {exc}") from exc
     except botocore.exceptions.BotoCoreError as exc:
-        raise EngineError(f"cannot reach Athena: {type(exc).__name__}: {exc}") from None
+        raise EngineError(f"cannot reach Athena: {type(exc).__name__}: {exc}") from exc
     except botocore.exceptions.ClientError as exc:
         error = exc.response.get("Error", {})
         raise EngineError(
             f"Athena refused the query: {error.get('Code', '?')}: {error.get('Message', '')}"
-        ) from None
+        ) from exc
 
 
 class AthenaEngine(EngineBase):

@@ -55,7 +55,7 @@ def parse_athena(text: str) -> exp.Expression:
     try:
         statements = [s for s in sqlglot.parse(text, read="athena") if s is not None]
     except ParseError as exc:
-        raise EngineError(f"SQL is not valid Athena (Trino) syntax: {exc}") from None
+        raise EngineError(f"SQL is not valid Athena (Trino) syntax: {exc}") from exc
     if len(statements) != 1:
         raise EngineError(
             f"expected exactly one SQL statement, got {len(statements)}: {text[:200]!r}"
@@ -107,6 +107,6 @@ def _transpile(text: str, tables: _Tables) -> str:
         out = typed.sql(dialect="duckdb")
     except (OptimizeError, SqlglotError) as exc:
         known = ", ".join(f"{d}.{t}" for d, t, _ in tables)
-        raise EngineError(f"cannot compile the SQL for DuckDB ({exc}); tables: {known}") from None
+        raise EngineError(f"cannot compile the SQL for DuckDB ({exc}); tables: {known}") from exc
     _logger.debug("transpiled to DuckDB: %s", out)
     return out

@@ -112,7 +112,11 @@ def _local_sources(con: duckdb.DuckDBPyConnection, root: Path) -> list[tuple[str
         pattern = quote_literal((root / "granularity=*/grouping=*/period=*/*.parquet").as_posix())
         scan = (f"read_parquet({pattern}, hive_partitioning=true, union_by_name=true, "
                 f"hive_types={_HIVE_TYPES})")
-        present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+        try:
+            present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+        except duckdb.Error as exc:  # a file that is not Parquet, or a truncated one
+            raise EngineError(f"cannot read the Parquet files of the dataset at {root}: "
+                              f"{str(exc).splitlines()[0]}") from exc
         sources.append(("parquet", f"(SELECT {_select_list(present)} FROM {scan})"))
     return sources
 
@@ -159,7 +163,7 @@ def download_s3(location: str, target: Path, boto3_session: Any = None) -> int:
             fs.copy_files(path, destination.as_posix(), source_filesystem=s3,
                           destination_filesystem=local)
     except OSError as exc:
-        raise EngineError(f"cannot read the dataset at {location!r}: {exc}") from None
+        raise EngineError(f"cannot read the dataset at {location!r}: {exc}") from exc
     _logger.info("copied %d file(s) from %s to %s", len(paths), location, target)
     return len(paths)
 
@@ -235,7 +239,7 @@ def execute(con: duckdb.DuckDBPyConnection, text: str, params: Sequence[Any] | N
                 for c, t in zip(relation.columns, relation.types, strict=True)))
         return relation.df()
     except duckdb.Error as exc:
-        raise EngineError(f"DuckDB could not run the query: {exc}") from None
+        raise EngineError(f"DuckDB could not run the query: {exc}") from exc
 
 
 class DuckDBEngine(EngineBase):

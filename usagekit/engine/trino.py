@@ -197,19 +197,19 @@ class TrinoEngine(EngineBase):
             if name in _MISSING:
                 raise EngineError(f"{where}: the {_MISSING[name]} does not exist: {exc.message} "
                                   "(create the table with `usagekit trino-table --create`)"
-                                  ) from None
+                                  ) from exc
             if name in _DENIED:
-                raise EngineError(f"{where}: permission denied: {exc.message}") from None
-            raise EngineError(f"{where}: query failed: {name}: {exc.message}") from None
+                raise EngineError(f"{where}: permission denied: {exc.message}") from exc
+            raise EngineError(f"{where}: query failed: {name}: {exc.message}") from exc
         except trino_errors.HttpError as exc:
             text = str(exc)
             if "401" in text or "403" in text:
-                raise EngineError(f"{where} refused the credentials: {text}") from None
-            raise EngineError(f"{where} answered with an error: {text}") from None
+                raise EngineError(f"{where} refused the credentials: {text}") from exc
+            raise EngineError(f"{where} answered with an error: {text}") from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 trino_errors.TrinoConnectionError, trino_errors.OperationalError) as exc:
             raise EngineError(f"cannot reach {where}: {type(exc).__name__}: "
-                              f"{_first_line(exc)}") from None
+                              f"{_first_line(exc)}") from exc
 
 
 def _qualified(*names: str) -> str:

@@ -202,7 +202,7 @@ class TokenProvider:
         try:
             parsed = msgspec.json.decode(reply.content, type=_TokenReply)
         except msgspec.DecodeError as exc:
-            raise AuthError(f"{what}: unexpected token response ({exc})") from None
+            raise AuthError(f"{what}: unexpected token response ({exc})") from exc
         self.fetches += 1
         lifetime = max(parsed.expires_in, 0.0)
         self._token = Secret(parsed.access_token)

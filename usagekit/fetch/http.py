@@ -223,13 +223,13 @@ def send(
                 reply = Reply(reply.status, reply.headers, reply.content, decode(reply.content))
         except msgspec.ValidationError as exc:
             raise ApiError(f"{what}: unexpected response shape ({exc})",
-                           status=reply.status, correlation_id=reply.correlation_id) from None
+                           status=reply.status, correlation_id=reply.correlation_id) from exc
         except (*_RETRYABLE_ERRORS, msgspec.DecodeError) as exc:
             failures += 1
             problem = "truncated body" if isinstance(exc, msgspec.DecodeError) else (
                 type(exc).__name__)
             if failures > policy.retries:
-                raise ApiError(f"{what}: {problem} after {policy.retries} retries") from None
+                raise ApiError(f"{what}: {problem} after {policy.retries} retries") from exc
             wait = policy.delay(failures - 1)
             _logger.warning("%s: %s; retry %d/%d in %.2f s", what, problem, failures,
                             policy.retries, wait)

@@ -104,13 +104,13 @@ def read_profiles(path: Path, wanted: str = GC_DEFAULT_PROFILE) -> dict[str, dic
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the gc config file {path} for profile {wanted!r}: "
-                          f"{exc.strerror}") from None
+                          f"{exc.strerror}") from exc
     try:
         parsed = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         where = str(exc).rsplit("(", 1)[-1].rstrip(")") if "(" in str(exc) else "?"
         raise ConfigError(f"the gc config file {path} is not valid TOML ({where}), so profile "
-                          f"{wanted!r} cannot be read") from None
+                          f"{wanted!r} cannot be read") from None  # (it holds secrets)
     return {name: table for name, table in parsed.items() if isinstance(table, dict)}
 
 

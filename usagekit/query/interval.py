@@ -169,7 +169,7 @@ def _parse_point(text: str, whole: str) -> datetime:
         naive = datetime(int(g["y"]), int(g["m"]), int(g["d"] or 1), int(g["H"] or 0),
                          int(g["M"] or 0), int(g["S"] or 0), int((g["f"] or "0").ljust(6, "0")))
     except ValueError as exc:
-        raise QueryError(f"invalid interval {whole!r}: {text!r} is not a date ({exc})") from None
+        raise QueryError(f"invalid interval {whole!r}: {text!r} is not a date ({exc})") from exc
     zone = g["z"]
     if zone in (None, "Z"):
         return naive.replace(tzinfo=UTC)

@@ -103,7 +103,7 @@ def parameters(notebook: str | os.PathLike[str]) -> dict[str, Parameter]:
     try:
         stat = path.stat()
     except OSError as exc:
-        raise ConfigError(f"cannot read notebook {str(path)!r}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read notebook {str(path)!r}: {exc.strerror}") from exc
     return {p.name: p for p in _read(path.resolve(), stat.st_mtime_ns, stat.st_size)}
 
 
@@ -115,7 +115,7 @@ def _read(path: Path, mtime_ns: int, size: int) -> tuple[Parameter, ...]:
     try:
         declared = papermill.inspect_notebook(path)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the parameters of {str(path)!r}: {exc}") from None
+        raise ConfigError(f"cannot read the parameters of {str(path)!r}: {exc}") from exc
     return tuple(_parameter(path, line) for line in declared.values())
 
 

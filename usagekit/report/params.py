@@ -265,7 +265,7 @@ def _interval(text: str, given: _Given) -> Interval:
         try:
             return parse_interval(text.strip())
         except QueryError as exc:
-            raise ConfigError(f"invalid interval parameter: {exc}") from None
+            raise ConfigError(f"invalid interval parameter: {exc}") from exc
     # The default moves with the date: whole weeks/months keep re-runs storable.
     granularity = (_granularity(given.values["granularity"], given)
                    if "granularity" in given.values else None)

@@ -156,7 +156,7 @@ def _execute(source: Path, executed: Path, values: dict[str, Any], kernel: str,
         raise ReportError(
             f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: "
             f"{exc.evalue}; the executed notebook is kept at {executed}"
-        ) from None
+        ) from exc
     except Exception as exc:  # kernel missing or dead, unreadable notebook, ...
         raise ReportError(
             f"could not run {source.name} with kernel {kernel!r}: "

@@ -169,9 +169,9 @@ def load_rules(path: str | Path | None = None) -> Rules:
     try:
         text = target.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read rules file {target}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read rules file {target}: {exc.strerror}") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"rules file {target} is not valid TOML: {exc}") from None
+        raise ConfigError(f"rules file {target} is not valid TOML: {exc}") from exc
     return parse_rules(data, str(target))

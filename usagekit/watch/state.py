@@ -95,11 +95,11 @@ class StateStore:
             destinations = body["destinations"]
             if body.get("version") != _VERSION or not isinstance(destinations, dict):
                 raise ValueError(body.get("version"))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError) as exc:
             raise DatasetError(
                 f"unreadable alert state {self.url}: expected JSON version {_VERSION} with "
                 "'destinations'; move it away to start afresh (every alert is then sent "
-                "again)") from None
+                "again)") from exc
         return AlertState(destinations)
 
     def save(self, state: AlertState) -> None:
