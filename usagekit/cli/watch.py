@@ -73,7 +73,8 @@ def register(sub: Any) -> None:
     check.add_argument("--notify-format", choices=NOTIFY_FORMATS, default="slack",
                        help="webhook payload: slack (default), teams or json")
     check.add_argument("--notify-timeout", type=float, default=10.0, metavar="SECONDS",
-                       help="per attempt (default 10)")
+                       help="deadline for each notice's whole request: connect, send, read "
+                            "the full answer, retries (default 10)")
     check.add_argument("--notify-retries", type=int, default=2, metavar="N",
                        help="retries after a 5xx, 429 or no answer (default 2)")
     check.add_argument("--engine", choices=ENGINES, default="local",
