@@ -21,6 +21,7 @@ from usagekit.config import (
     SYNC_TRAILING_DAYS,
     dataset_location,
 )
+from usagekit.display import visible
 from usagekit.exceptions import QueryError, UsagekitError
 
 _DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
@@ -137,9 +138,9 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{len(result.alerts)} alert(s) firing (last complete day {day}, rules "
               f"{rules.source})")
         for alert in result.alerts:
-            print(f"- {alert.rule}: {alert.message}")
+            print(f"- {alert.rule}: {visible(alert.message)}")
     for rule, reason in result.skipped.items():
-        print(f"usagekit: rule {rule} skipped: {reason}", file=sys.stderr)
+        print(f"usagekit: rule {rule} skipped: {visible(reason)}", file=sys.stderr)
     if hooks:
         delivery = deliver(result.alerts, hooks, StateStore(location),
                            timeout=args.notify_timeout, retries=args.notify_retries)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 
 from usagekit.config import NOTIFY_FORMATS
+from usagekit.display import slack_text, teams_text
 from usagekit.exceptions import ConfigError, NotifyError
 from usagekit.watch.check import Alert
 from usagekit.watch.state import AlertState, StateStore
@@ -96,12 +97,16 @@ def webhook(url: str, fmt: str = "slack") -> Webhook:
 
 
 def payload(event: str, entry: dict[str, Any], fmt: str) -> dict[str, Any]:
-    """The POST body for one notice (``event`` ``firing`` or ``resolved``)."""
+    """The POST body for one notice (``event`` ``firing`` or ``resolved``).
+
+    The alert's text is escaped as each medium documents (:mod:`usagekit.display`): names
+    the organisation chose cannot mention, link or format anything in Slack or Teams.
+    """
     title = f"usagekit {'alert' if event == 'firing' else 'resolved'}: {entry['rule']}"
     text = entry["message"] if event == "firing" else (
         f"resolved: {entry['message']} (firing since {entry.get('since', '?')})")
     if fmt == "slack":
-        return {"text": f"*{title}*\n{text}"}
+        return {"text": f"*{title}*\n{slack_text(text)}"}
     if fmt == "teams":
         return {"type": "message", "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
@@ -109,7 +114,8 @@ def payload(event: str, entry: dict[str, Any], fmt: str) -> dict[str, Any]:
                         "type": "AdaptiveCard", "version": "1.4", "body": [
                             {"type": "TextBlock", "text": title, "weight": "Bolder",
                              "wrap": True},
-                            {"type": "TextBlock", "text": text, "wrap": True}]}}]}
+                            {"type": "TextBlock", "text": teams_text(text),
+                             "wrap": True}]}}]}
     return {"source": "usagekit", "event": event, "rule": entry["rule"], "key": entry["key"],
             "message": entry["message"], "details": entry.get("details", {}),
             "since": entry.get("since"), "resolved": entry.get("resolved")}
