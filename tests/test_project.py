@@ -15,7 +15,7 @@ PACKAGE = ROOT / "usagekit"
 # Stage of every top-level module or package, in the order of the data flow. A module may
 # import modules of its own or an earlier stage only. Base modules sit below every stage.
 STAGES: dict[str, int] = {
-    "config": 0, "exceptions": 0, "lazy": 0, "row": 0,
+    "config": 0, "exceptions": 0, "lazy": 0, "row": 0, "display": 0,
     "query": 1,
     "fetch": 2, "embedded": 2,
     "frame": 3,

@@ -3,9 +3,14 @@ keeps firing, once more when it resolves, kept and re-sent after a 5xx, a 4xx or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,8 +22,9 @@ from watch_data import limited as rate_limited
 from watch_data import quiet_days, store
 
 from usagekit.cli import main
-from usagekit.exceptions import ConfigError
+from usagekit.exceptions import ConfigError, NotifyError
 from usagekit.watch import payload, redact, webhook
+from usagekit.watch.notify import post
 
 TOKEN = "T0KEN-s3cr3t-abc"
 CLIENT_SECRET = "client-secret-never-in-payloads"
@@ -33,6 +39,7 @@ class Receiver:
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.release = threading.Event()
+        self.delay = 0.0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,6 +47,7 @@ class Receiver:
                 size = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(size))
                 behaviour = receiver.plan.pop(0) if len(receiver.plan) > 1 else receiver.plan[0]
+                time.sleep(receiver.delay)
                 receiver.paths.append(self.path)
                 if behaviour == "hang":
                     receiver.release.wait(10)
@@ -130,10 +138,10 @@ def test_a_failed_webhook_keeps_its_alert_for_the_next_run(
     host = redact(receiver.url)
     assert host.endswith("/…") and TOKEN not in err
     reason = {"500": "HTTP 500 after 2 attempt(s)", "404": "refused the notification: HTTP 404",
-              "hang": "no answer within 0.5 s after 2 attempt(s)"}[failure]
+              "hang": "no complete answer within 0.5 s after 1 attempt(s)"}[failure]
     assert f"webhook {host} " in err and reason in err
     assert "2 notification(s) kept; they are sent on the next run" in err
-    assert len(receiver.paths) == (1 if failure == "404" else 2)  # 4xx: no retry
+    assert len(receiver.paths) == (2 if failure == "500" else 1)  # 4xx, deadline: no retry
     assert receiver.bodies == []
 
     receiver.answer("200")
@@ -225,3 +233,113 @@ def test_state_beside_an_s3_dataset(aws: str, receiver: Receiver, tmp_path: Path
     deliver([], [hook], state, timeout=1, retries=0)
     deliver([], [hook], state, timeout=1, retries=0)
     assert [b["event"] for b in receiver.bodies] == ["firing", "resolved"]
+
+
+class Trickler:
+    """A receiver that answers one byte every ``pause`` s (at most ``limit`` bytes), or
+    closes each connection at once (``close``): it never completes an answer."""
+
+    def __init__(self, mode: str, pause: float = 0.2, limit: int = 150) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks/{TOKEN}"
+        self.mode, self.pause, self.limit = mode, pause, limit
+        self.connections = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            if self.mode == "close":
+                return
+            conn.settimeout(1)
+            with contextlib.suppress(OSError):
+                conn.recv(65536)
+                answer = b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n" + b"x" * 999
+                for byte in answer[: self.limit]:
+                    if self.stop.wait(self.pause):
+                        return
+                    conn.sendall(bytes([byte]))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("mode", ["trickle", "close"])
+def test_a_deadline_bounds_the_whole_request(mode: str) -> None:
+    """A receiver that trickles its answer (30 s of it) or keeps closing costs at most the
+    deadline (1 s), retries included; the notice is kept for the next run."""
+    receiver = Trickler(mode)
+    try:
+        began = time.monotonic()
+        with pytest.raises(NotifyError) as caught:
+            post(webhook(receiver.url), {"text": "x"}, timeout=1.0, retries=5)
+        spent = time.monotonic() - began
+    finally:
+        receiver.close()
+    assert spent < 5  # far below the trickle's 30 s: the deadline cut it
+    message = str(caught.value)
+    if mode == "trickle":
+        assert "no complete answer within 1 s after 1 attempt(s)" in message
+        assert receiver.connections == 1
+    else:
+        assert "connection failed" in message and receiver.connections > 1
+    assert TOKEN not in message
+
+
+def test_overlapping_checks_send_each_alert_once(data: Path, receiver: Receiver) -> None:
+    """Two ``check --notify`` processes at once: the alert lock makes the second wait for
+    the first's state, so each alert reaches the webhook once."""
+    store(data / "ds", limited("Wallboard", "Acme Sync", "Teams Sync"))
+    receiver.delay = 0.3  # slow enough that unlocked runs would both send everything
+    command = [sys.executable, "-m", "usagekit", "check", "--dataset", str(data / "ds"),
+               "--rules", str(data / "rules.toml"), "--notify", receiver.url]
+    runs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for _ in range(2)]
+    errors = [run.communicate(timeout=120)[1].decode() for run in runs]
+    assert [run.returncode for run in runs] == [1, 1], errors
+    assert sorted(b["text"].split("\n")[1].split(" (")[0] for b in receiver.bodies) == [
+        "Acme Sync", "Teams Sync", "Wallboard"]
+    assert not (data / "ds" / "_usagekit.alerts.lock").exists()
+
+
+@pytest.mark.aws
+def test_overlapping_deliveries_on_s3_send_each_alert_once(aws: str, receiver: Receiver,
+                                                           tmp_path: Path) -> None:
+    import boto3
+
+    from usagekit.engine import DuckDBEngine
+    from usagekit.watch import StateStore, deliver, evaluate
+
+    boto3.client("s3").create_bucket(Bucket="usage")
+    store(tmp_path / "ds", limited("Wallboard", "Acme Sync"))
+    with DuckDBEngine(str(tmp_path / "ds")) as engine:
+        alerts = [a for a in evaluate(engine).alerts if a.rule == "rate_limited"]
+    hook = webhook(receiver.url, "json")
+    receiver.delay = 0.3
+    results: list[Any] = []
+    workers = [threading.Thread(target=lambda: results.append(
+        deliver(alerts, [hook], StateStore("s3://usage/prefix/"), timeout=5, retries=0)))
+        for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert sorted(len(r.sent) for r in results) == [0, 2]
+    assert sorted(b["key"] for b in receiver.bodies) == [
+        "rate_limited:id-acme sync", "rate_limited:id-wallboard"]
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(
+        Bucket="usage", Prefix="prefix/").get("Contents", [])]
+    assert keys == ["prefix/_usagekit.alerts.json"]

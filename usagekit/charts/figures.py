@@ -216,7 +216,8 @@ def rate_limited_over_time(
             continue
         client = wide.columns[index]
         color = palette.color(client)
-        ax.plot(wide.index, wide[client], label=client, color=color, linewidth=1.6,
+        ax.plot(wide.index, wide[client], label=shorten(client, 200), color=color,
+                linewidth=1.6,
                 linestyle="-" if client != OTHER else "--")
         ax.fill_between(wide.index, wide[client], color=color, alpha=0.15, linewidth=0)
         ax.set_title(f"{shorten(client, 34)} · {int(wide[client].sum()):,} in total",

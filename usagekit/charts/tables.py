@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 
 import pandas as pd
+
+from usagekit.display import html_text, visible
 
 _LABEL_WIDTH = 48
 #: How a missing value reads in a formatted table.
@@ -105,11 +106,13 @@ def format_table(
 
 
 def shorten(label: str, width: int = _LABEL_WIDTH) -> str:
-    """``label`` cut to ``width`` characters with an ellipsis in the middle."""
-    if len(label) <= width:
-        return label
-    keep = width - 1
-    return label[: keep // 2] + "…" + label[-(keep - keep // 2):]
+    """``label`` as chart text: :func:`~usagekit.display.visible`, cut to ``width``
+    characters with an ellipsis in the middle, and ``$`` escaped (no mathtext)."""
+    label = visible(label)
+    if len(label) > width:
+        keep = width - 1
+        label = label[: keep // 2] + "…" + label[-(keep - keep // 2):]
+    return label.replace("$", r"\$")
 
 
 def client_labels(df: pd.DataFrame) -> pd.Series:
@@ -159,16 +162,16 @@ def bar_table(df: pd.DataFrame, *, value: str, label: str = "label",
     shown = format_table(df[[label, value, *extra]], rename={})
     numbers = df[value].astype("float64").fillna(0.0)
     top = float(numbers.max()) if len(numbers) and numbers.max() > 0 else 1.0
-    head = "".join(f"<th>{html.escape(names.get(c, c))}</th>" for c in [label, value, *extra])
+    head = "".join(f"<th>{html_text(names.get(c, c))}</th>" for c in [label, value, *extra])
     body = []
     for i in range(len(df)):
         width = 100.0 * float(numbers.iloc[i]) / top
         bar = (f'<div style="display:flex;align-items:center;gap:6px">'
                f'<div style="background:{color};height:0.9em;width:{width:.1f}%;'
-               f'min-width:1px"></div><span>{html.escape(shown[value].iloc[i])}</span></div>')
-        cells = "".join(f'<td style="text-align:right">{html.escape(shown[c].iloc[i])}</td>'
+               f'min-width:1px"></div><span>{html_text(shown[value].iloc[i])}</span></div>')
+        cells = "".join(f'<td style="text-align:right">{html_text(shown[c].iloc[i])}</td>'
                         for c in extra)
-        body.append(f"<tr><td>{html.escape(shown[label].iloc[i])}</td>"
+        body.append(f"<tr><td>{html_text(shown[label].iloc[i])}</td>"
                     f'<td style="width:40%">{bar}</td>{cells}</tr>')
     return (f'<table class="usagekit-bar-table" style="width:100%"><thead><tr>{head}</tr>'
             f"</thead><tbody>{''.join(body)}</tbody></table>")

@@ -98,6 +98,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              f"or {DEFAULT_DATASET})")
     parser.add_argument("--output", type=Path, default=None, metavar="FILE",
                         help="write FILE.csv or FILE.json instead of printing a table")
+    parser.add_argument("--plain-csv", action="store_true",
+                        help="write CSV cells as they are, for machines (default: cells a "
+                             "spreadsheet would run as a formula get a leading ')")
     parser.add_argument("--max-rows", type=int, default=100,
                         help="rows to print (default 100; the output file gets all)")
 
@@ -202,11 +205,13 @@ def _run_analysis(args: argparse.Namespace) -> int:
 def _emit(frame: Any, args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from usagekit.display import csv_frame, terminal_frame
+
     if args.output is None:
         if frame.empty:
             print(f"(no rows; columns: {', '.join(map(str, frame.columns))})")
         else:
-            print(frame.to_string(index=False, max_rows=args.max_rows))
+            print(terminal_frame(frame).to_string(index=False, max_rows=args.max_rows))
             print(f"({len(frame)} row{'s' if len(frame) != 1 else ''})")
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +220,7 @@ def _emit(frame: Any, args: argparse.Namespace) -> int:
         if isinstance(out[name].dtype, pd.DatetimeTZDtype):
             out[name] = out[name].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     if args.output.suffix.lower() == ".csv":
-        out.to_csv(args.output, index=False)
+        csv_frame(out, "plain" if args.plain_csv else "people").to_csv(args.output, index=False)
     else:
         records = out.astype(object).where(out.notna(), None).to_dict("records")
         args.output.write_text(json.dumps(records, indent=1, default=_json_default) + "\n",

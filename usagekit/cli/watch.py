@@ -21,6 +21,7 @@ from usagekit.config import (
     SYNC_TRAILING_DAYS,
     dataset_location,
 )
+from usagekit.display import visible
 from usagekit.exceptions import QueryError
 
 _DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
@@ -73,7 +74,8 @@ def register(sub: Any) -> None:
     check.add_argument("--notify-format", choices=NOTIFY_FORMATS, default="slack",
                        help="webhook payload: slack (default), teams or json")
     check.add_argument("--notify-timeout", type=float, default=10.0, metavar="SECONDS",
-                       help="per attempt (default 10)")
+                       help="deadline for each notice's whole request: connect, send, read "
+                            "the full answer, retries (default 10)")
     check.add_argument("--notify-retries", type=int, default=2, metavar="N",
                        help="retries after a 5xx, 429 or no answer (default 2)")
     check.add_argument("--engine", choices=ENGINES, default="local",
@@ -128,9 +130,9 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{len(result.alerts)} alert(s) firing (last complete day {day}, rules "
               f"{rules.source})")
         for alert in result.alerts:
-            print(f"- {alert.rule}: {alert.message}")
+            print(f"- {alert.rule}: {visible(alert.message)}")
     for rule, reason in result.skipped.items():
-        print(f"usagekit: rule {rule} skipped: {reason}", file=sys.stderr)
+        print(f"usagekit: rule {rule} skipped: {visible(reason)}", file=sys.stderr)
     if hooks:
         delivery = deliver(result.alerts, hooks, StateStore(location),
                            timeout=args.notify_timeout, retries=args.notify_retries)

@@ -62,6 +62,8 @@ SYNC_LOOKBACK_DAYS = 90
 SYNC_TRAILING_DAYS = 2
 #: The alert state object beside the dataset (what was notified, per webhook).
 ALERT_STATE = "_usagekit.alerts.json"
+#: The lock beside it: one `check --notify` at a time reads, sends and saves.
+ALERT_LOCK = "_usagekit.alerts.lock"
 #: Webhook payload formats: Slack-compatible, Microsoft Teams-compatible, plain JSON.
 NOTIFY_FORMATS: tuple[str, ...] = ("slack", "teams", "json")
 #: File formats a dataset can hold (one per dataset).

@@ -106,15 +106,16 @@ class LocalStorage:
         del partitions
 
     @contextlib.contextmanager
-    def lock(self, timeout: float) -> Iterator[None]:
-        """Hold the dataset's write lock (``flock`` on ``_usagekit.lock``), waiting ``timeout`` s.
+    def lock(self, timeout: float, name: str = LOCK) -> Iterator[None]:
+        """Hold the lock ``name`` (``flock`` on that file; default the write lock), waiting
+        ``timeout`` s.
 
         Raises
         ------
         DatasetError
             When another writer holds it longer (naming that writer), or it cannot be made.
         """
-        path = self.root / LOCK
+        path = self.root / name
         created = not self.root.exists()
         fd = _acquire(path, timeout, self.location)
         try:

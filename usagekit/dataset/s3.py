@@ -170,8 +170,8 @@ class S3Storage:
         return f"s3://{self.bucket}/{self.prefix}{rel}"
 
     @contextlib.contextmanager
-    def lock(self, timeout: float) -> Iterator[None]:
-        """Hold the dataset's write lock (the ``_usagekit.lock`` object), waiting ``timeout`` s.
+    def lock(self, timeout: float, name: str = LOCK) -> Iterator[None]:
+        """Hold the lock ``name`` (an object; default the write lock), waiting ``timeout`` s.
 
         Raises
         ------
@@ -183,7 +183,7 @@ class S3Storage:
             self._glue()
         if self._lock_client is None:  # its own: the lock's requests are not the data's
             self._lock_client = self._session.client("s3")
-        lease = _Lease(self._lock_client, self.bucket, self.prefix + LOCK, self.location,
+        lease = _Lease(self._lock_client, self.bucket, self.prefix + name, self.location,
                        self._lease_seconds)
         lease.acquire(timeout)
         self._etags, self._lease = {}, lease

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from usagekit.dataset.layout import Partition
+from usagekit.dataset.schema import LOCK
 
 
 class Storage(Protocol):
@@ -35,8 +36,8 @@ class Storage(Protocol):
     def forget(self, partitions: Sequence[Partition]) -> None:
         """Called after ``partitions`` were emptied."""
 
-    def lock(self, timeout: float) -> AbstractContextManager[None]:
-        """Hold the dataset's write lock, waiting at most ``timeout`` s for another writer.
+    def lock(self, timeout: float, name: str = LOCK) -> AbstractContextManager[None]:
+        """Hold the lock ``name`` (default the write lock), waiting at most ``timeout`` s.
 
         Released when the block ends, and also when the holding process dies.
         """

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from usagekit import charts
 from usagekit.analyses import VIEW_METRICS
+from usagekit.display import csv_frame
 from usagekit.exceptions import ConfigError
 from usagekit.explore.queries import Filters, Queries
 from usagekit.query import GRANULARITIES, Interval
@@ -211,14 +212,14 @@ class View:
         the previous files whole.
         """
         folder = Path(output_dir)
-        series_csv = self.series.to_csv(index=False).encode()
+        series_csv = csv_frame(self.series).to_csv(index=False).encode()
         breakdown = self.breakdown.assign(key=self.breakdown["key"].map(_key_text))
         payload = {"selection": self.selection.describe(), "title": self.title,
                    "breakdown_title": self.breakdown_title, "files": list(EXPORT_FILES)}
         contents = {
             "explore-series.csv": series_csv,
             "explore-series.png": self.png("series"),
-            "explore-breakdown.csv": breakdown.to_csv(index=False).encode(),
+            "explore-breakdown.csv": csv_frame(breakdown).to_csv(index=False).encode(),
             "explore-breakdown.png": self.png("breakdown"),
             "explore-view.json": json.dumps(payload, indent=2).encode() + b"\n",
         }

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from usagekit import charts
+from usagekit.display import csv_frame, html_text
 
 REPORT_TITLE = "Genesys Cloud API usage report"
 
@@ -53,18 +54,21 @@ class Artefacts:
 
         Counts get thousands separators, rates become percentages, columns get readable
         headers (:func:`usagekit.charts.format_table`); ``hide`` columns stay in the CSV
-        only. An empty frame reads "None in this interval."
+        only. An empty frame reads "None in this interval." The CSV is for people (cells
+        that would start a formula neutralised, :func:`usagekit.display.csv_frame`); the
+        table's texts are HTML-escaped with their invisible characters shown.
         """
         target = self.output_dir / f"{name}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(target, index=False)
+        csv_frame(df).to_csv(target, index=False)
         self._add(f"{name}.csv")
         if df.empty:
             return Markdown("_None in this interval._")
         kept = df.drop(columns=[c for c in hide if c in df.columns])
-        shown = charts.format_table(kept)
         text = [charts.HEADERS.get(c, c) for c in kept.columns
                 if pd.api.types.is_string_dtype(kept[c]) or kept[c].dtype == object]
+        shown = charts.format_table(kept)
+        shown[text] = shown[text].map(html_text, na_action="ignore")
         return (shown.style.hide(axis="index")
                 .set_properties(subset=text, **{"text-align": "left"})
                 .set_table_styles([{"selector": "th", "props": "text-align: left"}]))

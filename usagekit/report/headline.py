@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 import pandas as pd
 
 from usagekit import charts
+from usagekit.display import markdown_code, markdown_text
 from usagekit.report.artefacts import Markdown
 from usagekit.report.collect import ReportData
 
@@ -31,7 +31,8 @@ def headline(data: ReportData) -> Markdown:
         "",
         f"**{iv.start:%Y-%m-%d} to {last_day}** ({iv.days} UTC days, by "
         f"{p.granularity.lower()}) · made {data.made_at:%Y-%m-%d %H:%M} UTC  ",
-        f"Data: API {_source_text(s['source']['api'])} · dataset {s['source']['dataset']} · "
+        f"Data: API {_source_text(s['source']['api'])} · dataset "
+        f"{markdown_text(s['source']['dataset'])} · "
         f"engine {s['source']['engine']}",
         "",
         f"- **Traffic:** {_traffic_text(s)}",
@@ -42,7 +43,7 @@ def headline(data: ReportData) -> Markdown:
     ]
     if s["unavailable"]:
         lines.append("- **Not available on this dataset:** " + "; ".join(
-            f"{k} ({v})" for k, v in s["unavailable"].items()))
+            f"{k} ({markdown_text(v)})" for k, v in s["unavailable"].items()))
     return Markdown("\n".join(lines))
 
 
@@ -54,15 +55,7 @@ def _alerts_lines(alerts: dict[str, Any] | None) -> list[str]:
     if not firing:
         return [f"**Alerts:** none fire (`usagekit check` rules, last complete day {day})."]
     return [f"**Alerts: {len(firing)} firing** (`usagekit check` rules, last complete day "
-            f"{day}):", "", *(f"- `{a['rule']}`: {_escape(a['message'])}" for a in firing)]
-
-
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#|~])")
-
-
-def _escape(text: str) -> str:
-    """``text`` shown as is in Markdown (no emphasis, links or HTML)."""
-    return _MARKDOWN.sub(r"\\\1", text)
+            f"{day}):", "", *(f"- `{a['rule']}`: {markdown_text(a['message'])}" for a in firing)]
 
 
 def _source_text(api: str) -> str:
@@ -104,7 +97,7 @@ def _rate_limited_text(s: dict[str, Any]) -> str:
             when = f"{row['periods429']} of {total} {word}s, from the interval start"
         else:
             when = f"since {first}, {row['periods429']} of {total} {word}s"
-        parts.append(f"**{name}** {charts.thousands(row['status429'])} "
+        parts.append(f"**{markdown_text(name)}** {charts.thousands(row['status429'])} "
                      f"({charts.percent(row['rate429'])} of its requests; {when})")
     more = f" and {len(limited) - 3} more" if len(limited) > 3 else ""
     return (f"{charts.thousands(t['status429'])} responses "
@@ -115,7 +108,8 @@ def _endpoints_text(s: dict[str, Any]) -> str:
     failing = s["failing_endpoints"]
     if not failing:
         return "no endpoint with errors."
-    parts = [f"`{r['httpMethod']} {r['templateUri']}` {charts.percent(r['error_rate'])} of "
+    parts = [f"{markdown_code(r['httpMethod'] + ' ' + r['templateUri'])} "
+             f"{charts.percent(r['error_rate'])} of "
              f"{charts.thousands(r['requests'])}" for r in failing[:3]]
     return "highest error rates: " + "; ".join(parts) + "."
 
@@ -151,7 +145,8 @@ def _changes_text(s: dict[str, Any]) -> str:
                f"{trend['week'][:10]}."
     by_kind: dict[str, list[str]] = {}
     for row in changes:
-        by_kind.setdefault(row["change"], []).append(row["clientName"] or row["clientId"])
+        by_kind.setdefault(row["change"], []).append(
+            markdown_text(row["clientName"] or row["clientId"]))
     parts = [f"{kind}: {', '.join(names[:5])}" + (f" (+{len(names) - 5})"
                                                  if len(names) > 5 else "")
              for kind, names in sorted(by_kind.items())]

@@ -3,17 +3,18 @@
 Each new alert is one POST (and one more when it resolves; see :mod:`usagekit.watch.state`).
 A webhook URL is checked before anything runs and is named in messages and logs by scheme
 and host only (``https://hooks.example.com/…``): its path and query often carry a token.
-A POST has a timeout and bounded retries (5xx, 429, no answer); a webhook that still fails
-is reported and its alert is sent again on the next run.
+Each notice has a deadline for the whole request (connect, send, read the full answer, and
+its bounded retries after a 5xx, a 429 or no connection); a webhook that misses it or still
+fails is reported and its notice is sent again on the next run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 
 from usagekit.config import NOTIFY_FORMATS
+from usagekit.display import slack_text, teams_text
 from usagekit.exceptions import ConfigError, NotifyError
 from usagekit.watch.check import Alert
 from usagekit.watch.state import AlertState, StateStore
@@ -95,12 +97,16 @@ def webhook(url: str, fmt: str = "slack") -> Webhook:
 
 
 def payload(event: str, entry: dict[str, Any], fmt: str) -> dict[str, Any]:
-    """The POST body for one notice (``event`` ``firing`` or ``resolved``)."""
+    """The POST body for one notice (``event`` ``firing`` or ``resolved``).
+
+    The alert's text is escaped as each medium documents (:mod:`usagekit.display`): names
+    the organisation chose cannot mention, link or format anything in Slack or Teams.
+    """
     title = f"usagekit {'alert' if event == 'firing' else 'resolved'}: {entry['rule']}"
     text = entry["message"] if event == "firing" else (
         f"resolved: {entry['message']} (firing since {entry.get('since', '?')})")
     if fmt == "slack":
-        return {"text": f"*{title}*\n{text}"}
+        return {"text": f"*{title}*\n{slack_text(text)}"}
     if fmt == "teams":
         return {"type": "message", "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
@@ -108,55 +114,118 @@ def payload(event: str, entry: dict[str, Any], fmt: str) -> dict[str, Any]:
                         "type": "AdaptiveCard", "version": "1.4", "body": [
                             {"type": "TextBlock", "text": title, "weight": "Bolder",
                              "wrap": True},
-                            {"type": "TextBlock", "text": text, "wrap": True}]}}]}
+                            {"type": "TextBlock", "text": teams_text(text),
+                             "wrap": True}]}}]}
     return {"source": "usagekit", "event": event, "rule": entry["rule"], "key": entry["key"],
             "message": entry["message"], "details": entry.get("details", {}),
             "since": entry.get("since"), "resolved": entry.get("resolved")}
 
 
 def post(hook: Webhook, body: dict[str, Any], *, timeout: float = DEFAULT_TIMEOUT,
-         retries: int = DEFAULT_RETRIES, session: requests.Session | None = None) -> None:
-    """POST ``body`` as JSON; retry 5xx, 429 and no answer up to ``retries`` times.
+         retries: int = DEFAULT_RETRIES) -> None:
+    """POST ``body`` as JSON within ``timeout`` s for the whole notice.
+
+    The deadline covers connecting, sending, reading the full answer and any retries (5xx,
+    429, no connection; up to ``retries``), so a receiver that trickles its answer, hangs or
+    keeps closing costs at most ``timeout`` s. A missed deadline is not retried.
 
     Raises
     ------
     NotifyError
-        A 4xx (other than 429), or still failing after the retries.
+        A 4xx (other than 429), the deadline missed, or still failing after the retries.
     """
-    http = session or requests.Session()
-    problem = ""
+    _HIDDEN.add(hook.url)
+    deadline = time.monotonic() + timeout
+    problem, attempts = "", 0
     for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(_BACKOFF * 2 ** (attempt - 1))
+        if attempt:  # back off, leaving most of what is left of the deadline to the retry
+            time.sleep(max(0.0, min(_BACKOFF * 2 ** (attempt - 1),
+                                    (deadline - time.monotonic()) / 4)))
+        attempts += 1
         try:
-            with _quiet_urllib3():
-                reply = http.post(hook.url, json=body, timeout=timeout, allow_redirects=False)
-        except requests.Timeout:
-            problem = f"no answer within {timeout:g} s"
+            status = _exchange(hook.url, body, deadline - time.monotonic())
+        except (_Late, requests.Timeout):
+            problem = f"no complete answer within {timeout:g} s"
+            break
         except requests.RequestException as exc:  # its text holds the URL: name the type only
             problem = f"connection failed ({type(exc).__name__})"
         else:
-            if 200 <= reply.status_code < 300:
+            if 200 <= status < 300:
                 return
-            problem = f"HTTP {reply.status_code}"
-            if 400 <= reply.status_code < 500 and reply.status_code != 429:
+            problem = f"HTTP {status}"
+            if 400 <= status < 500 and status != 429:
                 raise NotifyError(f"webhook {hook.label} refused the notification: {problem}; "
                                   "check the URL and format")
         _logger.info("webhook %s: %s (attempt %d of %d)", hook.label, problem, attempt + 1,
                      retries + 1)
-    raise NotifyError(f"webhook {hook.label} failed: {problem} after {retries + 1} attempt(s)")
+    raise NotifyError(f"webhook {hook.label} failed: {problem} after {attempts} attempt(s)")
 
 
-@contextmanager
-def _quiet_urllib3() -> Iterator[None]:
-    """urllib3 logs request lines (with the URL path) at DEBUG: keep them out of the logs."""
-    pool = logging.getLogger("urllib3.connectionpool")
-    level = pool.level
-    pool.setLevel(max(level, logging.INFO))
-    try:
-        yield
-    finally:
-        pool.setLevel(level)
+class _Late(Exception):
+    """The answer was not complete by the deadline."""
+
+
+def _exchange(url: str, body: dict[str, Any], seconds: float) -> int:
+    """One POST whose whole exchange ends within ``seconds``; its status code.
+
+    requests' timeout bounds each socket read, not the exchange, so the POST runs in a
+    daemon thread that is left behind (to end with its socket) when the deadline passes.
+    """
+    if seconds <= 0:
+        raise _Late
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            with requests.post(url, json=body, timeout=seconds, allow_redirects=False,
+                               stream=True) as reply:
+                reply.content  # noqa: B018  (the full answer, within the deadline)
+                box["status"] = reply.status_code
+        except Exception as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="usagekit-webhook", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _Late
+    if "error" in box:
+        raise box["error"]
+    return int(box["status"])
+
+
+class _HiddenPaths(logging.Filter):
+    """Masks webhook URLs' paths and queries in urllib3's records (they carry tokens).
+
+    urllib3 logs request lines at DEBUG, also from a POST left running past its deadline, so
+    the filter stays on its loggers for the process's life.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add(self, url: str) -> None:
+        parts = urlsplit(url)
+        secret = parts.path + (f"?{parts.query}" if parts.query else "")
+        if secret not in ("", "/"):
+            self._secrets.add(secret)
+            self._secrets.add(parts.path)
+        for name in list(logging.root.manager.loggerDict):
+            if name.split(".")[0] == "urllib3" and self not in logging.getLogger(name).filters:
+                logging.getLogger(name).addFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        hidden = text
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            hidden = hidden.replace(secret, "/…")
+        if hidden != text:
+            record.msg, record.args = hidden, ()
+        return True
+
+
+_HIDDEN = _HiddenPaths()
 
 
 @dataclass
@@ -172,23 +241,26 @@ def deliver(alerts: Sequence[Alert], hooks: Sequence[Webhook], store: StateStore
             timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> Delivery:
     """Send each webhook the notices it still needs, then save the state.
 
+    The alert lock is held from reading the state to saving it, so runs that overlap send
+    each notice once: a second run waits, then finds the first run's deliveries.
+
     A webhook that fails gets nothing more this run; its notices stay pending and go out on
     the next run. The state is saved even when some failed (what was delivered is kept).
     """
-    state: AlertState = store.load()
     report = Delivery()
-    with requests.Session() as session:
+    with store.locked():
+        state: AlertState = store.load()
         for hook in hooks:
             todo = state.pending(hook.id, alerts)
             for index, (event, entry) in enumerate(todo):
                 try:
                     post(hook, payload(event, entry, hook.format), timeout=timeout,
-                         retries=retries, session=session)
+                         retries=retries)
                 except NotifyError as exc:
                     report.failed.append(str(exc))
                     report.pending += len(todo) - index
                     break
                 state.delivered(hook.id, hook.label, event, entry)
                 report.sent.append((hook.label, event, entry["key"]))
-    store.save(state)
+        store.save(state)
     return report

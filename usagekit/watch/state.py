@@ -7,17 +7,23 @@ token) it keeps the alerts whose *firing* notice was delivered. An alert goes ou
 is not in that set (new, or its earlier delivery failed) and goes out once more, as
 *resolved*, when it stops firing; a failed delivery leaves the set as it was, so the next
 run sends it again.
+
+One ``check --notify`` at a time reads, sends and saves: :meth:`StateStore.locked` holds
+:data:`~usagekit.config.settings.ALERT_LOCK` beside the state (``flock`` locally, a leased
+object on S3, as the dataset's write lock), so runs that overlap send each notice once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from usagekit import config
+from usagekit.config.settings import ALERT_LOCK, LOCK_TIMEOUT
 from usagekit.exceptions import DatasetError
 from usagekit.watch.check import Alert
 
@@ -78,6 +84,18 @@ class StateStore:
     def url(self) -> str:
         """Where the state lives."""
         return str(self._storage.url(config.ALERT_STATE))
+
+    @contextmanager
+    def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """Hold the alert lock while the block reads, sends and saves.
+
+        Raises
+        ------
+        DatasetError
+            Another run held it longer than ``timeout`` s (naming it); nothing was sent.
+        """
+        with self._storage.lock(timeout, ALERT_LOCK):
+            yield
 
     def load(self) -> AlertState:
         """The stored state (empty when there is none).

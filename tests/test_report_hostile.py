@@ -1,0 +1,95 @@
+"""A report made from hostile names, opened in the real browser: no script runs, every name
+is shown as text, and the report's CSVs start no formula."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hostile import NAMES, TEMPLATE
+from watch_data import row, store
+
+from usagekit.display import FORMULA_STARTS, visible
+from usagekit.embedded import GENESYS_VARS
+from usagekit.report import ReportResult, run_report
+
+pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
+    tmp = tmp_path_factory.mktemp("hostile")
+    last = datetime.now(UTC).date() - timedelta(days=1)
+    first = last - timedelta(days=20)
+    rows: list[dict[str, Any]] = []
+    for n in range(21):
+        day = first + timedelta(days=n)
+        for i, name in enumerate(NAMES):
+            rows.append(row(day, name, 1000 + 10 * i, s429=50 + i))
+        rows.append(row(day, "Endpoint Caller", 500, s5xx=200, uri=TEMPLATE))
+    store(tmp / "data", rows)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in GENESYS_VARS:
+            mp.delenv(name, raising=False)
+        return run_report({"interval": f"{first}/{last + timedelta(days=1)}",
+                           "dataset": str(tmp / "data"), "refresh": False}, tmp / "reports")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if found is None:
+        reason = "no Chromium: install Debian's chromium package (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
+    return found
+
+
+def test_no_script_runs_and_every_name_is_text(report: ReportResult, chromium: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    dialogs: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(report.html.as_uri(), wait_until="load")
+            page.wait_for_timeout(500)  # an onerror handler would have fired by now
+            handlers = page.evaluate("""() => [...document.querySelectorAll('*')]
+                .filter(e => [...e.attributes].some(a => a.name.startsWith('on')))
+                .map(e => e.outerHTML.slice(0, 80))""")
+            scripts = page.evaluate("""() => [...document.querySelectorAll('script')]
+                .map(s => s.textContent).filter(t => t.includes('alert('))""")
+            links = page.evaluate("""() => [...document.querySelectorAll('a[href]')]
+                .map(a => a.getAttribute('href')).filter(h => !h.startsWith('#'))""")
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert dialogs == [] and handlers == [] and scripts == [] and links == []
+    for name in NAMES[:3]:  # the headline names the top three rate-limited clients
+        assert visible(name) in text, name
+    assert "api/v2/`<img src=y onerror=alert(5)>`/users" in text  # the code span, whole
+    shown = {visible(name) for name in NAMES}
+    assert all(name in text for name in shown), [n[:40] for n in shown if n not in text]
+
+
+def test_csvs_for_people_start_no_formula(report: ReportResult) -> None:
+    cells: list[str] = []
+    for path in sorted(report.run_dir.glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as fh:
+            cells += [cell for record in csv.reader(fh) for cell in record]
+    assert not [c for c in cells if c.startswith(FORMULA_STARTS)]
+    formulas = [name for name in NAMES if name.startswith(FORMULA_STARTS)]
+    neutralised = {name for name in formulas if "'" + name in cells}
+    assert len(neutralised) >= 2, neutralised  # the top-429 table lists several of them
