@@ -251,13 +251,13 @@ def test_one_schema_three_definitions_glue_template_and_trino(template: dict[str
 
 def test_partition_projection_covers_every_value_the_kit_writes(template: dict[str, Any]) -> None:
     from usagekit.dataset import PARTITION_KEYS
-    from usagekit.frame import GRANULARITIES
-    from usagekit.query import GROUP_BY, GROUP_BY_BY_ROUTE, grouping_key
+    from usagekit.query import GROUP_BY_BY_ROUTE, grouping_key
+    from usagekit.row import GRANULARITY_VALUES, GROUP_BY
 
     params = _table_input(template, FirstPeriod="2021-03")["Parameters"]
     assert params["projection.enabled"] == "true"
     assert params["projection.granularity.type"] == "enum"
-    assert params["projection.granularity.values"].split(",") == list(GRANULARITIES)
+    assert params["projection.granularity.values"].split(",") == list(GRANULARITY_VALUES)
     every_key = {grouping_key(c) for r in range(len(GROUP_BY) + 1)
                  for c in itertools.combinations(GROUP_BY, r)}
     reachable = {grouping_key(c) for fields in GROUP_BY_BY_ROUTE.values()

@@ -19,7 +19,7 @@ for. The sandbox keeps a vocabulary of its own on purpose (it plays Genesys Clou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,16 +69,24 @@ class Count:
     aggregates: str
 
 
+#: groupBy names (legacy spelling, the kit's canonical one).
+BY_OAUTH_CLIENT = "OAuthClientId"
+BY_ORGANIZATION = "OrganizationId"
+BY_USER = "UserId"
+BY_TEMPLATE_URI = "TemplateUri"
+BY_HTTP_METHOD = "HttpMethod"
+BY_PLATFORM = "Platform"
+
 #: The groupBy dimensions, in grouping-key order.
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("OAuthClientId", "OauthClientId", "oauthclientid", ("clientId", "clientName"),
+    Dimension(BY_OAUTH_CLIENT, "OauthClientId", "oauthclientid", ("clientId", "clientName"),
               "oauthClientIds"),
-    Dimension("OrganizationId", "OrganizationId", "organizationid", ("organizationId",),
+    Dimension(BY_ORGANIZATION, "OrganizationId", "organizationid", ("organizationId",),
               "organizationIds"),
-    Dimension("UserId", "UserId", "userid", ("userId",), "userIds"),
-    Dimension("TemplateUri", "TemplateUri", "templateuri", ("templateUri",), "templateUris"),
-    Dimension("HttpMethod", "HttpMethod", "httpmethod", ("httpMethod",), "httpMethods"),
-    Dimension("Platform", "Platform", "platform", ("platform",), "platforms"),
+    Dimension(BY_USER, "UserId", "userid", ("userId",), "userIds"),
+    Dimension(BY_TEMPLATE_URI, "TemplateUri", "templateuri", ("templateUri",), "templateUris"),
+    Dimension(BY_HTTP_METHOD, "HttpMethod", "httpmethod", ("httpMethod",), "httpMethods"),
+    Dimension(BY_PLATFORM, "Platform", "platform", ("platform",), "platforms"),
 )
 #: The counts, in the legacy API's field order. ``status429`` is part of ``status400``.
 COUNTS: tuple[Count, ...] = (
@@ -139,8 +147,10 @@ GRANULARITIES: tuple[str, ...] = ("Day", "Week", "Month")
 GRANULARITY_VALUES: tuple[str, ...] = tuple(g.lower() for g in GRANULARITIES)
 #: HTTP methods the Usage API records (and the aggregates ``httpMethods`` filter takes).
 HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+#: The two Usage APIs' names, as a type.
+Api: TypeAlias = Literal["legacy", "aggregates"]
 #: The two Usage APIs.
-APIS: tuple[str, ...] = ("legacy", "aggregates")
+APIS: tuple[str, ...] = get_args(Api)
 
 #: Stored columns -> Glue/Hive type, in file order (Glue lower-cases the names; Athena's
 #: JSON SerDe and Parquet reader match them case-insensitively). ``date`` is the ISO text.

@@ -25,8 +25,9 @@ from usagekit import charts
 from usagekit.analyses import VIEW_METRICS
 from usagekit.exceptions import ConfigError
 from usagekit.explore.queries import Filters, Queries
-from usagekit.query import GRANULARITIES, Interval
+from usagekit.query import Interval
 from usagekit.report.artefacts import atomic_write
+from usagekit.row import GRANULARITIES
 
 if TYPE_CHECKING:
     from usagekit.engine import Engine

@@ -26,7 +26,8 @@ from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES, VIEW_METRICS
 from usagekit.config import ENGINES
 from usagekit.exceptions import ConfigError, QueryError
-from usagekit.query import GRANULARITIES, GROUP_BY, Interval, grouping_key, parse_interval
+from usagekit.query import Interval, grouping_key, parse_interval
+from usagekit.row import GRANULARITIES, GROUP_BY
 
 _logger = logging.getLogger(__name__)
 
