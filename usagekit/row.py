@@ -160,9 +160,11 @@ STORED_COLUMNS: dict[str, str] = {
     DATE: "string",
     **dict.fromkeys(OPTIONAL_FIELDS, "string"),
 }
+GRANULARITY = "granularity"
+GROUPING = "grouping"
+PERIOD = "period"
 #: Hive partition keys -> Glue/Hive type, outermost first.
-PARTITION_KEYS: dict[str, str] = {"granularity": "string", "grouping": "string",
-                                  "period": "string"}
+PARTITION_KEYS: dict[str, str] = dict.fromkeys((GRANULARITY, GROUPING, PERIOD), "string")
 #: Glue/Hive type -> SQL type (Athena, Trino and DuckDB spell these alike).
 SQL_TYPES: dict[str, str] = {"string": "VARCHAR", "bigint": "BIGINT"}
 #: The dataset's columns as SQL sees them (stored columns, then partition keys).
