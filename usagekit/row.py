@@ -76,27 +76,13 @@ BY_USER = "UserId"
 BY_TEMPLATE_URI = "TemplateUri"
 BY_HTTP_METHOD = "HttpMethod"
 BY_PLATFORM = "Platform"
-
-#: The groupBy dimensions, in grouping-key order.
-DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension(BY_OAUTH_CLIENT, "OauthClientId", "oauthclientid", ("clientId", "clientName"),
-              "oauthClientIds"),
-    Dimension(BY_ORGANIZATION, "OrganizationId", "organizationid", ("organizationId",),
-              "organizationIds"),
-    Dimension(BY_USER, "UserId", "userid", ("userId",), "userIds"),
-    Dimension(BY_TEMPLATE_URI, "TemplateUri", "templateuri", ("templateUri",), "templateUris"),
-    Dimension(BY_HTTP_METHOD, "HttpMethod", "httpmethod", ("httpMethod",), "httpMethods"),
-    Dimension(BY_PLATFORM, "Platform", "platform", ("platform",), "platforms"),
-)
-#: The counts, in the legacy API's field order. ``status429`` is part of ``status400``.
-COUNTS: tuple[Count, ...] = (
-    Count("status200", "Status200", "status200"),
-    Count("status300", "Status300", "status300"),
-    Count("status400", "Status400", "status400"),
-    Count("status500", "Status500", "status500"),
-    Count("status429", "Status429", "status429"),
-    Count("requests", "Requests", "requestCount"),
-)
+#: Grouping-key parts (the dataset's spelling of each dimension).
+KEY_OAUTH_CLIENT = "oauthclientid"
+KEY_ORGANIZATION = "organizationid"
+KEY_USER = "userid"
+KEY_TEMPLATE_URI = "templateuri"
+KEY_HTTP_METHOD = "httpmethod"
+KEY_PLATFORM = "platform"
 
 CLIENT_ID = "clientId"
 CLIENT_NAME = "clientName"
@@ -106,8 +92,33 @@ TEMPLATE_URI = "templateUri"
 HTTP_METHOD = "httpMethod"
 DATE = "date"
 PLATFORM = "platform"
-REQUESTS = "requests"
+STATUS200 = "status200"
+STATUS300 = "status300"
+STATUS400 = "status400"
+STATUS500 = "status500"
 STATUS429 = "status429"
+REQUESTS = "requests"
+
+#: The groupBy dimensions, in grouping-key order.
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension(BY_OAUTH_CLIENT, "OauthClientId", KEY_OAUTH_CLIENT, (CLIENT_ID, CLIENT_NAME),
+              "oauthClientIds"),
+    Dimension(BY_ORGANIZATION, "OrganizationId", KEY_ORGANIZATION, (ORGANIZATION_ID,),
+              "organizationIds"),
+    Dimension(BY_USER, "UserId", KEY_USER, (USER_ID,), "userIds"),
+    Dimension(BY_TEMPLATE_URI, "TemplateUri", KEY_TEMPLATE_URI, (TEMPLATE_URI,), "templateUris"),
+    Dimension(BY_HTTP_METHOD, "HttpMethod", KEY_HTTP_METHOD, (HTTP_METHOD,), "httpMethods"),
+    Dimension(BY_PLATFORM, "Platform", KEY_PLATFORM, (PLATFORM,), "platforms"),
+)
+#: The counts, in the legacy API's field order. ``status429`` is part of ``status400``.
+COUNTS: tuple[Count, ...] = (
+    Count(STATUS200, "Status200", "status200"),
+    Count(STATUS300, "Status300", "status300"),
+    Count(STATUS400, "Status400", "status400"),
+    Count(STATUS500, "Status500", "status500"),
+    Count(STATUS429, "Status429", "status429"),
+    Count(REQUESTS, "Requests", "requestCount"),
+)
 
 #: The id/name fields of a legacy row, in the API's order.
 ID_FIELDS: tuple[str, ...] = (CLIENT_ID, CLIENT_NAME, ORGANIZATION_ID, USER_ID, TEMPLATE_URI,
