@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # pandas loads on first use: `usagekit --help` stays fast
 #: Fair-use API allocation per named user per month, by licence tier (Genesys Cloud fair-use
 #: policy, as of 2026; figures change, so pass your contract's numbers).
 FAIR_USE_ALLOWANCES: dict[str, int] = {"CX1": 75_000, "CX2": 110_000, "CX3": 140_000}
+#: The status_mix analysis' ``status`` of 4xx responses other than 429.
+STATUS400_NON429 = f"{STATUS400}_non429"
 
 
 def parse_timestamp(value: Any, what: str) -> pd.Timestamp:
@@ -39,9 +41,8 @@ def status_mix_frame(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataF
     """
     import pandas as pd
 
-    non429 = f"{STATUS400}_non429"
-    frame = frame.assign(**{non429: frame[STATUS400] - frame[STATUS429]})
-    statuses = [STATUS200, STATUS300, non429, STATUS429, STATUS500]
+    frame = frame.assign(**{STATUS400_NON429: frame[STATUS400] - frame[STATUS429]})
+    statuses = [STATUS200, STATUS300, STATUS400_NON429, STATUS429, STATUS500]
     if not values["per_period"] and len(frame):
         frame = frame[statuses].sum().to_frame().T
         frame.insert(0, DATE, pd.Series([pd.NaT], dtype="datetime64[us, UTC]"))
