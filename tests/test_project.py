@@ -183,3 +183,115 @@ def test_environment_yml_matches_pyproject() -> None:
         name, spec = _requirement(item.group(1))
         listed[CONDA_NAMES.get(name, name)] = spec
     assert listed == wanted
+
+
+# -- the row's vocabulary is spelt in usagekit/row.py only ----------------------------------
+
+#: Where the vocabulary may be spelt: the row module, and the sandbox (it plays Genesys
+#: Cloud, so it keeps its own lists on purpose).
+VOCABULARY_HOMES = {PACKAGE / "row.py", PACKAGE / "sandbox"}
+
+
+def _vocabulary() -> dict[str, frozenset[str]]:
+    """Each kind of vocabulary term -> its terms (in every spelling the kit knows)."""
+    from usagekit import row
+
+    return {
+        "fields": frozenset({*row.ROW_FIELDS, *row.SORT_FIELDS}),
+        "metrics": frozenset(row.METRICS),
+        "groupBy names": frozenset({*row.GROUP_BY, *(d.aggregates for d in row.DIMENSIONS)}),
+        "filters": frozenset(d.filter for d in row.DIMENSIONS),
+        "grouping-key parts": frozenset(row.GROUPING_KEYS),
+        "granularities": frozenset({*row.GRANULARITIES, *row.GRANULARITY_VALUES}),
+        "partition keys": frozenset(row.PARTITION_KEYS),
+        "HTTP methods": frozenset(row.HTTP_METHODS),
+        "APIs": frozenset(row.APIS),
+    }
+
+
+def _terms(node: ast.AST) -> set[str]:
+    """The vocabulary-like words a literal spells: a string, or a string's listed words.
+
+    A string counts as itself; its words joined by ``|`` or ``,`` (``day|week|month``,
+    ``"requests,status429"``) count each, unless the list goes on in prose ("day, week or
+    month").
+    """
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        return set()
+    text = node.value
+    listed = {word for run in re.finditer(r"\w+(?:[ \t]*[|,][ \t]*\w+)+", text)
+              if not re.match(r",?\s+(?:or|and)\b", text[run.end():])
+              for word in re.findall(r"\w+", run.group())}
+    return {text} | listed
+
+
+def spelt_vocabulary(source: str) -> list[tuple[int, str, list[str]]]:
+    """Where ``source`` spells two or more terms of one kind of the row's vocabulary.
+
+    Looks at literal tuples, lists and sets, dicts (keys and values together), and strings
+    that list words with ``|`` or ``,`` (docstrings excepted). Returns (line, kind, terms).
+    """
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                                | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            words = set().union(set(), *map(_terms, node.elts))
+        elif isinstance(node, ast.Dict):
+            words = set().union(set(), *map(_terms, [*filter(None, node.keys), *node.values]))
+        elif isinstance(node, ast.Constant) and id(node) not in docstrings:
+            words = _terms(node) - {node.value}
+        else:
+            continue
+        for kind, terms in _vocabulary().items():
+            if len(words & terms) >= 2:
+                found.append((node.lineno, kind, sorted(words & terms)))
+    return sorted(found)
+
+
+#: Modules another change is moving to row's vocabulary at the same time (remove each once it
+#: has: the test fails while a module listed here spells none).
+VOCABULARY_IN_PROGRESS = {PACKAGE / "report" / "params.py"}
+
+
+def test_vocabulary_is_spelt_in_row_only() -> None:
+    """Fields, counts, dimensions, granularities, metrics, methods and APIs come from row.
+
+    A module that needs a list of them imports it from ``usagekit.row`` (or names its items
+    with row's constants), so adding a metric or a dimension is one change there. SQL files
+    may spell columns: that is their language.
+    """
+    offences: list[str] = []
+    for path in MODULES:
+        if any(path == home or home in path.parents for home in VOCABULARY_HOMES):
+            continue
+        spelt = spelt_vocabulary(path.read_text(encoding="utf-8"))
+        if path in VOCABULARY_IN_PROGRESS:
+            assert spelt, f"{path.relative_to(ROOT)} is done: drop it from VOCABULARY_IN_PROGRESS"
+            continue
+        offences += [f"{path.relative_to(ROOT)}:{line}: {kind} {', '.join(terms)}"
+                     for line, kind, terms in spelt]
+    assert offences == [], "spell these with usagekit.row's names:\n" + "\n".join(offences)
+
+
+def test_vocabulary_check_finds_spelt_lists() -> None:
+    planted = '''
+"""Docstrings may name Day, Week, Month."""
+GRANULARITIES = ("day", "week", "month")
+fields = frame[["clientId", "clientName"]]
+by = {"OAuthClientId": "OauthClientId"}
+pattern = "granularity=<day|week|month>/"
+prose = "the dataset keeps day, week or month rows"
+one = frame["requests"]
+mixed = ("month", "requests")
+named = (row.CLIENT_ID, row.CLIENT_NAME)
+'''
+    assert spelt_vocabulary(planted) == [
+        (3, "granularities", ["day", "month", "week"]),
+        (4, "fields", ["clientId", "clientName"]),
+        (5, "groupBy names", ["OAuthClientId", "OauthClientId"]),
+        (6, "granularities", ["day", "month", "week"]),
+    ]
