@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -295,3 +300,86 @@ named = (row.CLIENT_ID, row.CLIENT_NAME)
         (5, "groupBy names", ["OAuthClientId", "OauthClientId"]),
         (6, "granularities", ["day", "month", "week"]),
     ]
+
+
+_NEW_COUNT = 'Count("status404", "Status404", "notFoundCount"),'
+_SCHEMAS = """
+import json, re, sys
+from pathlib import Path
+from usagekit import row
+from usagekit.dataset import open_dataset
+from usagekit.engine import DuckDBEngine, table_ddl
+from usagekit.engine.duckdb import FILE_COLUMNS
+from usagekit.fetch import normalize_aggregate_row
+from usagekit.frame import read_ndjson
+from usagekit.query import UsageQuery
+
+api_row = {**dict.fromkeys(row.ID_FIELDS, ""), **dict.fromkeys(row.COUNT_FIELDS, 1),
+           row.DATE: "2026-11-02T00:00:00Z"}
+entity = {**{c.aggregates: 1 for c in row.COUNTS}, "date": "2026-11-02"}
+dataset = open_dataset(sys.argv[1])
+dataset.write([api_row], granularity="day", grouping=row.NO_GROUPING)
+with DuckDBEngine(dataset) as engine:
+    stored = engine.sql("SELECT * FROM " + engine.source)
+query = UsageQuery.build("2026-11-02/2026-11-03", metrics=["status404"], api="aggregates",
+                         sort_by=["status404:desc"], today=__import__("datetime").date(2026, 11, 27))
+print(json.dumps({
+    "stored columns": list(row.STORED_COLUMNS),
+    "Arrow schema": row.arrow_schema().names,
+    "frame dtypes": list(row.pandas_dtypes()),
+    "SQL columns": list(row.SQL_COLUMNS),
+    "DuckDB file columns": list(FILE_COLUMNS),
+    "Trino DDL": re.findall(r'"(\\w+)" \\w+', table_ddl("local:///usage")[1]),
+    "typed frame": list(read_ndjson(json.dumps(api_row).encode(), granularity="day",
+                                    grouping=row.NO_GROUPING).columns),
+    "aggregates row": list(normalize_aggregate_row(entity)),
+    "DuckDB table": list(stored.columns),
+    "stored value": int(stored["status404"].iloc[0]),
+    "aggregates body": [query.aggregates_body()["metrics"], query.aggregates_body()["sortBy"]],
+}))
+"""
+
+
+def test_adding_a_metric_is_one_change(tmp_path: Path) -> None:
+    """One more ``Count`` in row's ``COUNTS`` reaches every schema the stages derive.
+
+    A copy of the package gets a new count (``status404``) in ``usagekit/row.py`` and
+    nothing else; the frame's dtypes and Arrow schema, the SQL and DuckDB columns, the Trino
+    DDL, the normalised aggregates row, a written and queried dataset and the aggregates
+    request all carry it. (The CloudFormation Glue table is YAML: test_cloudformation checks
+    it lists row's columns.)
+    """
+    copy = tmp_path / "copy"
+    shutil.copytree(PACKAGE, copy / "usagekit",
+                    ignore=shutil.ignore_patterns("__pycache__", "sandbox"))
+    source = (copy / "usagekit" / "row.py").read_text(encoding="utf-8")
+    last = '    Count(REQUESTS, "Requests", "requestCount"),\n'
+    assert source.count(last) == 1
+    (copy / "usagekit" / "row.py").write_text(
+        source.replace(last, f"{last}    {_NEW_COUNT}\n"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    done = subprocess.run([sys.executable, "-c", _SCHEMAS, str(tmp_path / "usage")],
+                          capture_output=True, text=True, env=env, cwd=copy, check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+
+    from usagekit import row
+
+    counts = [*row.COUNT_FIELDS, "status404"]
+    fields = [*row.ID_FIELDS, *counts, row.DATE]
+    stored = [*fields, *row.OPTIONAL_FIELDS]
+    partitions = list(row.PARTITION_KEYS)
+    assert found.pop("stored value") == 1
+    assert found.pop("aggregates body") == [
+        ["Status404"], [{"fieldName": "notFoundCount", "order": "Desc"}]]
+    assert found == {
+        "stored columns": stored,
+        "Arrow schema": stored,
+        "frame dtypes": [*stored, *partitions],
+        "SQL columns": [*stored, *partitions],
+        "DuckDB file columns": stored,
+        "Trino DDL": [name.lower() for name in (*stored, *partitions)],
+        "typed frame": [*fields, "granularity", "grouping"],
+        "aggregates row": fields,
+        "DuckDB table": [*stored, *partitions],
+    }
