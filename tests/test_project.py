@@ -305,7 +305,7 @@ named = (row.CLIENT_ID, row.CLIENT_NAME)
 _NEW_COUNT = 'Count("status404", "Status404", "notFoundCount"),'
 _SCHEMAS = """
 import json, re, sys
-from pathlib import Path
+from datetime import date
 from usagekit import row
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine, table_ddl
@@ -322,7 +322,7 @@ dataset.write([api_row], granularity="day", grouping=row.NO_GROUPING)
 with DuckDBEngine(dataset) as engine:
     stored = engine.sql("SELECT * FROM " + engine.source)
 query = UsageQuery.build("2026-11-02/2026-11-03", metrics=["status404"], api="aggregates",
-                         sort_by=["status404:desc"], today=__import__("datetime").date(2026, 11, 27))
+                         sort_by=["status404:desc"], today=date(2026, 11, 27))
 print(json.dumps({
     "stored columns": list(row.STORED_COLUMNS),
     "Arrow schema": row.arrow_schema().names,
