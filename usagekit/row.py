@@ -11,6 +11,9 @@ count (:data:`COUNTS`) its row field, metric name and aggregates field. Granular
 the API's spelling (:data:`GRANULARITIES`) and the dataset's (:data:`GRANULARITY_VALUES`).
 Types are declared once as Glue/Hive types (:data:`STORED_COLUMNS`) and mapped to Arrow,
 SQL and pandas here (:func:`arrow_schema`, :data:`SQL_COLUMNS`, :func:`pandas_dtypes`).
+A module that names a few of them uses the constants: fields (``REQUESTS``), groupBy names
+(``BY_TEMPLATE_URI``), grouping-key parts (``KEY_TEMPLATE_URI``), partition keys
+(``GRANULARITY``); the API names come as a type too (:data:`Api`).
 
 This module imports nothing heavy: pandas and pyarrow load only when their types are asked
 for. The sandbox keeps a vocabulary of its own on purpose (it plays Genesys Cloud).
@@ -83,7 +86,7 @@ KEY_USER = "userid"
 KEY_TEMPLATE_URI = "templateuri"
 KEY_HTTP_METHOD = "httpmethod"
 KEY_PLATFORM = "platform"
-
+#: Row fields.
 CLIENT_ID = "clientId"
 CLIENT_NAME = "clientName"
 ORGANIZATION_ID = "organizationId"
