@@ -47,7 +47,9 @@ _logger = logging.getLogger(__name__)
 #: The analyses' SQL, one ``.sql`` file per query.
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
-_METRIC_WORD = re.compile(r"\b(" + "|".join(COUNT_FIELDS) + r")\b", re.IGNORECASE)
+#: The counts as the analyses list them: ``requests`` first, then the statuses by code.
+COUNT_ORDER: tuple[str, ...] = tuple(sorted(COUNT_FIELDS, key=lambda f: (f != REQUESTS, f)))
+_METRIC_WORD = re.compile(r"\b(" + "|".join(COUNT_ORDER) + r")\b", re.IGNORECASE)
 #: What the explorer can show, with labels: three counts (errors = 4xx + 5xx) and a rate.
 VIEW_METRICS: dict[str, str] = {REQUESTS: "Requests", STATUS429: "429s",
                                 "errors": "Errors", "error_rate": "Error rate"}
@@ -140,7 +142,7 @@ class Analysis:
         if "metric" in values:
             return (values["metric"],)
         named = {word.lower() for word in _METRIC_WORD.findall(self.sql)}
-        return tuple(m for m in COUNT_FIELDS if m in named)
+        return tuple(m for m in COUNT_ORDER if m in named)
 
     def check_counts(self, engine: Engine, values: Mapping[str, Any]) -> None:
         """Refuse to answer when rows it would read lack a count it needs (one query).
@@ -379,7 +381,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
          "score"),
         dimensions=(KEY_OAUTH_CLIENT,),
         options=(Option("metric", str, STATUS429, "which count to watch",
-                        choices=COUNT_FIELDS),
+                        choices=COUNT_ORDER),
                  Option("window", int, 7, "baseline length in periods", minimum=2),
                  Option("k", float, 3.0, "how many standard deviations above the mean",
                         minimum=0.0),

@@ -25,11 +25,7 @@ from usagekit.row import (
     DATE,
     HTTP_METHOD,
     REQUESTS,
-    STATUS200,
-    STATUS300,
-    STATUS400,
     STATUS429,
-    STATUS500,
     TEMPLATE_URI,
 )
 
@@ -246,7 +242,7 @@ def breakdown(rows: pd.DataFrame, by: str | list[str], top_n: int = 10) -> pd.Da
         ``by`` columns, the six counts, ``rate429`` and ``error_rate`` (fractions).
     """
     keys = [by] if isinstance(by, str) else list(by)
-    counts = [REQUESTS, STATUS200, STATUS300, STATUS400, STATUS429, STATUS500]
+    counts = list(analyses.COUNT_ORDER)
     sums = (rows.groupby(keys, sort=False, observed=True)[counts].sum()
             .sort_values("requests", ascending=False, kind="stable").reset_index())
     if len(sums) > top_n:
@@ -326,7 +322,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
     p = data.params
     series = data.frame("series")
     daily = data.frame("daily")  # whole days: week/month buckets may start before the interval
-    counts = (REQUESTS, STATUS200, STATUS300, STATUS400, STATUS429, STATUS500)
+    counts = analyses.COUNT_ORDER
     totals: dict[str, Any] = {c: int(daily[c].sum()) if c in daily else 0 for c in counts}
     requests = totals["requests"]
     totals["rate429"] = totals["status429"] / requests if requests else None
