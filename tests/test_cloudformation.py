@@ -213,13 +213,12 @@ def _table_input(template: Mapping[str, Any], **params: str) -> dict[str, Any]:
 
 
 def test_table_columns_and_partition_keys_match_the_dataset(template: dict[str, Any]) -> None:
-    from usagekit.dataset import PARTITION_KEYS, TABLE_COLUMNS
-    from usagekit.frame import API_FIELDS
+    from usagekit.row import API_FIELDS, PARTITION_KEYS, STORED_COLUMNS
 
     table = _table_input(template)
     columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
     # Glue keeps names lower-case; the files' camelCase keys match case-insensitively.
-    assert columns == [(name.lower(), kind) for name, kind in TABLE_COLUMNS.items()]
+    assert columns == [(name.lower(), kind) for name, kind in STORED_COLUMNS.items()]
     assert [name for name, _ in columns][: len(API_FIELDS)] == [f.lower() for f in API_FIELDS]
     assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == list(PARTITION_KEYS.items())
 
@@ -250,14 +249,13 @@ def test_one_schema_three_definitions_glue_template_and_trino(template: dict[str
 
 
 def test_partition_projection_covers_every_value_the_kit_writes(template: dict[str, Any]) -> None:
-    from usagekit.dataset import PARTITION_KEYS
-    from usagekit.frame import GRANULARITIES
-    from usagekit.query import GROUP_BY, GROUP_BY_BY_ROUTE, grouping_key
+    from usagekit.query import GROUP_BY_BY_ROUTE, grouping_key
+    from usagekit.row import GRANULARITY_VALUES, GROUP_BY, PARTITION_KEYS
 
     params = _table_input(template, FirstPeriod="2021-03")["Parameters"]
     assert params["projection.enabled"] == "true"
     assert params["projection.granularity.type"] == "enum"
-    assert params["projection.granularity.values"].split(",") == list(GRANULARITIES)
+    assert params["projection.granularity.values"].split(",") == list(GRANULARITY_VALUES)
     every_key = {grouping_key(c) for r in range(len(GROUP_BY) + 1)
                  for c in itertools.combinations(GROUP_BY, r)}
     reachable = {grouping_key(c) for fields in GROUP_BY_BY_ROUTE.values()

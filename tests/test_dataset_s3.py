@@ -13,9 +13,10 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from usagekit.dataset import PARTITION_KEYS, TABLE_COLUMNS, open_dataset, run_crawler
+from usagekit.dataset import open_dataset, run_crawler
 from usagekit.exceptions import CrawlerTimeoutError, DatasetError
 from usagekit.frame import to_frame
+from usagekit.row import PARTITION_KEYS, STORED_COLUMNS
 
 pytestmark = [
     pytest.mark.aws,
@@ -91,7 +92,7 @@ def test_write_registers_glue_table_and_partitions(s3: object) -> None:
         jq_lines([r for r in rows if r["date"] >= "2026-11"])
     table = boto3.client("glue").get_table(DatabaseName=DB, Name=TABLE)["Table"]
     columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
-    assert columns == [(k.lower(), v) for k, v in TABLE_COLUMNS.items()]
+    assert columns == [(k.lower(), v) for k, v in STORED_COLUMNS.items()]
     assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == list(PARTITION_KEYS.items())
     assert table["StorageDescriptor"]["Location"].rstrip("/") + "/" == ROOT
     assert "JsonSerDe" in table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]

@@ -16,10 +16,11 @@ import pytest
 import requests
 
 from usagekit.exceptions import ApiError
-from usagekit.fetch import LEGACY_FIELDS, PollPolicy, UsageClient, UsageResult
+from usagekit.fetch import PollPolicy, UsageClient, UsageResult
 from usagekit.fetch.http import RetryPolicy, Transport
 from usagekit.fetch.result import _is_compact
 from usagekit.query import UsageQuery
+from usagekit.row import API_FIELDS
 from usagekit.sandbox import Sandbox
 
 FAST_RETRY = RetryPolicy(backoff=0.01, backoff_max=0.05, default_retry_after=0.05)
@@ -63,7 +64,7 @@ def test_legacy_rows_have_the_legacy_schema(client: UsageClient) -> None:
     days = {row["date"] for row in result.rows}
     assert len(days) == 10
     for row in result.rows:
-        assert tuple(row) == LEGACY_FIELDS
+        assert tuple(row) == API_FIELDS
         assert row["requests"] == sum(row[f"status{n}"] for n in (200, 300, 400, 500))
         assert row["status429"] <= row["status400"]
         assert row["clientId"] and row["templateUri"] and row["userId"] == ""
@@ -73,7 +74,7 @@ def test_metrics_subset_gives_only_those_counts(client: UsageClient) -> None:
     result = client.fetch(UsageQuery.build(window(3), "Day", ["OAuthClientId"],
                                            ["status429", "REQUESTS"]))
     assert result.rows
-    assert all(set(row) - set(LEGACY_FIELDS[:6]) == {"status429", "requests", "date"}
+    assert all(set(row) - set(API_FIELDS[:6]) == {"status429", "requests", "date"}
                for row in result.rows)
 
 
@@ -182,7 +183,7 @@ def test_aggregates_paging_matches_legacy(client: UsageClient) -> None:
     assert len(aggregates.execution_ids) == 1
     assert len(aggregates) > 5 * 97  # several pages
     for row in aggregates.rows:
-        assert tuple(row) == LEGACY_FIELDS and row["date"].endswith("T00:00:00Z")
+        assert tuple(row) == API_FIELDS and row["date"].endswith("T00:00:00Z")
     # The aggregates API also reports Genesys' built-in clients, which legacy filters out.
     known = {row["clientId"] for row in legacy.rows}
     assert {row["clientId"] for row in aggregates.rows} > known

@@ -11,15 +11,14 @@ import pytest
 
 from usagekit.exceptions import InvalidRowsError
 from usagekit.frame import (
-    API_FIELDS,
-    COLUMNS,
-    COUNTS,
-    DIMENSIONS,
     check_rows,
     read_ndjson,
     to_frame,
 )
 from usagekit.frame import normalize as normalize_frame
+from usagekit.row import API_FIELDS, COUNT_FIELDS, ID_FIELDS, pandas_dtypes
+
+COLUMNS = pandas_dtypes()
 
 
 def _row(**changes: object) -> dict[str, object]:
@@ -52,7 +51,7 @@ def test_to_frame_types_every_column() -> None:
         assert frame[name].dtype == COLUMNS[name], name
     assert str(frame["date"].dtype) == "datetime64[us, UTC]"
     assert frame["clientName"].tolist() == ["Café / Sync", "", "Café / Sync"]
-    assert not frame[list(DIMENSIONS)].isna().any().any()
+    assert not frame[list(ID_FIELDS)].isna().any().any()
     assert frame["granularity"].unique().tolist() == ["day"]
     # plain, millisecond and date-only ISO forms parse to the same kind of instant
     assert frame["date"].tolist() == [
@@ -222,5 +221,5 @@ def test_platform_only_when_grouped_by_it() -> None:
 def test_counts_are_int64_even_for_large_values() -> None:
     frame = to_frame([_row(status200=2**40, requests=2**40 + 5)], granularity="day",
                      grouping="oauthclientid")
-    assert frame[list(COUNTS)].dtypes.eq(np.dtype("int64")).all()
+    assert frame[list(COUNT_FIELDS)].dtypes.eq(np.dtype("int64")).all()
     assert frame["requests"].iloc[0] == 2**40 + 5

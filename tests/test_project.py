@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -183,3 +188,190 @@ def test_environment_yml_matches_pyproject() -> None:
         name, spec = _requirement(item.group(1))
         listed[CONDA_NAMES.get(name, name)] = spec
     assert listed == wanted
+
+
+# -- the row's vocabulary is spelt in usagekit/row.py only ----------------------------------
+
+#: Where the vocabulary may be spelt: the row module, and the sandbox (it plays Genesys
+#: Cloud, so it keeps its own lists on purpose).
+VOCABULARY_HOMES = {PACKAGE / "row.py", PACKAGE / "sandbox"}
+
+
+def _vocabulary() -> dict[str, frozenset[str]]:
+    """Each kind of vocabulary term -> its terms (in every spelling the kit knows)."""
+    from usagekit import row
+
+    return {
+        "fields": frozenset({*row.ROW_FIELDS, *row.SORT_FIELDS}),
+        "metrics": frozenset(row.METRICS),
+        "groupBy names": frozenset({*row.GROUP_BY, *(d.aggregates for d in row.DIMENSIONS)}),
+        "filters": frozenset(d.filter for d in row.DIMENSIONS),
+        "grouping-key parts": frozenset(row.GROUPING_KEYS),
+        "granularities": frozenset({*row.GRANULARITIES, *row.GRANULARITY_VALUES}),
+        "partition keys": frozenset(row.PARTITION_KEYS),
+        "HTTP methods": frozenset(row.HTTP_METHODS),
+        "APIs": frozenset(row.APIS),
+    }
+
+
+def _terms(node: ast.AST) -> set[str]:
+    """The vocabulary-like words a literal spells: a string, or a string's listed words.
+
+    A string counts as itself; its words joined by ``|`` or ``,`` (``day|week|month``,
+    ``"requests,status429"``) count each, unless the list goes on in prose ("day, week or
+    month").
+    """
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        return set()
+    text = node.value
+    listed = {word for run in re.finditer(r"\w+(?:[ \t]*[|,][ \t]*\w+)+", text)
+              if not re.match(r",?\s+(?:or|and)\b", text[run.end():])
+              for word in re.findall(r"\w+", run.group())}
+    return {text} | listed
+
+
+def spelt_vocabulary(source: str) -> list[tuple[int, str, list[str]]]:
+    """Where ``source`` spells two or more terms of one kind of the row's vocabulary.
+
+    Looks at literal tuples, lists and sets, dicts (keys and values together), and strings
+    that list words with ``|`` or ``,`` (docstrings excepted). Returns (line, kind, terms).
+    """
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                                | ast.AsyncFunctionDef)
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            words = set().union(set(), *map(_terms, node.elts))
+        elif isinstance(node, ast.Dict):
+            words = set().union(set(), *map(_terms, [*filter(None, node.keys), *node.values]))
+        elif isinstance(node, ast.Constant) and id(node) not in docstrings:
+            words = _terms(node) - {node.value}
+        else:
+            continue
+        for kind, terms in _vocabulary().items():
+            if len(words & terms) >= 2:
+                found.append((node.lineno, kind, sorted(words & terms)))
+    return sorted(found)
+
+
+def test_vocabulary_is_spelt_in_row_only() -> None:
+    """Fields, counts, dimensions, granularities, metrics, methods and APIs come from row.
+
+    A module that needs a list of them imports it from ``usagekit.row`` (or names its items
+    with row's constants), so adding a metric or a dimension is one change there. SQL files
+    may spell columns: that is their language.
+    """
+    offences: list[str] = []
+    for path in MODULES:
+        if any(path == home or home in path.parents for home in VOCABULARY_HOMES):
+            continue
+        spelt = spelt_vocabulary(path.read_text(encoding="utf-8"))
+        offences += [f"{path.relative_to(ROOT)}:{line}: {kind} {', '.join(terms)}"
+                     for line, kind, terms in spelt]
+    assert offences == [], "spell these with usagekit.row's names:\n" + "\n".join(offences)
+
+
+def test_vocabulary_check_finds_spelt_lists() -> None:
+    planted = '''
+"""Docstrings may name Day, Week, Month."""
+GRANULARITIES = ("day", "week", "month")
+fields = frame[["clientId", "clientName"]]
+by = {"OAuthClientId": "OauthClientId"}
+pattern = "granularity=<day|week|month>/"
+prose = "the dataset keeps day, week or month rows"
+one = frame["requests"]
+mixed = ("month", "requests")
+named = (row.CLIENT_ID, row.CLIENT_NAME)
+'''
+    assert spelt_vocabulary(planted) == [
+        (3, "granularities", ["day", "month", "week"]),
+        (4, "fields", ["clientId", "clientName"]),
+        (5, "groupBy names", ["OAuthClientId", "OauthClientId"]),
+        (6, "granularities", ["day", "month", "week"]),
+    ]
+
+
+_NEW_COUNT = 'Count("status404", "Status404", "notFoundCount"),'
+_SCHEMAS = """
+import json, re, sys
+from datetime import date
+from usagekit import row
+from usagekit.dataset import open_dataset
+from usagekit.engine import DuckDBEngine, table_ddl
+from usagekit.engine.duckdb import FILE_COLUMNS
+from usagekit.fetch import normalize_aggregate_row
+from usagekit.frame import read_ndjson
+from usagekit.query import UsageQuery
+
+api_row = {**dict.fromkeys(row.ID_FIELDS, ""), **dict.fromkeys(row.COUNT_FIELDS, 1),
+           row.DATE: "2026-11-02T00:00:00Z"}
+entity = {**{c.aggregates: 1 for c in row.COUNTS}, "date": "2026-11-02"}
+dataset = open_dataset(sys.argv[1])
+dataset.write([api_row], granularity="day", grouping=row.NO_GROUPING)
+with DuckDBEngine(dataset) as engine:
+    stored = engine.sql("SELECT * FROM " + engine.source)
+query = UsageQuery.build("2026-11-02/2026-11-03", metrics=["status404"], api="aggregates",
+                         sort_by=["status404:desc"], today=date(2026, 11, 27))
+print(json.dumps({
+    "stored columns": list(row.STORED_COLUMNS),
+    "Arrow schema": row.arrow_schema().names,
+    "frame dtypes": list(row.pandas_dtypes()),
+    "SQL columns": list(row.SQL_COLUMNS),
+    "DuckDB file columns": list(FILE_COLUMNS),
+    "Trino DDL": re.findall(r'"(\\w+)" \\w+', table_ddl("local:///usage")[1]),
+    "typed frame": list(read_ndjson(json.dumps(api_row).encode(), granularity="day",
+                                    grouping=row.NO_GROUPING).columns),
+    "aggregates row": list(normalize_aggregate_row(entity)),
+    "DuckDB table": list(stored.columns),
+    "stored value": int(stored["status404"].iloc[0]),
+    "aggregates body": [query.aggregates_body()["metrics"], query.aggregates_body()["sortBy"]],
+}))
+"""
+
+
+def test_adding_a_metric_is_one_change(tmp_path: Path) -> None:
+    """One more ``Count`` in row's ``COUNTS`` reaches every schema the stages derive.
+
+    A copy of the package gets a new count (``status404``) in ``usagekit/row.py`` and
+    nothing else; the frame's dtypes and Arrow schema, the SQL and DuckDB columns, the Trino
+    DDL, the normalised aggregates row, a written and queried dataset and the aggregates
+    request all carry it. (The CloudFormation Glue table is YAML: test_cloudformation checks
+    it lists row's columns.)
+    """
+    copy = tmp_path / "copy"
+    shutil.copytree(PACKAGE, copy / "usagekit",
+                    ignore=shutil.ignore_patterns("__pycache__", "sandbox"))
+    source = (copy / "usagekit" / "row.py").read_text(encoding="utf-8")
+    last = '    Count(REQUESTS, "Requests", "requestCount"),\n'
+    assert source.count(last) == 1
+    (copy / "usagekit" / "row.py").write_text(
+        source.replace(last, f"{last}    {_NEW_COUNT}\n"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    done = subprocess.run([sys.executable, "-c", _SCHEMAS, str(tmp_path / "usage")],
+                          capture_output=True, text=True, env=env, cwd=copy, check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+
+    from usagekit import row
+
+    counts = [*row.COUNT_FIELDS, "status404"]
+    fields = [*row.ID_FIELDS, *counts, row.DATE]
+    stored = [*fields, *row.OPTIONAL_FIELDS]
+    partitions = list(row.PARTITION_KEYS)
+    assert found.pop("stored value") == 1
+    assert found.pop("aggregates body") == [
+        ["Status404"], [{"fieldName": "notFoundCount", "order": "Desc"}]]
+    assert found == {
+        "stored columns": stored,
+        "Arrow schema": stored,
+        "frame dtypes": [*stored, *partitions],
+        "SQL columns": [*stored, *partitions],
+        "DuckDB file columns": stored,
+        "Trino DDL": [name.lower() for name in (*stored, *partitions)],
+        "typed frame": [*fields, "granularity", "grouping"],
+        "aggregates row": fields,
+        "DuckDB table": [*stored, *partitions],
+    }

@@ -9,15 +9,13 @@ import pytest
 
 from usagekit.exceptions import QueryError
 from usagekit.query import (
-    GRANULARITIES,
-    GROUP_BY,
     MAX_JOB_DAYS,
-    METRICS,
     Interval,
     UsageQuery,
     grouping_key,
     parse_interval,
 )
+from usagekit.row import GRANULARITIES, GROUP_BY, METRICS
 
 TODAY = date(2026, 11, 27)
 

@@ -26,9 +26,10 @@ import pandas as pd
 import pytest
 
 from usagekit.config import TrinoSettings
-from usagekit.dataset import PARTITION_KEYS, TABLE_COLUMNS, open_dataset
+from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine, TrinoEngine, open_engine
 from usagekit.exceptions import EngineError
+from usagekit.row import PARTITION_KEYS, STORED_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
@@ -314,7 +315,7 @@ def test_the_blueprint_query_types_like_the_dataset(
     """``SELECT *``: the API's camelCase names, ``date`` a UTC timestamp, NULL platform ""."""
     _duck, trino = engines
     frame = trino.sql(BLUEPRINT)
-    assert list(frame.columns) == [*TABLE_COLUMNS, *PARTITION_KEYS]
+    assert list(frame.columns) == [*STORED_COLUMNS, *PARTITION_KEYS]
     assert str(frame["date"].dtype) == "datetime64[us, UTC]"
     assert (frame["platform"] == "").all()
     assert frame.loc[0, "clientId"] == "c-huge" and frame.loc[0, "status429"] == HUGE // 8
@@ -448,7 +449,7 @@ def test_trino_table_cli_creates_and_syncs(trino_server: Any, trino_url: str,
         described = trino_server.execute("DESCRIBE hive.genesysclouddb.cli_usage")
         assert [(r[0], r[1]) for r in described] == [
             (name.lower(), {"string": "varchar", "bigint": "bigint"}[kind])
-            for name, kind in {**TABLE_COLUMNS, **PARTITION_KEYS}.items()]
+            for name, kind in {**STORED_COLUMNS, **PARTITION_KEYS}.items()]
         assert [r[2] for r in described[-3:]] == ["partition key"] * 3
         created = trino_server.execute("SHOW CREATE TABLE hive.genesysclouddb.cli_usage")[0][0]
         assert "format = 'PARQUET'" in created

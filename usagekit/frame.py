@@ -1,8 +1,8 @@
 """Usage rows as a typed pandas DataFrame, and the checks rows pass before they are stored.
 
-The typed frame (:data:`COLUMNS`): the six id/name fields as pandas ``string`` (never NA,
-``""`` where the API gave ``""``), the six counts as ``int64``, ``date`` as
-``datetime64[us, UTC]``, plus ``granularity`` and ``grouping`` (and ``period`` when read
+The typed frame (:func:`usagekit.row.pandas_dtypes`): the six id/name fields as pandas
+``string`` (never NA, ``""`` where the API gave ``""``), the six counts as ``int64``, ``date``
+as ``datetime64[us, UTC]``, plus ``granularity`` and ``grouping`` (and ``period`` when read
 from the dataset). A count some rows lack (an export made with a ``metrics`` subset, e.g.
 the blueprint's ``Status200``/``Status429``) is missing, never zero: nullable ``Int64``
 with ``<NA>``.
@@ -21,57 +21,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from usagekit import row
 from usagekit.exceptions import InvalidRowsError
 
 _logger = logging.getLogger(__name__)
 
-#: The id/name fields of a usage row, in the API's order.
-DIMENSIONS: tuple[str, ...] = (
-    "clientId", "clientName", "organizationId", "userId", "templateUri", "httpMethod",
-)
-#: The count fields of a usage row, in the API's order.
-COUNTS: tuple[str, ...] = (
-    "status200", "status300", "status400", "status500", "status429", "requests",
-)
-#: Every field of a legacy API row, in the API's order.
-API_FIELDS: tuple[str, ...] = (*DIMENSIONS, *COUNTS, "date")
-#: Fields only some rows carry (the aggregates API's ``platform``, when grouped by it).
-OPTIONAL_FIELDS: tuple[str, ...] = ("platform",)
-#: Storage granularities (the dataset's spelling).
-GRANULARITIES: tuple[str, ...] = ("day", "week", "month")
-#: Grouping-key parts in their canonical order, and the row fields each one fills.
-GROUP_FIELDS: dict[str, tuple[str, ...]] = {
-    "oauthclientid": ("clientId", "clientName"),
-    "organizationid": ("organizationId",),
-    "userid": ("userId",),
-    "templateuri": ("templateUri",),
-    "httpmethod": ("httpMethod",),
-    "platform": ("platform",),
-}
-
+_DTYPES = row.pandas_dtypes()
 _STRING = pd.StringDtype()
-_DATE = pd.DatetimeTZDtype(unit="us", tz="UTC")
-
-#: Column name -> pandas dtype of the typed frame.
-COLUMNS: dict[str, Any] = {
-    **dict.fromkeys(DIMENSIONS, _STRING),
-    **dict.fromkeys(COUNTS, np.dtype("int64")),
-    "date": _DATE,
-    "platform": _STRING,
-    "granularity": _STRING,
-    "grouping": _STRING,
-    "period": _STRING,
-}
-_STRING_COLUMNS = tuple(name for name, dtype in COLUMNS.items() if dtype is _STRING)
-_BY_LOWER = {name.lower(): name for name in COLUMNS}
+_DATE = _DTYPES[row.DATE]
+_STRING_COLUMNS = tuple(name for name, dtype in _DTYPES.items() if dtype == _STRING)
+_BY_LOWER = {name.lower(): name for name in _DTYPES}
 
 #: pyarrow's JSON block size: blocks are parsed in parallel; one huge block is not.
 _BLOCK = 16 << 20
-_ARROW_SCHEMA = pa.schema(
-    [(name, pa.string()) for name in DIMENSIONS]
-    + [(name, pa.int64()) for name in COUNTS]
-    + [("date", pa.string()), ("platform", pa.string())]
-)
+_ARROW_SCHEMA = row.arrow_schema()
 
 
 def granularity_value(granularity: str | None) -> str:
@@ -85,9 +48,10 @@ def granularity_value(granularity: str | None) -> str:
     if granularity is None or granularity == "":
         return ""
     value = str(granularity).lower()
-    if value not in GRANULARITIES:
+    if value not in row.GRANULARITY_VALUES:
         raise InvalidRowsError(
-            f"invalid granularity {granularity!r}: expected one of {', '.join(GRANULARITIES)}"
+            f"invalid granularity {granularity!r}: expected one of "
+            f"{', '.join(row.GRANULARITY_VALUES)}"
         )
     return value
 
@@ -116,11 +80,11 @@ def group_parts(key: str) -> tuple[str, ...]:
     InvalidRowsError
         When ``key`` is not a canonical grouping key.
     """
-    if key == "none":
+    if key == row.NO_GROUPING:
         return ()
     parts = tuple(key.split("-"))
-    order = list(GROUP_FIELDS)
-    if not key or any(p not in GROUP_FIELDS for p in parts) or list(parts) != sorted(
+    order = list(row.GROUPING_KEYS)
+    if not key or any(p not in order for p in parts) or list(parts) != sorted(
         set(parts), key=order.index
     ):
         raise InvalidRowsError(
@@ -156,17 +120,17 @@ def to_frame(
         On an unknown field or a bad date.
     """
     rows = list(rows)
-    present: set[str] = set().union(*(r.keys() for r in rows)) if rows else set(API_FIELDS)
-    unknown = present - set(API_FIELDS) - set(OPTIONAL_FIELDS)
+    present: set[str] = set().union(*(r.keys() for r in rows)) if rows else set(row.API_FIELDS)
+    unknown = present - set(row.ROW_FIELDS)
     if unknown:
         raise InvalidRowsError(
             f"unknown field(s) {', '.join(sorted(unknown))} in usage rows: expected "
-            f"{', '.join(API_FIELDS + OPTIONAL_FIELDS)}"
+            f"{', '.join(row.ROW_FIELDS)}"
         )
     data: dict[str, Any] = {}
-    for name in (*API_FIELDS, *OPTIONAL_FIELDS):
-        if name not in present and name != "date":
-            if name in DIMENSIONS:
+    for name in row.ROW_FIELDS:
+        if name not in present and name != row.DATE:
+            if name in row.ID_FIELDS:
                 data[name] = [""] * len(rows)
             continue
         values = [r.get(name) for r in rows]
@@ -246,11 +210,11 @@ def table_frame(
     for name in table.column_names:
         column = table.column(name)
         nulls = column.null_count
-        if nulls == len(column) and name != "date":
-            if name in DIMENSIONS:
+        if nulls == len(column) and name != row.DATE:
+            if name in row.ID_FIELDS:
                 columns[name] = pd.array([""] * len(column), dtype=_STRING)
             continue
-        if name in COUNTS and nulls:  # missing where a row lacks it, never 0
+        if name in row.COUNT_FIELDS and nulls:  # missing where a row lacks it, never 0
             columns[name] = column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
             continue
         columns[name] = column.to_pandas()
@@ -260,8 +224,8 @@ def table_frame(
 def _finish(
     frame: pd.DataFrame, granularity: str | None, grouping: str | Sequence[str]
 ) -> pd.DataFrame:
-    frame["granularity"] = granularity_value(granularity)
-    frame["grouping"] = grouping_value(grouping)
+    frame[row.GRANULARITY] = granularity_value(granularity)
+    frame[row.GROUPING] = grouping_value(grouping)
     return normalize(frame)
 
 
@@ -282,13 +246,13 @@ def normalize(df: pd.DataFrame) -> pd.DataFrame:
     for name in out.columns:
         if name in _STRING_COLUMNS:
             out[name] = out[name].astype(_STRING).fillna("")
-        elif name in COUNTS:
+        elif name in row.COUNT_FIELDS:
             column = out[name]
             if column.isna().any():
                 out[name] = column.astype("Int64")
             elif column.dtype != np.dtype("int64"):
                 out[name] = column.astype("int64")
-        elif name == "date":
+        elif name == row.DATE:
             out[name] = _to_utc(out[name])
     return out
 
@@ -323,9 +287,10 @@ def _first_bad_date(text: pd.Series) -> str:
     return "?"
 
 
-def empty_frame(columns: Iterable[str] = (*API_FIELDS, "granularity", "grouping")) -> pd.DataFrame:
+def empty_frame(columns: Iterable[str] = (*row.API_FIELDS, row.GRANULARITY, row.GROUPING)
+                ) -> pd.DataFrame:
     """An empty typed frame with ``columns``."""
-    return pd.DataFrame({name: pd.Series(dtype=COLUMNS[name]) for name in columns})
+    return pd.DataFrame({name: pd.Series(dtype=_DTYPES[name]) for name in columns})
 
 
 def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str,
@@ -353,35 +318,36 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str,
         )
     granularity = granularity_value(granularity)
     parts = group_parts(grouping)
-    present = [name for name in COUNTS if name in frame.columns]
+    present = [name for name in row.COUNT_FIELDS if name in frame.columns]
     if len(frame) and not present:
         raise InvalidRowsError(
-            f"rows hold none of the counts {', '.join(COUNTS)}: these are not usage rows"
+            f"rows hold none of the counts {', '.join(row.COUNT_FIELDS)}: these are not usage rows"
         )
     for name in present:
         _first(frame, (frame[name] < 0).fillna(False), name,
                "counts must be non-negative integers", numbers)
-    filled = {f for part in parts for f in GROUP_FIELDS[part]}
-    for part, fields in GROUP_FIELDS.items():
+    filled = {f for part in parts for f in row.GROUP_FIELDS[part]}
+    for part, fields in row.GROUP_FIELDS.items():
         for name in fields:
             if name in filled or name not in frame.columns:
                 continue
             _first(frame, frame[name] != "", name,
                    f"it must be empty when not grouped by {part!r} (grouping {grouping!r}); "
                    f"export with a group-by that includes it", numbers)
-    dates = frame["date"]
+    dates = frame[row.DATE]
     misaligned = dates != dates.dt.floor("D")
+    bucket = "midnight UTC"
     if granularity == "week":
         misaligned |= dates.dt.day_of_week != 0
+        bucket = "a Monday, midnight UTC"
     elif granularity == "month":
         misaligned |= dates.dt.day != 1
-    bucket = {"day": "midnight UTC", "week": "a Monday, midnight UTC",
-              "month": "the 1st of a month, midnight UTC"}[granularity]
-    _first(frame, misaligned, "date",
+        bucket = "the 1st of a month, midnight UTC"
+    _first(frame, misaligned, row.DATE,
            f"{granularity} buckets start at {bucket}; are these rows of another granularity?",
            numbers)
-    keys = [c for c in (*DIMENSIONS, *OPTIONAL_FIELDS, "date") if c in frame.columns]
-    _first(frame, frame.duplicated(keys, keep="first"), "date",
+    keys = [c for c in (*row.ID_FIELDS, *row.OPTIONAL_FIELDS, row.DATE) if c in frame.columns]
+    _first(frame, frame.duplicated(keys, keep="first"), row.DATE,
            f"another row has the same date and {', '.join(keys[:-1])}; "
            "each row may appear once per export", numbers)
 

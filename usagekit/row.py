@@ -11,6 +11,9 @@ count (:data:`COUNTS`) its row field, metric name and aggregates field. Granular
 the API's spelling (:data:`GRANULARITIES`) and the dataset's (:data:`GRANULARITY_VALUES`).
 Types are declared once as Glue/Hive types (:data:`STORED_COLUMNS`) and mapped to Arrow,
 SQL and pandas here (:func:`arrow_schema`, :data:`SQL_COLUMNS`, :func:`pandas_dtypes`).
+A module that names a few of them uses the constants: fields (``REQUESTS``), groupBy names
+(``BY_TEMPLATE_URI``), grouping-key parts (``KEY_TEMPLATE_URI``), partition keys
+(``GRANULARITY``); the API names come as a type too (:data:`Api`).
 
 This module imports nothing heavy: pandas and pyarrow load only when their types are asked
 for. The sandbox keeps a vocabulary of its own on purpose (it plays Genesys Cloud).
@@ -19,7 +22,7 @@ for. The sandbox keeps a vocabulary of its own on purpose (it plays Genesys Clou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,27 +72,21 @@ class Count:
     aggregates: str
 
 
-#: The groupBy dimensions, in grouping-key order.
-DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("OAuthClientId", "OauthClientId", "oauthclientid", ("clientId", "clientName"),
-              "oauthClientIds"),
-    Dimension("OrganizationId", "OrganizationId", "organizationid", ("organizationId",),
-              "organizationIds"),
-    Dimension("UserId", "UserId", "userid", ("userId",), "userIds"),
-    Dimension("TemplateUri", "TemplateUri", "templateuri", ("templateUri",), "templateUris"),
-    Dimension("HttpMethod", "HttpMethod", "httpmethod", ("httpMethod",), "httpMethods"),
-    Dimension("Platform", "Platform", "platform", ("platform",), "platforms"),
-)
-#: The counts, in the legacy API's field order. ``status429`` is part of ``status400``.
-COUNTS: tuple[Count, ...] = (
-    Count("status200", "Status200", "status200"),
-    Count("status300", "Status300", "status300"),
-    Count("status400", "Status400", "status400"),
-    Count("status500", "Status500", "status500"),
-    Count("status429", "Status429", "status429"),
-    Count("requests", "Requests", "requestCount"),
-)
-
+#: groupBy names (legacy spelling, the kit's canonical one).
+BY_OAUTH_CLIENT = "OAuthClientId"
+BY_ORGANIZATION = "OrganizationId"
+BY_USER = "UserId"
+BY_TEMPLATE_URI = "TemplateUri"
+BY_HTTP_METHOD = "HttpMethod"
+BY_PLATFORM = "Platform"
+#: Grouping-key parts (the dataset's spelling of each dimension).
+KEY_OAUTH_CLIENT = "oauthclientid"
+KEY_ORGANIZATION = "organizationid"
+KEY_USER = "userid"
+KEY_TEMPLATE_URI = "templateuri"
+KEY_HTTP_METHOD = "httpmethod"
+KEY_PLATFORM = "platform"
+#: Row fields.
 CLIENT_ID = "clientId"
 CLIENT_NAME = "clientName"
 ORGANIZATION_ID = "organizationId"
@@ -98,8 +95,33 @@ TEMPLATE_URI = "templateUri"
 HTTP_METHOD = "httpMethod"
 DATE = "date"
 PLATFORM = "platform"
-REQUESTS = "requests"
+STATUS200 = "status200"
+STATUS300 = "status300"
+STATUS400 = "status400"
+STATUS500 = "status500"
 STATUS429 = "status429"
+REQUESTS = "requests"
+
+#: The groupBy dimensions, in grouping-key order.
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension(BY_OAUTH_CLIENT, "OauthClientId", KEY_OAUTH_CLIENT, (CLIENT_ID, CLIENT_NAME),
+              "oauthClientIds"),
+    Dimension(BY_ORGANIZATION, "OrganizationId", KEY_ORGANIZATION, (ORGANIZATION_ID,),
+              "organizationIds"),
+    Dimension(BY_USER, "UserId", KEY_USER, (USER_ID,), "userIds"),
+    Dimension(BY_TEMPLATE_URI, "TemplateUri", KEY_TEMPLATE_URI, (TEMPLATE_URI,), "templateUris"),
+    Dimension(BY_HTTP_METHOD, "HttpMethod", KEY_HTTP_METHOD, (HTTP_METHOD,), "httpMethods"),
+    Dimension(BY_PLATFORM, "Platform", KEY_PLATFORM, (PLATFORM,), "platforms"),
+)
+#: The counts, in the legacy API's field order. ``status429`` is part of ``status400``.
+COUNTS: tuple[Count, ...] = (
+    Count(STATUS200, "Status200", "status200"),
+    Count(STATUS300, "Status300", "status300"),
+    Count(STATUS400, "Status400", "status400"),
+    Count(STATUS500, "Status500", "status500"),
+    Count(STATUS429, "Status429", "status429"),
+    Count(REQUESTS, "Requests", "requestCount"),
+)
 
 #: The id/name fields of a legacy row, in the API's order.
 ID_FIELDS: tuple[str, ...] = (CLIENT_ID, CLIENT_NAME, ORGANIZATION_ID, USER_ID, TEMPLATE_URI,
@@ -139,8 +161,10 @@ GRANULARITIES: tuple[str, ...] = ("Day", "Week", "Month")
 GRANULARITY_VALUES: tuple[str, ...] = tuple(g.lower() for g in GRANULARITIES)
 #: HTTP methods the Usage API records (and the aggregates ``httpMethods`` filter takes).
 HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+#: The two Usage APIs' names, as a type.
+Api: TypeAlias = Literal["legacy", "aggregates"]
 #: The two Usage APIs.
-APIS: tuple[str, ...] = ("legacy", "aggregates")
+APIS: tuple[str, ...] = get_args(Api)
 
 #: Stored columns -> Glue/Hive type, in file order (Glue lower-cases the names; Athena's
 #: JSON SerDe and Parquet reader match them case-insensitively). ``date`` is the ISO text.
@@ -150,9 +174,11 @@ STORED_COLUMNS: dict[str, str] = {
     DATE: "string",
     **dict.fromkeys(OPTIONAL_FIELDS, "string"),
 }
+GRANULARITY = "granularity"
+GROUPING = "grouping"
+PERIOD = "period"
 #: Hive partition keys -> Glue/Hive type, outermost first.
-PARTITION_KEYS: dict[str, str] = {"granularity": "string", "grouping": "string",
-                                  "period": "string"}
+PARTITION_KEYS: dict[str, str] = dict.fromkeys((GRANULARITY, GROUPING, PERIOD), "string")
 #: Glue/Hive type -> SQL type (Athena, Trino and DuckDB spell these alike).
 SQL_TYPES: dict[str, str] = {"string": "VARCHAR", "bigint": "BIGINT"}
 #: The dataset's columns as SQL sees them (stored columns, then partition keys).

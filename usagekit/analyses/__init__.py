@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from usagekit.analyses.library import (
     ANALYSES,
-    DIMENSIONS,
-    GRANULARITIES,
-    METRICS,
+    COUNT_ORDER,
     SQL_DIR,
     VIEW_METRICS,
     Analysis,
@@ -43,8 +41,8 @@ from usagekit.analyses.library import (
 )
 from usagekit.analyses.post import FAIR_USE_ALLOWANCES
 
-__all__ = ["ANALYSES", "DIMENSIONS", "FAIR_USE_ALLOWANCES", "GRANULARITIES", "METRICS", "SQL_DIR",
-           "VIEW_METRICS", "Analysis", "Option", "available_groupings", "check_grouping",
-           "client_changes", "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
+__all__ = ["ANALYSES", "COUNT_ORDER", "FAIR_USE_ALLOWANCES", "SQL_DIR", "VIEW_METRICS",
+           "Analysis", "Option", "available_groupings", "check_grouping", "client_changes",
+           "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
            "rate_429_over_time", "render", "requests_over_time", "resolve_grouping", "run",
            "spikes", "status_mix", "top_clients_429"]

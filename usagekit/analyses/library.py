@@ -16,6 +16,26 @@ from usagekit.analyses.post import (
     status_mix_frame,
 )
 from usagekit.exceptions import ConfigError, MissingCountsError
+from usagekit.row import (
+    CLIENT_ID,
+    CLIENT_NAME,
+    COUNT_FIELDS,
+    DATE,
+    GRANULARITY_VALUES,
+    GROUPING_KEYS,
+    HTTP_METHOD,
+    KEY_HTTP_METHOD,
+    KEY_OAUTH_CLIENT,
+    KEY_TEMPLATE_URI,
+    NO_GROUPING,
+    REQUESTS,
+    STATUS200,
+    STATUS300,
+    STATUS400,
+    STATUS429,
+    STATUS500,
+    TEMPLATE_URI,
+)
 
 if TYPE_CHECKING:  # pandas and the engines load on first use: `usagekit --help` stays fast
     import pandas as pd
@@ -27,14 +47,11 @@ _logger = logging.getLogger(__name__)
 #: The analyses' SQL, one ``.sql`` file per query.
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
-GRANULARITIES = ("day", "week", "month")
-#: Grouping-key components in canonical order (see ``usagekit.query.grouping_key``).
-DIMENSIONS = ("oauthclientid", "organizationid", "userid", "templateuri", "httpmethod",
-              "platform")
-METRICS = ("requests", "status200", "status300", "status400", "status429", "status500")
-_METRIC_WORD = re.compile(r"\b(" + "|".join(METRICS) + r")\b", re.IGNORECASE)
+#: The counts as the analyses list them: ``requests`` first, then the statuses by code.
+COUNT_ORDER: tuple[str, ...] = tuple(sorted(COUNT_FIELDS, key=lambda f: (f != REQUESTS, f)))
+_METRIC_WORD = re.compile(r"\b(" + "|".join(COUNT_ORDER) + r")\b", re.IGNORECASE)
 #: What the explorer can show, with labels: three counts (errors = 4xx + 5xx) and a rate.
-VIEW_METRICS: dict[str, str] = {"requests": "Requests", "status429": "429s",
+VIEW_METRICS: dict[str, str] = {REQUESTS: "Requests", STATUS429: "429s",
                                 "errors": "Errors", "error_rate": "Error rate"}
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _EARLIEST = "1970-01-01T00:00:00Z"
@@ -98,7 +115,7 @@ class Analysis:
     dimensions: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
     default_granularity: str = "day"
-    granularities: tuple[str, ...] = GRANULARITIES
+    granularities: tuple[str, ...] = GRANULARITY_VALUES
     post: Callable[[pd.DataFrame, Mapping[str, Any]], pd.DataFrame] | None = None
 
     def render(self, source: str, values: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -125,7 +142,7 @@ class Analysis:
         if "metric" in values:
             return (values["metric"],)
         named = {word.lower() for word in _METRIC_WORD.findall(self.sql)}
-        return tuple(m for m in METRICS if m in named)
+        return tuple(m for m in COUNT_ORDER if m in named)
 
     def check_counts(self, engine: Engine, values: Mapping[str, Any]) -> None:
         """Refuse to answer when rows it would read lack a count it needs (one query).
@@ -248,11 +265,11 @@ def interval_values(start: Any, end: Any) -> dict[str, str]:
 
 def check_grouping(grouping: str, dimensions: tuple[str, ...] = ()) -> str:
     """Return ``grouping`` if it is a grouping key holding ``dimensions``, else raise."""
-    parts = [] if grouping == "none" else grouping.split("-")
-    if not isinstance(grouping, str) or not all(p in DIMENSIONS for p in parts) or (
-            parts != sorted(parts, key=DIMENSIONS.index)) or len(set(parts)) != len(parts):
+    parts = [] if grouping == NO_GROUPING else grouping.split("-")
+    if not isinstance(grouping, str) or not all(p in GROUPING_KEYS for p in parts) or (
+            parts != sorted(parts, key=GROUPING_KEYS.index)) or len(set(parts)) != len(parts):
         raise ConfigError(f"invalid grouping {grouping!r}: expected 'none' or "
-                          f"{'-'.join(DIMENSIONS)} components in that order, joined by '-'")
+                          f"{'-'.join(GROUPING_KEYS)} components in that order, joined by '-'")
     missing = [d for d in dimensions if d not in parts]
     if missing:
         raise ConfigError(f"grouping {grouping!r} lacks {', '.join(missing)}, which this "
@@ -275,17 +292,18 @@ def resolve_grouping(engine: Engine, granularity: str, dimensions: tuple[str, ..
     grouping holds the dimensions.
     """
     stored = available_groupings(engine, granularity)
-    fitting = [g for g in stored if g != "none" and set(dimensions) <= set(g.split("-"))]
-    if not dimensions and "none" in stored:
-        fitting.append("none")
+    fitting = [g for g in stored if g != NO_GROUPING and set(dimensions) <= set(g.split("-"))]
+    if not dimensions and NO_GROUPING in stored:
+        fitting.append(NO_GROUPING)
     if fitting:
-        return sorted(fitting, key=lambda g: (-len(g.split("-")) if g != "none" else 0, g))[0]
+        return sorted(fitting, key=lambda g: (-len(g.split("-")) if g != NO_GROUPING else 0,
+                                              g))[0]
     if stored:
         raise ConfigError(
             f"no stored grouping for granularity={granularity} holds "
             f"{', '.join(dimensions)}; stored: {', '.join(stored)}. Fetch with the matching "
             "groupBy, or pass --grouping")
-    return "-".join(d for d in DIMENSIONS if d in dimensions) or "none"
+    return "-".join(d for d in GROUPING_KEYS if d in dimensions) or NO_GROUPING
 
 
 def _limit(option: str = "limit", default: int = 10) -> Option:
@@ -299,8 +317,8 @@ def _sql(name: str) -> str:
                    if not line.startswith("--"))
 
 
-_TIME_COLUMNS = ("date", "requests", "status200", "status300", "status400", "status429",
-                 "status500", "rate429", "error_rate")
+_TIME_COLUMNS = (DATE, REQUESTS, STATUS200, STATUS300, STATUS400, STATUS429, STATUS500,
+                 "rate429", "error_rate")
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis(
@@ -311,46 +329,45 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
         "status_mix",
         "Status mix: 2xx, 3xx, 4xx other than 429, 429, 5xx (they sum to requests), "
         "over the interval or per period.",
-        _sql("totals_over_time"), ("date", "status", "count", "share"),
+        _sql("totals_over_time"), (DATE, "status", "count", "share"),
         options=(Option("per_period", bool, False, "one mix per period (else one overall)"),),
         post=status_mix_frame),
     Analysis(
         "top_clients_429",
         "OAuth clients with the most 429 (rate-limited) responses.",
         _sql("top_clients_429"),
-        ("rank", "clientId", "clientName", "status429", "requests", "rate429"),
-        dimensions=("oauthclientid",), options=(_limit(),)),
+        ("rank", CLIENT_ID, CLIENT_NAME, STATUS429, REQUESTS, "rate429"),
+        dimensions=(KEY_OAUTH_CLIENT,), options=(_limit(),)),
     Analysis(
         "rate_429_over_time",
         "429 rate per period for the clients with the most 429s (or one client).",
         _sql("rate_429_over_time"),
-        ("date", "clientId", "clientName", "requests", "status429", "rate429"),
-        dimensions=("oauthclientid",),
+        (DATE, CLIENT_ID, CLIENT_NAME, REQUESTS, STATUS429, "rate429"),
+        dimensions=(KEY_OAUTH_CLIENT,),
         options=(Option("top", int, 5, "how many clients (most 429s first)", minimum=1),
                  Option("client_id", str, "", "only this OAuth client id"))),
     Analysis(
         "error_rate_by_endpoint",
         "Error rate (4xx+5xx; 429s are part of 4xx) by templateUri and method.",
         _sql("error_rate_by_endpoint"),
-        ("rank", "templateUri", "httpMethod", "requests", "status400", "status429",
-         "status500", "errors", "error_rate", "rate429"),
-        dimensions=("templateuri", "httpmethod"),
+        ("rank", TEMPLATE_URI, HTTP_METHOD, REQUESTS, STATUS400, STATUS429, STATUS500,
+         "errors", "error_rate", "rate429"),
+        dimensions=(KEY_TEMPLATE_URI, KEY_HTTP_METHOD),
         options=(_limit(default=20),
                  Option("min_requests", int, 1, "ignore endpoints with fewer requests",
                         minimum=1))),
     Analysis(
         "method_mix",
         "Traffic mix by HTTP method: requests, errors, 429s and share of requests.",
-        _sql("method_mix"), ("httpMethod", "requests", "errors", "status429", "share"),
-        dimensions=("httpmethod",)),
+        _sql("method_mix"), (HTTP_METHOD, REQUESTS, "errors", STATUS429, "share"),
+        dimensions=(KEY_HTTP_METHOD,)),
     Analysis(
         "client_changes",
         "Clients that appeared, vanished, surged or dropped from one period to the next "
         "(week over week by default).",
         _sql("client_changes"),
-        ("date", "clientId", "clientName", "change", "requests", "previous_requests",
-         "ratio"),
-        dimensions=("oauthclientid",), default_granularity="week",
+        (DATE, CLIENT_ID, CLIENT_NAME, "change", REQUESTS, "previous_requests", "ratio"),
+        dimensions=(KEY_OAUTH_CLIENT,), default_granularity="week",
         options=(Option("factor", float, 2.0, "surge/drop when requests changed by this "
                         "factor or more", minimum=1.0),
                  Option("min_requests", int, 100, "ignore clients below this many requests "
@@ -360,11 +377,11 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
         "Periods where a client's metric exceeds its own baseline (mean + k*sd of the "
         "previous `window` periods, missing periods counted as 0).",
         _sql("spikes"),
-        ("date", "clientId", "clientName", "metric", "value", "baseline_mean",
-         "baseline_sd", "score"),
-        dimensions=("oauthclientid",),
-        options=(Option("metric", str, "status429", "which count to watch",
-                        choices=METRICS),
+        (DATE, CLIENT_ID, CLIENT_NAME, "metric", "value", "baseline_mean", "baseline_sd",
+         "score"),
+        dimensions=(KEY_OAUTH_CLIENT,),
+        options=(Option("metric", str, STATUS429, "which count to watch",
+                        choices=COUNT_ORDER),
                  Option("window", int, 7, "baseline length in periods", minimum=2),
                  Option("k", float, 3.0, "how many standard deviations above the mean",
                         minimum=0.0),
@@ -376,7 +393,7 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
         "Requests per month against the fair-use allowance (users per licence tier x "
         "allowance per user), with a weekday-aware month-end projection.",
         _sql("daily_requests"),
-        ("month", "requests", "days_elapsed", "days_in_month", "complete",
+        ("month", REQUESTS, "days_elapsed", "days_in_month", "complete",
          "projected_requests", "allowance", "used_share", "projected_share",
          "projected_overage"),
         granularities=("day",),

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from usagekit.exceptions import ConfigError
+from usagekit.row import DATE, STATUS200, STATUS300, STATUS400, STATUS429, STATUS500
 
 if TYPE_CHECKING:  # pandas loads on first use: `usagekit --help` stays fast
     import pandas as pd
@@ -14,6 +15,8 @@ if TYPE_CHECKING:  # pandas loads on first use: `usagekit --help` stays fast
 #: Fair-use API allocation per named user per month, by licence tier (Genesys Cloud fair-use
 #: policy, as of 2026; figures change, so pass your contract's numbers).
 FAIR_USE_ALLOWANCES: dict[str, int] = {"CX1": 75_000, "CX2": 110_000, "CX3": 140_000}
+#: The status_mix analysis' ``status`` of 4xx responses other than 429.
+STATUS400_NON429 = f"{STATUS400}_non429"
 
 
 def parse_timestamp(value: Any, what: str) -> pd.Timestamp:
@@ -38,16 +41,16 @@ def status_mix_frame(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataF
     """
     import pandas as pd
 
-    frame = frame.assign(status400_non429=frame["status400"] - frame["status429"])
-    statuses = ["status200", "status300", "status400_non429", "status429", "status500"]
+    frame = frame.assign(**{STATUS400_NON429: frame[STATUS400] - frame[STATUS429]})
+    statuses = [STATUS200, STATUS300, STATUS400_NON429, STATUS429, STATUS500]
     if not values["per_period"] and len(frame):
         frame = frame[statuses].sum().to_frame().T
-        frame.insert(0, "date", pd.Series([pd.NaT], dtype="datetime64[us, UTC]"))
-    long = frame.melt(id_vars=["date"], value_vars=statuses, var_name="status",
+        frame.insert(0, DATE, pd.Series([pd.NaT], dtype="datetime64[us, UTC]"))
+    long = frame.melt(id_vars=[DATE], value_vars=statuses, var_name="status",
                       value_name="count")
     long["status"] = pd.Categorical(long["status"], categories=statuses)
-    long = long.sort_values(["date", "status"], kind="stable")
-    totals = long.groupby("date", dropna=False, observed=True)["count"].transform("sum")
+    long = long.sort_values([DATE, "status"], kind="stable")
+    totals = long.groupby(DATE, dropna=False, observed=True)["count"].transform("sum")
     long["share"] = (long["count"] / totals.where(totals != 0)).astype("float64")
     long["status"] = long["status"].astype("string")
     long["count"] = long["count"].astype("int64")

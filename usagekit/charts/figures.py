@@ -13,9 +13,25 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from usagekit.analyses.post import STATUS400_NON429
 from usagekit.charts.palette import CLIENT_COLORS, MAX_NAMED, OTHER, OTHER_COLOR, Palette
 from usagekit.charts.tables import client_labels, shorten
 from usagekit.exceptions import ConfigError
+from usagekit.row import (
+    CLIENT_ID,
+    CLIENT_NAME,
+    DATE,
+    GRANULARITIES,
+    GRANULARITY_VALUES,
+    HTTP_METHOD,
+    REQUESTS,
+    STATUS200,
+    STATUS300,
+    STATUS400,
+    STATUS429,
+    STATUS500,
+    TEMPLATE_URI,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -30,17 +46,11 @@ STATUS_CLASSES: dict[str, str] = {
 }
 #: The status_mix analysis' ``status`` values → display classes.
 _STATUS_COLUMNS = {
-    "status200": "2xx",
-    "status300": "3xx",
-    "status400_non429": "4xx (not 429)",
-    "status429": "429 rate-limited",
-    "status500": "5xx",
-}
-_PERIOD_WORD = {"day": "day", "week": "week", "month": "month"}
-_AXIS_LABEL = {
-    "day": "Day (UTC)",
-    "week": "Week starting Monday (UTC)",
-    "month": "Month (UTC)",
+    STATUS200: "2xx",
+    STATUS300: "3xx",
+    STATUS400_NON429: "4xx (not 429)",
+    STATUS429: "429 rate-limited",
+    STATUS500: "5xx",
 }
 
 
@@ -51,18 +61,24 @@ def _figure(width: float = 10.0, height: float = 4.2) -> tuple[Figure, Axes]:
 
 def _granularity(granularity: str) -> str:
     key = granularity.lower()
-    if key not in _PERIOD_WORD:
+    if key not in GRANULARITY_VALUES:
         raise ConfigError(
-            f"invalid granularity {granularity!r}: use one of Day, Week, Month"
+            f"invalid granularity {granularity!r}: use one of {', '.join(GRANULARITIES)}"
         )
     return key
+
+
+def _axis_label(granularity: str) -> str:
+    """The time axis' label for a (valid, dataset-spelt) granularity."""
+    return ("Week starting Monday (UTC)" if granularity == "week"
+            else f"{granularity.title()} (UTC)")
 
 
 def _utc_time_axis(ax: Axes, granularity: str) -> None:
     locator = mdates.AutoDateLocator(tz=UTC, minticks=3, maxticks=10)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax.set_xlabel(_AXIS_LABEL[granularity])
+    ax.set_xlabel(_axis_label(granularity))
 
 
 def _count_axis(ax: Axes, label: str, axis: str = "y") -> None:
@@ -117,11 +133,10 @@ def requests_over_time(
     -------
     Figure
     """
-    _require(df, ["date", "requests"], "requests_over_time")
+    _require(df, [DATE, REQUESTS], "requests_over_time")
     gran = _granularity(granularity)
-    word = _PERIOD_WORD[gran]
     fig, ax = _figure()
-    ax.set_title(f"Requests per {word}")
+    ax.set_title(f"Requests per {gran}")
     if df.empty:
         _empty(ax)
         return fig
@@ -138,7 +153,7 @@ def requests_over_time(
         ax.scatter(marked.index, marked, s=60, facecolors="none", edgecolors="black",
                    linewidths=1.5, zorder=3, label="Spike")
     ax.set_ylim(bottom=0)
-    _count_axis(ax, f"Requests per {word}")
+    _count_axis(ax, f"Requests per {gran}")
     _utc_time_axis(ax, gran)
     ax.legend(loc="upper left", frameon=False, ncols=4)
     return fig
@@ -196,10 +211,9 @@ def rate_limited_over_time(
         The chart title is the figure's suptitle; each panel's one line is labelled with
         its client (``other`` drawn dashed in grey).
     """
-    _require(df, ["date", "clientId", "clientName", "status429"], "rate_limited_over_time")
+    _require(df, [DATE, CLIENT_ID, CLIENT_NAME, STATUS429], "rate_limited_over_time")
     gran = _granularity(granularity)
-    word = _PERIOD_WORD[gran]
-    title = f"429 (rate-limited) responses per {word}, by client"
+    title = f"429 (rate-limited) responses per {gran}, by client"
     if df.empty or df["status429"].sum() == 0:
         fig, ax = _figure(height=2.5)
         fig.suptitle(title)
@@ -231,8 +245,8 @@ def rate_limited_over_time(
         # tick labels under the lowest panel of each column only
         ax.tick_params(labelbottom=index + ncols >= wide.shape[1])
     fig.suptitle(f"{title} (each panel on its own scale)")
-    fig.supxlabel(_AXIS_LABEL[gran], fontsize=10)
-    fig.supylabel(f"429 responses per {word}", fontsize=10)
+    fig.supxlabel(_axis_label(gran), fontsize=10)
+    fig.supylabel(f"429 responses per {gran}", fontsize=10)
     return fig
 
 
@@ -282,15 +296,15 @@ def status_counts(df: pd.DataFrame) -> pd.Series:
             )
         series = df.groupby("status")["count"].sum().rename(index=_STATUS_COLUMNS)
     else:
-        _require(df, ["status200", "status300", "status400", "status429", "status500"],
+        _require(df, [STATUS200, STATUS300, STATUS400, STATUS429, STATUS500],
                  "status_mix")
-        sums = df[["status200", "status300", "status400", "status429", "status500"]].sum()
+        sums = df[[STATUS200, STATUS300, STATUS400, STATUS429, STATUS500]].sum()
         series = pd.Series({
-            "2xx": sums["status200"],
-            "3xx": sums["status300"],
-            "4xx (not 429)": sums["status400"] - sums["status429"],
-            "429 rate-limited": sums["status429"],
-            "5xx": sums["status500"],
+            "2xx": sums[STATUS200],
+            "3xx": sums[STATUS300],
+            "4xx (not 429)": sums[STATUS400] - sums[STATUS429],
+            "429 rate-limited": sums[STATUS429],
+            "5xx": sums[STATUS500],
         })
     return series.reindex(list(STATUS_CLASSES), fill_value=0).astype("int64")
 
@@ -298,7 +312,7 @@ def status_counts(df: pd.DataFrame) -> pd.Series:
 def top_clients(
     df: pd.DataFrame,
     *,
-    value: str = "status429",
+    value: str = STATUS429,
     palette: Palette | None = None,
     top_n: int = 10,
     title: str | None = None,
@@ -322,7 +336,7 @@ def top_clients(
     -------
     Figure
     """
-    _require(df, ["clientId", "clientName", value], "top_clients")
+    _require(df, [CLIENT_ID, CLIENT_NAME, value], "top_clients")
     totals = (df.assign(client=client_labels(df)).groupby("client")[value].sum()
               .sort_values(ascending=False, kind="stable"))
     totals = totals[totals > 0]
@@ -351,10 +365,10 @@ def top_clients(
 
 
 _VALUE_WORDS = {
-    "status429": "429 responses",
-    "requests": "requests",
-    "status500": "5xx responses",
-    "status400": "4xx responses",
+    STATUS429: "429 responses",
+    REQUESTS: "requests",
+    STATUS500: "5xx responses",
+    STATUS400: "4xx responses",
 }
 
 
@@ -383,7 +397,7 @@ def error_rate_by_endpoint(
     -------
     Figure
     """
-    _require(df, ["templateUri", "httpMethod", "requests", rate], "error_rate_by_endpoint")
+    _require(df, [TEMPLATE_URI, HTTP_METHOD, REQUESTS, rate], "error_rate_by_endpoint")
     data = df[df["requests"] >= min_requests].sort_values(
         [rate, "requests"], ascending=[False, False], kind="stable").head(top_n)
     data = data[data[rate] > 0]
@@ -418,7 +432,7 @@ def traffic_by_method(df: pd.DataFrame) -> Figure:
     -------
     Figure
     """
-    _require(df, ["httpMethod", "requests"], "traffic_by_method")
+    _require(df, [HTTP_METHOD, REQUESTS], "traffic_by_method")
     totals = (df.groupby("httpMethod")["requests"].sum()
               .sort_values(ascending=False, kind="stable"))
     total = int(totals.sum())

@@ -12,7 +12,7 @@ from matplotlib.textpath import TextToPath
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from usagekit.charts.figures import (
-    _AXIS_LABEL,
+    _axis_label,
     _dates,
     _empty,
     _granularity,
@@ -22,9 +22,10 @@ from usagekit.charts.figures import (
 from usagekit.charts.palette import OTHER, OTHER_COLOR, Palette
 from usagekit.charts.tables import percent, shorten
 from usagekit.exceptions import ConfigError
+from usagekit.row import REQUESTS, STATUS429
 
 #: The metrics these charts draw, with their axis words.
-METRIC_WORDS: dict[str, str] = {"requests": "Requests", "status429": "429 responses",
+METRIC_WORDS: dict[str, str] = {REQUESTS: "Requests", STATUS429: "429 responses",
                                 "errors": "Errors (4xx + 5xx)",
                                 "error_rate": "Error rate (4xx + 5xx share)"}
 #: Colour of a line or bar that is no particular client.
@@ -123,7 +124,7 @@ def metric_over_time(
     ax.set_ylim(bottom=0)
     _value_axis(ax, metric)
     _utc_time_axis(ax, gran)
-    ax.set_xlabel(_AXIS_LABEL[gran])
+    ax.set_xlabel(_axis_label(gran))
     ax.legend(loc="upper left", frameon=False, ncols=3, fontsize="small")
     return fig
 

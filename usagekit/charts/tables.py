@@ -7,6 +7,19 @@ from collections.abc import Iterable
 import pandas as pd
 
 from usagekit.display import html_text, visible
+from usagekit.row import (
+    CLIENT_ID,
+    CLIENT_NAME,
+    DATE,
+    HTTP_METHOD,
+    REQUESTS,
+    STATUS200,
+    STATUS300,
+    STATUS400,
+    STATUS429,
+    STATUS500,
+    TEMPLATE_URI,
+)
 
 _LABEL_WIDTH = 48
 #: How a missing value reads in a formatted table.
@@ -32,10 +45,10 @@ def percent(value: float, digits: int = 1) -> str:
 
 #: Readable headers for the analyses' columns (used by :func:`format_table`).
 HEADERS: dict[str, str] = {
-    "date": "Period (UTC)", "clientId": "Client id", "clientName": "Client",
-    "templateUri": "Endpoint", "httpMethod": "Method", "requests": "Requests",
-    "status200": "2xx", "status300": "3xx", "status400": "4xx", "status429": "429s",
-    "status500": "5xx", "errors": "Errors", "rate429": "429 rate",
+    DATE: "Period (UTC)", CLIENT_ID: "Client id", CLIENT_NAME: "Client",
+    TEMPLATE_URI: "Endpoint", HTTP_METHOD: "Method", REQUESTS: "Requests",
+    STATUS200: "2xx", STATUS300: "3xx", STATUS400: "4xx", STATUS429: "429s",
+    STATUS500: "5xx", "errors": "Errors", "rate429": "429 rate",
     "error_rate": "Error rate", "share": "Share", "first429": "First 429 (UTC)",
     "last429": "Last 429 (UTC)", "periods429": "Periods with 429s", "change": "Change",
     "previous_requests": "Requests before", "ratio": "Ratio", "month": "Month (UTC)",

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from usagekit.config import DATASET_FORMATS
 from usagekit.exceptions import InvalidRowsError
-from usagekit.query import GROUP_BY
+from usagekit.row import GROUP_BY
 
 
 def register(sub: Any) -> None:

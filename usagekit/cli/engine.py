@@ -20,6 +20,7 @@ from usagekit.config import (
     ENV_TRINO_URL,
 )
 from usagekit.exceptions import ConfigError
+from usagekit.row import GRANULARITY_VALUES
 
 _OUTPUT_SUFFIXES = (".csv", ".json")
 
@@ -50,7 +51,7 @@ def register(sub: Any) -> None:
     analyze.add_argument("name", nargs="?", choices=list(ANALYSES), metavar="NAME",
                          help="the analysis (see --list)")
     analyze.add_argument("--list", action="store_true", help="list the analyses and exit")
-    analyze.add_argument("--granularity", choices=("day", "week", "month"),
+    analyze.add_argument("--granularity", choices=GRANULARITY_VALUES,
                          help="which stored granularity to read (default: the analysis')")
     analyze.add_argument("--grouping", help="which stored grouping key to read (default: the "
                          "finest one holding the analysis' dimensions)")

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from usagekit.config import DATASET_FORMATS, dataset_location
 from usagekit.exceptions import PollTimeoutError, QueryError
-from usagekit.query import GRANULARITIES, GROUP_BY, HTTP_METHODS, METRICS, UsageQuery
+from usagekit.query import UsageQuery
+from usagekit.row import GRANULARITIES, GRANULARITY_VALUES, GROUP_BY, HTTP_METHODS, METRICS
 
 if TYPE_CHECKING:
     from usagekit.dataset import Dataset
@@ -146,7 +147,8 @@ def _open_for(query: UsageQuery, location: str, fmt: str | None) -> Dataset:
         raise QueryError(
             "fetch --dataset stores every count, but --metric keeps only "
             f"{', '.join(query.metrics)}: drop --metric (the dataset stores "
-            f"{', '.join(METRICS)}), or write --output DIR/granularity=<day|week|month>/"
+            f"{', '.join(METRICS)}), or write --output DIR/granularity="
+            f"<{'|'.join(GRANULARITY_VALUES)}>/"
             "FILE and `usagekit import DIR` (the counts it lacks stay missing)"
         )
     return open_dataset(dataset_location(location or None), format=fmt)

@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 from usagekit.config import DATASET_FORMATS
+from usagekit.row import GRANULARITY_VALUES
 
 
 def register(sub: Any) -> None:
@@ -31,8 +32,8 @@ def register(sub: Any) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", metavar="SOURCE",
-                        help="a folder or s3://bucket/prefix with granularity=day|week|month/ "
-                             "folders of NDJSON files")
+                        help="a folder or s3://bucket/prefix with granularity="
+                             f"{'|'.join(GRANULARITY_VALUES)}/ folders of NDJSON files")
     parser.add_argument("--dataset", metavar="LOCATION",
                         help="local folder or s3://bucket/prefix/ (default: USAGEKIT_DATASET "
                              "or the project's data/usage)")

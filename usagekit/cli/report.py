@@ -10,8 +10,8 @@ from typing import Any
 from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.config import ENGINES
-from usagekit.query import GRANULARITIES
 from usagekit.report.params import parse_value
+from usagekit.row import GRANULARITIES
 
 _FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
           "licensed_users", "refresh", "profile")

@@ -23,6 +23,7 @@ from usagekit.config import (
 )
 from usagekit.display import visible
 from usagekit.exceptions import QueryError
+from usagekit.row import GRANULARITY_VALUES
 
 _DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
                  f"${ENV_STACK} stack's data location, or {DEFAULT_DATASET})")
@@ -43,7 +44,8 @@ def register(sub: Any) -> None:
                       help="file format of a new dataset (default ndjson); must match an "
                            "existing one")
     sync.add_argument("--granularity", action="append", default=[], metavar="NAME",
-                      help="repeatable or comma-separated: day, week, month (default all)")
+                      help=f"repeatable or comma-separated: {', '.join(GRANULARITY_VALUES)} "
+                           "(default all)")
     sync.add_argument("--group-by", action="append", default=[], metavar="NAME",
                       help=f"repeatable or comma-separated (default "
                            f"{','.join(REPORT_GROUP_BY)})")

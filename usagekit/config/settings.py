@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from usagekit import row
 from usagekit.exceptions import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -54,8 +55,9 @@ DEFAULT_WORKGROUP = "primary"
 
 # What ``usagekit sync`` (and the report) keep up to date, and where alert state lives.
 #: The groupBy set the report reads and ``sync`` fetches by default.
-REPORT_GROUP_BY: tuple[str, ...] = ("OAuthClientId", "TemplateUri", "HttpMethod")
-SYNC_GRANULARITIES: tuple[str, ...] = ("Day", "Week", "Month")
+REPORT_GROUP_BY: tuple[str, ...] = (row.BY_OAUTH_CLIENT, row.BY_TEMPLATE_URI, row.BY_HTTP_METHOD)
+#: The granularities ``sync`` keeps up to date by default: all of them.
+SYNC_GRANULARITIES: tuple[str, ...] = row.GRANULARITIES
 #: First sync: the last N complete UTC days (``--since`` to choose).
 SYNC_LOOKBACK_DAYS = 90
 #: Recent days fetched again on every sync: their counts can still change.

@@ -13,9 +13,9 @@ from __future__ import annotations
 from usagekit.dataset.dataset import Dataset, WriteSummary, open_dataset, run_crawler
 from usagekit.dataset.importer import Conflict, ImportSummary, import_usage
 from usagekit.dataset.layout import Partition, bucket_start, covering_interval
-from usagekit.dataset.schema import FORMATS, MANIFEST, PARTITION_KEYS, TABLE_COLUMNS
+from usagekit.dataset.schema import FORMATS, MANIFEST
 from usagekit.dataset.storage import Storage
 
-__all__ = ["FORMATS", "MANIFEST", "PARTITION_KEYS", "TABLE_COLUMNS", "Conflict", "Dataset",
+__all__ = ["FORMATS", "MANIFEST", "Conflict", "Dataset",
            "ImportSummary", "Partition", "Storage", "WriteSummary", "bucket_start",
            "covering_interval", "import_usage", "open_dataset", "run_crawler"]

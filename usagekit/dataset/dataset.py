@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from usagekit import config
+from usagekit import config, row
 from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records, stored_format
 from usagekit.dataset.layout import (
     Partition,
@@ -54,8 +54,6 @@ from usagekit.dataset.spool import Months, months_of
 from usagekit.dataset.storage import Storage
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import (
-    API_FIELDS,
-    COUNTS,
     date_text,
     empty_frame,
     granularity_value,
@@ -182,15 +180,15 @@ class Dataset:
             if hi is not None:
                 mask &= (frame["date"] < hi).to_numpy()
             frames.append(frame[mask])
-        columns = (*API_FIELDS, "granularity", "grouping", "period")
+        columns = (*row.API_FIELDS, *row.PARTITION_KEYS)
         if not frames:
             return empty_frame(columns)
         out = pd.concat(frames, ignore_index=True)
-        for name in COUNTS:  # a count no stored row has: missing, never 0
+        for name in row.COUNT_FIELDS:  # a count no stored row has: missing, never 0
             if name not in out.columns:
                 out[name] = pd.array([pd.NA] * len(out), dtype="Int64")
-        if "platform" in out.columns:
-            out = out[[*API_FIELDS, "platform", *columns[len(API_FIELDS):]]]
+        if row.PLATFORM in out.columns:
+            out = out[[*row.API_FIELDS, row.PLATFORM, *row.PARTITION_KEYS]]
         return normalize(out)
 
     # -- writing -----------------------------------------------------------------------------
@@ -362,7 +360,7 @@ class Dataset:
     def _keep_counts(self, new: pd.DataFrame, old: bytes, part: Partition,
                      replaced: np.ndarray) -> None:
         """Refuse to replace stored counts with rows that lack them (a metrics subset)."""
-        if all(c in new.columns and not new[c].isna().any() for c in COUNTS):
+        if all(c in new.columns and not new[c].isna().any() for c in row.COUNT_FIELDS):
             return
         lost = lost_counts(new, decode_frame(self._format, old, part)[replaced])
         if lost:

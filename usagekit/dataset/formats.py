@@ -16,20 +16,15 @@ import pyarrow.parquet as pq
 
 from usagekit.dataset.layout import Partition, is_data_file, partition_of
 from usagekit.dataset.schema import (
-    ARROW_TYPES,
     DATE_FORMAT,
     DATE_PATTERN,
     FORMATS,
     MANIFEST,
     SUFFIXES,
-    TABLE_COLUMNS,
 )
 from usagekit.dataset.storage import Storage
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
-    API_FIELDS,
-    COUNTS,
-    DIMENSIONS,
     check_rows,
     group_parts,
     ndjson_table,
@@ -37,6 +32,19 @@ from usagekit.frame import (
     read_ndjson,
     table_frame,
     to_frame,
+)
+from usagekit.row import (
+    API_FIELDS,
+    CLIENT_NAME,
+    COUNT_FIELDS,
+    DATE,
+    GRANULARITY,
+    GROUPING,
+    ID_FIELDS,
+    PERIOD,
+    PLATFORM,
+    STORED_COLUMNS,
+    arrow_type,
 )
 
 
@@ -82,14 +90,14 @@ class _Lines:
         encoder = msgspec.json.Encoder()
         fields = [name for name in fields if name in frame.columns]
         columns = [
-            frame[name].dt.strftime(DATE_FORMAT).tolist() if name == "date"
+            frame[name].dt.strftime(DATE_FORMAT).tolist() if name == DATE
             else frame[name].astype(object).where(frame[name].notna(), None).tolist()
-            if name in COUNTS else frame[name].tolist()
+            if name in COUNT_FIELDS else frame[name].tolist()
             for name in fields
         ]
         return [
             encoder.encode({k: v for k, v in zip(fields, values, strict=True)
-                            if v is not None or k not in COUNTS})
+                            if v is not None or k not in COUNT_FIELDS})
             for values in zip(*columns, strict=True)
         ]
 
@@ -118,17 +126,17 @@ class _Table:
     @staticmethod
     def decode(data: bytes) -> tuple[pa.Table, pd.Series]:
         table = pq.read_table(io.BytesIO(data))
-        dates = pd.to_datetime(table.column("date").to_pandas(), format="ISO8601", utc=True)
+        dates = pd.to_datetime(table.column(DATE).to_pandas(), format="ISO8601", utc=True)
         return table, dates
 
     @staticmethod
     def from_frame(frame: pd.DataFrame, fields: list[str]) -> pa.Table:
         arrays = {
             name: pa.array(
-                frame[name].dt.strftime(DATE_FORMAT) if name == "date" else frame[name],
-                type=ARROW_TYPES[TABLE_COLUMNS[name]],
+                frame[name].dt.strftime(DATE_FORMAT) if name == DATE else frame[name],
+                type=arrow_type(STORED_COLUMNS[name]),
             ) if name in frame.columns  # a count no row has: all null (missing, not 0)
-            else pa.nulls(len(frame), type=ARROW_TYPES[TABLE_COLUMNS[name]])
+            else pa.nulls(len(frame), type=arrow_type(STORED_COLUMNS[name]))
             for name in fields
         }
         return pa.table(arrays)
@@ -143,9 +151,9 @@ class _Table:
         arrays = {}
         for name in fields:
             column = table.column(name)
-            if name == "date":
+            if name == DATE:
                 if not pc.all(pc.match_substring_regex(column, DATE_PATTERN)).as_py():
-                    column = pa.array(frame["date"].dt.strftime(DATE_FORMAT), type=pa.string())
+                    column = pa.array(frame[DATE].dt.strftime(DATE_FORMAT), type=pa.string())
             elif column.null_count and pa.types.is_string(column.type):
                 column = pc.fill_null(column, "")  # (a missing count stays null)
             arrays[name] = column
@@ -171,7 +179,7 @@ class Batch:
         ``numbers``: the rows' numbers in the whole input, for errors (default 1, 2, ...).
         """
         codec = _CODECS[fmt]
-        fields = [*API_FIELDS, *(["platform"] if "platform" in group_parts(key) else [])]
+        fields = [*API_FIELDS, *([PLATFORM] if PLATFORM in group_parts(key) else [])]
         lines: list[Any] | None = None
         table: pa.Table | None = None
         if isinstance(data, bytes | bytearray | memoryview):
@@ -186,13 +194,13 @@ class Batch:
                         "expected one JSON object per line")
         elif isinstance(data, pd.DataFrame):
             frame = normalize(data)
-            missing = [c for c in (*DIMENSIONS, "date") if c not in frame.columns]
+            missing = [c for c in (*ID_FIELDS, DATE) if c not in frame.columns]
             if missing:
                 raise InvalidRowsError(
                     f"the frame lacks column(s) {', '.join(missing)}: "
                     f"expected {', '.join(API_FIELDS)}"
                 )
-            frame["granularity"], frame["grouping"] = gran, key
+            frame[GRANULARITY], frame[GROUPING] = gran, key
             frame = normalize(frame)
         else:
             rows = [dict(row) for row in data]
@@ -216,9 +224,9 @@ def decode_frame(fmt: str, data: bytes, part: Partition) -> pd.DataFrame:
         frame = read_ndjson(data, granularity=part.granularity, grouping=part.grouping)
     else:
         frame = pq.read_table(io.BytesIO(data)).to_pandas()
-        frame["granularity"], frame["grouping"] = part.granularity, part.grouping
+        frame[GRANULARITY], frame[GROUPING] = part.granularity, part.grouping
         frame = normalize(frame)
-    frame["period"] = part.period
+    frame[PERIOD] = part.period
     return normalize(frame)
 
 
@@ -251,11 +259,11 @@ def lost_counts(new: pd.DataFrame, stored: pd.DataFrame) -> dict[str, int]:
     Rows are matched on ``date`` and the ids (not ``clientName``). Empty when ``new``
     holds every count (the usual case, checked without reading ``stored``).
     """
-    lacking = [c for c in COUNTS if c not in new.columns or new[c].isna().any()]
+    lacking = [c for c in COUNT_FIELDS if c not in new.columns or new[c].isna().any()]
     if not lacking or stored.empty or new.empty:
         return {}
-    keys = [c for c in (*DIMENSIONS, "platform", "date")
-            if c != "clientName" and c in new.columns and c in stored.columns]
+    keys = [c for c in (*ID_FIELDS, PLATFORM, DATE)
+            if c != CLIENT_NAME and c in new.columns and c in stored.columns]
     pairs = stored.reindex(columns=[*keys, *lacking]).merge(
         new.reindex(columns=[*keys, *lacking]), on=keys, suffixes=("_old", "_new"))
     lost = {name: int((pairs[f"{name}_old"].notna() & pairs[f"{name}_new"].isna()).sum())

@@ -42,11 +42,6 @@ from usagekit.dataset.layout import Partition
 from usagekit.dataset.spool import line_blocks
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
-    API_FIELDS,
-    COUNTS,
-    DIMENSIONS,
-    GRANULARITIES,
-    GROUP_FIELDS,
     check_rows,
     date_text,
     ndjson_table,
@@ -54,11 +49,25 @@ from usagekit.frame import (
     table_frame,
 )
 from usagekit.query import Interval
+from usagekit.row import (
+    API_FIELDS,
+    CLIENT_NAME,
+    COUNT_FIELDS,
+    DATE,
+    GRANULARITY_VALUES,
+    GROUP_FIELDS,
+    NO_GROUPING,
+    PARTITION_KEYS,
+    PLATFORM,
+    REQUESTS,
+    ROW_FIELDS,
+)
 
 _logger = logging.getLogger(__name__)
 
-_KEY = ("date", "clientId", "organizationId", "userId", "templateUri", "httpMethod",
-        "platform")
+#: What tells two rows of one bucket apart: the date and the ids (not the client's name).
+_KEY = (DATE, *(name for name in ROW_FIELDS if name not in {*COUNT_FIELDS, DATE, CLIENT_NAME}))
+_GRANULARITY_FOLDERS = f"granularity={'|'.join(GRANULARITY_VALUES)}/"
 
 
 # -- the grouping the rows were exported with ----------------------------------------------
@@ -71,7 +80,7 @@ def filled_parts(frame: pd.DataFrame) -> set[str]:
 
 def derive_grouping(parts: set[str]) -> str:
     """The grouping key of the parts filled (``none`` when none is)."""
-    return "-".join(part for part in GROUP_FIELDS if part in parts) or "none"
+    return "-".join(part for part in GROUP_FIELDS if part in parts) or NO_GROUPING
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -117,17 +126,17 @@ def list_source(source: str, *, exclude: str | None = None,
         grans = [p.split("=", 1)[1] for p in parts[:-1] if p.startswith("granularity=")]
         if not grans:
             raise DatasetError(
-                f"{url} is not under a granularity=day|week|month/ folder, so its rows' "
+                f"{url} is not under a {_GRANULARITY_FOLDERS} folder, so its rows' "
                 "granularity is unknown: move it into the folder of the granularity it was "
                 "exported with")
         gran = grans[-1].lower()
-        if gran not in GRANULARITIES:
+        if gran not in GRANULARITY_VALUES:
             raise DatasetError(f"{url}: unknown granularity {grans[-1]!r} in its folder; "
-                               f"valid: {', '.join(GRANULARITIES)}")
+                               f"valid: {', '.join(GRANULARITY_VALUES)}")
         out.append(SourceFile(url, gran, opener))
     if not out:
         raise DatasetError(f"no exports under {source}: expected files in "
-                           "granularity=day|week|month/ folders")
+                           f"{_GRANULARITY_FOLDERS} folders")
     return out
 
 
@@ -205,7 +214,7 @@ def _shown(value: int | None) -> str:
 
 
 def _counts(row: dict[str, Any]) -> dict[str, int]:
-    return {name: int(row[name]) for name in COUNTS if row.get(name) is not None}
+    return {name: int(row[name]) for name in COUNT_FIELDS if row.get(name) is not None}
 
 
 def fuller(a: dict[str, Any], b: dict[str, Any]) -> int:
@@ -219,9 +228,9 @@ def fuller(a: dict[str, Any], b: dict[str, Any]) -> int:
     ca, cb = _counts(a), _counts(b)
     if set(ca) != set(cb) and (set(ca) >= set(cb) or set(cb) >= set(ca)):
         return 1 if len(ca) > len(cb) else -1
-    common = [name for name in COUNTS if name in ca and name in cb]
-    if "requests" in common and ca["requests"] != cb["requests"]:
-        return 1 if ca["requests"] > cb["requests"] else -1
+    common = [name for name in COUNT_FIELDS if name in ca and name in cb]
+    if REQUESTS in common and ca[REQUESTS] != cb[REQUESTS]:
+        return 1 if ca[REQUESTS] > cb[REQUESTS] else -1
     total_a, total_b = (sum(c[n] for n in common) for c in (ca, cb))
     if total_a != total_b:
         return 1 if total_a > total_b else -1
@@ -230,24 +239,24 @@ def fuller(a: dict[str, Any], b: dict[str, Any]) -> int:
 
 def _rows(frame: pd.DataFrame, grouping: str) -> list[dict[str, Any]]:
     """API rows (dicts) of a typed frame; a missing count is an absent key."""
-    fields = [*DIMENSIONS, *COUNTS, "date"]
-    if "platform" in grouping.split("-"):
-        fields.append("platform")
+    fields = list(API_FIELDS)
+    if PLATFORM in grouping.split("-"):
+        fields.append(PLATFORM)
     columns = []
     for name in fields:
         if name not in frame.columns:
-            columns.append([None if name in COUNTS else ""] * len(frame))
-        elif name == "date":
+            columns.append([None if name in COUNT_FIELDS else ""] * len(frame))
+        elif name == DATE:
             dates = frame[name]
             whole = not (dates.dt.microsecond != 0).any()
             columns.append(dates.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist() if whole
                            else [date_text(d) for d in dates])
-        elif name in COUNTS:
+        elif name in COUNT_FIELDS:
             column = frame[name]
             columns.append(column.astype(object).where(column.notna(), None).tolist())
         else:
             columns.append(frame[name].fillna("").astype(object).tolist())
-    counts = set(COUNTS)
+    counts = set(COUNT_FIELDS)
     return [{k: v for k, v in zip(fields, values, strict=True) if v is not None or k not in counts}
             for values in zip(*columns, strict=True)]
 
@@ -279,8 +288,8 @@ class _Merge:
     def merge(self, frame: pd.DataFrame, origins: list[str]) -> pd.DataFrame:
         """The rows of ``frame`` kept (``origin``: an index into ``origins``), in order."""
         keys = [c for c in _KEY if c in frame.columns and (
-            c != "platform" or "platform" in self.grouping.split("-"))]
-        fields = [c for c in (*API_FIELDS, "platform") if c in frame.columns]
+            c != PLATFORM or PLATFORM in self.grouping.split("-"))]
+        fields = [c for c in ROW_FIELDS if c in frame.columns]
         seen = frame.duplicated(fields, keep="first")
         self.duplicates += int(seen.sum())
         frame = frame[~seen]
@@ -328,7 +337,7 @@ class _Spool:
         count = 0
         for frame in frames:
             count += len(frame)
-            frame = frame.drop(columns=["granularity", "grouping"])
+            frame = frame.drop(columns=[c for c in PARTITION_KEYS if c in frame.columns])
             frame["origin"] = np.int32(index)
             frame["row"] = np.arange(count - len(frame) + 1, count + 1)  # (in its file)
             dates = frame["date"]
@@ -366,14 +375,14 @@ def read_export(source: SourceFile) -> tuple[str, Iterator[pd.DataFrame]]:
     with _named(source):
         parts: set[str] = set()
         rows = counts = 0
-        for frame in _frames(source, "none"):
+        for frame in _frames(source, NO_GROUPING):
             rows += len(frame)
             parts |= filled_parts(frame)
-            counts += sum(name in frame.columns for name in COUNTS)
+            counts += sum(name in frame.columns for name in COUNT_FIELDS)
         if not rows:
             raise InvalidRowsError("it holds no usage rows")
         if not counts:
-            raise InvalidRowsError(f"it holds no usage rows (no {', '.join(COUNTS)})")
+            raise InvalidRowsError(f"it holds no usage rows (no {', '.join(COUNT_FIELDS)})")
     grouping = derive_grouping(parts)
     return grouping, _checked(source, grouping)
 
@@ -415,7 +424,7 @@ def _named(source: SourceFile) -> Iterator[None]:
 def _refuse_repeats(frame: pd.DataFrame, grouping: str, origins: list[str]) -> None:
     """Refuse an export holding two rows of one bucket and dimensions (as the dataset does)."""
     keys = [c for c in _KEY if c in frame.columns and (
-        c != "platform" or "platform" in grouping.split("-"))]
+        c != PLATFORM or PLATFORM in grouping.split("-"))]
     repeated = frame.duplicated([*keys, "origin"], keep="first").to_numpy()
     if repeated.any():
         at = frame.iloc[int(repeated.argmax())]
@@ -468,7 +477,7 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
             imported = merge.merge(spool.rows(place).drop(columns=["row"]), origins)
             span = _period_interval(period, gran)
             held = dataset.read(gran, grouping, span.start, span.end).drop(
-                columns=["granularity", "grouping", "period"])
+                columns=list(PARTITION_KEYS))
             held["origin"] = np.int32(len(files))
             both = pd.concat([held, imported], ignore_index=True) if len(held) else imported
             final = merge.merge(normalize(both.reset_index(drop=True)), origins)

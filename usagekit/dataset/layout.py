@@ -7,12 +7,13 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from usagekit.dataset.schema import FILE_STEM, PARTITION_KEYS, SUFFIXES
+from usagekit.dataset.schema import FILE_STEM, SUFFIXES
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     granularity_value,
 )
 from usagekit.query import Interval
+from usagekit.row import PARTITION_KEYS
 
 
 class Partition(NamedTuple):
@@ -39,8 +40,8 @@ def covering_interval(dates: pd.Series, granularity: str) -> Interval:
         raise InvalidRowsError("no dated rows of day, week or month to derive an interval from")
     first = bucket_start(pd.Timestamp(dates.min()), gran)
     last = bucket_start(pd.Timestamp(dates.max()), gran)
-    step = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7),
-            "month": pd.offsets.MonthBegin(1)}[gran]
+    step = (pd.offsets.MonthBegin(1) if gran == "month"
+            else pd.Timedelta(days=7 if gran == "week" else 1))
     return Interval(first.to_pydatetime(), (last + step).to_pydatetime())
 
 

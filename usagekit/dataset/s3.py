@@ -7,8 +7,8 @@ put leaves the old object. (awswrangler's ``to_json`` is not used for the bytes:
 ``/`` as ``\\/``, writes a new uuid-named object per call, and in ``overwrite_partitions``
 mode deletes the old objects *before* writing the new ones.)
 
-The Glue table (explicit schema: :data:`usagekit.dataset.TABLE_COLUMNS` and
-:data:`usagekit.dataset.PARTITION_KEYS`) and every written partition are registered
+The Glue table (explicit schema: :data:`usagekit.row.STORED_COLUMNS` and
+:data:`usagekit.row.PARTITION_KEYS`) and every written partition are registered
 *before* the data is put, so the rows are queryable in Athena when the write returns.
 
 Writers take turns with a lock object, ``_usagekit.lock`` under the prefix (see
@@ -230,7 +230,7 @@ class S3Storage:
             return
         import awswrangler as wr
 
-        from usagekit.dataset.schema import PARTITION_KEYS, TABLE_COLUMNS
+        from usagekit.row import PARTITION_KEYS, STORED_COLUMNS
 
         name = f"{self.database}.{self.table}"
         with _errors("register the Glue table", name):
@@ -247,7 +247,7 @@ class S3Storage:
                 extra = {"compression": "zstd"} if fmt == "parquet" else {}
                 create(
                     database=self.database, table=self.table, path=self.location,
-                    columns_types=TABLE_COLUMNS, partitions_types=PARTITION_KEYS,
+                    columns_types=STORED_COLUMNS, partitions_types=PARTITION_KEYS,
                     description="Genesys Cloud API usage (usagekit dataset)",
                     boto3_session=self._session, **extra,
                 )

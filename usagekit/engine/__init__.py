@@ -20,11 +20,11 @@ from __future__ import annotations
 from usagekit.config import ENGINES
 from usagekit.engine.athena import AthenaEngine
 from usagekit.engine.base import DIALECTS, PARAM_TYPES, Engine, check_params, tidy_result
-from usagekit.engine.dialect import SOURCE_COLUMNS, athena_to_duckdb, parse_athena
+from usagekit.engine.dialect import athena_to_duckdb, parse_athena
 from usagekit.engine.duckdb import DuckDBEngine
 from usagekit.engine.open import open_engine
 from usagekit.engine.trino import TrinoEngine, sync_partitions_sql, table_ddl
 
-__all__ = ["DIALECTS", "ENGINES", "PARAM_TYPES", "SOURCE_COLUMNS", "AthenaEngine", "DuckDBEngine",
+__all__ = ["DIALECTS", "ENGINES", "PARAM_TYPES", "AthenaEngine", "DuckDBEngine",
            "Engine", "TrinoEngine", "athena_to_duckdb", "check_params", "open_engine",
            "parse_athena", "sync_partitions_sql", "table_ddl", "tidy_result"]

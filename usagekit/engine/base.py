@@ -8,9 +8,10 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
+from usagekit import row
 from usagekit.config import validate_identifier
 from usagekit.exceptions import ConfigError
-from usagekit.frame import COLUMNS, normalize
+from usagekit.frame import normalize
 
 DIALECTS = ("athena", "duckdb")
 
@@ -78,7 +79,7 @@ def tidy_result(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = normalize(df)
     for name in out.columns:
-        if name in COLUMNS:
+        if name in row.SQL_COLUMNS:  # typed by normalize
             continue
         col = out[name]
         if isinstance(col.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(

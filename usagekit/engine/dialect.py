@@ -21,29 +21,6 @@ from usagekit.exceptions import EngineError
 
 _logger = logging.getLogger(__name__)
 
-#: The dataset's columns as the SQL sees them (API fields, then the Hive partition keys),
-#: with their SQL types. ``date`` is the ISO string; parse it with ``from_iso8601_timestamp``.
-SOURCE_COLUMNS: dict[str, str] = {
-    "clientId": "VARCHAR",
-    "clientName": "VARCHAR",
-    "organizationId": "VARCHAR",
-    "userId": "VARCHAR",
-    "templateUri": "VARCHAR",
-    "httpMethod": "VARCHAR",
-    "status200": "BIGINT",
-    "status300": "BIGINT",
-    "status400": "BIGINT",
-    "status500": "BIGINT",
-    "status429": "BIGINT",
-    "requests": "BIGINT",
-    "date": "VARCHAR",
-    "platform": "VARCHAR",
-    "granularity": "VARCHAR",
-    "grouping": "VARCHAR",
-    "period": "VARCHAR",
-}
-
-
 def parse_athena(text: str) -> exp.Expression:
     """Parse one statement in the Athena dialect.
 

@@ -25,14 +25,14 @@ import pandas as pd
 
 from usagekit.config import AthenaSettings, athena_settings, dataset_location, is_s3
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
-from usagekit.engine.dialect import SOURCE_COLUMNS, athena_to_duckdb
+from usagekit.engine.dialect import athena_to_duckdb
 from usagekit.exceptions import ConfigError, EngineError
+from usagekit.row import PARTITION_KEYS, SQL_COLUMNS
 
 _logger = logging.getLogger(__name__)
 
-PARTITION_KEYS = ("granularity", "grouping", "period")
 #: Columns stored in the files (everything but the Hive partition keys).
-FILE_COLUMNS = {k: v for k, v in SOURCE_COLUMNS.items() if k not in PARTITION_KEYS}
+FILE_COLUMNS = {k: v for k, v in SQL_COLUMNS.items() if k not in PARTITION_KEYS}
 _LAYOUT = re.compile(r"granularity=[^/]+/grouping=[^/]+/period=[^/]+/[^/]+\.(json|parquet)")
 _FORMATS = {"json": "ndjson", "parquet": "parquet"}
 
@@ -60,14 +60,14 @@ def _struct(columns: dict[str, str]) -> str:
     return "{" + ", ".join(pairs) + "}"
 
 
-_HIVE_TYPES = _struct({k: "VARCHAR" for k in PARTITION_KEYS})
+_HIVE_TYPES = _struct({k: SQL_COLUMNS[k] for k in PARTITION_KEYS})
 
 
 def _select_list(present: Iterable[str] | None = None) -> str:
     """The view's typed column list; columns not in ``present`` become typed NULLs."""
-    available = set(SOURCE_COLUMNS) if present is None else set(present)
+    available = set(SQL_COLUMNS) if present is None else set(present)
     parts = []
-    for name, sql_type in SOURCE_COLUMNS.items():
+    for name, sql_type in SQL_COLUMNS.items():
         source = f"CAST({quote_ident(name)} AS {sql_type})" if name in available else (
             f"CAST(NULL AS {sql_type})")
         parts.append(f"{source} AS {quote_ident(name)}")
@@ -303,7 +303,7 @@ class DuckDBEngine(EngineBase):
 
     def transpile(self, text: str) -> str:
         """The DuckDB statement that :meth:`sql` runs for Athena ``text``."""
-        return athena_to_duckdb(text, {(self.database, self.table): SOURCE_COLUMNS})
+        return athena_to_duckdb(text, {(self.database, self.table): SQL_COLUMNS})
 
     def sql(self, text: str, params: Sequence[Any] | None = None, *,
             dialect: Literal["athena", "duckdb"] = "athena") -> pd.DataFrame:

@@ -2,9 +2,9 @@
 
 Athena engine version 3 is built on Trino, so the analyses run unchanged. The kit's dataset is
 a Hive table on the cluster: :func:`table_ddl` writes its ``CREATE TABLE`` from the same
-schema as the Glue table (:data:`usagekit.dataset.TABLE_COLUMNS`,
-:data:`usagekit.dataset.PARTITION_KEYS`): NDJSON through ``OPENX_JSON`` (the reader of
-Athena's JSON SerDe) or Parquet, partitioned by ``granularity``, ``grouping`` and ``period``.
+schema as the Glue table (:data:`usagekit.row.SQL_COLUMNS`: the stored columns, then the
+partition keys): NDJSON through ``OPENX_JSON`` (the reader of Athena's JSON SerDe) or
+Parquet, partitioned by ``granularity``, ``grouping`` and ``period``.
 
 Values are bound to ``?`` placeholders by the ``trino`` client (``EXECUTE IMMEDIATE``), never
 pasted into the text. Errors name the coordinator as :attr:`TrinoSettings.display` shows it
@@ -22,15 +22,14 @@ from typing import Any
 import pandas as pd
 
 from usagekit.config import TrinoSettings, trino_settings, validate_identifier
-from usagekit.dataset.schema import FORMATS, PARTITION_KEYS, TABLE_COLUMNS
+from usagekit.dataset.schema import FORMATS
 from usagekit.engine.base import EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import parse_athena
 from usagekit.exceptions import ConfigError, EngineError
+from usagekit.row import PARTITION_KEYS, SQL_COLUMNS
 
 _logger = logging.getLogger(__name__)
 
-#: Glue/Hive type -> Trino type, for the kit's table.
-TRINO_TYPES: dict[str, str] = {"string": "varchar", "bigint": "bigint"}
 #: The dataset's format -> the Hive connector's storage format.
 TABLE_FORMATS: dict[str, str] = {"ndjson": "OPENX_JSON", "parquet": "PARQUET"}
 #: Location schemes the Hive connector reads (``local:///`` is Trino's native local file system).
@@ -68,8 +67,7 @@ def table_ddl(location: str, fmt: str = "ndjson", *, catalog: str = "hive",
         raise ConfigError(f"invalid table location {location!r}: expected the dataset as Trino "
                           f"sees it, starting with {', '.join(LOCATION_SCHEMES)}")
     target = _qualified(catalog, schema, table)
-    columns = ", ".join(f'"{name.lower()}" {TRINO_TYPES[kind]}'
-                        for name, kind in {**TABLE_COLUMNS, **PARTITION_KEYS}.items())
+    columns = ", ".join(f'"{name.lower()}" {kind.lower()}' for name, kind in SQL_COLUMNS.items())
     keys = ", ".join(f"'{name}'" for name in PARTITION_KEYS)
     return [
         f"CREATE SCHEMA IF NOT EXISTS {_qualified(catalog, schema)}",

@@ -16,7 +16,7 @@ most twice per change and never twice the same question (:class:`Queries`).
 from __future__ import annotations
 
 from usagekit.explore.notebook import first_selection, open_explorer, refresh
-from usagekit.explore.queries import DIMENSIONS, SQL_DIR, Filters, Queries
+from usagekit.explore.queries import REQUIRED_GROUPING_KEYS, SQL_DIR, Filters, Queries
 from usagekit.explore.view import (
     EXPORT_FILES,
     METRICS,
@@ -28,6 +28,6 @@ from usagekit.explore.view import (
 )
 from usagekit.explore.widgets import ExplorerApp
 
-__all__ = ["DIMENSIONS", "EXPORT_FILES", "METRICS", "SQL_DIR", "Choices",
+__all__ = ["EXPORT_FILES", "METRICS", "REQUIRED_GROUPING_KEYS", "SQL_DIR", "Choices",
            "Explorer", "ExplorerApp", "Filters", "Queries", "Selection", "View",
            "first_selection", "open_explorer", "refresh", "top_rows"]

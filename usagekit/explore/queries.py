@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from usagekit.analyses import interval_values, render, resolve_grouping
+from usagekit.row import GRANULARITY, GROUPING, KEY_HTTP_METHOD, KEY_OAUTH_CLIENT, KEY_TEMPLATE_URI
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,8 +28,9 @@ _logger = logging.getLogger(__name__)
 
 #: The explorer's queries, one ``.sql`` file each.
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-#: Dimensions every explorer query needs in the stored grouping.
-DIMENSIONS = ("oauthclientid", "templateuri", "httpmethod")
+#: The grouping-key parts every explorer query needs in the stored grouping (client,
+#: endpoint and method).
+REQUIRED_GROUPING_KEYS: tuple[str, ...] = (KEY_OAUTH_CLIENT, KEY_TEMPLATE_URI, KEY_HTTP_METHOD)
 CACHE_SIZE = 64
 
 
@@ -97,14 +99,14 @@ class Queries:
         """The finest stored grouping of ``granularity`` holding client, endpoint and method."""
         if granularity not in self._groupings:
             self._groupings[granularity] = resolve_grouping(self.engine, granularity,
-                                                            DIMENSIONS)
+                                                            REQUIRED_GROUPING_KEYS)
         return self._groupings[granularity]
 
     def statement(self, name: str, granularity: str, start: Any, end: Any,
                   filters: Filters | None = None) -> tuple[str, list[Any]]:
         """The text (``?`` placeholders) and bound values of query ``name``."""
         fragment, bound = (filters or Filters()).template()
-        values = {"granularity": granularity, "grouping": self.grouping(granularity),
+        values = {GRANULARITY: granularity, GROUPING: self.grouping(granularity),
                   **interval_values(start, end), **bound}
         return render(sql(name).replace("{filters}", fragment), self.engine.source, values)
 

@@ -26,8 +26,9 @@ from usagekit.analyses import VIEW_METRICS
 from usagekit.display import csv_frame
 from usagekit.exceptions import ConfigError
 from usagekit.explore.queries import Filters, Queries
-from usagekit.query import GRANULARITIES, Interval
+from usagekit.query import Interval
 from usagekit.report.artefacts import atomic_write
+from usagekit.row import GRANULARITIES, HTTP_METHOD, REQUESTS, STATUS429, TEMPLATE_URI
 
 if TYPE_CHECKING:
     from usagekit.engine import Engine
@@ -37,7 +38,7 @@ _logger = logging.getLogger(__name__)
 #: The metrics one can pick, with their labels.
 METRICS = VIEW_METRICS
 ALL_CLIENTS = "All clients"
-COUNTS = ["requests", "status429", "errors"]
+COUNTS = [REQUESTS, STATUS429, "errors"]
 #: Views (with their charts) an explorer keeps for going back.
 VIEWS_KEPT = 16
 #: Files an export writes into the output folder.
@@ -361,10 +362,10 @@ def _breakdown(kept: pd.DataFrame, selection: Selection) -> pd.DataFrame:
         per = kept.groupby(["clientId", "label"], as_index=False)[COUNTS].sum()
         per = per.assign(key=per["clientId"]).drop(columns=["clientId"])
     else:
-        per = kept.groupby(["httpMethod", "templateUri"], as_index=False)[COUNTS].sum()
+        per = kept.groupby([HTTP_METHOD, TEMPLATE_URI], as_index=False)[COUNTS].sum()
         per = per.assign(key=list(zip(per["httpMethod"], per["templateUri"], strict=True)),
                          label=per["httpMethod"] + " " + per["templateUri"])
-        per = per.drop(columns=["httpMethod", "templateUri"])
+        per = per.drop(columns=[HTTP_METHOD, TEMPLATE_URI])
     per = per.astype({c: "int64" for c in COUNTS})
     return _ranked(_rates(per), selection.metric)[["key", "label", *COUNTS, "error_rate"]]
 

@@ -23,8 +23,9 @@ import ipywidgets as widgets
 from usagekit.charts import percent, thousands
 from usagekit.exceptions import UsagekitError
 from usagekit.explore.view import METRICS, Choices, Explorer, Selection, View
-from usagekit.query import GRANULARITIES, Interval
+from usagekit.query import Interval
 from usagekit.query.interval import midnight
+from usagekit.row import GRANULARITIES
 
 _logger = logging.getLogger(__name__)
 

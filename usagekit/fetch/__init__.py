@@ -19,5 +19,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "http": ("RetryPolicy", "Transport"),
     "profiles": ("Profile", "load_profile"),
     "regions": ("REGIONS", "region_name", "resolve"),
-    "result": ("COUNT_FIELDS", "LEGACY_FIELDS", "UsageResult", "normalize_aggregate_row"),
+    "result": ("UsageResult", "normalize_aggregate_row"),
 })

@@ -1,6 +1,6 @@
 """Fetch API usage from Genesys Cloud: submit, poll, page, normalise.
 
-Both usage APIs give rows in one schema, the legacy API's (:data:`LEGACY_FIELDS`).
+Both usage APIs give rows in one schema, the legacy API's (:data:`usagekit.row.API_FIELDS`).
 
 Legacy (``api="legacy"``): ``POST /api/v2/usage/query`` → ``executionId``; poll
 ``GET /api/v2/usage/query/{executionId}/results`` until ``Complete`` (per client:

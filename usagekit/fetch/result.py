@@ -1,4 +1,4 @@
-"""The rows of one fetch, in the legacy API's schema (:data:`LEGACY_FIELDS`).
+"""The rows of one fetch, in the legacy API's schema (:data:`usagekit.row.API_FIELDS`).
 
 Legacy rows are kept as the response's raw bytes, so :meth:`UsageResult.write_ndjson` equals
 ``jq -c '.results[]'`` on the response. Aggregates rows are normalised to the legacy schema:
@@ -37,28 +37,23 @@ from typing import Any, BinaryIO
 import msgspec
 
 from usagekit.query import UsageQuery
+from usagekit.row import (
+    API_FIELDS,
+    CLIENT_ID,
+    CLIENT_NAME,
+    COUNT_FIELDS,
+    COUNTS,
+    DATE,
+    HTTP_METHOD,
+    METRIC_FIELDS,
+    ORGANIZATION_ID,
+    PLATFORM,
+    SORT_FIELDS,
+    TEMPLATE_URI,
+    USER_ID,
+)
 
 _logger = logging.getLogger(__name__)
-
-LEGACY_FIELDS: tuple[str, ...] = (
-    "clientId", "clientName", "organizationId", "userId", "templateUri", "httpMethod",
-    "status200", "status300", "status400", "status500", "status429", "requests", "date",
-)
-COUNT_FIELDS: tuple[str, ...] = (
-    "status200", "status300", "status400", "status500", "status429", "requests",
-)
-_METRIC_FIELD = {"Status200": "status200", "Status300": "status300", "Status400": "status400",
-                 "Status500": "status500", "Status429": "status429", "Requests": "requests"}
-#: Aggregates ``sortBy`` field -> the legacy-schema row field it orders.
-SORT_FIELD_COLUMN: dict[str, str] = {
-    "date": "date", "platform": "platform", "httpMethod": "httpMethod",
-    "templateUri": "templateUri", "requestCount": "requests", "status200": "status200",
-    "status300": "status300", "status400": "status400", "status429": "status429",
-    "status500": "status500", "oauthClientId": "clientId", "oauthClientName": "clientName",
-    "userId": "userId", "organizationId": "organizationId",
-}
-
-
 
 class _LegacyResults(msgspec.Struct):
     queryStatus: str | None = None
@@ -216,9 +211,9 @@ def _jq_escapes(data: bytes) -> bytes:
 
 
 def _ordered(row: dict[str, Any]) -> dict[str, Any]:
-    if tuple(row) == LEGACY_FIELDS[: len(row)]:
+    if tuple(row) == API_FIELDS[: len(row)]:
         return row
-    known = {k: row[k] for k in LEGACY_FIELDS if k in row}
+    known = {k: row[k] for k in API_FIELDS if k in row}
     return known | {k: v for k, v in row.items() if k not in known}
 
 
@@ -236,22 +231,21 @@ def normalize_aggregate_row(entity: Mapping[str, Any],
     client = entity.get("oauthClient") or {}
     user = entity.get("user") or {}
     row: dict[str, Any] = {
-        "clientId": client.get("id") or "",
-        "clientName": client.get("name") or "",
-        "organizationId": entity.get("organizationId") or "",
-        "userId": user.get("id") or "",
-        "templateUri": entity.get("templateUri") or "",
-        "httpMethod": entity.get("httpMethod") or "",
+        CLIENT_ID: client.get("id") or "",
+        CLIENT_NAME: client.get("name") or "",
+        ORGANIZATION_ID: entity.get(ORGANIZATION_ID) or "",
+        USER_ID: user.get("id") or "",
+        TEMPLATE_URI: entity.get(TEMPLATE_URI) or "",
+        HTTP_METHOD: entity.get(HTTP_METHOD) or "",
     }
-    wanted = {_METRIC_FIELD[m] for m in metrics} or set(COUNT_FIELDS)
-    for name in COUNT_FIELDS:
-        if name in wanted:
-            source = "requestCount" if name == "requests" else name
-            row[name] = int(entity.get(source) or 0)
-    day = str(entity.get("date") or "")
-    row["date"] = day if "T" in day or not day else f"{day}T00:00:00Z"
-    if entity.get("platform") is not None:
-        row["platform"] = entity["platform"]
+    wanted = {METRIC_FIELDS[m] for m in metrics} or set(COUNT_FIELDS)
+    for count in COUNTS:
+        if count.field in wanted:
+            row[count.field] = int(entity.get(count.aggregates) or 0)
+    day = str(entity.get(DATE) or "")
+    row[DATE] = day if "T" in day or not day else f"{day}T00:00:00Z"
+    if entity.get(PLATFORM) is not None:
+        row[PLATFORM] = entity[PLATFORM]
     return row
 
 
@@ -264,7 +258,7 @@ def sort_rows(rows: list[dict[str, Any]], sort_by: Sequence[tuple[str, str]]
     """
     out = list(rows)
     for name, order in reversed(sort_by):
-        column = SORT_FIELD_COLUMN[name]
+        column = SORT_FIELDS[name]
         if out and all(column in row for row in out):
             out.sort(key=lambda row, column=column: row[column], reverse=order == "Desc")
     return out
@@ -274,9 +268,9 @@ def sum_buckets(rows: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
     """Sum rows of the same group from several jobs into one bucket dated ``label``."""
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
-        key = tuple((k, v) for k, v in row.items() if k not in COUNT_FIELDS and k != "date")
+        key = tuple((k, v) for k, v in row.items() if k not in COUNT_FIELDS and k != DATE)
         if key not in merged:
-            merged[key] = {**row, "date": label}
+            merged[key] = {**row, DATE: label}
         else:
             for name in COUNT_FIELDS:
                 if name in row:

@@ -22,21 +22,15 @@ one bucket; the client sums those per group (labelled with the interval start).
 
 from __future__ import annotations
 
-from usagekit.query.interval import GRANULARITIES, Interval, parse_interval
+from usagekit.query.interval import Interval, parse_interval
 from usagekit.query.usage_query import (
-    APIS,
-    GROUP_BY,
     GROUP_BY_BY_ROUTE,
-    HTTP_METHODS,
     MAX_JOB_DAYS,
     MAX_PAGE_SIZE,
-    METRICS,
-    SORT_FIELDS,
     SORT_ORDERS,
     UsageQuery,
     grouping_key,
 )
 
-__all__ = ["APIS", "GRANULARITIES", "GROUP_BY", "GROUP_BY_BY_ROUTE", "HTTP_METHODS",
-           "MAX_JOB_DAYS", "MAX_PAGE_SIZE", "METRICS", "SORT_FIELDS", "SORT_ORDERS", "Interval",
+__all__ = ["GROUP_BY_BY_ROUTE", "MAX_JOB_DAYS", "MAX_PAGE_SIZE", "SORT_ORDERS", "Interval",
            "UsageQuery", "grouping_key", "parse_interval"]

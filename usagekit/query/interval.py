@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from usagekit import row
 from usagekit.exceptions import QueryError
-
-GRANULARITIES: tuple[str, ...] = ("Day", "Week", "Month")
-
 
 _DATE = r"(?P<y>\d{4})-(?P<m>\d{2})(?:-(?P<d>\d{2}))?"
 _TIME = r"(?:T(?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d{1,6})\d*)?)?)?"
@@ -83,7 +81,7 @@ class Interval:
         >>> parse_interval("2026-11-04/2026-11-12").aligned("Week", date(2026, 11, 27)).text
         '2026-11-02T00:00:00Z/2026-11-16T00:00:00Z'
         """
-        unit = canonical(granularity, GRANULARITIES, "granularity") if granularity else "Day"
+        unit = canonical(granularity, row.GRANULARITIES, "granularity") if granularity else "Day"
         first = self.start.date()
         last = (self.end - timedelta(microseconds=1)).date()
         if unit == "Week":

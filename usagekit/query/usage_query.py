@@ -4,49 +4,44 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
+from usagekit import row
 from usagekit.exceptions import QueryError
-from usagekit.query.interval import GRANULARITIES, Interval, canonical, midnight, parse_interval
+from usagekit.query.interval import Interval, canonical, midnight, parse_interval
 
-#: Canonical groupBy names (legacy spelling), in :func:`grouping_key` order.
-GROUP_BY: tuple[str, ...] = (
-    "OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod", "Platform",
-)
-METRICS: tuple[str, ...] = (
-    "Status200", "Status300", "Status400", "Status500", "Status429", "Requests",
-)
-APIS: tuple[str, ...] = ("legacy", "aggregates")
-#: HTTP methods the aggregates ``httpMethods`` filter accepts.
-HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 SORT_ORDERS: tuple[str, ...] = ("Asc", "Desc")
-#: Aggregates row fields ``sortBy`` may name (``requests`` is read as ``requestCount``).
-SORT_FIELDS: tuple[str, ...] = (
-    "date", "platform", "httpMethod", "templateUri", "requestCount", "status200", "status300",
-    "status400", "status429", "status500", "oauthClientId", "oauthClientName", "userId",
-    "organizationId",
-)
 #: Most days (inclusive) one aggregates job may cover (the API: end <= start + 90 days).
 MAX_JOB_DAYS = 90
 MAX_PAGE_SIZE = 1000
 
-#: groupBy values each route accepts (canonical spelling).
+#: groupBy values each route (API, per-client) accepts (canonical spelling).
 GROUP_BY_BY_ROUTE: dict[tuple[str, bool], tuple[str, ...]] = {
-    ("legacy", False): ("OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod"),
-    ("legacy", True): ("OAuthClientId", "OrganizationId", "TemplateUri", "HttpMethod"),
-    ("aggregates", False): ("OAuthClientId", "UserId", "TemplateUri", "HttpMethod", "Platform"),
-    ("aggregates", True): ("OrganizationId", "TemplateUri", "HttpMethod", "Platform"),
+    ("legacy", False): (row.BY_OAUTH_CLIENT, row.BY_ORGANIZATION, row.BY_USER,
+                        row.BY_TEMPLATE_URI, row.BY_HTTP_METHOD),
+    ("legacy", True): (row.BY_OAUTH_CLIENT, row.BY_ORGANIZATION, row.BY_TEMPLATE_URI,
+                       row.BY_HTTP_METHOD),
+    ("aggregates", False): (row.BY_OAUTH_CLIENT, row.BY_USER, row.BY_TEMPLATE_URI,
+                            row.BY_HTTP_METHOD, row.BY_PLATFORM),
+    ("aggregates", True): (row.BY_ORGANIZATION, row.BY_TEMPLATE_URI, row.BY_HTTP_METHOD,
+                           row.BY_PLATFORM),
 }
-_AGGREGATES_SPELLING = {"OAuthClientId": "OauthClientId"}
+_AGGREGATES_SPELLING = {d.group_by: d.aggregates for d in row.DIMENSIONS}
+#: Query attribute (``oauth_client_ids``) -> the aggregates filter it fills (``oauthClientIds``).
+_FILTERS = {re.sub(r"(?<=[a-z])([A-Z])", r"_\1", d.filter).lower(): d.filter
+            for d in row.DIMENSIONS}
+#: A count's row field, lower-cased, as ``sortBy`` names it (``requests`` -> ``requestCount``).
+_SORT_NAME = {c.field.lower(): c.aggregates for c in row.COUNTS}
 
 
 def grouping_key(group_by: Iterable[str]) -> str:
     """The dataset's grouping key for a ``groupBy`` set.
 
-    Canonical names lower-cased, in the order of :data:`GROUP_BY`, joined by ``-``;
+    Canonical names lower-cased, in the order of :data:`usagekit.row.GROUP_BY`, joined by ``-``;
     ``none`` when empty.
 
     Examples
@@ -54,8 +49,8 @@ def grouping_key(group_by: Iterable[str]) -> str:
     >>> grouping_key(["TemplateUri", "OAuthClientId"])
     'oauthclientid-templateuri'
     """
-    names = {canonical(value, GROUP_BY, "groupBy") for value in group_by}
-    return "-".join(n.lower() for n in GROUP_BY if n in names) or "none"
+    names = {canonical(value, row.GROUP_BY, "groupBy") for value in group_by}
+    return "-".join(d.key for d in row.DIMENSIONS if d.group_by in names) or row.NO_GROUPING
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class UsageQuery:
     granularity: str | None = "Day"
     group_by: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
-    api: Literal["legacy", "aggregates"] = "legacy"
+    api: row.Api = "legacy"
     client_id: str | None = None
     oauth_client_ids: tuple[str, ...] = ()
     template_uris: tuple[str, ...] = ()
@@ -106,7 +101,7 @@ class UsageQuery:
         granularity : str or None
             ``Day``, ``Week``, ``Month`` (any case) or None/"" for one bucket.
         group_by, metrics : iterable of str
-            Values of :data:`GROUP_BY` / :data:`METRICS`, any case; either
+            Values of :data:`usagekit.row.GROUP_BY` / :data:`usagekit.row.METRICS`, any case; either
             ``OAuthClientId`` or ``OauthClientId``.
         api : {"legacy", "aggregates"}
             Which usage API to call.
@@ -127,26 +122,26 @@ class UsageQuery:
         QueryError
             Naming the bad value and the valid ones.
         """
-        api_name = canonical(api, APIS, "api")
+        api_name = canonical(api, row.APIS, "api")
         iv = parse_interval(interval)
-        gran = None if granularity in (None, "") else canonical(granularity, GRANULARITIES,
-                                                                 "granularity")
+        gran = None if granularity in (None, "") else canonical(granularity,
+                                                                 row.GRANULARITIES, "granularity")
         if client_id is not None and not (isinstance(client_id, str) and client_id.strip()):
             raise QueryError(f"invalid client_id {client_id!r}: expected an OAuth client id")
         per_client = client_id is not None
         allowed = GROUP_BY_BY_ROUTE[(api_name, per_client)]
-        groups = _canonical_list(group_by, GROUP_BY, "groupBy")
+        groups = _canonical_list(group_by, row.GROUP_BY, "groupBy")
         route = f"the {api_name} {'per-client ' if per_client else ''}API"
         for name in groups:
             if name not in allowed:
                 raise QueryError(
                     f"invalid groupBy {name!r} for {route}: valid values are {', '.join(allowed)}"
                 )
-        ordered = tuple(n for n in GROUP_BY if n in groups)
+        ordered = tuple(n for n in row.GROUP_BY if n in groups)
         filters = {
             "oauth_client_ids": _strings(oauth_client_ids, "oauth_client_ids"),
             "template_uris": _strings(template_uris, "template_uris"),
-            "http_methods": _canonical_list(http_methods, HTTP_METHODS, "httpMethods"),
+            "http_methods": _canonical_list(http_methods, row.HTTP_METHODS, "httpMethods"),
             "user_ids": _strings(user_ids, "user_ids"),
             "platforms": _strings(platforms, "platforms"),
             "organization_ids": _strings(organization_ids, "organization_ids"),
@@ -170,7 +165,8 @@ class UsageQuery:
                 )
         query = cls(
             interval=iv, granularity=gran, group_by=ordered,
-            metrics=tuple(m for m in METRICS if m in _canonical_list(metrics, METRICS, "metrics")),
+            metrics=tuple(m for m in row.METRICS
+                          if m in _canonical_list(metrics, row.METRICS, "metrics")),
             api=api_name,  # type: ignore[arg-type]
             client_id=client_id.strip() if client_id else None,
             sort_by=sorts, page_size=page_size,
@@ -234,10 +230,7 @@ class UsageQuery:
             body["groupBy"] = [_AGGREGATES_SPELLING.get(n, n) for n in self.group_by]
         if self.metrics:
             body["metrics"] = list(self.metrics)
-        for name, key in (("oauth_client_ids", "oauthClientIds"), ("template_uris",
-                          "templateUris"), ("http_methods", "httpMethods"),
-                          ("user_ids", "userIds"), ("platforms", "platforms"),
-                          ("organization_ids", "organizationIds")):
+        for name, key in _FILTERS.items():
             values = getattr(self, name)
             if values:
                 body[key] = list(values)
@@ -347,9 +340,9 @@ def _sort_item(item: str | tuple[str, str]) -> tuple[str, str]:
     else:
         raise QueryError(f"invalid sort_by {item!r}: expected 'field', 'field:asc|desc' "
                          "or (field, order)")
-    if isinstance(name, str) and name.strip().lower() == "requests":
-        name = "requestCount"
-    return (canonical(name, SORT_FIELDS, "sort_by field"),
+    if isinstance(name, str):
+        name = _SORT_NAME.get(name.strip().lower(), name)
+    return (canonical(name, tuple(row.SORT_FIELDS), "sort_by field"),
             canonical(order or "Asc", SORT_ORDERS, "sort order"))
 
 

@@ -19,6 +19,15 @@ from usagekit.exceptions import ConfigError, EngineError, MissingCountsError
 from usagekit.query import Interval
 from usagekit.report.artefacts import ISO, REPORT_TITLE, iso
 from usagekit.report.params import NotebookParams
+from usagekit.row import (
+    CLIENT_ID,
+    CLIENT_NAME,
+    DATE,
+    HTTP_METHOD,
+    REQUESTS,
+    STATUS429,
+    TEMPLATE_URI,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -143,7 +152,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
         except (ConfigError, EngineError, MissingCountsError) as exc:
             missing[name] = str(exc)
             _logger.warning("analysis %s unavailable: %s", name, exc)
-    ranked = frames.get("top_429", pd.DataFrame(columns=["clientId", "clientName"]))
+    ranked = frames.get("top_429", pd.DataFrame(columns=[CLIENT_ID, CLIENT_NAME]))
     palette = charts.Palette.from_ranking(charts.client_labels(ranked), top_n=params.top_n)
     rules = watch.Rules().with_fair_use(params.licence_tier, params.licensed_users)
     try:
@@ -233,7 +242,7 @@ def breakdown(rows: pd.DataFrame, by: str | list[str], top_n: int = 10) -> pd.Da
         ``by`` columns, the six counts, ``rate429`` and ``error_rate`` (fractions).
     """
     keys = [by] if isinstance(by, str) else list(by)
-    counts = ["requests", "status200", "status300", "status400", "status429", "status500"]
+    counts = list(analyses.COUNT_ORDER)
     sums = (rows.groupby(keys, sort=False, observed=True)[counts].sum()
             .sort_values("requests", ascending=False, kind="stable").reset_index())
     if len(sums) > top_n:
@@ -297,7 +306,7 @@ def rate_limited(data: ReportData) -> pd.DataFrame:
     top = data.frame("top_429")
     per = data.frame("rate_429")
     if top.empty:
-        return pd.DataFrame(columns=["clientId", "clientName", "status429", "requests",
+        return pd.DataFrame(columns=[CLIENT_ID, CLIENT_NAME, STATUS429, REQUESTS,
                                      "rate429", "first429", "last429", "periods429"])
     hit = per[per["status429"] > 0] if not per.empty else per
     when = (hit.groupby("clientId")["date"].agg(["min", "max", "count"])
@@ -305,7 +314,7 @@ def rate_limited(data: ReportData) -> pd.DataFrame:
             if not hit.empty else pd.DataFrame(columns=["first429", "last429", "periods429"]))
     out = top.merge(when, how="left", left_on="clientId", right_index=True)
     out["periods429"] = out["periods429"].fillna(0).astype("int64")
-    return out[["clientId", "clientName", "status429", "requests", "rate429", "first429",
+    return out[[CLIENT_ID, CLIENT_NAME, STATUS429, REQUESTS, "rate429", "first429",
                 "last429", "periods429"]]
 
 
@@ -313,7 +322,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
     p = data.params
     series = data.frame("series")
     daily = data.frame("daily")  # whole days: week/month buckets may start before the interval
-    counts = ("requests", "status200", "status300", "status400", "status429", "status500")
+    counts = analyses.COUNT_ORDER
     totals: dict[str, Any] = {c: int(daily[c].sum()) if c in daily else 0 for c in counts}
     requests = totals["requests"]
     totals["rate429"] = totals["status429"] / requests if requests else None
@@ -364,15 +373,15 @@ def _summary(data: ReportData) -> dict[str, Any]:
         "trend": trend,
         "status_mix": None if mix is None else {k: int(v) for k, v in mix.items()},
         "rate_limited": _records(rate_limited(data), [
-            "clientId", "clientName", "status429", "requests", "rate429", "first429",
+            CLIENT_ID, CLIENT_NAME, STATUS429, REQUESTS, "rate429", "first429",
             "last429", "periods429"]),
         "failing_endpoints": _records(endpoints, [
-            "httpMethod", "templateUri", "requests", "errors", "error_rate", "rate429"]),
-        "methods": _records(data.frame("methods"), ["httpMethod", "requests", "share"]),
+            HTTP_METHOD, TEMPLATE_URI, REQUESTS, "errors", "error_rate", "rate429"]),
+        "methods": _records(data.frame("methods"), [HTTP_METHOD, REQUESTS, "share"]),
         "fair_use": fair_use,
-        "changes": _records(changes, ["date", "clientId", "clientName", "change",
-                                      "requests", "previous_requests"]),
-        "spikes": _records(data.frame("spikes"), ["date", "clientId", "clientName",
+        "changes": _records(changes, [DATE, CLIENT_ID, CLIENT_NAME, "change",
+                                      REQUESTS, "previous_requests"]),
+        "spikes": _records(data.frame("spikes"), [DATE, CLIENT_ID, CLIENT_NAME,
                                                   "metric", "value", "baseline_mean"]),
         "unavailable": dict(data.missing),
     }

@@ -19,6 +19,7 @@ import pandas as pd
 from usagekit import analyses
 from usagekit.engine import Engine
 from usagekit.exceptions import ConfigError, EngineError
+from usagekit.row import CLIENT_ID, CLIENT_NAME, HTTP_METHOD, REQUESTS, STATUS429, TEMPLATE_URI
 from usagekit.watch.rules import RULES, Rules
 
 _logger = logging.getLogger(__name__)
@@ -144,8 +145,8 @@ def newest_day(engine: Engine) -> date | None:
 
 
 def _name(row: Any) -> str:
-    name = row["clientName"] if isinstance(row["clientName"], str) and row["clientName"] else ""
-    return f"{name} ({row['clientId']})" if name else str(row["clientId"])
+    name = row[CLIENT_NAME] if isinstance(row[CLIENT_NAME], str) and row[CLIENT_NAME] else ""
+    return f"{name} ({row['clientId']})" if name else str(row[CLIENT_ID])
 
 
 def _day_span(day: date, days: int = 1) -> dict[str, str]:
@@ -161,13 +162,13 @@ def _rate_limited(engine: Engine, last: date, opts: dict[str, Any]) -> list[Aler
     first_day = min(history["day"])
     today_rows = history[history["day"] == last]
     alerts = []
-    for _, row in today_rows.sort_values(["status429", "clientId"],
+    for _, row in today_rows.sort_values([STATUS429, CLIENT_ID],
                                          ascending=[False, True]).iterrows():
-        count, requests = int(row["status429"]), int(row["requests"])
+        count, requests = int(row[STATUS429]), int(row[REQUESTS])
         rate = count / requests if requests else 0.0
         if count == 0 or (count < opts["count"] and rate < opts["rate"]):
             continue
-        limited = set(history.loc[(history["clientId"] == row["clientId"])
+        limited = set(history.loc[(history["clientId"] == row[CLIENT_ID])
                                   & (history["status429"] > 0), "day"])
         since = last
         while since - timedelta(days=1) in limited:
@@ -185,8 +186,8 @@ def _rate_limited(engine: Engine, last: date, opts: dict[str, Any]) -> list[Aler
             "rate_limited", f"rate_limited:{row['clientId']}",
             f"{_name(row)} got {count:,} 429s on {last} ({rate:.1%} of {requests:,} "
             f"requests): {when}",
-            {"clientId": row["clientId"], "clientName": row["clientName"], "day": str(last),
-             "status429": count, "requests": requests, "rate429": rate, "since": str(since),
+            {CLIENT_ID: row[CLIENT_ID], CLIENT_NAME: row[CLIENT_NAME], "day": str(last),
+             STATUS429: count, REQUESTS: requests, "rate429": rate, "since": str(since),
              "days": run}))
     return alerts
 
@@ -203,8 +204,8 @@ def _spike(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
             "spike", f"spike:{row['clientId']}:{last}",
             f"{_name(row)}: new 429 spike on {last}: {value:,} against {mean:,.1f} ± "
             f"{sd:,.1f} a day over the previous {opts['window']} days",
-            {"clientId": row["clientId"], "clientName": row["clientName"], "day": str(last),
-             "status429": value, "baseline_mean": mean, "baseline_sd": sd}))
+            {CLIENT_ID: row[CLIENT_ID], CLIENT_NAME: row[CLIENT_NAME], "day": str(last),
+             STATUS429: value, "baseline_mean": mean, "baseline_sd": sd}))
     return alerts
 
 
@@ -222,7 +223,7 @@ def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
     if pd.isna(share) or share < opts["share"]:
         return []
     projected, allowance = float(row["projected_requests"]), int(row["allowance"])
-    requests = int(row["requests"])
+    requests = int(row[REQUESTS])
     if bool(row["complete"]):
         text = (f"{month:%B %Y} used {requests:,} requests, {share:.0%} of the fair-use "
                 f"allowance {allowance:,}")
@@ -232,7 +233,7 @@ def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
     return [Alert(
         "fair_use", f"fair_use:{month:%Y-%m}",
         f"{text}; {tier} x {opts['licensed_users']:,} users, alert at {opts['share']:.0%}",
-        {"month": f"{month:%Y-%m}", "requests": requests, "complete": bool(row["complete"]),
+        {"month": f"{month:%Y-%m}", REQUESTS: requests, "complete": bool(row["complete"]),
          "projected_requests": projected, "allowance": allowance, "projected_share": share})]
 
 
@@ -247,9 +248,9 @@ def _endpoint_errors(engine: Engine, last: date, opts: dict[str, Any]) -> list[A
             f"{endpoint}: {float(row['error_rate']):.1%} errors on {last} "
             f"({int(row['errors']):,} of {int(row['requests']):,} requests, "
             f"{int(row['status429']):,} of them 429s)",
-            {"httpMethod": row["httpMethod"], "templateUri": row["templateUri"],
-             "day": str(last), "requests": int(row["requests"]), "errors": int(row["errors"]),
-             "error_rate": float(row["error_rate"]), "status429": int(row["status429"])}))
+            {HTTP_METHOD: row[HTTP_METHOD], TEMPLATE_URI: row[TEMPLATE_URI],
+             "day": str(last), REQUESTS: int(row[REQUESTS]), "errors": int(row["errors"]),
+             "error_rate": float(row["error_rate"]), STATUS429: int(row[STATUS429])}))
     return alerts
 
 
@@ -263,13 +264,13 @@ def _client_changes(engine: Engine, last: date, opts: dict[str, Any]) -> list[Al
     frame = frame[(frame["date"].dt.date == week) & frame["change"].isin(opts["kinds"])]
     alerts = []
     for _, row in frame.iterrows():
-        now, before = int(row["requests"]), int(row["previous_requests"])
+        now, before = int(row[REQUESTS]), int(row["previous_requests"])
         alerts.append(Alert(
             "client_changes", f"client_changes:{row['clientId']}:{row['change']}:{week}",
             f"{_name(row)} {row['change']} in the week from {week}: {now:,} requests "
             f"against {before:,} the week before",
-            {"clientId": row["clientId"], "clientName": row["clientName"],
-             "change": row["change"], "week": str(week), "requests": now,
+            {CLIENT_ID: row[CLIENT_ID], CLIENT_NAME: row[CLIENT_NAME],
+             "change": row["change"], "week": str(week), REQUESTS: now,
              "previous_requests": before}))
     return alerts
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from usagekit import row
 from usagekit.config import (
     REPORT_GROUP_BY,
     SYNC_GRANULARITIES,
@@ -28,7 +29,7 @@ from usagekit.config import (
 from usagekit.dataset import Dataset
 from usagekit.exceptions import QueryError
 from usagekit.fetch import UsageClient
-from usagekit.query import GRANULARITIES, Interval, UsageQuery, grouping_key
+from usagekit.query import Interval, UsageQuery, grouping_key
 from usagekit.query.interval import canonical, midnight
 
 _logger = logging.getLogger(__name__)
@@ -122,11 +123,11 @@ def plan_sync(dataset: Dataset, *, granularities: Sequence[str] = SYNC_GRANULARI
         raise QueryError(f"invalid until {until}: must be after since ({since})")
     names = []
     for value in granularities:
-        name = canonical(value, GRANULARITIES, "granularity")
+        name = canonical(value, row.GRANULARITIES, "granularity")
         if name not in names:
             names.append(name)
     if not names:
-        raise QueryError(f"no granularity to sync: give any of {', '.join(GRANULARITIES)}")
+        raise QueryError(f"no granularity to sync: give any of {', '.join(row.GRANULARITIES)}")
     stop = min(until, today) if until is not None else today
     return [_plan_one(dataset, name, tuple(group_by), since, trailing_days, api, stop, today)
             for name in names]
