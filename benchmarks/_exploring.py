@@ -161,8 +161,8 @@ def run_pandas(root: str, answers: Path, out: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         series, breakdown = _pandas_view(df, sel)
         # what the explorer shows: the series chart (PNG) and the breakdown as HTML
-        charts.metric_over_time(series, metric=sel["metric"],
-                                granularity=sel["granularity"]).savefig(
+        charts.plot_metric_over_time(series, metric=sel["metric"],
+                                     granularity=sel["granularity"]).savefig(
             BytesIO(), format="png", dpi=100, pil_kwargs={"compress_level": 1})
         charts.bar_table(breakdown.head(10), value=sel["metric"])
         steps.append({"name": name, "seconds": time.perf_counter() - t0, "queries": 0})

@@ -371,26 +371,26 @@ def test_metric_charts_draw_what_they_are_given() -> None:
                            "series": ["b", "b", "a", "a", charts.OTHER],
                            "requests": [10, 20, 1, 2, 5], "error_rate": [0.5, 0.25, 0, 1, 0.1]})
     palette = charts.Palette.from_ranking(["a", "b"], top_n=2)
-    fig = charts.metric_over_time(series, metric="requests", granularity="Day",
-                                  palette=palette, title="Requests per day · 2 clients")
+    fig = charts.plot_metric_over_time(series, metric="requests", granularity="Day",
+                                       palette=palette, title="Requests per day · 2 clients")
     (ax,) = fig.axes
     lines = {line.get_label(): line for line in ax.get_lines()}
     assert list(lines) == ["b", "a", charts.OTHER]  # other last, dashed, grey
     assert lines["a"].get_color() == palette.color("a")
     assert list(lines[charts.OTHER].get_ydata()) == [5, 0]  # a missing period counts 0
     assert lines[charts.OTHER].get_linestyle() == "--"
-    rate = charts.metric_over_time(series, metric="error_rate", granularity="day")
+    rate = charts.plot_metric_over_time(series, metric="error_rate", granularity="day")
     (ax,) = rate.axes
     other = next(li for li in ax.get_lines() if li.get_label() == charts.OTHER)
     assert pd.isna(other.get_ydata()[1]), "an unknown rate is not drawn as 0"
     assert ax.get_ylabel() == charts.METRIC_WORDS["error_rate"]
     ranked = pd.DataFrame({"label": ["x", "other (3)"], "requests": [9, 4]})
-    (ax,) = charts.ranked_bars(ranked, metric="requests", title="T").axes
+    (ax,) = charts.plot_ranked_bars(ranked, metric="requests", title="T").axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["other (3)", "x"]
     grey = tuple(int(charts.OTHER_COLOR[i:i + 2], 16) / 255 for i in (1, 3, 5))
     assert ax.patches[0].get_facecolor()[:3] == pytest.approx(grey)  # the bottom bar
-    (ax,) = charts.ranked_bars(ranked.iloc[:0], metric="requests").axes
+    (ax,) = charts.plot_ranked_bars(ranked.iloc[:0], metric="requests").axes
     assert ax.texts[0].get_text() == "No requests in this interval"
     with pytest.raises(ConfigError, match=r"invalid metric 'hits'.*requests, status429"):
-        charts.ranked_bars(ranked, metric="hits")
+        charts.plot_ranked_bars(ranked, metric="hits")
     assert set(charts.METRIC_WORDS) == set(VIEW_METRICS)

@@ -95,7 +95,7 @@ def _dates(series: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- charts
 
 
-def requests_over_time(
+def plot_requests_over_time(
     df: pd.DataFrame,
     *,
     granularity: str = "day",
@@ -117,7 +117,7 @@ def requests_over_time(
     -------
     Figure
     """
-    _require(df, ["date", "requests"], "requests_over_time")
+    _require(df, ["date", "requests"], "plot_requests_over_time")
     gran = _granularity(granularity)
     word = _PERIOD_WORD[gran]
     fig, ax = _figure()
@@ -162,7 +162,7 @@ def _top_by_client(
     return wide[order], palette
 
 
-def rate_limited_over_time(
+def plot_rate_limited_over_time(
     df: pd.DataFrame,
     *,
     granularity: str = "day",
@@ -196,7 +196,7 @@ def rate_limited_over_time(
         The chart title is the figure's suptitle; each panel's one line is labelled with
         its client (``other`` drawn dashed in grey).
     """
-    _require(df, ["date", "clientId", "clientName", "status429"], "rate_limited_over_time")
+    _require(df, ["date", "clientId", "clientName", "status429"], "plot_rate_limited_over_time")
     gran = _granularity(granularity)
     word = _PERIOD_WORD[gran]
     title = f"429 (rate-limited) responses per {word}, by client"
@@ -235,7 +235,7 @@ def rate_limited_over_time(
     return fig
 
 
-def status_mix(df: pd.DataFrame) -> Figure:
+def plot_status_mix(df: pd.DataFrame) -> Figure:
     """Share of requests by status class (2xx, 3xx, 4xx without 429, 429, 5xx).
 
     Parameters
@@ -271,7 +271,7 @@ def status_mix(df: pd.DataFrame) -> Figure:
 def status_counts(df: pd.DataFrame) -> pd.Series:
     """Requests per status class (index in :data:`STATUS_CLASSES` order, ``int64``).
 
-    Accepts the same two shapes as :func:`status_mix`.
+    Accepts the same two shapes as :func:`plot_status_mix`.
     """
     if {"status", "count"} <= set(df.columns):
         unknown = set(df["status"]) - set(_STATUS_COLUMNS)
@@ -282,7 +282,7 @@ def status_counts(df: pd.DataFrame) -> pd.Series:
         series = df.groupby("status")["count"].sum().rename(index=_STATUS_COLUMNS)
     else:
         _require(df, ["status200", "status300", "status400", "status429", "status500"],
-                 "status_mix")
+                 "plot_status_mix")
         sums = df[["status200", "status300", "status400", "status429", "status500"]].sum()
         series = pd.Series({
             "2xx": sums["status200"],
@@ -294,7 +294,7 @@ def status_counts(df: pd.DataFrame) -> pd.Series:
     return series.reindex(list(STATUS_CLASSES), fill_value=0).astype("int64")
 
 
-def top_clients(
+def plot_top_clients(
     df: pd.DataFrame,
     *,
     value: str = "status429",
@@ -321,7 +321,7 @@ def top_clients(
     -------
     Figure
     """
-    _require(df, ["clientId", "clientName", value], "top_clients")
+    _require(df, ["clientId", "clientName", value], "plot_top_clients")
     totals = (df.assign(client=client_labels(df)).groupby("client")[value].sum()
               .sort_values(ascending=False, kind="stable"))
     totals = totals[totals > 0]
@@ -357,7 +357,7 @@ _VALUE_WORDS = {
 }
 
 
-def error_rate_by_endpoint(
+def plot_error_rate_by_endpoint(
     df: pd.DataFrame,
     *,
     rate: str = "error_rate",
@@ -382,7 +382,7 @@ def error_rate_by_endpoint(
     -------
     Figure
     """
-    _require(df, ["templateUri", "httpMethod", "requests", rate], "error_rate_by_endpoint")
+    _require(df, ["templateUri", "httpMethod", "requests", rate], "plot_error_rate_by_endpoint")
     data = df[df["requests"] >= min_requests].sort_values(
         [rate, "requests"], ascending=[False, False], kind="stable").head(top_n)
     data = data[data[rate] > 0]
@@ -405,7 +405,7 @@ def error_rate_by_endpoint(
     return fig
 
 
-def traffic_by_method(df: pd.DataFrame) -> Figure:
+def plot_traffic_by_method(df: pd.DataFrame) -> Figure:
     """Bars: requests per HTTP method, labelled with their share.
 
     Parameters
@@ -417,7 +417,7 @@ def traffic_by_method(df: pd.DataFrame) -> Figure:
     -------
     Figure
     """
-    _require(df, ["httpMethod", "requests"], "traffic_by_method")
+    _require(df, ["httpMethod", "requests"], "plot_traffic_by_method")
     totals = (df.groupby("httpMethod")["requests"].sum()
               .sort_values(ascending=False, kind="stable"))
     total = int(totals.sum())
@@ -435,7 +435,7 @@ def traffic_by_method(df: pd.DataFrame) -> Figure:
     return fig
 
 
-def fair_use(
+def plot_fair_use(
     df: pd.DataFrame,
     *,
     allowance: float | None = None,
@@ -455,7 +455,7 @@ def fair_use(
     -------
     Figure
     """
-    _require(df, ["month", "requests"], "fair_use")
+    _require(df, ["month", "requests"], "plot_fair_use")
     fig, ax = _figure(height=3.8)
     ax.set_title("Requests per month against the fair-use allowance")
     if df.empty:

@@ -166,7 +166,7 @@ class View:
     def series_figure(self) -> Figure:
         """The metric per period, one line per series."""
         if "series" not in self._figures:
-            self._figures["series"] = charts.metric_over_time(
+            self._figures["series"] = charts.plot_metric_over_time(
                 self.series, metric=self.selection.metric,
                 granularity=self.selection.granularity, palette=self.palette,
                 title=self.title)
@@ -179,7 +179,7 @@ class View:
             colors = ([self.palette.color(label) if self.palette.bucket(label) != charts.OTHER
                        else None for label in top["label"]]
                       if self.selection.breakdown == "client" else None)
-            self._figures["breakdown"] = charts.ranked_bars(
+            self._figures["breakdown"] = charts.plot_ranked_bars(
                 top, metric=self.selection.metric, title=self.breakdown_title,
                 colors=colors)
         return self._figures["breakdown"]
