@@ -13,6 +13,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from usagekit import charts
+from usagekit.charts.figures import STATUS_CLASSES, save_png, status_counts
+from usagekit.charts.palette import OTHER_COLOR
+from usagekit.charts.tables import client_labels, format_table
 from usagekit.exceptions import ConfigError
 
 
@@ -107,7 +110,7 @@ def test_rate_limited_over_time_names_top_clients_plus_other(n_clients: int) -> 
         named = df[df["clientName"].isin(ranked.index[:5])]
         rest = df.groupby("date")["status429"].sum() - named.groupby("date")["status429"].sum()
         np.testing.assert_array_equal(other, rest.to_numpy())
-        assert lines[-1].get_color() == charts.OTHER_COLOR
+        assert lines[-1].get_color() == OTHER_COLOR
     # the whole column is accounted for
     assert sum(line.get_ydata().sum() for line in lines) == df["status429"].sum()
     _no_overlap(fig)
@@ -157,7 +160,7 @@ def test_client_colours_are_consistent_across_charts() -> None:
 def test_palette_buckets_and_limits() -> None:
     palette = charts.Palette.from_ranking(["a", "b", "c"], top_n=2)
     assert palette.clients == ("a", "b")
-    assert palette.bucket("c") == "other" and palette.color("c") == charts.OTHER_COLOR
+    assert palette.bucket("c") == "other" and palette.color("c") == OTHER_COLOR
     assert palette.color("a") != palette.color("b")
     with pytest.raises(ConfigError, match=r"top_n 0.*1\.\.20"):
         charts.Palette.from_ranking(["a"], top_n=0)
@@ -166,7 +169,7 @@ def test_palette_buckets_and_limits() -> None:
 def test_client_labels_fall_back_to_id_and_disambiguate() -> None:
     df = pd.DataFrame({"clientId": ["aaaaaaaa-1", "bbbbbbbb-2", "cccccccc-3"],
                        "clientName": ["", "Same", "Same"]})
-    assert list(charts.client_labels(df)) == [
+    assert list(client_labels(df)) == [
         "aaaaaaaa-1", "Same (bbbbbbbb)", "Same (cccccccc)"]
 
 
@@ -192,7 +195,7 @@ def test_status_mix_separates_429_from_4xx() -> None:
     total = int(df["requests"].sum())
     assert ax.get_title() == f"Status mix of {total:,} requests"
     labels = [t.get_text() for t in ax.get_yticklabels()][::-1]
-    assert labels == list(charts.STATUS_CLASSES)
+    assert labels == list(STATUS_CLASSES)
     widths = [p.get_width() for p in ax.patches][::-1]
     assert widths[2] == df["status400"].sum() - df["status429"].sum()
     assert widths[3] == df["status429"].sum()
@@ -204,10 +207,10 @@ def test_status_mix_separates_429_from_4xx() -> None:
 def test_status_mix_accepts_tidy_shape_and_rejects_unknown_classes() -> None:
     tidy = pd.DataFrame({"status": ["status200", "status429", "status200"],
                          "count": [90, 10, 5]})
-    counts = charts.status_counts(tidy)
+    counts = status_counts(tidy)
     assert counts["2xx"] == 95 and counts["429 rate-limited"] == 10 and counts["5xx"] == 0
     with pytest.raises(ConfigError, match=r"unknown status values.*'1xx'.*status200"):
-        charts.status_counts(pd.DataFrame({"status": ["1xx"], "count": [1]}))
+        status_counts(pd.DataFrame({"status": ["1xx"], "count": [1]}))
 
 
 def test_error_rate_by_endpoint_shows_worst_first_as_percent() -> None:
@@ -275,9 +278,9 @@ def test_format_table_thousands_percent_dates() -> None:
         "rate429": [0.0345, float("nan")],
         "since": pd.to_datetime(["2026-10-03", None], utc=True),
     })
-    out = charts.format_table(df, percent_columns=["rate429"], rename={"rate429": "429 rate"})
+    out = format_table(df, percent_columns=["rate429"], rename={"rate429": "429 rate"})
     assert list(out.columns) == ["clientName", "requests", "429 rate", "since"]
-    readable = charts.format_table(df.assign(projected_requests=[1234.6, 2.5]))
+    readable = format_table(df.assign(projected_requests=[1234.6, 2.5]))
     assert list(readable.columns) == ["Client", "Requests", "429 rate", "since",
                                       "Projected at month end"]
     assert readable["429 rate"].tolist() == ["3.5 %", "-"]
@@ -287,5 +290,5 @@ def test_format_table_thousands_percent_dates() -> None:
 
 
 def test_save_png_writes_a_png(tmp_path: Path) -> None:
-    path = charts.save_png(charts.plot_status_mix(_client_days(1)), tmp_path / "a" / "mix.png")
+    path = save_png(charts.plot_status_mix(_client_days(1)), tmp_path / "a" / "mix.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,16 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from usagekit.exceptions import QueryError
-from usagekit.query import (
-    GRANULARITIES,
-    GROUP_BY,
-    MAX_JOB_DAYS,
-    METRICS,
-    Interval,
-    UsageQuery,
-    grouping_key,
-    parse_interval,
-)
+from usagekit.query import GRANULARITIES, GROUP_BY, METRICS, Interval, UsageQuery, parse_interval
+from usagekit.query.usage_query import MAX_JOB_DAYS, grouping_key
 
 TODAY = date(2026, 11, 27)
 

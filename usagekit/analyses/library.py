@@ -28,7 +28,7 @@ _logger = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 GRANULARITIES = ("day", "week", "month")
-#: Grouping-key components in canonical order (see ``usagekit.query.grouping_key``).
+#: Grouping-key components in canonical order (see ``usagekit.query.usage_query.grouping_key``).
 DIMENSIONS = ("oauthclientid", "organizationid", "userid", "templateuri", "httpmethod",
               "platform")
 METRICS = ("requests", "status200", "status300", "status400", "status429", "status500")

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 
 from usagekit import __version__
-from usagekit.cli import dataset, engine, fetch, imports, report, sandbox, watch
+from usagekit.cli import engine, fetch, imports, report, sandbox, watch
 from usagekit.exceptions import UsagekitError
 
-_COMMAND_MODULES = (sandbox, fetch, dataset, imports, engine, watch, report)
+_COMMAND_MODULES = (sandbox, fetch, imports, engine, watch, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

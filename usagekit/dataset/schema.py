@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from usagekit.config import DATASET_FORMATS
+from usagekit.config.settings import DATASET_FORMATS
 from usagekit.frame import (
     COUNTS,
     DIMENSIONS,

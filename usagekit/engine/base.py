@@ -8,7 +8,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
-from usagekit.config import validate_identifier
+from usagekit.config.settings import validate_identifier
 from usagekit.exceptions import ConfigError
 from usagekit.frame import COLUMNS, normalize
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usagekit.analyses import interval_values, render, resolve_grouping
+from usagekit.analyses.library import interval_values, render, resolve_grouping
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,10 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from usagekit import config
-from usagekit.analyses import FAIR_USE_ALLOWANCES, VIEW_METRICS
-from usagekit.config import ENGINES
+from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.analyses.library import VIEW_METRICS
+from usagekit.config.settings import (
+    ENGINES,
+    ENV_ACCESS_TOKEN,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_REGION,
+    PROJECT_ROOT,
+    REPORTS_DIR,
+    SECRET_ENV_VARS,
+    is_s3,
+)
 from usagekit.exceptions import ConfigError, QueryError
-from usagekit.query import GRANULARITIES, GROUP_BY, Interval, grouping_key, parse_interval
+from usagekit.query import GRANULARITIES, GROUP_BY, Interval, parse_interval
+from usagekit.query.usage_query import grouping_key, split_names
 
 _logger = logging.getLogger(__name__)
 
@@ -94,7 +106,7 @@ class NotebookParams:
     profile : str
         A Genesys Cloud CLI profile name ("" = the environment, else the sandbox).
     metric : str
-        What the interactive explorer shows first (:data:`usagekit.analyses.VIEW_METRICS`).
+        What the interactive explorer shows first (:data:`usagekit.analyses.library.VIEW_METRICS`).
     """
 
     notebook: str
@@ -102,7 +114,7 @@ class NotebookParams:
     granularity: str = "Day"
     engine: str = "local"
     dataset: str = ""
-    output_dir: Path = field(default_factory=lambda: config.REPORTS_DIR / "latest")
+    output_dir: Path = field(default_factory=lambda: REPORTS_DIR / "latest")
     top_n: int = 10
     licence_tier: str = "CX2"
     licensed_users: int = 100
@@ -162,8 +174,8 @@ def check_names(notebook: str, names: Mapping[str, Any] | list[str]) -> None:
         if _SECRET_NAME.search(name):
             raise ConfigError(
                 f"parameter {name!r} looks like a credential; credentials are never notebook "
-                f"parameters: set {config.ENV_CLIENT_ID}/{config.ENV_CLIENT_SECRET} "
-                f"(or {config.ENV_ACCESS_TOKEN}) and {config.ENV_REGION} in the environment"
+                f"parameters: set {ENV_CLIENT_ID}/{ENV_CLIENT_SECRET} "
+                f"(or {ENV_ACCESS_TOKEN}) and {ENV_REGION} in the environment"
             )
         if name not in valid:
             raise ConfigError(
@@ -290,7 +302,7 @@ def _valid_names(notebook: str) -> tuple[str, ...]:
 
 
 def _refuse_secret_values(values: Mapping[str, Any], env: Mapping[str, str]) -> None:
-    secrets = {env.get(name, "") for name in config.SECRET_ENV_VARS}
+    secrets = {env.get(name, "") for name in SECRET_ENV_VARS}
     secrets = {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}
     for name, value in values.items():
         if isinstance(value, str) and any(s in value for s in secrets):
@@ -332,20 +344,20 @@ def _interval(text: str, now: datetime | None) -> Interval:
 
 def _dataset(text: str, env: Mapping[str, str]) -> str:
     location = config.dataset_location(text.strip() or None, env)
-    if config.is_s3(location):
+    if is_s3(location):
         return location
     path = Path(location).expanduser()
-    return str(path if path.is_absolute() else config.PROJECT_ROOT / path)
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
 
 
 def _output_dir(text: str) -> Path:
     if not text.strip():
         raise ConfigError("invalid output_dir '': give a folder, e.g. 'reports/latest'")
     path = Path(text.strip()).expanduser()
-    return path if path.is_absolute() else config.PROJECT_ROOT / path
+    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def _group_by(text: str) -> tuple[str, ...]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = split_names(text)
     canonical = {_choice("group_by", name, GROUP_BY) for name in names}
     return tuple(n for n in GROUP_BY if n in canonical)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from usagekit.config import NOTIFY_FORMATS
+from usagekit.config.settings import NOTIFY_FORMATS
 from usagekit.exceptions import ConfigError, NotifyError
 from usagekit.watch.check import Alert
 from usagekit.watch.state import AlertState, StateStore
