@@ -111,7 +111,7 @@ def run_kit(root: str, interval: str, out: Path) -> dict[str, Any]:
 
 
 def _pandas_view(df: pd.DataFrame, sel: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from usagekit.charts import client_labels
+    from usagekit.charts.tables import client_labels
 
     start, end = (pd.Timestamp(t) for t in sel["span"].split("/"))
     part = df[(df["granularity"] == sel["granularity"].lower()) & (df["grouping"] == GROUPING)
@@ -151,6 +151,7 @@ def run_pandas(root: str, answers: Path, out: Path) -> dict[str, Any]:
 
     from benchmarks._queries import load_pandas
     from usagekit import charts
+    from usagekit.charts.tables import bar_table
 
     started = time.perf_counter()
     df = load_pandas(root)
@@ -161,10 +162,10 @@ def run_pandas(root: str, answers: Path, out: Path) -> dict[str, Any]:
         t0 = time.perf_counter()
         series, breakdown = _pandas_view(df, sel)
         # what the explorer shows: the series chart (PNG) and the breakdown as HTML
-        charts.metric_over_time(series, metric=sel["metric"],
-                                granularity=sel["granularity"]).savefig(
+        charts.plot_metric_over_time(series, metric=sel["metric"],
+                                     granularity=sel["granularity"]).savefig(
             BytesIO(), format="png", dpi=100, pil_kwargs={"compress_level": 1})
-        charts.bar_table(breakdown.head(10), value=sel["metric"])
+        bar_table(breakdown.head(10), value=sel["metric"])
         steps.append({"name": name, "seconds": time.perf_counter() - t0, "queries": 0})
         mine.append(_answer(series, breakdown))
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import sqlglot
 
 from usagekit import analyses
 from usagekit.analyses import ANALYSES, FAIR_USE_ALLOWANCES
+from usagekit.analyses.library import resolve_grouping
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine
 from usagekit.exceptions import ConfigError
@@ -154,7 +155,7 @@ def test_sql_parses_as_athena(name: str) -> None:
 
 def test_every_shipped_sql_file_is_an_analysis_query_in_athena_sql() -> None:
     """Each ``analyses/sql/*.sql`` file is some analysis's query, and one Athena statement."""
-    from usagekit.analyses import SQL_DIR, render
+    from usagekit.analyses.library import SQL_DIR, render
 
     files = sorted(SQL_DIR.glob("*.sql"))
     assert files
@@ -417,9 +418,9 @@ def test_fair_use_allowance_override(engine: DuckDBEngine) -> None:
 # ------------------------------------------------------------------ options and groupings
 
 def test_default_grouping_is_the_finest_with_the_dimension(engine: DuckDBEngine) -> None:
-    assert analyses.resolve_grouping(engine, "day", ("oauthclientid",)) == GROUPINGS[0]
-    assert analyses.resolve_grouping(engine, "day", ("httpmethod",)) == GROUPINGS[0]
-    assert analyses.resolve_grouping(engine, "day", ()) == GROUPINGS[0]
+    assert resolve_grouping(engine, "day", ("oauthclientid",)) == GROUPINGS[0]
+    assert resolve_grouping(engine, "day", ("httpmethod",)) == GROUPINGS[0]
+    assert resolve_grouping(engine, "day", ()) == GROUPINGS[0]
 
 
 def test_grouping_without_the_dimension_is_refused(engine: DuckDBEngine) -> None:

@@ -107,7 +107,7 @@ def test_sizes_parse_and_print() -> None:
 
 def test_the_generated_rows_grouping_is_the_kits_key() -> None:
     from benchmarks import _queries, tasks
-    from usagekit.query import grouping_key
+    from usagekit.query.usage_query import grouping_key
 
     key = grouping_key(["OAuthClientId", "OrganizationId", "UserId", "TemplateUri", "HttpMethod"])
     assert _queries.GROUPING == tasks.GROUPING == key
@@ -179,9 +179,9 @@ def test_scale_case_measures_each_step_and_cleans_up(tmp_path: Path) -> None:
     by_variant = {r["variant"]: r for r in rows}
     for months in (3, 12):
         for fmt in ("parquet", "ndjson"):
-            for step in ("export", "import"):
+            for source in ("FILE", "FOLDER"):
                 name = next(v for v in by_variant
-                            if v.startswith(f"usagekit {step} --format {fmt}")
+                            if v.startswith(f"usagekit import {source} --format {fmt}")
                             and v.endswith(f", {months} months"))
                 assert by_variant[name]["peak_rss_bytes"] > 0 and by_variant[name]["seconds"] > 0
     ratios = [r for r in rows if r["variant"].startswith("peak RSS 12 vs 3 months")]

@@ -13,6 +13,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from usagekit import charts
+from usagekit.charts.figures import STATUS_CLASSES, save_png, status_counts
+from usagekit.charts.palette import OTHER_COLOR
+from usagekit.charts.tables import client_labels, format_table
 from usagekit.exceptions import ConfigError
 
 
@@ -57,7 +60,7 @@ def _no_overlap(fig: Figure) -> None:
 
 def test_requests_over_time_sums_per_period_with_utc_axis() -> None:
     df = _client_days(5)
-    fig = charts.requests_over_time(df, granularity="Day")
+    fig = charts.plot_requests_over_time(df, granularity="Day")
     ax = fig.axes[0]
     assert ax.get_title() == "Requests per day"
     assert ax.get_ylabel() == "Requests per day"
@@ -73,8 +76,8 @@ def test_requests_over_time_sums_per_period_with_utc_axis() -> None:
 def test_requests_over_time_marks_spikes_and_labels_weeks() -> None:
     df = _client_days(2)
     spike_day = df["date"].iloc[5]
-    fig = charts.requests_over_time(df, granularity="week",
-                                    spikes=pd.DataFrame({"date": [spike_day]}))
+    fig = charts.plot_requests_over_time(df, granularity="week",
+                                         spikes=pd.DataFrame({"date": [spike_day]}))
     ax = fig.axes[0]
     assert ax.get_title() == "Requests per week"
     assert ax.get_xlabel() == "Week starting Monday (UTC)"
@@ -85,7 +88,7 @@ def test_requests_over_time_marks_spikes_and_labels_weeks() -> None:
 @pytest.mark.parametrize("n_clients", [1, 500])
 def test_rate_limited_over_time_names_top_clients_plus_other(n_clients: int) -> None:
     df = _client_days(n_clients, days=10)
-    fig = charts.rate_limited_over_time(df, granularity="day", top_n=5)
+    fig = charts.plot_rate_limited_over_time(df, granularity="day", top_n=5)
     assert fig.get_suptitle().startswith("429 (rate-limited) responses per day, by client")
     assert fig.get_supylabel() == "429 responses per day"
     assert fig.get_supxlabel() == "Day (UTC)"
@@ -107,7 +110,7 @@ def test_rate_limited_over_time_names_top_clients_plus_other(n_clients: int) -> 
         named = df[df["clientName"].isin(ranked.index[:5])]
         rest = df.groupby("date")["status429"].sum() - named.groupby("date")["status429"].sum()
         np.testing.assert_array_equal(other, rest.to_numpy())
-        assert lines[-1].get_color() == charts.OTHER_COLOR
+        assert lines[-1].get_color() == OTHER_COLOR
     # the whole column is accounted for
     assert sum(line.get_ydata().sum() for line in lines) == df["status429"].sum()
     _no_overlap(fig)
@@ -118,7 +121,7 @@ def test_rate_limited_small_clients_keep_their_own_scale() -> None:
     df = _client_days(2, days=14)
     df["status429"] = np.where(df["clientName"] == "client 000", 50_000, 30)
     df.loc[df.index[-1], "status429"] = 60  # the small client's own spike
-    fig = charts.rate_limited_over_time(df)
+    fig = charts.plot_rate_limited_over_time(df)
     big, small = fig.axes
     assert big.get_ylim()[1] >= 50_000
     assert 60 <= small.get_ylim()[1] < 200  # not squashed under the big client's scale
@@ -126,7 +129,7 @@ def test_rate_limited_small_clients_keep_their_own_scale() -> None:
 
 
 def test_rate_limited_dates_only_under_the_lowest_panel_of_each_column() -> None:
-    fig = charts.rate_limited_over_time(_client_days(9, days=14), top_n=4)  # 4 + other
+    fig = charts.plot_rate_limited_over_time(_client_days(9, days=14), top_n=4)  # 4 + other
     FigureCanvasAgg(fig).draw()
     dated = [any(t.get_text() for t in ax.get_xticklabels() if t.get_visible())
              for ax in fig.axes]
@@ -137,10 +140,10 @@ def test_rate_limited_dates_only_under_the_lowest_panel_of_each_column() -> None
 def test_client_colours_are_consistent_across_charts() -> None:
     df = _client_days(30, days=7)
     palette = charts.Palette.from_frame(df, weight="requests", top_n=8)
-    lines = [ax.get_lines()[0] for ax in charts.rate_limited_over_time(
+    lines = [ax.get_lines()[0] for ax in charts.plot_rate_limited_over_time(
         df, palette=palette).axes]
     line_colour = {line.get_label(): line.get_color() for line in lines}
-    bars = charts.top_clients(df, value="requests", palette=palette, top_n=8).axes[0]
+    bars = charts.plot_top_clients(df, value="requests", palette=palette, top_n=8).axes[0]
     bar_colour = {t.get_text(): p.get_facecolor() for t, p in
                   zip(bars.get_yticklabels(), bars.patches, strict=True)}
     shared = set(line_colour) & set(bar_colour) - {"other"}
@@ -157,7 +160,7 @@ def test_client_colours_are_consistent_across_charts() -> None:
 def test_palette_buckets_and_limits() -> None:
     palette = charts.Palette.from_ranking(["a", "b", "c"], top_n=2)
     assert palette.clients == ("a", "b")
-    assert palette.bucket("c") == "other" and palette.color("c") == charts.OTHER_COLOR
+    assert palette.bucket("c") == "other" and palette.color("c") == OTHER_COLOR
     assert palette.color("a") != palette.color("b")
     with pytest.raises(ConfigError, match=r"top_n 0.*1\.\.20"):
         charts.Palette.from_ranking(["a"], top_n=0)
@@ -166,13 +169,13 @@ def test_palette_buckets_and_limits() -> None:
 def test_client_labels_fall_back_to_id_and_disambiguate() -> None:
     df = pd.DataFrame({"clientId": ["aaaaaaaa-1", "bbbbbbbb-2", "cccccccc-3"],
                        "clientName": ["", "Same", "Same"]})
-    assert list(charts.client_labels(df)) == [
+    assert list(client_labels(df)) == [
         "aaaaaaaa-1", "Same (bbbbbbbb)", "Same (cccccccc)"]
 
 
 def test_top_clients_groups_the_tail_as_other() -> None:
     df = _client_days(40, days=3)
-    fig = charts.top_clients(df, value="status429", top_n=10)
+    fig = charts.plot_top_clients(df, value="status429", top_n=10)
     ax = fig.axes[0]
     assert ax.get_title() == "Top 10 clients by 429 responses"
     assert ax.get_xlabel() == "429 responses"
@@ -187,12 +190,12 @@ def test_top_clients_groups_the_tail_as_other() -> None:
 
 def test_status_mix_separates_429_from_4xx() -> None:
     df = _client_days(3)
-    fig = charts.status_mix(df)
+    fig = charts.plot_status_mix(df)
     ax = fig.axes[0]
     total = int(df["requests"].sum())
     assert ax.get_title() == f"Status mix of {total:,} requests"
     labels = [t.get_text() for t in ax.get_yticklabels()][::-1]
-    assert labels == list(charts.STATUS_CLASSES)
+    assert labels == list(STATUS_CLASSES)
     widths = [p.get_width() for p in ax.patches][::-1]
     assert widths[2] == df["status400"].sum() - df["status429"].sum()
     assert widths[3] == df["status429"].sum()
@@ -204,10 +207,10 @@ def test_status_mix_separates_429_from_4xx() -> None:
 def test_status_mix_accepts_tidy_shape_and_rejects_unknown_classes() -> None:
     tidy = pd.DataFrame({"status": ["status200", "status429", "status200"],
                          "count": [90, 10, 5]})
-    counts = charts.status_counts(tidy)
+    counts = status_counts(tidy)
     assert counts["2xx"] == 95 and counts["429 rate-limited"] == 10 and counts["5xx"] == 0
     with pytest.raises(ConfigError, match=r"unknown status values.*'1xx'.*status200"):
-        charts.status_counts(pd.DataFrame({"status": ["1xx"], "count": [1]}))
+        status_counts(pd.DataFrame({"status": ["1xx"], "count": [1]}))
 
 
 def test_error_rate_by_endpoint_shows_worst_first_as_percent() -> None:
@@ -217,7 +220,7 @@ def test_error_rate_by_endpoint_shows_worst_first_as_percent() -> None:
         "requests": [1000] * 15,
         "error_rate": [i / 100 for i in range(15)],
     })
-    fig = charts.error_rate_by_endpoint(df, top_n=5)
+    fig = charts.plot_error_rate_by_endpoint(df, top_n=5)
     ax = fig.axes[0]
     assert len(ax.patches) == 5
     widths = [p.get_width() for p in ax.patches]
@@ -231,7 +234,7 @@ def test_error_rate_by_endpoint_shows_worst_first_as_percent() -> None:
 
 def test_traffic_by_method_and_fair_use() -> None:
     df = _client_days(2).assign(httpMethod=lambda d: np.where(d.index % 3, "GET", "POST"))
-    ax = charts.traffic_by_method(df).axes[0]
+    ax = charts.plot_traffic_by_method(df).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["GET", "POST"]
     assert sum(p.get_height() for p in ax.patches) == df["requests"].sum()
 
@@ -240,7 +243,7 @@ def test_traffic_by_method_and_fair_use() -> None:
         "requests": [900_000, 400_000], "projected_requests": [900_000, 1_300_000],
         "allowance": [1_100_000, 1_100_000],
     })
-    fig = charts.fair_use(months)
+    fig = charts.plot_fair_use(months)
     ax = fig.axes[0]
     assert ax.get_title() == "Requests per month against the fair-use allowance"
     assert _legend(fig) == ["Allowance 1,100,000", "Requests so far", "Projected to month end"]
@@ -254,8 +257,9 @@ def test_traffic_by_method_and_fair_use() -> None:
                    if p.get_height() > 0), "the legend hides bars"
 
 
-@pytest.mark.parametrize("fn", [charts.requests_over_time, charts.rate_limited_over_time,
-                                charts.status_mix])
+@pytest.mark.parametrize("fn", [charts.plot_requests_over_time,
+                                charts.plot_rate_limited_over_time,
+                                charts.plot_status_mix])
 def test_empty_frames_say_so(fn: Callable[[pd.DataFrame], Figure]) -> None:
     fig = fn(_client_days(1).iloc[0:0])
     assert any(t.startswith("No ") for t in _texts(fig))
@@ -263,9 +267,9 @@ def test_empty_frames_say_so(fn: Callable[[pd.DataFrame], Figure]) -> None:
 
 def test_bad_input_names_the_valid_values() -> None:
     with pytest.raises(ConfigError, match=r"'Fortnight'.*Day, Week, Month"):
-        charts.requests_over_time(_client_days(1), granularity="Fortnight")
+        charts.plot_requests_over_time(_client_days(1), granularity="Fortnight")
     with pytest.raises(ConfigError, match=r"missing \['requests'\]"):
-        charts.requests_over_time(pd.DataFrame({"date": []}))
+        charts.plot_requests_over_time(pd.DataFrame({"date": []}))
 
 
 def test_format_table_thousands_percent_dates() -> None:
@@ -274,9 +278,9 @@ def test_format_table_thousands_percent_dates() -> None:
         "rate429": [0.0345, float("nan")],
         "since": pd.to_datetime(["2026-10-03", None], utc=True),
     })
-    out = charts.format_table(df, percent_columns=["rate429"], rename={"rate429": "429 rate"})
+    out = format_table(df, percent_columns=["rate429"], rename={"rate429": "429 rate"})
     assert list(out.columns) == ["clientName", "requests", "429 rate", "since"]
-    readable = charts.format_table(df.assign(projected_requests=[1234.6, 2.5]))
+    readable = format_table(df.assign(projected_requests=[1234.6, 2.5]))
     assert list(readable.columns) == ["Client", "Requests", "429 rate", "since",
                                       "Projected at month end"]
     assert readable["429 rate"].tolist() == ["3.5 %", "-"]
@@ -286,5 +290,5 @@ def test_format_table_thousands_percent_dates() -> None:
 
 
 def test_save_png_writes_a_png(tmp_path: Path) -> None:
-    path = charts.save_png(charts.status_mix(_client_days(1)), tmp_path / "a" / "mix.png")
+    path = save_png(charts.plot_status_mix(_client_days(1)), tmp_path / "a" / "mix.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,7 +9,7 @@ import pytest
 
 from usagekit.cli import build_parser, main
 
-COMMANDS = ("sandbox", "fetch", "export", "sql", "analyze", "report")
+COMMANDS = ("sandbox", "fetch", "import", "sql", "analyze", "report")
 
 
 def test_every_command_is_registered_with_help(capsys: pytest.CaptureFixture[str]) -> None:

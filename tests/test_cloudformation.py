@@ -8,7 +8,7 @@ What is verified where:
   Condition holds for the parameter defaults, so scan.sh also scans a copy with
   CreateCrawler=true, which covers the crawler and its role).
 - The Glue table is compared with what the kit writes (``usagekit.dataset`` schema,
-  ``usagekit.query.grouping_key``), then created in moto's Glue exactly as the template
+  ``usagekit.query.usage_query.grouping_key``), then created in moto's Glue exactly as the template
   defines it and written to with ``usagekit.dataset``: the writer accepts the table and
   every file lands where the partition projection looks for it.
 - moto 5.2.5 deploys the S3 buckets (names, default encryption, Retain on delete), the
@@ -231,7 +231,7 @@ def test_one_schema_three_definitions_glue_template_and_trino(template: dict[str
     import sqlglot
     from sqlglot import exp
 
-    from usagekit.engine import table_ddl
+    from usagekit.engine.trino import table_ddl
 
     table = _table_input(template)
     glue = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
@@ -249,7 +249,7 @@ def test_one_schema_three_definitions_glue_template_and_trino(template: dict[str
 
 
 def test_partition_projection_covers_every_value_the_kit_writes(template: dict[str, Any]) -> None:
-    from usagekit.query import GROUP_BY_BY_ROUTE, grouping_key
+    from usagekit.query.usage_query import GROUP_BY_BY_ROUTE, grouping_key
     from usagekit.row import GRANULARITY_VALUES, GROUP_BY, PARTITION_KEYS
 
     params = _table_input(template, FirstPeriod="2021-03")["Parameters"]

@@ -1,6 +1,6 @@
 """Overlapping writers lose nothing: many kit processes writing one dataset at once.
 
-Writers are real ``python -m usagekit export`` processes. Each reads its rows from a FIFO,
+Writers are real ``python -m usagekit import`` processes. Each reads its rows from a FIFO,
 and the test opens every FIFO for writing before it sends any rows (an open returns once
 the reader has opened it), so all of them start storing at the same moment.
 """
@@ -25,9 +25,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from usagekit.dataset import MANIFEST, open_dataset
+from usagekit.dataset import open_dataset
 from usagekit.dataset.s3 import S3Storage
-from usagekit.dataset.schema import LOCK
+from usagekit.dataset.schema import LOCK, MANIFEST
 from usagekit.exceptions import ConfigError, DatasetError
 
 BUCKET = "usage-data"
@@ -117,9 +117,9 @@ def _open_fifo(fifo: Path, proc: subprocess.Popen[bytes], deadline: float) -> in
         time.sleep(0.02)
 
 
-def export_at_once(location: str, jobs: list[tuple[list[str], bytes]], tmp_path: Path
+def import_at_once(location: str, jobs: list[tuple[list[str], bytes]], tmp_path: Path
                    ) -> list[tuple[int, str]]:
-    """Run one ``usagekit export`` per job (its flags, its rows), all storing at once.
+    """Run one ``usagekit import`` per job (its flags, its rows), all storing at once.
 
     Returns each process's exit status and stderr, in job order.
     """
@@ -128,7 +128,7 @@ def export_at_once(location: str, jobs: list[tuple[list[str], bytes]], tmp_path:
         for n, (flags, data) in enumerate(jobs):
             fifo = tmp_path / f"rows-{n}.fifo"
             os.mkfifo(fifo)
-            cmd = [sys.executable, "-m", "usagekit", "export", str(fifo), "--dataset", location,
+            cmd = [sys.executable, "-m", "usagekit", "import", str(fifo), "--dataset", location,
                    "--granularity", "day", "--group-by", "OAuthClientId", *flags]
             procs.append((subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                            stderr=subprocess.PIPE), fifo, data))
@@ -185,7 +185,7 @@ def test_many_writers_at_once_store_every_row_exactly_once(location: str,
                                  interval=PRESTORED)
     jobs = [(["--interval", i], ndjson(make_rows(i))) for i in WRITES]
     jobs.append((["--interval", CLEAR], b""))
-    results = export_at_once(location, jobs, tmp_path)
+    results = import_at_once(location, jobs, tmp_path)
     assert [code for code, _ in results] == [0] * len(jobs), results
     written = sorted({day for i in WRITES for day in days(i)} - set(days(CLEAR)))
     want = expect([row for day in written for row in make_rows(f"{day}/{day + timedelta(1)}")])
@@ -199,7 +199,7 @@ def test_writers_of_two_formats_on_a_new_dataset_store_one(location: str,
     formats = ["ndjson", "parquet", "ndjson", "parquet"]
     jobs = [(["--interval", i, "--format", f], ndjson(make_rows(i)))
             for i, f in zip(intervals, formats, strict=True)]
-    results = export_at_once(location, jobs, tmp_path)
+    results = import_at_once(location, jobs, tmp_path)
     kept = open_dataset(location).format
     for (code, err), fmt in zip(results, formats, strict=True):
         if fmt == kept:

@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import usagekit.dataset.local
-from usagekit.dataset import MANIFEST, Partition, open_dataset
+from usagekit.dataset import open_dataset
+from usagekit.dataset.layout import Partition
+from usagekit.dataset.schema import MANIFEST
 from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
 from usagekit.frame import to_frame
 

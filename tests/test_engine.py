@@ -11,7 +11,8 @@ import pytest
 
 from usagekit.config import AthenaSettings
 from usagekit.dataset import open_dataset
-from usagekit.engine import AthenaEngine, DuckDBEngine, Engine, open_engine, tidy_result
+from usagekit.engine import AthenaEngine, DuckDBEngine, Engine, open_engine
+from usagekit.engine.base import tidy_result
 from usagekit.exceptions import ConfigError, EngineError
 
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
@@ -189,7 +190,7 @@ def test_empty_folder_gives_typed_empty_result(tmp_path: Path) -> None:
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(EngineError, match=r"does not exist.*usagekit export"):
+    with pytest.raises(EngineError, match=r"does not exist.*usagekit import"):
         DuckDBEngine(tmp_path / "nowhere")
 
 

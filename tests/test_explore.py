@@ -1,6 +1,6 @@
 """The interactive explorer: set widget values, check what the view shows.
 
-The dataset is filled by :func:`usagekit.explore.refresh` from the embedded sandbox (real
+The dataset is filled by :func:`usagekit.report.gather.refresh` from the embedded sandbox (real
 HTTP on 127.0.0.1) and read by DuckDB; every expected number is computed here with pandas
 from the stored rows (``Dataset.read``), not from the explorer.
 """
@@ -18,27 +18,23 @@ import requests
 import sqlglot
 
 from usagekit import charts
-from usagekit.analyses import VIEW_METRICS
-from usagekit.charts.metrics import LEGEND_WIDTH
+from usagekit.analyses.library import VIEW_METRICS
+from usagekit.charts.metrics import LEGEND_WIDTH, METRIC_WORDS
+from usagekit.charts.palette import OTHER, OTHER_COLOR
+from usagekit.charts.tables import shorten
 from usagekit.config import AthenaSettings
 from usagekit.dataset import open_dataset
 from usagekit.embedded import GENESYS_VARS
 from usagekit.engine import AthenaEngine, open_engine
 from usagekit.engine.athena import athena_literal
 from usagekit.exceptions import ConfigError
-from usagekit.explore import (
-    EXPORT_FILES,
-    SQL_DIR,
-    Explorer,
-    ExplorerApp,
-    Filters,
-    Queries,
-    Selection,
-    first_selection,
-    refresh,
-)
+from usagekit.explore import Explorer, ExplorerApp, Selection
+from usagekit.explore.notebook import first_selection
+from usagekit.explore.queries import SQL_DIR, Filters, Queries
+from usagekit.explore.view import EXPORT_FILES
 from usagekit.query import parse_interval
 from usagekit.report import validate
+from usagekit.report.gather import refresh
 
 INTERVAL = "2026-10-26/2026-11-16"  # three whole weeks, in the past
 FULL = "oauthclientid-templateuri-httpmethod"
@@ -74,7 +70,7 @@ def app(dataset: str, tmp_path: Path) -> Iterator[ExplorerApp]:
 def _line(app: ExplorerApp, label: str) -> list[float]:
     (ax,) = app.view.series_figure().axes
     lines = {line.get_label(): line for line in ax.get_lines()}
-    shown = charts.shorten(label, LEGEND_WIDTH)
+    shown = shorten(label, LEGEND_WIDTH)
     assert shown in lines, sorted(lines)
     return [float(v) for v in lines[shown].get_ydata()]
 
@@ -164,7 +160,7 @@ def test_switching_the_metric_ranks_by_it_without_a_query(
     expected = (per_day["status400"] + per_day["status500"]) / per_day["requests"]
     assert _line(app, "All clients") == pytest.approx(list(expected))
     (ax,) = app.view.series_figure().axes
-    assert ax.get_ylabel() == charts.METRIC_WORDS["error_rate"]
+    assert ax.get_ylabel() == METRIC_WORDS["error_rate"]
     rates = app.view.breakdown["error_rate"].tolist()
     assert rates == sorted(rates, reverse=True)
     app.metric.value = "status429"
@@ -183,9 +179,9 @@ def test_several_clients_draw_one_line_each_and_the_rest_as_other(
         app.clients.value = tuple(cid for cid, _ in picked)
         (ax,) = app.view.series_figure().axes
         labels = [line.get_label() for line in ax.get_lines()]
-        assert labels == [picked[0][1], picked[1][1], charts.OTHER]
+        assert labels == [picked[0][1], picked[1][1], OTHER]
         third = rows[rows["clientId"] == picked[2][0]].groupby("date")["requests"].sum()
-        assert _line(app, charts.OTHER) == [float(v) for v in third]
+        assert _line(app, OTHER) == [float(v) for v in third]
         assert app.view.subject == "3 clients"
 
 
@@ -341,7 +337,7 @@ def test_notebook_runs_headless_and_writes_the_first_view(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import papermill
 
-    from usagekit.config import PROJECT_ROOT
+    from usagekit.config.settings import PROJECT_ROOT
 
     for name in GENESYS_VARS:
         monkeypatch.delenv(name, raising=False)
@@ -370,29 +366,29 @@ def test_notebook_runs_headless_and_writes_the_first_view(
 def test_metric_charts_draw_what_they_are_given() -> None:
     days = pd.to_datetime(["2026-11-02", "2026-11-03"], utc=True)
     series = pd.DataFrame({"date": [*days, *days, days[0]],
-                           "series": ["b", "b", "a", "a", charts.OTHER],
+                           "series": ["b", "b", "a", "a", OTHER],
                            "requests": [10, 20, 1, 2, 5], "error_rate": [0.5, 0.25, 0, 1, 0.1]})
     palette = charts.Palette.from_ranking(["a", "b"], top_n=2)
-    fig = charts.metric_over_time(series, metric="requests", granularity="Day",
-                                  palette=palette, title="Requests per day · 2 clients")
+    fig = charts.plot_metric_over_time(series, metric="requests", granularity="Day",
+                                       palette=palette, title="Requests per day · 2 clients")
     (ax,) = fig.axes
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert list(lines) == ["b", "a", charts.OTHER]  # other last, dashed, grey
+    assert list(lines) == ["b", "a", OTHER]  # other last, dashed, grey
     assert lines["a"].get_color() == palette.color("a")
-    assert list(lines[charts.OTHER].get_ydata()) == [5, 0]  # a missing period counts 0
-    assert lines[charts.OTHER].get_linestyle() == "--"
-    rate = charts.metric_over_time(series, metric="error_rate", granularity="day")
+    assert list(lines[OTHER].get_ydata()) == [5, 0]  # a missing period counts 0
+    assert lines[OTHER].get_linestyle() == "--"
+    rate = charts.plot_metric_over_time(series, metric="error_rate", granularity="day")
     (ax,) = rate.axes
-    other = next(li for li in ax.get_lines() if li.get_label() == charts.OTHER)
+    other = next(li for li in ax.get_lines() if li.get_label() == OTHER)
     assert pd.isna(other.get_ydata()[1]), "an unknown rate is not drawn as 0"
-    assert ax.get_ylabel() == charts.METRIC_WORDS["error_rate"]
+    assert ax.get_ylabel() == METRIC_WORDS["error_rate"]
     ranked = pd.DataFrame({"label": ["x", "other (3)"], "requests": [9, 4]})
-    (ax,) = charts.ranked_bars(ranked, metric="requests", title="T").axes
+    (ax,) = charts.plot_ranked_bars(ranked, metric="requests", title="T").axes
     assert [t.get_text() for t in ax.get_yticklabels()] == ["other (3)", "x"]
-    grey = tuple(int(charts.OTHER_COLOR[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    grey = tuple(int(OTHER_COLOR[i:i + 2], 16) / 255 for i in (1, 3, 5))
     assert ax.patches[0].get_facecolor()[:3] == pytest.approx(grey)  # the bottom bar
-    (ax,) = charts.ranked_bars(ranked.iloc[:0], metric="requests").axes
+    (ax,) = charts.plot_ranked_bars(ranked.iloc[:0], metric="requests").axes
     assert ax.texts[0].get_text() == "No requests in this interval"
     with pytest.raises(ConfigError, match=r"invalid metric 'hits'.*requests, status429"):
-        charts.ranked_bars(ranked, metric="hits")
-    assert set(charts.METRIC_WORDS) == set(VIEW_METRICS)
+        charts.plot_ranked_bars(ranked, metric="hits")
+    assert set(METRIC_WORDS) == set(VIEW_METRICS)

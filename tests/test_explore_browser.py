@@ -27,7 +27,7 @@ import pytest
 import requests
 from matplotlib import image
 
-from usagekit.config import PROJECT_ROOT
+from usagekit.config.settings import PROJECT_ROOT
 from usagekit.embedded import GENESYS_VARS
 from usagekit.engine import open_engine
 from usagekit.explore import Explorer, Selection

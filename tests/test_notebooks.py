@@ -16,7 +16,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from usagekit.config import PROJECT_ROOT
+from usagekit.config.settings import PROJECT_ROOT
 from usagekit.dataset import open_dataset
 from usagekit.embedded import GENESYS_VARS
 from usagekit.fetch import UsageClient

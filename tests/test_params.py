@@ -10,8 +10,14 @@ from typing import Any
 import nbformat
 import pytest
 
-from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.config.settings import (
+    DEFAULT_DATASET,
+    ENV_CLIENT_SECRET,
+    ENV_DATASET,
+    PROJECT_ROOT,
+    REPORTS_DIR,
+)
 from usagekit.exceptions import ConfigError
 from usagekit.report.cells import parameters
 from usagekit.report.params import default_interval, parse_value, validate
@@ -24,8 +30,8 @@ def test_defaults_are_offline_and_absolute() -> None:
     assert p.interval.text == "2026-08-29T00:00:00Z/2026-11-27T00:00:00Z"
     assert p.interval.days == 90
     assert (p.granularity, p.engine, p.partition_granularity) == ("Day", "local", "day")
-    assert p.dataset == str(config.DEFAULT_DATASET)
-    assert p.output_dir == config.REPORTS_DIR / "latest"
+    assert p.dataset == str(DEFAULT_DATASET)
+    assert p.output_dir == REPORTS_DIR / "latest"
 
 
 def test_values_are_canonicalised_and_paths_resolved_from_the_project_root() -> None:
@@ -34,7 +40,7 @@ def test_values_are_canonicalised_and_paths_resolved_from_the_project_root() -> 
                  licence_tier="cx 3", licensed_users=250, refresh=False)
     assert p.interval.days == 21
     assert (p.granularity, p.engine, p.licence_tier) == ("Week", "athena", "CX3")
-    assert p.output_dir == config.PROJECT_ROOT / "reports" / "x"
+    assert p.output_dir == PROJECT_ROOT / "reports" / "x"
     assert p.dataset == "s3://b/p/"
     assert p.monthly_allowance == FAIR_USE_ALLOWANCES["CX3"] * 250 == 35_000_000
     described = p.describe()
@@ -43,10 +49,10 @@ def test_values_are_canonicalised_and_paths_resolved_from_the_project_root() -> 
 
 
 def test_dataset_defaults_to_the_environment_variable(tmp_path: Path) -> None:
-    p = validate("explore-usage", env={config.ENV_DATASET: str(tmp_path)}, dataset="")
+    p = validate("explore-usage", env={ENV_DATASET: str(tmp_path)}, dataset="")
     assert p.dataset == str(tmp_path)
-    assert validate("explore-usage", env={config.ENV_DATASET: "rel/data"}).dataset == str(
-        config.PROJECT_ROOT / "rel" / "data")
+    assert validate("explore-usage", env={ENV_DATASET: "rel/data"}).dataset == str(
+        PROJECT_ROOT / "rel" / "data")
 
 
 def test_fetch_group_by_is_canonical_in_grouping_order() -> None:
@@ -97,7 +103,7 @@ def test_credentials_are_never_parameters(name: str) -> None:
 
 
 def test_a_secret_from_the_environment_is_refused_as_a_value() -> None:
-    env = {config.ENV_CLIENT_SECRET: "canary-s3cr3t-xyz"}
+    env = {ENV_CLIENT_SECRET: "canary-s3cr3t-xyz"}
     with pytest.raises(ConfigError, match="'dataset' holds a credential") as info:
         validate("usage-report", env=env, dataset="s3://bucket/canary-s3cr3t-xyz/")
     assert "canary-s3cr3t-xyz" not in str(info.value)
@@ -282,5 +288,5 @@ def test_defaults_are_the_notebook_cell() -> None:
             n: p.type for n, p in declared.items()}
         defaults = validate(name, env={}, now=NOW)
         assert defaults == validate(name, env={}, now=NOW, **literals)
-        assert defaults.output_dir == config.PROJECT_ROOT / literals["output_dir"]
+        assert defaults.output_dir == PROJECT_ROOT / literals["output_dir"]
         assert defaults.granularity == literals["granularity"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import os
 import re
@@ -90,8 +91,8 @@ def test_imports_follow_the_data_flow(path: Path) -> None:
         other = _top(target)
         if other == "__init__":
             continue
-        if me == "sandbox":
-            assert other == "sandbox", f"the sandbox must not import {target}"
+        if me == "sandbox":  # its package exports through usagekit.lazy, as every package does
+            assert other in {"sandbox", "lazy"}, f"the sandbox must not import {target}"
             continue
         if other == "sandbox":
             assert me in SANDBOX_IMPORTERS, f"{_module_name(path)} must not import the sandbox"
@@ -158,6 +159,80 @@ def test_stages_with_several_modules_are_packages() -> None:
     private = [str(p.relative_to(ROOT)) for p in MODULES
                if p.name.startswith("_") and p.name not in {"__init__.py", "__main__.py"}]
     assert private == [], f"name these modules for what they do: {private}"
+
+
+#: Packages that export names (``cli`` is the command line: ``usagekit.cli.main``).
+EXPORTING = sorted(STAGE_PACKAGES - {"cli"})
+#: The row's vocabulary, declared by ``usagekit.row``, that stage packages still re-export
+#: under their own spellings while they move to ``usagekit.row`` (issue 20).
+ROW_VOCABULARY = {name for name in vars(importlib.import_module("usagekit.row"))
+                  if name.isupper()} | {"LEGACY_FIELDS", "SOURCE_COLUMNS", "TABLE_COLUMNS"}
+
+
+def _lazy_exports(package: str) -> dict[str, tuple[str, ...]]:
+    """The package's exports by module, as its ``__init__`` hands them to ``lazy_exports``."""
+    tree = ast.parse((PACKAGE / package / "__init__.py").read_text(encoding="utf-8"))
+    body = tree.body[1:] if ast.get_docstring(tree) is not None else tree.body
+    shape = [ast.dump(node) for node in body[:2]]
+    assert shape == [ast.dump(ast.parse("from __future__ import annotations").body[0]),
+                     ast.dump(ast.parse("from usagekit.lazy import lazy_exports").body[0])], (
+        f"usagekit.{package}: its __init__ imports only usagekit.lazy's lazy_exports")
+    assert len(body) == 3, f"usagekit.{package}: its __init__ holds its exports and nothing else"
+    node = body[2]
+    assert (isinstance(node, ast.Assign) and ast.unparse(node.targets[0])
+            == "(__all__, __getattr__, __dir__)" and isinstance(node.value, ast.Call)
+            and ast.unparse(node.value.func) == "lazy_exports"
+            and ast.unparse(node.value.args[0]) == "__name__"), (
+        f"usagekit.{package}: __all__, __getattr__, __dir__ = lazy_exports(__name__, {{...}})")
+    return ast.literal_eval(node.value.args[1])
+
+
+@pytest.mark.parametrize("package", EXPORTING)
+def test_every_package_exports_one_way(package: str) -> None:
+    """Every package exports through ``usagekit.lazy`` (PEP 562): names load on first use,
+    so a light import (``usagekit --help``, ``usagekit.report.params``) stays light."""
+    exports = _lazy_exports(package)
+    module = importlib.import_module(f"usagekit.{package}")
+    modules = {p.stem for p in (PACKAGE / package).iterdir() if p.suffix == ".py" or p.is_dir()}
+    for name, owner in ((n, m) for m, names in exports.items() for n in names):
+        assert (PACKAGE / package / f"{owner}.py").is_file(), f"usagekit.{package}.{owner}?"
+        # importing a submodule sets it on the package, hiding an export of the same name
+        assert name not in modules, f"usagekit.{package}.{name} is a module and an export"
+        assert hasattr(importlib.import_module(f"usagekit.{package}.{owner}"), name), (
+            f"usagekit.{package}.{owner} has no {name}")
+        assert getattr(module, name) is getattr(
+            importlib.import_module(f"usagekit.{package}.{owner}"), name)
+
+
+def test_the_command_line_package_exports_nothing() -> None:
+    tree = ast.parse((PACKAGE / "cli" / "__init__.py").read_text(encoding="utf-8"))
+    assigned = {ast.unparse(t) for node in tree.body if isinstance(node, ast.Assign)
+                for t in node.targets}
+    assert "__all__" not in assigned
+
+
+def test_no_name_is_exported_by_two_packages() -> None:
+    """A name means one thing: ``charts.plot_fair_use`` draws what ``analyses.fair_use``
+    returns; no two packages export one name (with one meaning or two)."""
+    owners: dict[str, list[str]] = {}
+    for package in EXPORTING:
+        for name in importlib.import_module(f"usagekit.{package}").__all__:
+            owners.setdefault(name, []).append(package)
+    twice = {name: where for name, where in owners.items()
+             if len(where) > 1 and name not in ROW_VOCABULARY}
+    assert twice == {}
+
+
+def test_the_readme_lists_each_stages_exports() -> None:
+    """The stage table of README.md ("How it works") names what each package exports."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines()
+            if line.startswith("| ") and line.count("|") >= 4}
+    for package in EXPORTING:
+        names = set(importlib.import_module(f"usagekit.{package}").__all__) - ROW_VOCABULARY
+        assert package in rows, f"README's stage table has no row for {package}"
+        listed = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", rows[package].split("|")[-2]))
+        assert listed == names, f"{package}: README lists {sorted(listed)}, exports {sorted(names)}"
 
 
 def _requirement(text: str) -> tuple[str, str]:
@@ -300,9 +375,10 @@ import json, re, sys
 from datetime import date
 from usagekit import row
 from usagekit.dataset import open_dataset
-from usagekit.engine import DuckDBEngine, table_ddl
+from usagekit.engine import DuckDBEngine
+from usagekit.engine.trino import table_ddl
 from usagekit.engine.duckdb import FILE_COLUMNS
-from usagekit.fetch import normalize_aggregate_row
+from usagekit.fetch.result import normalize_aggregate_row
 from usagekit.frame import read_ndjson
 from usagekit.query import UsageQuery
 

@@ -8,13 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from usagekit.exceptions import QueryError
-from usagekit.query import (
-    MAX_JOB_DAYS,
-    Interval,
-    UsageQuery,
-    grouping_key,
-    parse_interval,
-)
+from usagekit.query import Interval, UsageQuery, parse_interval
+from usagekit.query.usage_query import MAX_JOB_DAYS, grouping_key
 from usagekit.row import GRANULARITIES, GROUP_BY, METRICS
 
 TODAY = date(2026, 11, 27)

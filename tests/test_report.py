@@ -19,7 +19,8 @@ import requests
 from usagekit.cli import main
 from usagekit.embedded import GENESYS_VARS
 from usagekit.exceptions import ConfigError, ReportError
-from usagekit.report import REPORT_NOTEBOOK, ReportResult, render_html, run_folder, run_report
+from usagekit.report import run_report
+from usagekit.report.run import REPORT_NOTEBOOK, ReportResult, render_html, run_folder
 
 pytestmark = pytest.mark.notebooks
 
@@ -223,8 +224,8 @@ def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
 
     from usagekit.engine import DuckDBEngine
     from usagekit.engine.athena import athena_literal
-    from usagekit.report import collect as report_module
-    from usagekit.report.headline import headline
+    from usagekit.report import gather as report_module
+    from usagekit.report.first_screen import headline
     from usagekit.report.params import validate
 
     dataset = str(tmp_path / "data")
@@ -271,7 +272,7 @@ def test_refresh_on_consecutive_days_keeps_whole_weeks(tmp_path: Path) -> None:
     """Two refreshes whose intervals start on different weekdays both store, and the
     stored weeks are whole (Monday-aligned), so neither run drops the other's days."""
     from usagekit.dataset import open_dataset
-    from usagekit.report import collect as report_module
+    from usagekit.report import gather as report_module
     from usagekit.report.params import validate
 
     dataset = str(tmp_path / "data")

@@ -16,7 +16,8 @@ import pytest
 from matplotlib import image
 
 from usagekit.embedded import GENESYS_VARS
-from usagekit.report import ReportResult, run_report
+from usagekit.report import run_report
+from usagekit.report.run import ReportResult
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
 

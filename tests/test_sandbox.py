@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import requests
 
-from usagekit.sandbox import FAULT_KINDS, GROWING_429_CLIENT, Sandbox
+from usagekit.sandbox import Sandbox
+from usagekit.sandbox.faults import FAULT_KINDS
+from usagekit.sandbox.org import GROWING_429_CLIENT
 
 TODAY = date(2026, 11, 27)
 LEGACY_FIELDS = ["clientId", "clientName", "organizationId", "userId", "templateUri",

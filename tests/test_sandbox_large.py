@@ -22,7 +22,8 @@ import requests
 from usagekit.cli import build_parser, main
 from usagekit.fetch import PollPolicy, UsageClient
 from usagekit.query import UsageQuery
-from usagekit.sandbox import MAX_ROWS_PER_DAY, LargeOrganization, Sandbox
+from usagekit.sandbox import Sandbox
+from usagekit.sandbox.large_org import MAX_ROWS_PER_DAY, LargeOrganization
 from usagekit.sandbox.legacy_stream import BLOCK_ROWS, legacy_body
 from usagekit.sandbox.query import legacy_rows, parse_legacy
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from usagekit.sandbox import GROWING_429_CLIENT, Sandbox
+from usagekit.sandbox import Sandbox
+from usagekit.sandbox.org import GROWING_429_CLIENT
 
 gc = pytest.importorskip("PureCloudPlatformClientV2")
 from PureCloudPlatformClientV2.rest import ApiException  # noqa: E402

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from usagekit import config
+from usagekit.config.settings import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION
 from usagekit.exceptions import ConfigError
 from usagekit.report import run_report
 from usagekit.sandbox import Sandbox
@@ -23,8 +23,8 @@ from usagekit.sandbox import Sandbox
 pytestmark = pytest.mark.notebooks
 
 CANARIES = {
-    config.ENV_CLIENT_SECRET: "canary-client-secret-7f3a9c",
-    config.ENV_ACCESS_TOKEN: "canary-access-token-52be10",
+    ENV_CLIENT_SECRET: "canary-client-secret-7f3a9c",
+    ENV_ACCESS_TOKEN: "canary-access-token-52be10",
     "AWS_SECRET_ACCESS_KEY": "canary-aws-secret-c0ffee",
 }
 
@@ -34,9 +34,9 @@ def test_canary_secrets_reach_no_notebook_report_or_log(
         capfd: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
     with Sandbox(client_id="canary-client",
-                 client_secret=CANARIES[config.ENV_CLIENT_SECRET]) as sandbox:
-        monkeypatch.setenv(config.ENV_REGION, sandbox.url)
-        monkeypatch.setenv(config.ENV_CLIENT_ID, "canary-client")
+                 client_secret=CANARIES[ENV_CLIENT_SECRET]) as sandbox:
+        monkeypatch.setenv(ENV_REGION, sandbox.url)
+        monkeypatch.setenv(ENV_CLIENT_ID, "canary-client")
         for name, value in CANARIES.items():
             monkeypatch.setenv(name, value)
         result = run_report({"interval": "2026-11-02/2026-11-16",
@@ -64,12 +64,12 @@ def test_canary_secrets_reach_no_notebook_report_or_log(
 
 
 def test_a_secret_is_never_a_parameter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(config.ENV_CLIENT_SECRET, CANARIES[config.ENV_CLIENT_SECRET])
+    monkeypatch.setenv(ENV_CLIENT_SECRET, CANARIES[ENV_CLIENT_SECRET])
     for parameters in ({"client_secret": "x"}, {"access_token": "x"},
-                       {"dataset": f"/tmp/{CANARIES[config.ENV_CLIENT_SECRET]}"}):
+                       {"dataset": f"/tmp/{CANARIES[ENV_CLIENT_SECRET]}"}):
         with pytest.raises(ConfigError, match="credential") as info:
             run_report(parameters, tmp_path / "reports")
-        assert CANARIES[config.ENV_CLIENT_SECRET] not in str(info.value)
+        assert CANARIES[ENV_CLIENT_SECRET] not in str(info.value)
     assert not (tmp_path / "reports").exists()
 
 
@@ -81,8 +81,8 @@ def test_profile_secrets_reach_no_notebook_report_or_log(
     caplog.set_level(logging.DEBUG)
     secret = "canary-profile-secret-91b7e3"
     cached = "canary-cached-token-data-0d4a"  # gc writes its token back into the file
-    for name in (config.ENV_REGION, config.ENV_CLIENT_ID, config.ENV_CLIENT_SECRET,
-                 config.ENV_ACCESS_TOKEN):
+    for name in (ENV_REGION, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+                 ENV_ACCESS_TOKEN):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with Sandbox(client_id="gc-client", client_secret=secret) as sandbox:

@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 
-from usagekit.config import (
+from usagekit.config import AthenaSettings, athena_settings
+from usagekit.config.settings import (
     ENV_ATHENA_DATABASE,
     ENV_ATHENA_OUTPUT,
     ENV_ATHENA_TABLE,
     ENV_ATHENA_WORKGROUP,
     ENV_DATASET,
     ENV_STACK,
-    AthenaSettings,
-    athena_settings,
 )
 from usagekit.config.stack import (
     REQUIRED_OUTPUTS,

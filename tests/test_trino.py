@@ -339,7 +339,7 @@ REPORT_INTERVAL = "2026-10-05/2026-10-26"
 @pytest.fixture(scope="module")
 def report_dataset(trino_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report's own refresh (sandbox) into a dataset under the Trino root."""
-    from usagekit.report import collect as report_module
+    from usagekit.report import gather as report_module
     from usagekit.report.params import validate
 
     dataset = trino_root / "report_ndjson"
@@ -366,8 +366,8 @@ def report_table(report_dataset: Path, trino_url: str,
 
 def test_report_data_is_the_same_on_trino(report_dataset: Path,
                                           report_table: TrinoEngine) -> None:
-    from usagekit.report import collect as report_module
-    from usagekit.report.headline import headline
+    from usagekit.report import gather as report_module
+    from usagekit.report.first_screen import headline
     from usagekit.report.params import validate
 
     values = {"interval": REPORT_INTERVAL, "dataset": str(report_dataset), "refresh": False}

@@ -1,7 +1,7 @@
 """A real Trino 476 reads the kit's dataset (NDJSON and Parquet) the way DuckDB does.
 
 Trino is the engine lineage of Athena engine 3. The dataset is written by the kit's CLI
-(``fetch --dataset`` from the embedded sandbox, ``export --format parquet``); Trino sees it
+(``fetch --dataset`` from the embedded sandbox, ``import - --format parquet``); Trino sees it
 through the Hive connector (file metastore, native local file system) with the table the
 kit's Glue schema describes, and the blueprint's query and per-client sums must equal what
 ``usagekit sql`` (DuckDB) answers over the same files.
@@ -35,7 +35,7 @@ SUMS = ('SELECT granularity, "grouping", clientid, sum(requests) AS r, sum(statu
 WEEKS = ("SELECT date_trunc('week', from_iso8601_timestamp(\"date\")) AS w, sum(requests) AS r "
          "FROM genesysclouddb.gc_usage_api_source WHERE granularity = 'day' "
          "AND \"grouping\" = 'oauthclientid-templateuri' GROUP BY 1 ORDER BY 1")
-#: (fetch flags, export flags) for each grouping the dataset gets.
+#: (fetch flags, import flags) for each grouping the dataset gets.
 FETCHES = [
     (["--interval", "2026-10-01/2026-11-01", "--granularity", "Day",
       "--group-by", "OAuthClientId,TemplateUri"],
@@ -110,24 +110,24 @@ def kit_datasets(trino_root: Path) -> dict[str, Path]:
     """The same rows as kit datasets ``trino_root/usage_ndjson`` and ``.../usage_parquet``.
 
     NDJSON: ``usagekit fetch --dataset`` (the API's bytes, as jq writes them). Parquet:
-    ``usagekit export --format parquet`` of those very files. Plus odd names (month 2026-08).
+    ``usagekit import - --format parquet`` of those very files. Plus odd names (month 2026-08).
     """
     ndjson, parquet = trino_root / "usage_ndjson", trino_root / "usage_parquet"
     for fetch_flags, _ in FETCHES:
         _kit("fetch", *fetch_flags, "--no-progress", "--dataset", str(ndjson))
     files = sorted(ndjson.glob("granularity=*/grouping=*/period=*/usage.json"))
     assert len(files) == 6
-    for _, export_flags in FETCHES:
-        grouping = "-".join(export_flags[-1].lower().split(","))
-        granularity = export_flags[3]
+    for _, import_flags in FETCHES:
+        grouping = "-".join(import_flags[-1].lower().split(","))
+        granularity = import_flags[3]
         rows = b"".join(p.read_bytes() for p in files
                         if f"granularity={granularity}/grouping={grouping}/" in p.as_posix())
-        _kit("export", "-", *export_flags, "--format", "parquet", "--dataset", str(parquet),
+        _kit("import", "-", *import_flags, "--format", "parquet", "--dataset", str(parquet),
              stdin=rows)
     odd = ["--interval", "2026-08-01/2026-09-01", "--granularity", "month",
            "--group-by", "OAuthClientId"]
-    _kit("export", "-", *odd, "--dataset", str(ndjson), stdin=_odd_ndjson())
-    _kit("export", "-", *odd, "--format", "parquet", "--dataset", str(parquet),
+    _kit("import", "-", *odd, "--dataset", str(ndjson), stdin=_odd_ndjson())
+    _kit("import", "-", *odd, "--format", "parquet", "--dataset", str(parquet),
          stdin=_odd_ndjson())
     return {"ndjson": ndjson, "parquet": parquet}
 

@@ -11,7 +11,8 @@ import pytest
 
 from usagekit.cli import main
 from usagekit.config import TrinoSettings, trino_settings
-from usagekit.engine import TrinoEngine, open_engine, table_ddl
+from usagekit.engine import TrinoEngine, open_engine
+from usagekit.engine.trino import table_ddl
 from usagekit.exceptions import ConfigError, EngineError
 
 PASSWORD = "Pw-canary-7c1e9a"

@@ -12,7 +12,8 @@ from watch_data import limited, quiet_days, row, store, week_rows
 from usagekit.cli import main
 from usagekit.engine import DuckDBEngine
 from usagekit.exceptions import ConfigError
-from usagekit.watch import Rules, evaluate, load_rules, parse_rules
+from usagekit.watch import Rules, evaluate, load_rules
+from usagekit.watch.rules import parse_rules
 
 TODAY = date(2026, 11, 20)  # a Friday
 LAST = TODAY - timedelta(days=1)
@@ -30,7 +31,7 @@ def check(location: Path, rules: Rules | None = None, today: date = TODAY) -> di
 
 def only(**options: dict) -> Rules:
     """The default rules with just the named ones enabled (and their options)."""
-    from usagekit.watch import RULES
+    from usagekit.watch.rules import RULES
 
     return parse_rules({r: {"enabled": r in options, **options.get(r, {})} for r in RULES})
 

@@ -23,8 +23,8 @@ from watch_data import quiet_days, store
 
 from usagekit.cli import main
 from usagekit.exceptions import ConfigError, NotifyError
-from usagekit.watch import payload, redact, webhook
-from usagekit.watch.notify import post
+from usagekit.watch import webhook
+from usagekit.watch.notify import payload, post, redact
 
 TOKEN = "T0KEN-s3cr3t-abc"
 CLIENT_SECRET = "client-secret-never-in-payloads"

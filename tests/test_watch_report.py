@@ -13,8 +13,8 @@ from watch_data import limited, quiet_days, store
 from usagekit.cli import main
 from usagekit.embedded import GENESYS_VARS
 from usagekit.engine import DuckDBEngine
-from usagekit.report.collect import collect, refresh
-from usagekit.report.headline import headline
+from usagekit.report.first_screen import headline
+from usagekit.report.gather import collect, refresh
 from usagekit.report.params import validate
 
 BLUEPRINT_SQL = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" WHERE '

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from usagekit.config import REPORT_GROUP_BY
+from usagekit.config.settings import REPORT_GROUP_BY
 from usagekit.dataset import open_dataset
 from usagekit.query import Interval
 from usagekit.query.interval import midnight

@@ -19,9 +19,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from usagekit.config import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION
+from usagekit.config.settings import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION
 from usagekit.exceptions import ConfigError
-from usagekit.fetch import Secret, UsageClient, load_profile
+from usagekit.fetch import UsageClient
+from usagekit.fetch.auth import Secret
+from usagekit.fetch.profiles import load_profile
 
 _logger = logging.getLogger(__name__)
 GENESYS_VARS = (ENV_REGION, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ACCESS_TOKEN)

@@ -65,7 +65,7 @@ def grouping_value(grouping: str | Sequence[str]) -> str:
         When a key string is not ``none`` or canonical parts joined by ``-`` in order.
     """
     if not isinstance(grouping, str):
-        from usagekit.query import grouping_key
+        from usagekit.query.usage_query import grouping_key
 
         return grouping_key(list(grouping))
     group_parts(grouping)
@@ -333,7 +333,7 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str,
                 continue
             _first(frame, frame[name] != "", name,
                    f"it must be empty when not grouped by {part!r} (grouping {grouping!r}); "
-                   f"export with a group-by that includes it", numbers)
+                   f"store them with a group-by that includes it", numbers)
     dates = frame[row.DATE]
     misaligned = dates != dates.dt.floor("D")
     bucket = "midnight UTC"

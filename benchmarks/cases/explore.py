@@ -3,7 +3,7 @@
 The kit (``ExplorerApp`` on ``DuckDBEngine`` over the kit's Parquet and NDJSON datasets)
 against plain pandas answering and drawing the same selections on the Parquet dataset
 loaded into one frame first. Also the embedded default: the sandbox's last 90 days,
-stored by ``usagekit.explore.refresh`` as a new user's first run would. Each variant runs
+stored by ``usagekit.report.gather.refresh`` as a new user's first run would. Each variant runs
 in ``repeat`` fresh processes (every click is a first, uncached answer); the table shows
 the median per click.
 """
@@ -110,8 +110,8 @@ def _one_size(ctx: Context, rows: int) -> CaseResult:
 def _embedded(ctx: Context) -> CaseResult:
     """The sandbox's last 90 days, stored as the notebook's refresh does, then clicked."""
     from usagekit.embedded import GENESYS_VARS
-    from usagekit.explore import refresh
     from usagekit.report import validate
+    from usagekit.report.gather import refresh
 
     root = ctx.work_dir / "explore-embedded" / "data"
     env = {k: v for k, v in os.environ.items() if k not in GENESYS_VARS}

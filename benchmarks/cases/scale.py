@@ -3,12 +3,12 @@
 Per size S (a year of S day rows, S/365 a day; 3 months = the same rows a day over
 January to March), every step a fresh ``python -m usagekit …`` process, peak RSS its own:
 
-1. **Memory by the month:** ``usagekit export`` (Parquet, NDJSON) of the day rows into a
-   fresh dataset and ``usagekit import`` of a blueprint-layout folder holding them, over 3
-   and over 12 months; ``usagekit fetch --dataset`` and ``usagekit sync`` against a
+1. **Memory by the month:** ``usagekit import FILE`` (Parquet, NDJSON) of the day rows into
+   a fresh dataset and ``usagekit import FOLDER`` of a blueprint-layout folder holding them,
+   over 3 and over 12 months; ``usagekit fetch --dataset`` and ``usagekit sync`` against a
    sandbox process serving S/365 rows a day. Each variant's 12-vs-3 ratio of peak RSS.
 2. **Time linear in rows:** rows per second of the fetch (gzip: bytes on the wire vs
-   decoded), of storing (the 12-month export to Parquet), of each analysis on DuckDB over
+   decoded), of storing (the 12-month import to Parquet), of each analysis on DuckDB over
    that Parquet dataset (day + week + month rows; the query case's list).
 3. **End to end:** ``usagekit sync --format parquet`` of a year from the sandbox into a
    fresh dataset, then ``usagekit report --no-refresh`` over that year.
@@ -97,23 +97,23 @@ def _measure_fresh(s: _Size, folder: Path, args: list[object],
 
 def _memory(s: _Size, files: dict[int, dict[str, Path]], specs: dict[int, generate.GeneratorSpec]
             ) -> None:
-    """Export and import over 3 and 12 months (peak RSS per variant)."""
+    """Import of a file and of a folder over 3 and 12 months (peak RSS per variant)."""
     for months in MONTHS:
         day = files[months]["day"]
         n = specs[months].rows
         for fmt in FORMATS:
-            rep = _measure_fresh(s, s.work / f"export-{fmt}-{months}", [
-                "export", day, "--format", fmt, "--granularity", "day", "--group-by",
+            rep = _measure_fresh(s, s.work / f"import-file-{fmt}-{months}", [
+                "import", day, "--format", fmt, "--granularity", "day", "--group-by",
                 GROUP_BY], keep=(fmt, months) == ("parquet", 12))
-            s.peaks.setdefault(f"usagekit export --format {fmt}", {})[months] = rep
-            s.row(f"usagekit export --format {fmt}, {months} months", rep, rows=n,
+            s.peaks.setdefault(f"usagekit import FILE --format {fmt}", {})[months] = rep
+            s.row(f"usagekit import FILE --format {fmt}, {months} months", rep, rows=n,
                   notes=f"{n:,} day rows; {_per_second(n, rep.wall_s)}")
         source = blueprint_folder(day, s.work / f"blueprint-{months}")
         for fmt in FORMATS:
-            rep = _measure_fresh(s, s.work / f"import-{fmt}-{months}", [
+            rep = _measure_fresh(s, s.work / f"import-folder-{fmt}-{months}", [
                 "import", source, "--format", fmt])
-            s.peaks.setdefault(f"usagekit import --format {fmt}", {})[months] = rep
-            s.row(f"usagekit import --format {fmt} (blueprint folder), {months} months", rep,
+            s.peaks.setdefault(f"usagekit import FOLDER --format {fmt}", {})[months] = rep
+            s.row(f"usagekit import FOLDER --format {fmt} (blueprint folder), {months} months", rep,
                   rows=n, notes=f"{n:,} day rows in granularity=day/usage.json")
 
 
@@ -176,26 +176,26 @@ def _ratios(s: _Size) -> None:
                 ratio <= RATIO_TARGET))
     if s.rows == YEAR_ROWS:
         for fmt in FORMATS:
-            rep = s.peaks[f"usagekit export --format {fmt}"][12]
+            rep = s.peaks[f"usagekit import FILE --format {fmt}"][12]
             s.res.targets.append(Target(
-                f"a year of {label(s.rows)} rows: usagekit export --format {fmt}",
+                f"a year of {label(s.rows)} rows: usagekit import FILE --format {fmt}",
                 f"peak RSS <= {YEAR_RSS_TARGET / 1e9:g} GB", fmt_bytes(rep.peak_rss_bytes),
                 rep.peak_rss_bytes <= YEAR_RSS_TARGET))
 
 
 def _analyses(s: _Size, year: dict[str, Path], n: int) -> None:
     """Each analysis on DuckDB over the year's Parquet dataset (day + week + month rows)."""
-    root = s.work / "export-parquet-12"
+    root = s.work / "import-file-parquet-12"
     if not root.exists():  # (kept by the memory part when it ran)
-        rep = _measure_fresh(s, root, ["export", year["day"], "--format", "parquet",
+        rep = _measure_fresh(s, root, ["import", year["day"], "--format", "parquet",
                                        "--granularity", "day", "--group-by", GROUP_BY],
                              keep=True)
-        s.row("usagekit export --format parquet, 12 months", rep, rows=n,
+        s.row("usagekit import FILE --format parquet, 12 months", rep, rows=n,
               notes=f"{n:,} day rows; {_per_second(n, rep.wall_s)}")
     for gran in ("week", "month"):
-        run = run_kit(["export", year[gran], "--format", "parquet", "--granularity", gran,
+        run = run_kit(["import", year[gran], "--format", "parquet", "--granularity", gran,
                        "--group-by", GROUP_BY, "--dataset", root])
-        s.row(f"usagekit export --format parquet, {gran} rows (for the analyses)", run)
+        s.row(f"usagekit import FILE --format parquet, {gran} rows (for the analyses)", run)
     run = run_process([PYTHON, "-m", "benchmarks.tasks", "query-kit", root, "--out",
                        s.work / "answers", "--config", json.dumps({"repeat": s.ctx.repeat})])
     timings = run.payload()["queries"]

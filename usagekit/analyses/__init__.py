@@ -16,33 +16,12 @@ Examples
 
 from __future__ import annotations
 
-from usagekit.analyses.library import (
-    ANALYSES,
-    COUNT_ORDER,
-    SQL_DIR,
-    VIEW_METRICS,
-    Analysis,
-    Option,
-    available_groupings,
-    check_grouping,
-    client_changes,
-    error_rate_by_endpoint,
-    fair_use,
-    interval_values,
-    method_mix,
-    rate_429_over_time,
-    render,
-    requests_over_time,
-    resolve_grouping,
-    run,
-    spikes,
-    status_mix,
-    top_clients_429,
-)
-from usagekit.analyses.post import FAIR_USE_ALLOWANCES
+from usagekit.lazy import lazy_exports
 
-__all__ = ["ANALYSES", "COUNT_ORDER", "FAIR_USE_ALLOWANCES", "SQL_DIR", "VIEW_METRICS",
-           "Analysis", "Option", "available_groupings", "check_grouping", "client_changes",
-           "error_rate_by_endpoint", "fair_use", "interval_values", "method_mix",
-           "rate_429_over_time", "render", "requests_over_time", "resolve_grouping", "run",
-           "spikes", "status_mix", "top_clients_429"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "library": ("ANALYSES", "client_changes",
+                "error_rate_by_endpoint", "fair_use", "method_mix", "rate_429_over_time",
+                "requests_over_time", "run", "spikes", "status_mix", "top_clients_429"),
+    "post": ("FAIR_USE_ALLOWANCES",),
+})

@@ -13,41 +13,13 @@ into global state; Jupyter displays it when it is a cell's last expression). Con
 
 from __future__ import annotations
 
-from usagekit.charts.figures import (
-    STATUS_CLASSES,
-    error_rate_by_endpoint,
-    fair_use,
-    rate_limited_over_time,
-    requests_over_time,
-    save_png,
-    status_counts,
-    status_mix,
-    top_clients,
-    traffic_by_method,
-)
-from usagekit.charts.metrics import METRIC_WORDS, TOTAL_COLOR, metric_over_time, ranked_bars
-from usagekit.charts.palette import (
-    CLIENT_COLORS,
-    MAX_NAMED,
-    OTHER,
-    OTHER_COLOR,
-    Palette,
-)
-from usagekit.charts.tables import (
-    HEADERS,
-    MISSING,
-    PERCENT_COLUMNS,
-    bar_table,
-    client_labels,
-    format_table,
-    percent,
-    shorten,
-    thousands,
-)
+from usagekit.lazy import lazy_exports
 
-__all__ = ["CLIENT_COLORS", "HEADERS", "MAX_NAMED", "METRIC_WORDS", "MISSING", "OTHER",
-           "OTHER_COLOR", "PERCENT_COLUMNS", "STATUS_CLASSES", "TOTAL_COLOR", "Palette",
-           "bar_table", "client_labels", "error_rate_by_endpoint", "fair_use", "format_table",
-           "metric_over_time", "percent", "ranked_bars", "rate_limited_over_time",
-           "requests_over_time", "save_png", "shorten", "status_counts", "status_mix",
-           "thousands", "top_clients", "traffic_by_method"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "figures": ("plot_error_rate_by_endpoint", "plot_fair_use", "plot_rate_limited_over_time",
+                "plot_requests_over_time", "plot_status_mix", "plot_top_clients",
+                "plot_traffic_by_method"),
+    "metrics": ("plot_metric_over_time", "plot_ranked_bars"),
+    "palette": ("Palette",),
+})

@@ -111,7 +111,7 @@ def _dates(series: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- charts
 
 
-def requests_over_time(
+def plot_requests_over_time(
     df: pd.DataFrame,
     *,
     granularity: str = "day",
@@ -133,7 +133,7 @@ def requests_over_time(
     -------
     Figure
     """
-    _require(df, [DATE, REQUESTS], "requests_over_time")
+    _require(df, [DATE, REQUESTS], "plot_requests_over_time")
     gran = _granularity(granularity)
     fig, ax = _figure()
     ax.set_title(f"Requests per {gran}")
@@ -177,7 +177,7 @@ def _top_by_client(
     return wide[order], palette
 
 
-def rate_limited_over_time(
+def plot_rate_limited_over_time(
     df: pd.DataFrame,
     *,
     granularity: str = "day",
@@ -211,7 +211,7 @@ def rate_limited_over_time(
         The chart title is the figure's suptitle; each panel's one line is labelled with
         its client (``other`` drawn dashed in grey).
     """
-    _require(df, [DATE, CLIENT_ID, CLIENT_NAME, STATUS429], "rate_limited_over_time")
+    _require(df, [DATE, CLIENT_ID, CLIENT_NAME, STATUS429], "plot_rate_limited_over_time")
     gran = _granularity(granularity)
     title = f"429 (rate-limited) responses per {gran}, by client"
     if df.empty or df["status429"].sum() == 0:
@@ -250,7 +250,7 @@ def rate_limited_over_time(
     return fig
 
 
-def status_mix(df: pd.DataFrame) -> Figure:
+def plot_status_mix(df: pd.DataFrame) -> Figure:
     """Share of requests by status class (2xx, 3xx, 4xx without 429, 429, 5xx).
 
     Parameters
@@ -286,7 +286,7 @@ def status_mix(df: pd.DataFrame) -> Figure:
 def status_counts(df: pd.DataFrame) -> pd.Series:
     """Requests per status class (index in :data:`STATUS_CLASSES` order, ``int64``).
 
-    Accepts the same two shapes as :func:`status_mix`.
+    Accepts the same two shapes as :func:`plot_status_mix`.
     """
     if {"status", "count"} <= set(df.columns):
         unknown = set(df["status"]) - set(_STATUS_COLUMNS)
@@ -297,7 +297,7 @@ def status_counts(df: pd.DataFrame) -> pd.Series:
         series = df.groupby("status")["count"].sum().rename(index=_STATUS_COLUMNS)
     else:
         _require(df, [STATUS200, STATUS300, STATUS400, STATUS429, STATUS500],
-                 "status_mix")
+                 "plot_status_mix")
         sums = df[[STATUS200, STATUS300, STATUS400, STATUS429, STATUS500]].sum()
         series = pd.Series({
             "2xx": sums[STATUS200],
@@ -309,7 +309,7 @@ def status_counts(df: pd.DataFrame) -> pd.Series:
     return series.reindex(list(STATUS_CLASSES), fill_value=0).astype("int64")
 
 
-def top_clients(
+def plot_top_clients(
     df: pd.DataFrame,
     *,
     value: str = STATUS429,
@@ -336,7 +336,7 @@ def top_clients(
     -------
     Figure
     """
-    _require(df, [CLIENT_ID, CLIENT_NAME, value], "top_clients")
+    _require(df, [CLIENT_ID, CLIENT_NAME, value], "plot_top_clients")
     totals = (df.assign(client=client_labels(df)).groupby("client")[value].sum()
               .sort_values(ascending=False, kind="stable"))
     totals = totals[totals > 0]
@@ -372,7 +372,7 @@ _VALUE_WORDS = {
 }
 
 
-def error_rate_by_endpoint(
+def plot_error_rate_by_endpoint(
     df: pd.DataFrame,
     *,
     rate: str = "error_rate",
@@ -397,7 +397,7 @@ def error_rate_by_endpoint(
     -------
     Figure
     """
-    _require(df, [TEMPLATE_URI, HTTP_METHOD, REQUESTS, rate], "error_rate_by_endpoint")
+    _require(df, [TEMPLATE_URI, HTTP_METHOD, REQUESTS, rate], "plot_error_rate_by_endpoint")
     data = df[df["requests"] >= min_requests].sort_values(
         [rate, "requests"], ascending=[False, False], kind="stable").head(top_n)
     data = data[data[rate] > 0]
@@ -420,7 +420,7 @@ def error_rate_by_endpoint(
     return fig
 
 
-def traffic_by_method(df: pd.DataFrame) -> Figure:
+def plot_traffic_by_method(df: pd.DataFrame) -> Figure:
     """Bars: requests per HTTP method, labelled with their share.
 
     Parameters
@@ -432,7 +432,7 @@ def traffic_by_method(df: pd.DataFrame) -> Figure:
     -------
     Figure
     """
-    _require(df, [HTTP_METHOD, REQUESTS], "traffic_by_method")
+    _require(df, [HTTP_METHOD, REQUESTS], "plot_traffic_by_method")
     totals = (df.groupby("httpMethod")["requests"].sum()
               .sort_values(ascending=False, kind="stable"))
     total = int(totals.sum())
@@ -450,7 +450,7 @@ def traffic_by_method(df: pd.DataFrame) -> Figure:
     return fig
 
 
-def fair_use(
+def plot_fair_use(
     df: pd.DataFrame,
     *,
     allowance: float | None = None,
@@ -470,7 +470,7 @@ def fair_use(
     -------
     Figure
     """
-    _require(df, ["month", "requests"], "fair_use")
+    _require(df, ["month", "requests"], "plot_fair_use")
     fig, ax = _figure(height=3.8)
     ax.set_title("Requests per month against the fair-use allowance")
     if df.empty:

@@ -72,7 +72,7 @@ def _value_axis(ax: Axes, metric: str, axis: str = "y") -> None:
     ax.grid(axis=axis, alpha=0.3)
 
 
-def metric_over_time(
+def plot_metric_over_time(
     df: pd.DataFrame,
     *,
     metric: str = "requests",
@@ -102,7 +102,7 @@ def metric_over_time(
         One ``Line2D`` per series, labelled with it, in the order of ``df``'s series.
     """
     word = _metric(metric)
-    _require(df, ["date", "series", metric], "metric_over_time")
+    _require(df, ["date", "series", metric], "plot_metric_over_time")
     gran = _granularity(granularity)
     fig, ax = _figure(4.2)
     ax.set_title(title or f"{word} per {gran}")
@@ -129,7 +129,7 @@ def metric_over_time(
     return fig
 
 
-def ranked_bars(
+def plot_ranked_bars(
     df: pd.DataFrame,
     *,
     metric: str = "requests",
@@ -159,7 +159,7 @@ def ranked_bars(
     Figure
     """
     word = _metric(metric)
-    _require(df, [label, metric], "ranked_bars")
+    _require(df, [label, metric], "plot_ranked_bars")
     labels = [shorten(str(v), 48) for v in df[label]]
     fig, ax = _figure(max(2.5, 0.35 * (len(df) + 2)), left=_text_width(labels) + 0.3)
     ax.set_title(title or f"Ranked by {word.lower()}")

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from usagekit.config import (
+from usagekit.config.settings import (
     DATASET_FORMATS,
     DEFAULT_DATASET,
     ENGINES,
@@ -145,7 +145,8 @@ def _run_sql(args: argparse.Namespace) -> int:
 
 def _run_trino_table(args: argparse.Namespace) -> int:
     from usagekit.config import trino_settings
-    from usagekit.engine import TrinoEngine, sync_partitions_sql, table_ddl
+    from usagekit.engine import TrinoEngine
+    from usagekit.engine.trino import sync_partitions_sql, table_ddl
 
     if not args.create:
         settings = trino_settings() if ENV_TRINO_URL in os.environ else None

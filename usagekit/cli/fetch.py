@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from usagekit.config import DATASET_FORMATS, dataset_location
+from usagekit.config import dataset_location
+from usagekit.config.settings import DATASET_FORMATS
 from usagekit.exceptions import PollTimeoutError, QueryError
 from usagekit.query import UsageQuery
+from usagekit.query.usage_query import split_names
 from usagekit.row import GRANULARITIES, GRANULARITY_VALUES, GROUP_BY, HTTP_METHODS, METRICS
 
 if TYPE_CHECKING:
@@ -70,19 +70,15 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _values(items: list[str]) -> list[str]:
-    return [part.strip() for item in items for part in item.split(",") if part.strip()]
-
-
 def build_query(args: argparse.Namespace) -> UsageQuery:
     """The validated query the flags describe (raises QueryError on bad values)."""
     granularity = None if args.granularity.strip().lower() in ("", "none") else args.granularity
     return UsageQuery.build(
-        args.interval, granularity, _values(args.group_by), _values(args.metric), args.api,
-        client_id=args.client_id, oauth_client_ids=_values(args.oauth_client_id),
-        template_uris=_values(args.template_uri), http_methods=_values(args.http_method),
-        user_ids=_values(args.user_id), platforms=_values(args.platform),
-        organization_ids=_values(args.organization_id), sort_by=_values(args.sort_by),
+        args.interval, granularity, split_names(args.group_by), split_names(args.metric), args.api,
+        client_id=args.client_id, oauth_client_ids=split_names(args.oauth_client_id),
+        template_uris=split_names(args.template_uri), http_methods=split_names(args.http_method),
+        user_ids=split_names(args.user_id), platforms=split_names(args.platform),
+        organization_ids=split_names(args.organization_id), sort_by=split_names(args.sort_by),
         page_size=args.page_size,
     )
 
@@ -170,13 +166,7 @@ def _output(output: str) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    target = Path(output)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            yield fp
-        os.replace(temp, target)  # never a half-written file
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    from usagekit.dataset.local import replacing
+
+    with replacing(Path(output)) as fp:  # never a half-written file
+        yield fp

@@ -7,9 +7,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from usagekit import config
 from usagekit.analyses import FAIR_USE_ALLOWANCES
-from usagekit.config import ENGINES
+from usagekit.config.settings import (
+    ENGINES,
+    ENV_ACCESS_TOKEN,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_DATASET,
+    ENV_REGION,
+    ENV_STACK,
+    is_s3,
+)
 from usagekit.report.params import parse_value
 from usagekit.row import GRANULARITIES
 
@@ -27,8 +35,8 @@ def register(sub: Any) -> None:
             "<output-dir>/<YYYY-MM-DDTHHMMSSZ>/ and render usage-report.html there (code "
             "hidden, charts embedded, one self-contained file); the latest report is "
             "also copied to <output-dir>/usage-report.html. Credentials come from the "
-            f"environment ({config.ENV_REGION}, {config.ENV_CLIENT_ID}, "
-            f"{config.ENV_CLIENT_SECRET} or {config.ENV_ACCESS_TOKEN}); without them the "
+            f"environment ({ENV_REGION}, {ENV_CLIENT_ID}, "
+            f"{ENV_CLIENT_SECRET} or {ENV_ACCESS_TOKEN}); without them the "
             "report runs on the embedded sandbox. A failing run exits non-zero and keeps "
             "the executed notebook in its run folder. A parameter left out takes its "
             "default from the notebook's parameters cell."
@@ -42,7 +50,7 @@ def register(sub: Any) -> None:
                         help="local (DuckDB), athena or trino")
     parser.add_argument("--dataset", metavar="LOC",
                         help="dataset folder or s3://bucket/prefix/ "
-                        f"(default: ${config.ENV_DATASET}, the ${config.ENV_STACK} stack's "
+                        f"(default: ${ENV_DATASET}, the ${ENV_STACK} stack's "
                         "data location, or data/usage)")
     parser.add_argument("--profile", metavar="NAME",
                         help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
@@ -65,7 +73,8 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from usagekit.report import REPORT_NOTEBOOK, run_report  # pandas, matplotlib: load late
+    from usagekit.report import run_report
+    from usagekit.report.run import REPORT_NOTEBOOK
 
     notebook = Path(args.notebook) if args.notebook else REPORT_NOTEBOOK
     values: dict[str, Any] = {}
@@ -75,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             values[name] = value
-    if values.get("dataset") and not config.is_s3(values["dataset"]):
+    if values.get("dataset") and not is_s3(values["dataset"]):
         values["dataset"] = os.path.abspath(values["dataset"])  # relative to the caller
     output_dir = Path(args.output_dir).resolve() if args.output_dir else None
     result = run_report(values, output_dir, notebook=notebook, kernel=args.kernel)

@@ -16,7 +16,8 @@ from types import FrameType
 from typing import Any
 
 from usagekit.exceptions import ConfigError
-from usagekit.sandbox import MAX_ROWS_PER_DAY, MIN_ROWS_PER_DAY, Sandbox, check_rows_per_day
+from usagekit.sandbox import Sandbox
+from usagekit.sandbox.large_org import MAX_ROWS_PER_DAY, MIN_ROWS_PER_DAY, check_rows_per_day
 
 
 def register(sub: Any) -> None:

@@ -8,7 +8,8 @@ import sys
 from datetime import date
 from typing import Any
 
-from usagekit.config import (
+from usagekit.config import dataset_location
+from usagekit.config.settings import (
     DATASET_FORMATS,
     DEFAULT_DATASET,
     ENGINES,
@@ -19,10 +20,10 @@ from usagekit.config import (
     SYNC_GRANULARITIES,
     SYNC_LOOKBACK_DAYS,
     SYNC_TRAILING_DAYS,
-    dataset_location,
 )
 from usagekit.display import visible
 from usagekit.exceptions import QueryError
+from usagekit.query.usage_query import split_names
 from usagekit.row import GRANULARITY_VALUES
 
 _DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
@@ -86,10 +87,6 @@ def register(sub: Any) -> None:
     check.set_defaults(handler=run_check, error_status=2)  # a kit error: 2, not 1 (fires)
 
 
-def _values(items: list[str]) -> list[str]:
-    return [part.strip() for item in items for part in item.split(",") if part.strip()]
-
-
 def run_sync(args: argparse.Namespace) -> int:
     """Handle ``usagekit sync``."""
     from usagekit.dataset import open_dataset
@@ -100,8 +97,8 @@ def run_sync(args: argparse.Namespace) -> int:
     since = _date(args.since, "--since") if args.since else None
     until = _date(args.until, "--until") if args.until else None
     dataset = open_dataset(dataset_location(args.dataset), format=args.format)
-    steps = plan_sync(dataset, granularities=_values(args.granularity) or SYNC_GRANULARITIES,
-                      group_by=_values(args.group_by) or REPORT_GROUP_BY, since=since,
+    steps = plan_sync(dataset, granularities=split_names(args.granularity) or SYNC_GRANULARITIES,
+                      group_by=split_names(args.group_by) or REPORT_GROUP_BY, since=since,
                       trailing_days=args.trailing_days, api=args.api, until=until)
     progress = False if args.no_progress else None
     with connect(profile=args.profile, progress=progress) as client:

@@ -10,12 +10,10 @@ documents: ``documents``) in.
 
 from __future__ import annotations
 
-from usagekit.dataset.dataset import Dataset, WriteSummary, open_dataset, run_crawler
-from usagekit.dataset.importer import Conflict, ImportSummary, import_usage
-from usagekit.dataset.layout import Partition, bucket_start, covering_interval
-from usagekit.dataset.schema import FORMATS, MANIFEST
-from usagekit.dataset.storage import Storage
+from usagekit.lazy import lazy_exports
 
-__all__ = ["FORMATS", "MANIFEST", "Conflict", "Dataset",
-           "ImportSummary", "Partition", "Storage", "WriteSummary", "bucket_start",
-           "covering_interval", "import_usage", "open_dataset", "run_crawler"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "dataset": ("Dataset", "open_dataset", "run_crawler"),
+    "importer": ("import_usage",),
+})

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from usagekit import config, row
+from usagekit.config.settings import LOCK_TIMEOUT, is_s3
 from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records, stored_format
 from usagekit.dataset.layout import (
     Partition,
@@ -72,13 +73,13 @@ class WriteSummary:
     Attributes
     ----------
     rows : int
-        Rows written (the export).
+        Rows written.
     replaced : int
-        Stored rows of the interval that the export replaced.
+        Stored rows of the interval that the write replaced.
     kept : int
         Stored rows outside the interval kept in the rewritten partitions.
     written, deleted : tuple of Partition
-        Partitions rewritten, and partitions removed because the export left them empty.
+        Partitions rewritten, and partitions removed because the write left them empty.
     """
 
     rows: int
@@ -105,7 +106,7 @@ class Dataset:
     """
 
     def __init__(self, storage: Storage, fmt: str, *, recorded: bool,
-                 lock_timeout: float = config.LOCK_TIMEOUT) -> None:
+                 lock_timeout: float = LOCK_TIMEOUT) -> None:
         self._storage = storage
         self._format = fmt
         self._recorded = recorded
@@ -227,7 +228,7 @@ class Dataset:
             the days outside the interval would drop out (see :meth:`Interval.aligned`).
             The bucket holding today is never cut at its end: its data ends yesterday.
             Default: the whole buckets from the earliest row's to the latest row's
-            (:func:`~usagekit.dataset.covering_interval`); days of that span without rows
+            (:func:`~usagekit.dataset.layout.covering_interval`); days of that span without rows
             end up without rows.
 
         Returns
@@ -406,7 +407,7 @@ def open_dataset(
     database: str | None = None,
     table: str | None = None,
     catalog: bool = True,
-    lock_timeout: float = config.LOCK_TIMEOUT,
+    lock_timeout: float = LOCK_TIMEOUT,
 ) -> Dataset:
     """Open (or prepare to create) the usage dataset at ``location``.
 
@@ -425,7 +426,7 @@ def open_dataset(
         S3 only: register the table and partitions in Glue (default True).
     lock_timeout : float
         Seconds a write waits for another writer's lock (default
-        :data:`usagekit.config.LOCK_TIMEOUT`) before it fails naming that writer.
+        :data:`usagekit.config.settings.LOCK_TIMEOUT`) before it fails naming that writer.
 
     Raises
     ------
@@ -440,7 +441,7 @@ def open_dataset(
         )
     lock_timeout = check_lock_timeout(lock_timeout)
     location = config.dataset_location(location)
-    if config.is_s3(location):
+    if is_s3(location):
         from usagekit.dataset.s3 import S3Storage
 
         settings = config.athena_settings()

@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import feather
 
-from usagekit import config
+from usagekit.config.settings import is_s3
 from usagekit.dataset.dataset import Dataset
 from usagekit.dataset.documents import open_rows
 from usagekit.dataset.layout import Partition
@@ -108,7 +108,7 @@ def list_source(source: str, *, exclude: str | None = None,
         For a missing source, one without files, or a file outside a granularity folder
         or under an unknown granularity (naming it and the valid ones).
     """
-    if config.is_s3(source):
+    if is_s3(source):
         found = list(_s3_files(source, boto3_session))
     else:
         root = Path(source).expanduser().resolve()

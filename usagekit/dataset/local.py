@@ -22,6 +22,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from usagekit.dataset.lock import Deadline, held_too_long, holder_record
 from usagekit.dataset.schema import LOCK
@@ -68,20 +69,12 @@ class LocalStorage:
         for stale in target.parent.glob(f".{target.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
-            with open(tmp, "wb") as fp:
-                fp.write(data)
-                fp.flush()
-                os.fsync(fp.fileno())
-            os.replace(tmp, target)
+            write_file(target, data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise DatasetError(
                 f"cannot write {target}: {exc.strerror or exc}; the previous file is unchanged"
             ) from exc
-        _fsync_dir(target.parent)
 
     def delete(self, rel: str) -> None:
         """Remove the file and its folder when that becomes empty."""
@@ -160,6 +153,34 @@ def _acquire(path: Path, timeout: float, location: str) -> int:
         if _same_file(fd, path):
             return fd
         os.close(fd)  # its holder removed it on release: lock the file now at that path
+
+
+@contextlib.contextmanager
+def replacing(target: Path) -> Iterator[BinaryIO]:
+    """A new file that replaces ``target`` whole once the block ends without an error.
+
+    It is written as ``.<name>.<random>.tmp`` beside ``target`` (with the permissions of
+    any new file), flushed to disk and renamed over ``target``: a reader opens the old file
+    or the new one, never a part. A failed block removes it and leaves ``target`` as it was.
+    """
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "xb") as fp:
+            yield fp
+            fp.flush()
+            os.fsync(fp.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(target.parent)
+
+
+def write_file(target: Path, data: bytes) -> None:
+    """Replace ``target`` by ``data`` whole (see :func:`replacing`)."""
+    with replacing(target) as fp:
+        fp.write(data)
 
 
 def _same_file(fd: int, path: Path) -> bool:

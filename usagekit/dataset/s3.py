@@ -13,7 +13,7 @@ The Glue table (explicit schema: :data:`usagekit.row.STORED_COLUMNS` and
 
 Writers take turns with a lock object, ``_usagekit.lock`` under the prefix (see
 :mod:`usagekit.dataset.lock`), put only if absent (``IfNoneMatch='*'``). It names its holder
-and a lease (:data:`usagekit.config.LOCK_LEASE`) that the holder renews while it writes; a
+and a lease (:data:`usagekit.config.settings.LOCK_LEASE`) that the holder renews while it writes; a
 lock left by a dead holder is taken over once S3's own clock (the object's Last-Modified
 against the response's Date) says the lease ran out. While the lock is held, every put and
 delete is conditional on the ETag this writer listed or read (``IfMatch``; ``IfNoneMatch='*'``
@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from usagekit import config
+from usagekit.config.settings import LOCK_LEASE
 from usagekit.dataset.lock import (
     Deadline,
     describe_holder,
@@ -100,7 +100,7 @@ class S3Storage:
         boto3_session: Any = None,
         database: str | None = None,
         table: str | None = None,
-        lease: float = config.LOCK_LEASE,
+        lease: float = LOCK_LEASE,
     ) -> None:
         bucket, _, prefix = location.removeprefix("s3://").partition("/")
         if not bucket:
@@ -111,7 +111,7 @@ class S3Storage:
         self.database = database
         self.table = table
         if database is not None or table is not None:
-            from usagekit.config import validate_identifier
+            from usagekit.config.settings import validate_identifier
 
             validate_identifier(database or "", "Glue database name")
             validate_identifier(table or "", "Glue table name")
@@ -327,7 +327,7 @@ class _Lease:
             if current is not None:
                 etag, age = current[1:]
                 lease = holder_field(holder, "lease")
-                lease = float(lease) if isinstance(lease, int | float) else config.LOCK_LEASE
+                lease = float(lease) if isinstance(lease, int | float) else LOCK_LEASE
                 if age > lease + _CLOCK_STEP and self._put(IfMatch=etag):
                     _logger.warning("took over the write lock of %s from %s: its lease of "
                                     "%g s ran out %.0f s ago", self._location,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from usagekit.config import DATASET_FORMATS
+from usagekit.config.settings import DATASET_FORMATS
 
 FORMATS: tuple[str, ...] = DATASET_FORMATS
 SUFFIXES: dict[str, str] = {"ndjson": ".json", "parquet": ".parquet"}

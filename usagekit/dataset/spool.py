@@ -63,7 +63,7 @@ def refuse_outside(dates: pd.Series, numbers: np.ndarray, lo: pd.Timestamp | Non
         index = int(outside.argmax())
         raise InvalidRowsError(
             f"row {numbers[index]}: date={date_text(dates.iloc[index])!r} is outside the "
-            f"interval {interval} (its {gran} buckets start {date_text(lo)}); export with "
+            f"interval {interval} (its {gran} buckets start {date_text(lo)}); store them with "
             "the interval the rows were fetched for")
 
 

@@ -17,14 +17,13 @@ whole numbers as ``int64`` when they hold no NULL, timestamps as ``datetime64[us
 
 from __future__ import annotations
 
-from usagekit.config import ENGINES
-from usagekit.engine.athena import AthenaEngine
-from usagekit.engine.base import DIALECTS, PARAM_TYPES, Engine, check_params, tidy_result
-from usagekit.engine.dialect import athena_to_duckdb, parse_athena
-from usagekit.engine.duckdb import DuckDBEngine
-from usagekit.engine.open import open_engine
-from usagekit.engine.trino import TrinoEngine, sync_partitions_sql, table_ddl
+from usagekit.lazy import lazy_exports
 
-__all__ = ["DIALECTS", "ENGINES", "PARAM_TYPES", "AthenaEngine", "DuckDBEngine",
-           "Engine", "TrinoEngine", "athena_to_duckdb", "check_params", "open_engine",
-           "parse_athena", "sync_partitions_sql", "table_ddl", "tidy_result"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "athena": ("AthenaEngine",),
+    "base": ("Engine",),
+    "duckdb": ("DuckDBEngine",),
+    "open": ("open_engine",),
+    "trino": ("TrinoEngine",),
+})

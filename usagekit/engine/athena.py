@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit.config import ENV_ATHENA_OUTPUT, ENV_STACK, AthenaSettings, athena_settings
+from usagekit.config import AthenaSettings, athena_settings
+from usagekit.config.settings import ENV_ATHENA_OUTPUT, ENV_STACK
 from usagekit.engine.base import EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import parse_athena
 from usagekit.exceptions import ConfigError, EngineError

@@ -9,7 +9,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 import pandas as pd
 
 from usagekit import row
-from usagekit.config import validate_identifier
+from usagekit.config.settings import validate_identifier
 from usagekit.exceptions import ConfigError
 from usagekit.frame import normalize
 

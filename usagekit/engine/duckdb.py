@@ -23,7 +23,8 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from usagekit.config import AthenaSettings, athena_settings, dataset_location, is_s3
+from usagekit.config import AthenaSettings, athena_settings, dataset_location
+from usagekit.config.settings import is_s3
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
 from usagekit.exceptions import ConfigError, EngineError
@@ -206,7 +207,7 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
     elif not root.is_dir():
         raise EngineError(
             f"no dataset at {location!r}: the folder does not exist. Write one with "
-            "`usagekit export` or pass --dataset / USAGEKIT_DATASET pointing to a "
+            "`usagekit import` or pass --dataset / USAGEKIT_DATASET pointing to a "
             "folder or s3://bucket/prefix in the granularity=/grouping=/period= layout"
         )
     sources = _local_sources(con, root.resolve())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from usagekit.config import ENGINES, AthenaSettings
+from usagekit.config import AthenaSettings
+from usagekit.config.settings import ENGINES
 from usagekit.engine.athena import AthenaEngine
 from usagekit.engine.duckdb import DuckDBEngine
 from usagekit.engine.trino import TrinoEngine

@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit.config import TrinoSettings, trino_settings, validate_identifier
+from usagekit.config import TrinoSettings, trino_settings
+from usagekit.config.settings import validate_identifier
 from usagekit.dataset.schema import FORMATS
 from usagekit.engine.base import EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import parse_athena

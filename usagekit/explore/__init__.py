@@ -4,30 +4,22 @@ In JupyterLab, ``notebooks/04-explore-interactive.ipynb`` calls :func:`open_expl
 which returns an :class:`ExplorerApp`: ipywidgets for the interval, granularity, clients,
 endpoint, method and metric, whose charts and tables update in place. Picking a client in
 "Drill into" shows its endpoints; picking an endpoint shows its clients. "Export" writes
-the current view's CSV and PNG files (:data:`EXPORT_FILES`) to the output folder.
+the current view's CSV and PNG files (:data:`view.EXPORT_FILES`) to the output folder.
 
 The data comes through any engine (DuckDB over the local or S3 dataset by default,
 Athena, or any other :func:`usagekit.engine.open_engine` accepts) with the explorer's own
 Athena-dialect SQL in ``explore/sql/``, every value bound to a ``?``:
 :class:`Explorer` answers a :class:`Selection` with a :class:`View`, asking the engine at
-most twice per change and never twice the same question (:class:`Queries`).
+most twice per change and never twice the same question (:class:`queries.Queries`).
 """
 
 from __future__ import annotations
 
-from usagekit.explore.notebook import first_selection, open_explorer, refresh
-from usagekit.explore.queries import REQUIRED_GROUPING_KEYS, SQL_DIR, Filters, Queries
-from usagekit.explore.view import (
-    EXPORT_FILES,
-    METRICS,
-    Choices,
-    Explorer,
-    Selection,
-    View,
-    top_rows,
-)
-from usagekit.explore.widgets import ExplorerApp
+from usagekit.lazy import lazy_exports
 
-__all__ = ["EXPORT_FILES", "METRICS", "REQUIRED_GROUPING_KEYS", "SQL_DIR", "Choices",
-           "Explorer", "ExplorerApp", "Filters", "Queries", "Selection", "View",
-           "first_selection", "open_explorer", "refresh", "top_rows"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "notebook": ("open_explorer",),
+    "view": ("Explorer", "METRICS", "Selection", "View"),
+    "widgets": ("ExplorerApp",),
+})

@@ -14,7 +14,7 @@ from usagekit.engine import open_engine
 from usagekit.exceptions import ConfigError
 from usagekit.explore.view import Explorer, Selection
 from usagekit.explore.widgets import ExplorerApp
-from usagekit.report.collect import refresh
+from usagekit.report.gather import refresh
 from usagekit.report.params import NotebookParams
 
 _logger = logging.getLogger(__name__)

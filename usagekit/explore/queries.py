@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usagekit.analyses import interval_values, render, resolve_grouping
+from usagekit.analyses.library import interval_values, render, resolve_grouping
 from usagekit.row import GRANULARITY, GROUPING, KEY_HTTP_METHOD, KEY_OAUTH_CLIENT, KEY_TEMPLATE_URI
 
 if TYPE_CHECKING:

@@ -22,12 +22,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from usagekit import charts
-from usagekit.analyses import VIEW_METRICS
+from usagekit.analyses.library import VIEW_METRICS
+from usagekit.charts.palette import MAX_NAMED, OTHER
+from usagekit.charts.tables import HEADERS, bar_table, client_labels
+from usagekit.dataset.local import write_file
 from usagekit.display import csv_frame
 from usagekit.exceptions import ConfigError
 from usagekit.explore.queries import Filters, Queries
 from usagekit.query import Interval
-from usagekit.report.artefacts import atomic_write
 from usagekit.row import GRANULARITIES, HTTP_METHOD, REQUESTS, STATUS429, TEMPLATE_URI
 
 if TYPE_CHECKING:
@@ -168,7 +170,7 @@ class View:
     def series_figure(self) -> Figure:
         """The metric per period, one line per series."""
         if "series" not in self._figures:
-            self._figures["series"] = charts.metric_over_time(
+            self._figures["series"] = charts.plot_metric_over_time(
                 self.series, metric=self.selection.metric,
                 granularity=self.selection.granularity, palette=self.palette,
                 title=self.title)
@@ -178,10 +180,10 @@ class View:
         """The top breakdown rows by the metric, the rest as ``other``."""
         if "breakdown" not in self._figures:
             top = top_rows(self.breakdown, self.top_n)
-            colors = ([self.palette.color(label) if self.palette.bucket(label) != charts.OTHER
+            colors = ([self.palette.color(label) if self.palette.bucket(label) != OTHER
                        else None for label in top["label"]]
                       if self.selection.breakdown == "client" else None)
-            self._figures["breakdown"] = charts.ranked_bars(
+            self._figures["breakdown"] = charts.plot_ranked_bars(
                 top, metric=self.selection.metric, title=self.breakdown_title,
                 colors=colors)
         return self._figures["breakdown"]
@@ -189,10 +191,10 @@ class View:
     def table(self) -> str:
         """The top breakdown rows (+ ``other``) as HTML, with a bar for the metric."""
         metric = self.selection.metric
-        return charts.bar_table(
+        return bar_table(
             top_rows(self.breakdown, self.top_n), value=metric,
             columns=[c for c in (*COUNTS, "error_rate") if c != metric],
-            headers={**charts.HEADERS, "label": (
+            headers={**HEADERS, "label": (
                 "Client" if self.selection.breakdown == "client" else "Endpoint")})
 
     def png(self, which: str) -> bytes:
@@ -224,9 +226,10 @@ class View:
             "explore-breakdown.png": self.png("breakdown"),
             "explore-view.json": json.dumps(payload, indent=2).encode() + b"\n",
         }
+        folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for name, data in contents.items():
-            atomic_write(folder / name, data)
+            write_file(folder / name, data)
             paths.append(folder / name)
         _logger.info("exported the view %r to %s", self.title, folder)
         return paths
@@ -263,7 +266,7 @@ class Explorer:
         span = selection.span
         usage = self.queries.usage_by_endpoint(selection.granularity.lower(), span.start,
                                                span.end)
-        return usage.assign(label=charts.client_labels(usage))
+        return usage.assign(label=client_labels(usage))
 
     def choices(self, selection: Selection) -> Choices:
         """The clients, endpoints and methods of the selection's interval, busiest first."""
@@ -303,7 +306,7 @@ class Explorer:
             # colours and names for the picked clients, busiest (by the metric) first
             ranked = [labels.get(c, c) for c in _ranked_clients(usage, selection)]
             palette = charts.Palette.from_ranking(
-                ranked, top_n=min(len(ranked), charts.MAX_NAMED, self.top_n))
+                ranked, top_n=min(len(ranked), MAX_NAMED, self.top_n))
             names = [palette.bucket(labels.get(c, c)) for c in series["clientId"]]
             series = _series(series.assign(series=names))
         else:
@@ -375,7 +378,7 @@ def top_rows(breakdown: pd.DataFrame, top_n: int) -> pd.DataFrame:
     if len(breakdown) <= top_n:
         return breakdown.reset_index(drop=True)
     rest = breakdown.iloc[top_n:]
-    other = {"key": "", "label": f"{charts.OTHER} ({len(rest)})",
+    other = {"key": "", "label": f"{OTHER} ({len(rest)})",
              **{c: int(rest[c].sum()) for c in COUNTS}}
     joined = pd.concat([breakdown.iloc[:top_n], pd.DataFrame([other])], ignore_index=True)
     return _rates(joined.astype({c: "int64" for c in COUNTS}))

@@ -20,7 +20,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from usagekit.charts import percent, thousands
+from usagekit.charts.tables import percent, thousands
 from usagekit.exceptions import UsagekitError
 from usagekit.explore.view import METRICS, Choices, Explorer, Selection, View
 from usagekit.query import Interval

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import msgspec
 import requests
 
-from usagekit.config import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET
+from usagekit.config.settings import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET
 from usagekit.exceptions import AuthError, ConfigError
 from usagekit.fetch.http import RetryPolicy, send
 

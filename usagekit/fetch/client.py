@@ -27,7 +27,7 @@ import msgspec
 import requests
 from tqdm.auto import tqdm
 
-from usagekit.config import ENV_REGION
+from usagekit.config.settings import ENV_REGION
 from usagekit.exceptions import (
     ApiError,
     ConfigError,
@@ -46,6 +46,7 @@ from usagekit.fetch.result import (
     sum_buckets,
 )
 from usagekit.query import UsageQuery
+from usagekit.query.usage_query import split_names
 
 _logger = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class UsageClient:
         query : UsageQuery
             The query they were submitted for.
         """
-        ids = _id_list(execution_id)
+        ids = split_names(execution_id)
         if query.api == "legacy":
             if len(ids) > 1:
                 raise QueryError(f"a legacy query has one execution id, got {len(ids)}: {ids}")
@@ -313,11 +314,6 @@ class UsageClient:
 def _decoder(shape: type[Any]) -> Callable[[bytes], Any]:
     decoder = msgspec.json.Decoder(shape)
     return decoder.decode
-
-
-def _id_list(value: str | Sequence[str]) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [item.strip() for item in items if item and item.strip()]
 
 
 def _timeout(execution_id: str, status: str | None, deadline: float,

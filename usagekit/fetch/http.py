@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import msgspec
 import requests
 
-from usagekit.config import ENV_ACCESS_TOKEN
+from usagekit.config.settings import ENV_ACCESS_TOKEN
 from usagekit.exceptions import ApiError, AuthError, RateLimitError
 
 _logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from usagekit.config import (
+from usagekit.config.settings import (
     ENV_ACCESS_TOKEN,
     ENV_CLIENT_ID,
     ENV_CLIENT_SECRET,

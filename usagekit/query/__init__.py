@@ -6,8 +6,8 @@ A :class:`UsageQuery` describes what to fetch from either Genesys Cloud usage AP
   ``/api/v2/oauth/clients/{clientId}/usage/query``), half-open ISO-8601 interval;
 - ``api="aggregates"``: ``POST /api/v2/usage/aggregates/query/jobs`` (or
   ``/api/v2/usage/client/{clientId}/aggregates/query/jobs``), whole UTC days with both
-  ends inclusive, start at most a year back, at most :data:`MAX_JOB_DAYS` days per job.
-  Longer windows are split into compliant jobs by :meth:`UsageQuery.split`.
+  ends inclusive, start at most a year back, at most :data:`usage_query.MAX_JOB_DAYS` days
+  per job. Longer windows are split into compliant jobs by :meth:`UsageQuery.split`.
 
 Names are matched case-insensitively and canonicalised; the kit spells groupBy values
 as the legacy API does (``OAuthClientId``) and sends ``OauthClientId`` to the
@@ -22,15 +22,10 @@ one bucket; the client sums those per group (labelled with the interval start).
 
 from __future__ import annotations
 
-from usagekit.query.interval import Interval, parse_interval
-from usagekit.query.usage_query import (
-    GROUP_BY_BY_ROUTE,
-    MAX_JOB_DAYS,
-    MAX_PAGE_SIZE,
-    SORT_ORDERS,
-    UsageQuery,
-    grouping_key,
-)
+from usagekit.lazy import lazy_exports
 
-__all__ = ["GROUP_BY_BY_ROUTE", "MAX_JOB_DAYS", "MAX_PAGE_SIZE", "SORT_ORDERS", "Interval",
-           "UsageQuery", "grouping_key", "parse_interval"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "interval": ("Interval", "parse_interval"),
+    "usage_query": ("UsageQuery",),
+})

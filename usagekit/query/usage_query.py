@@ -38,6 +38,20 @@ _FILTERS = {re.sub(r"(?<=[a-z])([A-Z])", r"_\1", d.filter).lower(): d.filter
 _SORT_NAME = {c.field.lower(): c.aggregates for c in row.COUNTS}
 
 
+def split_names(values: str | Iterable[str]) -> list[str]:
+    """Names given comma-separated, repeated, or both, in order, without blanks.
+
+    Examples
+    --------
+    >>> split_names(["OAuthClientId,TemplateUri", " HttpMethod "])
+    ['OAuthClientId', 'TemplateUri', 'HttpMethod']
+    >>> split_names("a, ,b")
+    ['a', 'b']
+    """
+    items = [values] if isinstance(values, str) else values
+    return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+
 def grouping_key(group_by: Iterable[str]) -> str:
     """The dataset's grouping key for a ``groupBy`` set.
 

@@ -3,9 +3,9 @@
 In the notebook, :func:`collect` syncs the dataset for the interval (Genesys Cloud or
 the embedded sandbox, see :func:`usagekit.embedded.connect`; only what is missing is
 fetched), runs the analyses and the alert rules on the chosen engine and returns a
-:class:`ReportData`; :func:`headline` is the first screen, opening with the alerts;
-:meth:`ReportData.figure` / :meth:`ReportData.table` show and save charts and tables;
-:meth:`ReportData.write_summary` writes ``summary.json``.
+:class:`gather.ReportData`; :func:`headline` is the first screen, opening with the alerts;
+:meth:`Artefacts.figure` / :meth:`Artefacts.table` show and save charts and tables;
+:meth:`Artefacts.write_json` writes ``summary.json``.
 
 In batch, :func:`run_report` executes ``notebooks/03-usage-report.ipynb`` with papermill
 into a run folder ``<reports>/<YYYY-MM-DDTHHMMSSZ>/`` (UTC; one folder per run, so a
@@ -22,15 +22,12 @@ from __future__ import annotations
 
 from usagekit.lazy import lazy_exports
 
-#: Public names by the module that defines them. They load on first use (PEP 562), so that
-#: importing ``usagekit.report.params`` (``usagekit report --help``) loads no pandas.
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+#: Importing ``usagekit.report.params`` (``usagekit report --help``) loads no pandas.
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "artefacts": ("REPORT_TITLE", "Artefacts", "Chart", "Markdown"),
-    "cells": ("Parameter", "notebooks", "parameters"),
-    "collect": ("REPORT_GROUP_BY", "ReportData", "breakdown", "collect", "load_usage",
-                "rate_limited", "refresh"),
-    "headline": ("headline",),
-    "params": ("NotebookParams", "default_interval", "validate"),
-    "run": ("EXECUTED_NAME", "HTML_NAME", "REPORT_NOTEBOOK", "ReportResult", "render_html",
-            "run_folder", "run_report"),
+    "artefacts": ("Artefacts",),
+    "first_screen": ("headline",),
+    "gather": ("breakdown", "collect", "load_usage", "rate_limited"),
+    "params": ("validate",),
+    "run": ("run_report",),
 })

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,14 +12,15 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from usagekit import charts
+from usagekit.charts.figures import save_png
+from usagekit.charts.tables import HEADERS, format_table
+from usagekit.dataset.local import write_file
 from usagekit.display import csv_frame, html_text
 
 REPORT_TITLE = "Genesys Cloud API usage report"
 
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
-_FILE_MODE = 0o644  # mkstemp makes 0600; reports are meant to be shared
 
 
 @dataclass
@@ -44,7 +42,7 @@ class Artefacts:
 
     def figure(self, name: str, fig: Figure) -> Chart:
         """Save ``fig`` as ``<name>.png``; return it as a :class:`Chart` Jupyter shows."""
-        path = charts.save_png(fig, self.output_dir / f"{name}.png")
+        path = save_png(fig, self.output_dir / f"{name}.png")
         self._add(f"{name}.png")
         return Chart(fig, path.read_bytes())
 
@@ -53,7 +51,7 @@ class Artefacts:
         """Save ``df`` as ``<name>.csv``; return it formatted for readers.
 
         Counts get thousands separators, rates become percentages, columns get readable
-        headers (:func:`usagekit.charts.format_table`); ``hide`` columns stay in the CSV
+        headers (:func:`usagekit.charts.tables.format_table`); ``hide`` columns stay in the CSV
         only. An empty frame reads "None in this interval." The CSV is for people (cells
         that would start a formula neutralised, :func:`usagekit.display.csv_frame`); the
         table's texts are HTML-escaped with their invisible characters shown.
@@ -65,9 +63,9 @@ class Artefacts:
         if df.empty:
             return Markdown("_None in this interval._")
         kept = df.drop(columns=[c for c in hide if c in df.columns])
-        text = [charts.HEADERS.get(c, c) for c in kept.columns
+        text = [HEADERS.get(c, c) for c in kept.columns
                 if pd.api.types.is_string_dtype(kept[c]) or kept[c].dtype == object]
-        shown = charts.format_table(kept)
+        shown = format_table(kept)
         shown[text] = shown[text].map(html_text, na_action="ignore")
         return (shown.style.hide(axis="index")
                 .set_properties(subset=text, **{"text-align": "left"})
@@ -78,8 +76,9 @@ class Artefacts:
         self._add(name)
         payload = {**data, "files": sorted(self.files)}
         target = self.output_dir / name
-        atomic_write(target, json.dumps(payload, indent=2, ensure_ascii=False,
-                                         default=_json_default).encode("utf-8") + b"\n")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_file(target, json.dumps(payload, indent=2, ensure_ascii=False,
+                                       default=_json_default).encode("utf-8") + b"\n")
         return target
 
     def _add(self, name: str) -> None:
@@ -130,26 +129,3 @@ class Markdown(str):
         return str(self)
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def replace_copy(source: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from usagekit import config
+from usagekit.config.settings import NOTEBOOKS_DIR
 from usagekit.exceptions import ConfigError
 
 #: The annotations a parameters cell may use, and the types they stand for.
@@ -55,7 +55,7 @@ class Parameter:
 
 def notebooks() -> dict[str, Path]:
     """The kit's notebooks (``notebooks/*.ipynb``) by name, in file order."""
-    return {notebook_name(path): path for path in sorted(config.NOTEBOOKS_DIR.glob("*.ipynb"))}
+    return {notebook_name(path): path for path in sorted(NOTEBOOKS_DIR.glob("*.ipynb"))}
 
 
 def notebook_name(notebook: str | os.PathLike[str]) -> str:

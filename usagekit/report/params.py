@@ -26,10 +26,21 @@ from types import MappingProxyType
 from typing import Any
 
 from usagekit import config
-from usagekit.analyses import FAIR_USE_ALLOWANCES, VIEW_METRICS
-from usagekit.config import ENGINES
+from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.analyses.library import VIEW_METRICS
+from usagekit.config.settings import (
+    ENGINES,
+    ENV_ACCESS_TOKEN,
+    ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET,
+    ENV_REGION,
+    PROJECT_ROOT,
+    SECRET_ENV_VARS,
+    is_s3,
+)
 from usagekit.exceptions import ConfigError, QueryError
-from usagekit.query import Interval, grouping_key, parse_interval
+from usagekit.query import Interval, parse_interval
+from usagekit.query.usage_query import grouping_key, split_names
 from usagekit.report.cells import Parameter, notebook_name, parameters
 from usagekit.row import APIS, GRANULARITIES, GROUP_BY, HTTP_METHODS
 
@@ -213,8 +224,8 @@ def _declared(notebook: str | os.PathLike[str], names: Mapping[str, Any] | list[
         if _SECRET_NAME.search(name):
             raise ConfigError(
                 f"parameter {name!r} looks like a credential; credentials are never notebook "
-                f"parameters: set {config.ENV_CLIENT_ID}/{config.ENV_CLIENT_SECRET} "
-                f"(or {config.ENV_ACCESS_TOKEN}) and {config.ENV_REGION} in the environment"
+                f"parameters: set {ENV_CLIENT_ID}/{ENV_CLIENT_SECRET} "
+                f"(or {ENV_ACCESS_TOKEN}) and {ENV_REGION} in the environment"
             )
         if name not in valid:
             raise ConfigError(
@@ -236,7 +247,7 @@ def _typed(name: str, value: Any, kind: type) -> Any:
 
 
 def _refuse_secret_values(values: Mapping[str, Any], env: Mapping[str, str]) -> None:
-    secrets = {env.get(name, "") for name in config.SECRET_ENV_VARS}
+    secrets = {env.get(name, "") for name in SECRET_ENV_VARS}
     secrets = {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}
     for name, value in values.items():
         if isinstance(value, str) and any(s in value for s in secrets):
@@ -279,21 +290,21 @@ def _granularity(text: str, given: _Given) -> str:
 
 def _dataset(text: str, given: _Given) -> str:
     location = config.dataset_location(text.strip() or None, given.env)
-    if config.is_s3(location):
+    if is_s3(location):
         return location
     path = Path(location).expanduser()
-    return str(path if path.is_absolute() else config.PROJECT_ROOT / path)
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
 
 
 def _output_dir(text: str, given: _Given) -> Path:
     if not text.strip():
         raise ConfigError("invalid output_dir '': give a folder, e.g. 'reports/latest'")
     path = Path(text.strip()).expanduser()
-    return path if path.is_absolute() else config.PROJECT_ROOT / path
+    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def _group_by(text: str, given: _Given) -> tuple[str, ...]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
+    names = split_names(text)
     canonical = {_choice("group_by", name, GROUP_BY) for name in names}
     return tuple(n for n in GROUP_BY if n in canonical)
 

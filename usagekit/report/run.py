@@ -11,15 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from usagekit import config
+from usagekit.config.settings import NOTEBOOKS_DIR, REPORTS_DIR
+from usagekit.dataset.local import write_file
 from usagekit.exceptions import ReportError
-from usagekit.report.artefacts import REPORT_TITLE, atomic_write, replace_copy
+from usagekit.report.artefacts import REPORT_TITLE
 from usagekit.report.params import validate
 
 _logger = logging.getLogger(__name__)
 
 
-REPORT_NOTEBOOK = config.NOTEBOOKS_DIR / "03-usage-report.ipynb"
+REPORT_NOTEBOOK = NOTEBOOKS_DIR / "03-usage-report.ipynb"
 HTML_NAME = "usage-report.html"
 EXECUTED_NAME = "usage-report.ipynb"
 
@@ -75,7 +76,7 @@ class ReportResult:
 def run_folder(reports_dir: str | os.PathLike[str] | None = None,
                now: datetime | None = None) -> Path:
     """The folder of a run started at ``now`` (UTC) under ``reports_dir``."""
-    root = Path(reports_dir) if reports_dir is not None else config.REPORTS_DIR
+    root = Path(reports_dir) if reports_dir is not None else REPORTS_DIR
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime(_RUN_FOLDER)
     return root / stamp
 
@@ -135,7 +136,7 @@ def run_report(
     _execute(source, executed, values, kernel, run_dir)
     html = render_html(executed, run_dir / HTML_NAME)
     latest = run_dir.parent / HTML_NAME
-    replace_copy(html, latest)
+    write_file(latest, html.read_bytes())
     seconds = time.monotonic() - started
     _logger.info("report written to %s (%.1f s)", html, seconds)
     return ReportResult(run_dir=run_dir, notebook=executed, html=html, latest=latest,
@@ -204,5 +205,5 @@ def render_html(executed: str | os.PathLike[str], html: str | os.PathLike[str]) 
         raise ReportError(
             f"could not render {os.fspath(executed)!r} as HTML: {type(exc).__name__}: {exc}"
         ) from exc
-    atomic_write(target, body.encode("utf-8"))
+    write_file(target, body.encode("utf-8"))
     return target

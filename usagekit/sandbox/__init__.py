@@ -1,7 +1,8 @@
 """An offline stand-in for Genesys Cloud's OAuth and Usage APIs, on 127.0.0.1.
 
-A real HTTP/1.1 server (cheroot; independent of the rest of usagekit) serving deterministic
-synthetic API usage of a fictional organisation, with a rate limit and injectable faults.
+A real HTTP/1.1 server (cheroot; independent of the rest of usagekit, but for its exports
+through :mod:`usagekit.lazy`) serving deterministic synthetic API usage of a fictional
+organisation, with a rate limit and injectable faults.
 Chunked request bodies, keep-alive, ``Connection: close``, HEAD and gzip answers behave as
 they do against Genesys Cloud, so its own CLI ``gc`` and SDKs work against it unchanged.
 ``Sandbox(rows_per_day=N)`` serves a large organisation instead (``large_org``), its legacy
@@ -14,18 +15,10 @@ results streamed (``legacy_stream``).
 
 from __future__ import annotations
 
-from .app import RequestRecord
-from .faults import FAULT_KINDS, Fault
-from .large_org import (
-    MAX_ROWS_PER_DAY,
-    MIN_ROWS_PER_DAY,
-    LargeClient,
-    LargeOrganization,
-    check_rows_per_day,
-)
-from .org import GROWING_429_CLIENT, Client, Organization
-from .server import Sandbox
+from usagekit.lazy import lazy_exports
 
-__all__ = ["FAULT_KINDS", "GROWING_429_CLIENT", "MAX_ROWS_PER_DAY", "MIN_ROWS_PER_DAY", "Client",
-           "Fault", "LargeClient", "LargeOrganization", "Organization", "RequestRecord",
-           "Sandbox", "check_rows_per_day"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "faults": ("Fault",),
+    "server": ("Sandbox",),
+})

@@ -7,13 +7,13 @@ remembers what each webhook was told (beside the dataset); ``notify`` posts the 
 
 from __future__ import annotations
 
-from usagekit.watch.check import Alert, CheckResult, evaluate, newest_day
-from usagekit.watch.notify import FORMATS, Delivery, Webhook, deliver, payload, redact, webhook
-from usagekit.watch.rules import RULES, Rules, load_rules, parse_rules
-from usagekit.watch.state import AlertState, StateStore
-from usagekit.watch.sync import SyncStep, SyncSummary, plan_sync, run_sync
+from usagekit.lazy import lazy_exports
 
-__all__ = ["FORMATS", "RULES", "Alert", "AlertState", "CheckResult", "Delivery", "Rules",
-           "StateStore", "SyncStep", "SyncSummary", "Webhook", "deliver", "evaluate",
-           "load_rules", "newest_day", "parse_rules", "payload", "plan_sync", "redact", "run_sync",
-           "webhook"]
+#: What users call, by the module that defines it, loaded on first use (PEP 562).
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "check": ("Alert", "CheckResult", "evaluate"),
+    "notify": ("deliver", "webhook"),
+    "rules": ("Rules", "load_rules"),
+    "state": ("StateStore",),
+    "sync": ("plan_sync", "run_sync"),
+})

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit import analyses
+from usagekit.analyses.library import available_groupings
 from usagekit.engine import Engine
 from usagekit.exceptions import ConfigError, EngineError
 from usagekit.row import CLIENT_ID, CLIENT_NAME, HTTP_METHOD, REQUESTS, STATUS429, TEMPLATE_URI
@@ -135,7 +136,7 @@ def newest_day(engine: Engine) -> date | None:
         frame = engine.sql(f'SELECT max("date") AS newest FROM {engine.source} '
                            "WHERE granularity = ?", ["day"])
     except EngineError:
-        if analyses.available_groupings(engine, "day"):
+        if available_groupings(engine, "day"):
             raise
         return None
     value = frame.iloc[0, 0] if len(frame) else None

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from usagekit.config import NOTIFY_FORMATS
+from usagekit.config.settings import NOTIFY_FORMATS
 from usagekit.display import slack_text, teams_text
 from usagekit.exceptions import ConfigError, NotifyError
 from usagekit.watch.check import Alert

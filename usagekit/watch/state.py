@@ -1,8 +1,8 @@
 """Alert state beside the dataset: what each webhook has been told.
 
-One JSON object, :data:`~usagekit.config.ALERT_STATE` at the dataset's root (a local file or
-an S3 object), replaced whole on every save (a rename on disk, one put on S3), so a crash
-leaves the previous state. Per webhook (by a hash of its URL, never the URL: it may carry a
+One JSON object, :data:`~usagekit.config.settings.ALERT_STATE` at the dataset's root (a local
+file or an S3 object), replaced whole on every save (a rename on disk, one put on S3), so a
+crash leaves the previous state. Per webhook (by a hash of its URL, never the URL: it may carry a
 token) it keeps the alerts whose *firing* notice was delivered. An alert goes out when it
 is not in that set (new, or its earlier delivery failed) and goes out once more, as
 *resolved*, when it stops firing; a failed delivery leaves the set as it was, so the next
@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from usagekit import config
-from usagekit.config.settings import ALERT_LOCK, LOCK_TIMEOUT
+from usagekit.config.settings import ALERT_LOCK, ALERT_STATE, LOCK_TIMEOUT, is_s3
 from usagekit.exceptions import DatasetError
 from usagekit.watch.check import Alert
 
@@ -71,7 +70,7 @@ class StateStore:
     """Reads and atomically replaces the alert state beside the dataset at ``location``."""
 
     def __init__(self, location: str) -> None:
-        if config.is_s3(location):
+        if is_s3(location):
             from usagekit.dataset.s3 import S3Storage
 
             self._storage: Any = S3Storage(location)
@@ -83,7 +82,7 @@ class StateStore:
     @property
     def url(self) -> str:
         """Where the state lives."""
-        return str(self._storage.url(config.ALERT_STATE))
+        return str(self._storage.url(ALERT_STATE))
 
     @contextmanager
     def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
@@ -105,7 +104,7 @@ class StateStore:
         DatasetError
             The stored state is unreadable (it is left as it is).
         """
-        data = self._storage.read(config.ALERT_STATE)
+        data = self._storage.read(ALERT_STATE)
         if data is None:
             return AlertState()
         try:
@@ -122,7 +121,7 @@ class StateStore:
 
     def save(self, state: AlertState) -> None:
         """Replace the stored state whole."""
-        self._storage.replace(config.ALERT_STATE, state.to_json())
+        self._storage.replace(ALERT_STATE, state.to_json())
 
 
 def _iso(now: datetime | None) -> str:

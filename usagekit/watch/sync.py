@@ -3,7 +3,7 @@
 For each granularity, :func:`plan_sync` finds the newest stored bucket of the grouping. The
 fetch starts after the last *complete* stored bucket, or earlier to fetch the trailing days
 again (recent days can still change), or at ``since`` when the dataset holds nothing from
-that far back; a first run starts :data:`~usagekit.config.SYNC_LOOKBACK_DAYS` back. Whole
+that far back; a first run starts :data:`~usagekit.config.settings.SYNC_LOOKBACK_DAYS` back. Whole
 weeks and months only (Monday to Monday, 1st to 1st; the bucket holding today up to today),
 never past today (usage data ends yesterday). Each query covers at most a month
 (:meth:`UsageQuery.months`) and is stored as it arrives, so a sync holds one month at a time.
@@ -20,7 +20,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from usagekit import row
-from usagekit.config import (
+from usagekit.config.settings import (
     REPORT_GROUP_BY,
     SYNC_GRANULARITIES,
     SYNC_LOOKBACK_DAYS,
@@ -29,8 +29,9 @@ from usagekit.config import (
 from usagekit.dataset import Dataset
 from usagekit.exceptions import QueryError
 from usagekit.fetch import UsageClient
-from usagekit.query import Interval, UsageQuery, grouping_key
+from usagekit.query import Interval, UsageQuery
 from usagekit.query.interval import canonical, midnight
+from usagekit.query.usage_query import grouping_key
 
 _logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def plan_sync(dataset: Dataset, *, granularities: Sequence[str] = SYNC_GRANULARI
         The groupBy set (its grouping key names the partitions read and written).
     since : date, optional
         The first day wanted: a first run starts there (default: the last
-        :data:`~usagekit.config.SYNC_LOOKBACK_DAYS` days), a later run fetches from there
+        :data:`~usagekit.config.settings.SYNC_LOOKBACK_DAYS` days), a later run fetches from there
         again when the dataset holds nothing that old.
     trailing_days : int
         Recent days fetched again on every run, 0 to :data:`MAX_TRAILING_DAYS`.

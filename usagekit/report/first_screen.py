@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit import charts
+from usagekit.charts.tables import percent, thousands
 from usagekit.display import markdown_code, markdown_text
 from usagekit.report.artefacts import Markdown
-from usagekit.report.collect import ReportData
+from usagekit.report.gather import ReportData
 
 
 def headline(data: ReportData) -> Markdown:
@@ -68,14 +68,14 @@ def _source_text(api: str) -> str:
 
 def _traffic_text(s: dict[str, Any]) -> str:
     t = s["totals"]
-    text = (f"{charts.thousands(t['requests'])} requests, "
-            f"{charts.percent(t['error_rate'])} errors (4xx + 5xx)")
+    text = (f"{thousands(t['requests'])} requests, "
+            f"{percent(t['error_rate'])} errors (4xx + 5xx)")
     trend = s["trend"]
     if trend and trend["change"] is not None:
         word = "up" if trend["change"] >= 0 else "down"
         text += (f"; last complete week (from {trend['week'][:10]}) "
-                 f"{charts.thousands(trend['requests'])}, {word} "
-                 f"{charts.percent(abs(trend['change']))} on the week before")
+                 f"{thousands(trend['requests'])}, {word} "
+                 f"{percent(abs(trend['change']))} on the week before")
     return text + "."
 
 
@@ -97,11 +97,11 @@ def _rate_limited_text(s: dict[str, Any]) -> str:
             when = f"{row['periods429']} of {total} {word}s, from the interval start"
         else:
             when = f"since {first}, {row['periods429']} of {total} {word}s"
-        parts.append(f"**{markdown_text(name)}** {charts.thousands(row['status429'])} "
-                     f"({charts.percent(row['rate429'])} of its requests; {when})")
+        parts.append(f"**{markdown_text(name)}** {thousands(row['status429'])} "
+                     f"({percent(row['rate429'])} of its requests; {when})")
     more = f" and {len(limited) - 3} more" if len(limited) > 3 else ""
-    return (f"{charts.thousands(t['status429'])} responses "
-            f"({charts.percent(t['rate429'], 2)} of all); " + "; ".join(parts) + more + ".")
+    return (f"{thousands(t['status429'])} responses "
+            f"({percent(t['rate429'], 2)} of all); " + "; ".join(parts) + more + ".")
 
 
 def _endpoints_text(s: dict[str, Any]) -> str:
@@ -109,29 +109,29 @@ def _endpoints_text(s: dict[str, Any]) -> str:
     if not failing:
         return "no endpoint with errors."
     parts = [f"{markdown_code(r['httpMethod'] + ' ' + r['templateUri'])} "
-             f"{charts.percent(r['error_rate'])} of "
-             f"{charts.thousands(r['requests'])}" for r in failing[:3]]
+             f"{percent(r['error_rate'])} of "
+             f"{thousands(r['requests'])}" for r in failing[:3]]
     return "highest error rates: " + "; ".join(parts) + "."
 
 
 def _fair_use_text(s: dict[str, Any]) -> str:
     f = s["fair_use"]
-    head = (f"{f['licence_tier']} x {charts.thousands(f['licensed_users'])} users = "
-            f"{charts.thousands(f['allowance'])} requests per month")
+    head = (f"{f['licence_tier']} x {thousands(f['licensed_users'])} users = "
+            f"{thousands(f['allowance'])} requests per month")
     if f["month"] is None:
         return head + "; no daily data for the last month."
     month = pd.Timestamp(f["month"]).strftime("%B %Y")
     if f["complete"]:
         verdict = "over" if f["requests"] > f["allowance"] else "within"
-        return (f"{head}; {month}: {charts.thousands(f['requests'])} "
-                f"({charts.percent(f['used_share'])}), {verdict} the allowance.")
+        return (f"{head}; {month}: {thousands(f['requests'])} "
+                f"({percent(f['used_share'])}), {verdict} the allowance.")
     projected = f["projected_requests"] or 0
     verdict = ("**projected over the allowance** by "
-               f"{charts.thousands(f['projected_overage'])}" if projected > f["allowance"]
+               f"{thousands(f['projected_overage'])}" if projected > f["allowance"]
                else "projected within the allowance")
-    return (f"{head}; {month} so far {charts.thousands(f['requests'])} "
-            f"({charts.percent(f['used_share'])}), month-end projection "
-            f"{charts.thousands(projected)} ({charts.percent(f['projected_share'])}): "
+    return (f"{head}; {month} so far {thousands(f['requests'])} "
+            f"({percent(f['used_share'])}), month-end projection "
+            f"{thousands(projected)} ({percent(f['projected_share'])}): "
             f"{verdict}.")
 
 

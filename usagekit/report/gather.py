@@ -10,8 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from usagekit import analyses, charts, config, watch
-from usagekit.config import REPORT_GROUP_BY
+from usagekit import analyses, charts, watch
+from usagekit.analyses.library import check_grouping
+from usagekit.charts.figures import status_counts
+from usagekit.charts.palette import OTHER
+from usagekit.charts.tables import client_labels
+from usagekit.config.settings import REPORT_GROUP_BY, is_s3
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
@@ -139,10 +143,10 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     """
     made_at = (now or datetime.now(UTC)).astimezone(UTC)
     api = refresh(params, env) if params.refresh else "not refreshed"
-    kind = "S3" if config.is_s3(params.dataset) else "local"
+    kind = "S3" if is_s3(params.dataset) else "local"
     engine = open_engine(params.engine, params.dataset)
     source = {"api": api, "dataset": f"{kind} {params.dataset}", "engine": _engine_name(engine)}
-    grouping = analyses.check_grouping("-".join(
+    grouping = check_grouping("-".join(
         g.lower() for g in REPORT_GROUP_BY)) if params.refresh else None
     frames: dict[str, pd.DataFrame] = {}
     missing: dict[str, str] = {}
@@ -153,7 +157,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
             missing[name] = str(exc)
             _logger.warning("analysis %s unavailable: %s", name, exc)
     ranked = frames.get("top_429", pd.DataFrame(columns=[CLIENT_ID, CLIENT_NAME]))
-    palette = charts.Palette.from_ranking(charts.client_labels(ranked), top_n=params.top_n)
+    palette = charts.Palette.from_ranking(client_labels(ranked), top_n=params.top_n)
     rules = watch.Rules().with_fair_use(params.licence_tier, params.licensed_users)
     try:
         alerts: watch.CheckResult | None = watch.evaluate(engine, rules, today=made_at.date())
@@ -247,7 +251,7 @@ def breakdown(rows: pd.DataFrame, by: str | list[str], top_n: int = 10) -> pd.Da
             .sort_values("requests", ascending=False, kind="stable").reset_index())
     if len(sums) > top_n:
         rest = sums.iloc[top_n:][counts].sum()
-        other = {**{k: f"{charts.OTHER} ({len(sums) - top_n})" for k in keys},
+        other = {**{k: f"{OTHER} ({len(sums) - top_n})" for k in keys},
                  **rest.to_dict()}
         sums = pd.concat([sums.iloc[:top_n], pd.DataFrame([other])], ignore_index=True)
     sums = sums.astype({c: "int64" for c in counts})
@@ -356,7 +360,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
     endpoints = data.frame("endpoints")
     if not endpoints.empty:
         endpoints = endpoints[endpoints["error_rate"] > 0]
-    mix = charts.status_counts(data.frame("status_mix")) if not data.frame(
+    mix = status_counts(data.frame("status_mix")) if not data.frame(
         "status_mix").empty else None
     alerts = data.alerts
     return {

@@ -1,4 +1,5 @@
-"""``usagekit export``: NDJSON from a file or stdin into the dataset."""
+"""``usagekit import FILE|-``: NDJSON (or a gc result document) from a file or stdin into the
+dataset, the granularity and groupBy given as flags."""
 
 from __future__ import annotations
 
@@ -57,11 +58,11 @@ def expect(rows: list[dict[str, object]]) -> list[tuple[str, str, int]]:
                   for r in rows)
 
 
-def test_export_file_stores_the_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_file_stores_the_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = make_rows("2026-11-01", "2026-11-05")
     src = tmp_path / "query-result.json"
     src.write_bytes(ndjson(rows))
-    code = main(["export", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "Day",
+    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "Day",
                  "--group-by", "OAuthClientId", "--interval", "2026-11-01/2026-11-05"])
     assert code == 0
     assert "stored 8 rows" in capsys.readouterr().err
@@ -69,7 +70,7 @@ def test_export_file_stores_the_bytes(tmp_path: Path, capsys: pytest.CaptureFixt
     assert part.read_bytes() == src.read_bytes()
 
 
-def test_export_stdin_with_derived_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_import_stdin_with_derived_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     ds = tmp_path / "ds"
     old = make_rows("2026-11-01", "2026-11-10", version=1)
@@ -77,7 +78,7 @@ def test_export_stdin_with_derived_interval(tmp_path: Path, monkeypatch: pytest.
                            interval="2026-11-01/2026-11-10")
     new = make_rows("2026-11-03", "2026-11-06", version=2)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(ndjson(new))))
-    code = main(["export", "-", "--dataset", str(ds), "--granularity", "day",
+    code = main(["import", "-", "--dataset", str(ds), "--granularity", "day",
                  "--group-by", "oauthclientid"])
     assert code == 0
     err = capsys.readouterr().err
@@ -110,7 +111,7 @@ def test_contradicting_rows_are_refused(tmp_path: Path, capsys: pytest.CaptureFi
     src.write_bytes(ndjson(data))
     if "--granularity" not in args:
         args = [*args, "--granularity", "day"]
-    code = main(["export", str(src), "--dataset", str(tmp_path / "ds"), *args])
+    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), *args])
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "ds").exists()
@@ -120,7 +121,7 @@ def test_format_flag_and_mixed_format_refusal(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "rows.json"
     src.write_bytes(ndjson(make_rows("2026-11-01", "2026-11-03")))
-    base = ["export", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
+    base = ["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
             "--group-by", "OAuthClientId"]
     assert main([*base, "--format", "parquet"]) == 0
     assert open_dataset(tmp_path / "ds").format == "parquet"
@@ -129,8 +130,8 @@ def test_format_flag_and_mixed_format_refusal(tmp_path: Path,
     assert main(base) == 0  # the dataset's own format
 
 
-def test_fetch_pipe_export(tmp_path: Path) -> None:
-    """``usagekit fetch ... | usagekit export ...`` with the embedded sandbox, as users run it."""
+def test_fetch_pipe_import(tmp_path: Path) -> None:
+    """``usagekit fetch ... | usagekit import - ...`` with the embedded sandbox, as users run it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENESYSCLOUD_")}
     flags = ["--granularity", "Day", "--group-by", "OAuthClientId,TemplateUri"]
     fetch = subprocess.run(
@@ -138,11 +139,11 @@ def test_fetch_pipe_export(tmp_path: Path) -> None:
          "--no-progress", *flags], capture_output=True, check=True, env=env, cwd=ROOT,
         timeout=120)
     assert fetch.stdout
-    export = subprocess.run(
-        [sys.executable, "-m", "usagekit", "export", "-", "--dataset", str(tmp_path), *flags,
+    imported = subprocess.run(
+        [sys.executable, "-m", "usagekit", "import", "-", "--dataset", str(tmp_path), *flags,
          "--interval", "2026-10-30/2026-11-02"], input=fetch.stdout, capture_output=True,
         env=env, cwd=ROOT, timeout=120)
-    assert export.returncode == 0, export.stderr
+    assert imported.returncode == 0, imported.stderr
     frame = open_dataset(tmp_path).read()
     assert len(frame) == fetch.stdout.count(b"\n")
     assert frame["grouping"].unique().tolist() == ["oauthclientid-templateuri"]
@@ -155,8 +156,8 @@ def test_fetch_pipe_export(tmp_path: Path) -> None:
 
 @pytest.mark.aws
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:awswrangler")
-def test_fetch_pipe_export_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
-    """``usagekit fetch | usagekit export --dataset s3://...`` and ``fetch --dataset s3://...``
+def test_fetch_pipe_import_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
+    """``usagekit fetch | usagekit import - --dataset s3://...`` and ``fetch --dataset s3://...``
     against moto: rows once each after an overlapping second run, Glue partitions registered."""
     import boto3
 
@@ -172,10 +173,10 @@ def test_fetch_pipe_export_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
         return done.stdout
 
     first = run("fetch", "--interval", "2026-10-28/2026-11-03", "--no-progress", *flags)
-    run("export", "-", "--dataset", location, *flags, "--interval", "2026-10-28/2026-11-03",
+    run("import", "-", "--dataset", location, *flags, "--interval", "2026-10-28/2026-11-03",
         data=first)
     run("fetch", "--interval", "2026-10-31/2026-11-05", "--no-progress", *flags,
-        "--dataset", location)  # overlaps the export by three days
+        "--dataset", location)  # overlaps the import by three days
     whole = run("fetch", "--interval", "2026-10-28/2026-11-05", "--no-progress", *flags)
     frame = open_dataset(location).read(granularity="day", grouping="oauthclientid")
     expected = pd.read_json(io.BytesIO(whole), lines=True, dtype=False)
@@ -196,20 +197,20 @@ def gc_document(results: list[dict[str, object]] | None, status: str) -> bytes:
     return json.dumps(body, indent=2, ensure_ascii=False).encode() + b"\n"
 
 
-def test_export_takes_gc_output_as_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_import_takes_gc_output_as_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     rows = make_rows("2026-11-01", "2026-11-04", uri="")
     rows[0]["clientName"] = "Prince's client / ünïcode"
     flags = ["--granularity", "day", "--group-by", "OAuthClientId"]
     jq = tmp_path / "query-result.json"  # the blueprint's `| jq -c '.results[]'`
     jq.write_bytes(ndjson(rows))
-    assert main(["export", str(jq), "--dataset", str(tmp_path / "a"), *flags]) == 0
+    assert main(["import", str(jq), "--dataset", str(tmp_path / "a"), *flags]) == 0
     pretty = tmp_path / "gc-output.json"
     pretty.write_bytes(gc_document(rows, "Complete"))
-    assert main(["export", str(pretty), "--dataset", str(tmp_path / "b"), *flags]) == 0
+    assert main(["import", str(pretty), "--dataset", str(tmp_path / "b"), *flags]) == 0
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gc_document(rows,
                                                                                "Complete"))))
-    assert main(["export", "-", "--dataset", str(tmp_path / "c"), *flags]) == 0
+    assert main(["import", "-", "--dataset", str(tmp_path / "c"), *flags]) == 0
     part = "granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
     assert ((tmp_path / "b" / part).read_bytes() == (tmp_path / "c" / part).read_bytes()
             == (tmp_path / "a" / part).read_bytes() == jq.read_bytes())
@@ -222,15 +223,65 @@ def test_export_takes_gc_output_as_is(tmp_path: Path, monkeypatch: pytest.Monkey
      b'  }\n}\n', "queryStatus 'Failed'.*Internal error"),
     (gc_document([], "Cancelled"), "queryStatus 'Cancelled'"),
 ])
-def test_export_refuses_a_query_that_is_not_complete(
+def test_import_refuses_a_query_that_is_not_complete(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], document: bytes,
         message: str) -> None:
     src = tmp_path / "gc-output.json"
     src.write_bytes(document)
-    code = main(["export", str(src), "--dataset", str(tmp_path / "ds"), "--granularity",
+    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity",
                  "day", "--group-by", "OAuthClientId", "--interval", "2026-11-01/2026-11-02"])
     assert code == 2
     err = capsys.readouterr().err
     assert str(src) in err
     assert re.search(message, err), err
     assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize(("source", "args", "missing"), [
+    ("file", [], "pass --granularity and --group-by"),
+    ("file", ["--granularity", "day"], "pass --group-by ("),
+    ("-", ["--group-by", "OAuthClientId"], "pass --granularity ("),
+])
+def test_a_file_or_stdin_without_flags_names_what_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        source: str, args: list[str], missing: str) -> None:
+    src = tmp_path / "rows.json"
+    src.write_bytes(ndjson(make_rows("2026-11-01", "2026-11-03")))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(src.read_bytes())))
+    name = str(src) if source == "file" else "-"
+    assert main(["import", name, "--dataset", str(tmp_path / "ds"), *args]) == 2
+    err = capsys.readouterr().err
+    assert missing in err
+    assert (f"the file {src}:" if source == "file" else "stdin:") in err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_folder_refuses_the_flags_of_a_file(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "exports"
+    (src / "granularity=day").mkdir(parents=True)
+    (src / "granularity=day/rows.json").write_bytes(ndjson(make_rows("2026-11-01",
+                                                                     "2026-11-03")))
+    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
+                 "--interval", "2026-11-01/2026-11-03"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--granularity, --interval apply to a file or stdin, not to the folder {src}" in err
+    assert not (tmp_path / "ds").exists()
+    assert main(["import", str(src), "--dataset", str(tmp_path / "ds")]) == 0  # as a folder
+    assert stored(tmp_path / "ds") == expect(make_rows("2026-11-01", "2026-11-03"))
+
+
+def test_a_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["import", str(tmp_path / "nope.json"), "--dataset", str(tmp_path / "ds"),
+                 "--granularity", "day", "--group-by", "OAuthClientId"])
+    assert code == 2
+    assert f"cannot read {tmp_path / 'nope.json'}: No such file" in capsys.readouterr().err
+
+
+def test_export_is_gone(capsys: pytest.CaptureFixture[str]) -> None:
+    """One way to bring rows in: ``usagekit import`` (no ``export`` alias left)."""
+    with pytest.raises(SystemExit) as done:
+        main(["export", "-", "--granularity", "day", "--group-by", "OAuthClientId"])
+    assert done.value.code == 2
+    assert "invalid choice: 'export'" in capsys.readouterr().err
