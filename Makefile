@@ -9,6 +9,9 @@ CHECKOV_VERSION ?= 3.3.30
 # (~/.cache/uv, ~/.cache/pip).
 UV ?= uv
 PIP_QUIET := --quiet --disable-pip-version-check
+# pytest-xdist's workers for `make test` (tests/conftest.py says what shares a worker);
+# WORKERS=0 runs the suite in one process.
+WORKERS ?= 2
 
 # $(call install,VENV,REQUIREMENT): install REQUIREMENT into VENV with uv, else pip.
 define install
@@ -54,7 +57,8 @@ report: $(VENV)/.installed-report
 ## test: lint, notebook hygiene, the whole test suite and the notebooks' smoke run
 test: $(VENV)/.installed-test $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --ignore=notebooks/exploratory
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --ignore=notebooks/exploratory \
+		-n $(WORKERS) --dist loadgroup
 
 ## lab: open JupyterLab on 127.0.0.1
 lab: $(VENV)/.installed-lab
