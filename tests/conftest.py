@@ -2,8 +2,8 @@
 
 Fixtures specific to one area live in that area's test modules. Under pytest-xdist
 (``make test``: ``-n 2 --dist loadgroup``) each test module runs whole in one worker, the
-notebooks (nbval) together in one, and tests marked ``xdist_group(NAME)`` together in one (see
-:func:`pytest_xdist_make_scheduler`).
+notebooks together in one, and the Trino modules together in one
+(:func:`pytest_xdist_make_scheduler`).
 """
 
 from __future__ import annotations
@@ -21,29 +21,41 @@ from usagekit.sandbox import Sandbox
 
 # -- pytest-xdist ---------------------------------------------------------------------------
 
+#: Modules that share a worker with other modules: one Trino per run.
+XDIST_GROUPS = {"tests/test_trino.py": "trino", "tests/test_trino_server.py": "trino"}
+#: The longest work units (see the README's slowest tests), handed out first so that no worker
+#: is left alone with one of them at the end; the others go largest first.
+XDIST_FIRST = ("tests/test_benchmarks.py", "trino", "tests/test_dataset_concurrency.py",
+               "notebooks", "tests/test_report.py")
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """With ``--dist loadgroup``: a work unit per test module, per ``xdist_group``, and one for
-    the notebooks.
+    """``--dist loadgroup``: a work unit per test module, per :data:`XDIST_GROUPS` group, and
+    one for the notebooks.
 
     A module runs whole in one worker, so its module-scoped fixtures (a report run, a
-    JupyterLab, a dataset) start once, as in a serial run; tests marked
-    ``xdist_group(NAME)`` share a worker whatever their module (the Trino tests: one server
-    per run); the notebooks run in their order in one worker (they share ``data/usage``).
-    Other ``--dist`` modes are xdist's own.
+    JupyterLab, a dataset) start once, as in a serial run; the notebooks (nbval) run in their
+    order in one worker (they share ``data/usage``). Groups are named here, not with
+    ``xdist_group`` marks, which pytest 9.2 and xdist 3.8 do not carry to the scheduler. Other
+    ``--dist`` modes are xdist's own.
     """
     if config.getvalue("dist") != "loadgroup":
         return None
-    from xdist.scheduler import LoadGroupScheduling
+    from xdist.scheduler import LoadScopeScheduling
 
-    class ModuleOrGroupScheduling(LoadGroupScheduling):
+    class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.rfind("@") > nodeid.rfind("]"):  # xdist appends "@NAME" for the mark
-                return super()._split_scope(nodeid)
             path = nodeid.split("::", 1)[0]
-            return "notebooks" if path.endswith(".ipynb") else path
+            return "notebooks" if path.endswith(".ipynb") else XDIST_GROUPS.get(path, path)
 
-    return ModuleOrGroupScheduling(config, log)
+        def _assign_work_unit(self, node: Any) -> None:
+            first = next((scope for scope in XDIST_FIRST if scope in self.workqueue), None)
+            if first is not None:
+                self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+    return ModuleScheduling(config, log)
 
 
 MOTO_ENV = {

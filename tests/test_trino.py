@@ -30,9 +30,6 @@ from usagekit.dataset import PARTITION_KEYS, TABLE_COLUMNS, open_dataset
 from usagekit.engine import DuckDBEngine, TrinoEngine, open_engine
 from usagekit.exceptions import EngineError
 
-#: One Trino per run: these tests share a pytest-xdist worker (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("trino")
-
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
              "WHERE granularity='month' ORDER BY status429 DESC limit 10")

@@ -24,9 +24,6 @@ import pytest
 
 from tests.externals.trino import TrinoServer
 
-#: One Trino per run: these tests share a pytest-xdist worker (tests/conftest.py).
-pytestmark = pytest.mark.xdist_group("trino")
-
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
              "WHERE granularity='month' ORDER BY status429 DESC limit 10")
