@@ -2,9 +2,28 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
+# The installer: uv (from PATH, else put into the venv with pip) when it can be had, pip when
+# not. `make UV= report` (UV empty) installs with pip alone. Both cache downloads per machine
+# (~/.cache/uv, ~/.cache/pip).
+UV ?= uv
+PIP_QUIET := --quiet --disable-pip-version-check
+# pytest-xdist's workers for `make test` (tests/conftest.py says what shares a worker);
+# WORKERS=0 runs the suite in one process.
+WORKERS ?= 2
+
+# $(call install,VENV,REQUIREMENT): install REQUIREMENT into VENV with uv, else pip.
+define install
+	@uv=$$(command -v $(UV) 2>/dev/null || echo $(1)/bin/uv); \
+	if [ -n "$(UV)" ] && { [ -x "$$uv" ] || $(1)/bin/python -m pip install $(PIP_QUIET) uv; }; then \
+		echo "$$uv pip install $(2)"; \
+		"$$uv" pip install --quiet --python $(1)/bin/python $(2); \
+	else \
+		echo "pip install $(2)"; \
+		$(1)/bin/python -m pip install $(PIP_QUIET) $(2); \
+	fi
+endef
 
 .PHONY: report test lab scan bench clean
 
@@ -13,22 +32,22 @@ $(BIN)/python:
 
 # One stamp per dependency set; a change to pyproject.toml re-installs.
 $(VENV)/.installed-report: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[notebooks]'
+	$(call install,$(VENV),-e '.[notebooks]')
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[test]'
+	$(call install,$(VENV),-e '.[test]')
 	touch $@
 	touch $(VENV)/.installed-report
 
 $(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
-	$(PIP) -e '.[lab]'
+	$(call install,$(VENV),-e '.[lab]')
 	touch $@
 
 # checkov pins an old boto3, so it lives in a venv of its own (see cloudformation/README.md).
 $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	$(call install,$(CHECKOV_VENV),'checkov==$(CHECKOV_VERSION)')
 	touch $@
 
 ## report: the usage report on the embedded default (sandbox + local dataset + DuckDB)
@@ -38,7 +57,8 @@ report: $(VENV)/.installed-report
 ## test: lint, notebook hygiene, the whole test suite and the notebooks' smoke run
 test: $(VENV)/.installed-test $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --ignore=notebooks/exploratory
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --ignore=notebooks/exploratory \
+		-n $(WORKERS) --dist loadgroup
 
 ## lab: open JupyterLab on 127.0.0.1
 lab: $(VENV)/.installed-lab

@@ -6,7 +6,6 @@ import base64
 import json
 import pickle
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
@@ -23,11 +22,7 @@ SECRET = "canary-auth-secret-91c2"
 FAST = RetryPolicy(backoff=0.01, backoff_max=0.02)
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, seed=7, query_seconds=0.01, client_secret=SECRET,
-                 token_seconds=3600) as sb:
-        yield sb
+SANDBOX = {"query_seconds": 0.01, "client_secret": SECRET, "token_seconds": 3600}
 
 
 def test_secret_never_shows_itself() -> None:

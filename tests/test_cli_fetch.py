@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,10 @@ from usagekit.fetch import PollPolicy, UsageClient
 from usagekit.query import UsageQuery
 from usagekit.sandbox import Sandbox
 
-GENESYS_VARS = ("GENESYSCLOUD_REGION", "GENESYSCLOUD_OAUTHCLIENT_ID",
-                "GENESYSCLOUD_OAUTHCLIENT_SECRET", "GENESYSCLOUD_ACCESS_TOKEN")
 INTERVAL = "2026-10-01/2026-10-04"
-
-
-@pytest.fixture
-def no_genesys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in GENESYS_VARS:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def sandbox(no_genesys: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """A sandbox the CLI reaches through the GENESYSCLOUD_* variables."""
-    with Sandbox(port=0, seed=7, query_seconds=0.3) as sb:
-        monkeypatch.setenv("GENESYSCLOUD_REGION", sb.url)
-        monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_ID", sb.client_id)
-        monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", sb.client_secret)
-        yield sb
+#: A sandbox of its own per test, which the CLI reaches through the GENESYSCLOUD_* variables.
+SANDBOX = {"query_seconds": 0.3}
+SANDBOX_PER_TEST = SANDBOX_IN_ENV = True
 
 
 def expected_ndjson(sb: Sandbox, query: UsageQuery) -> bytes:

@@ -37,10 +37,7 @@ def window(days: int) -> str:
     return f"{end - timedelta(days=days)}/{end}"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, seed=7, query_seconds=0.05) as sb:
-        yield sb
+SANDBOX = {"query_seconds": 0.05}
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,10 +48,8 @@ class HookedSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, seed=11, query_seconds=0.05, client_secret=CANARY) as sb:
-        yield sb
+SANDBOX = {"seed": 11, "query_seconds": 0.05, "client_secret": CANARY}
+SANDBOX_PER_TEST = True
 
 
 def make_client(sb: Sandbox, **options: Any) -> UsageClient:

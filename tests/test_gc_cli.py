@@ -75,16 +75,11 @@ def gc_binary() -> Path:
         pytest.fail(str(exc))
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    """A sandbox with a fresh secret: a trace of it in output is a leak, not a coincidence.
-
-    The secret is only ever read from ``client_secret`` (``Sandbox``'s repr omits it), never
-    passed as an argument, which pytest would show in a failure's traceback.
-    """
-    with Sandbox(client_secret="sb-" + secrets.token_urlsafe(24), query_seconds=0.5,
-                 today=TODAY) as running:
-        yield running
+#: A sandbox with a fresh secret: a trace of it in output is a leak, not a coincidence. The
+#: secret is only ever read from ``sandbox.client_secret`` (``Sandbox``'s repr omits it), never
+#: passed to a test as an argument, which pytest would show in a failure's traceback.
+SANDBOX = {"client_secret": "sb-" + secrets.token_urlsafe(24), "query_seconds": 0.5,
+           "today": TODAY}
 
 
 def check_no_secret(secret: str, done: subprocess.CompletedProcess[str], program: str) -> None:

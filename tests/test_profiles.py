@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,11 +52,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(port=0, seed=7, client_id="gc-client", client_secret=CANARY,
-                 query_seconds=0.05) as sb:
-        yield sb
+SANDBOX = {"client_id": "gc-client", "client_secret": CANARY, "query_seconds": 0.05}
+SANDBOX_PER_TEST = True
 
 
 def test_gateway_profile_reaches_the_sandbox(home: Path, sandbox: Sandbox,

@@ -167,6 +167,19 @@ def test_python_dash_m_usagekit_report_is_the_make_target() -> None:
         assert flag in done.stdout
 
 
+
+def test_a_report_run_prints_its_path_and_no_warning(no_genesys: None, tmp_path: Path) -> None:
+    """What ``make report`` runs says where the report is and nothing else: no warning meant
+    for developers (such as ipykernel's about a kernel on TCP without encryption)."""
+    done = subprocess.run([sys.executable, "-m", "usagekit", "report", "--interval", INTERVAL,
+                           "--dataset", str(tmp_path / "data"),
+                           "--output-dir", str(tmp_path / "reports")],
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    (html,) = (tmp_path / "reports").glob("*/usage-report.html")
+    assert done.stdout == f"{html}\n"
+
 class _Recording:
     """An engine that remembers every statement, its parameters and its result, in order."""
 

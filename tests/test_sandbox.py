@@ -103,10 +103,7 @@ def assert_error_body(response: requests.Response, status: int, *mentions: str) 
 
 # ------------------------------------------------------------------ fixtures
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(seed=7, query_seconds=0.05, rate_limit=100_000, today=TODAY) as running:
-        yield running
+SANDBOX = {"query_seconds": 0.05, "rate_limit": 100_000, "today": TODAY}
 
 
 @pytest.fixture(scope="module")

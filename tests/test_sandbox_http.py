@@ -13,7 +13,6 @@ import http.client
 import json
 import socket
 import time
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -31,10 +30,7 @@ QUERY = {"interval": "2026-10-01/2026-10-08", "granularity": "Day",
          "groupBy": ["OAuthClientId", "HttpMethod"]}
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(seed=7, query_seconds=0.05, rate_limit=100_000, today=TODAY) as running:
-        yield running
+SANDBOX = {"query_seconds": 0.05, "rate_limit": 100_000, "today": TODAY}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import http.client
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -37,11 +36,7 @@ COUNTS = ["status200", "status300", "status400", "status500", "status429", "requ
 OCTOBER = "2026-10-01/2026-11-01"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(seed=7, rows_per_day=N, query_seconds=0.01, rate_limit=100_000,
-                 today=TODAY) as running:
-        yield running
+SANDBOX = {"rows_per_day": N, "query_seconds": 0.01, "rate_limit": 100_000, "today": TODAY}
 
 
 @pytest.fixture(scope="module")

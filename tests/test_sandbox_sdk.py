@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,10 +23,7 @@ from PureCloudPlatformClientV2.rest import ApiException  # noqa: E402
 TODAY = date(2026, 11, 27)
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(seed=7, query_seconds=0.05, rate_limit=100_000, today=TODAY) as running:
-        yield running
+SANDBOX = {"query_seconds": 0.05, "rate_limit": 100_000, "today": TODAY}
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from watch_data import limited, quiet_days, store
 
 from usagekit.cli import main
-from usagekit.embedded import GENESYS_VARS
 from usagekit.engine import DuckDBEngine
 from usagekit.report.first_screen import headline
 from usagekit.report.gather import collect, refresh
@@ -19,12 +18,6 @@ from usagekit.report.params import validate
 
 BLUEPRINT_SQL = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" WHERE '
                  "granularity='month' ORDER BY status429 DESC limit 10")
-
-
-@pytest.fixture
-def no_genesys(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in GENESYS_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 def test_blueprint_month_query_answers_after_the_default_refresh(

@@ -4,7 +4,6 @@ days, whole buckets, requests counted; plans checked before any request."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -17,17 +16,8 @@ from usagekit.exceptions import QueryError
 from usagekit.sandbox import Sandbox
 from usagekit.watch import plan_sync
 
-GENESYS_VARS = ("GENESYSCLOUD_REGION", "GENESYSCLOUD_OAUTHCLIENT_ID",
-                "GENESYSCLOUD_OAUTHCLIENT_SECRET", "GENESYSCLOUD_ACCESS_TOKEN")
-
-
-@pytest.fixture
-def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    with Sandbox(port=0, seed=7, query_seconds=0.05) as sb:
-        monkeypatch.setenv("GENESYSCLOUD_REGION", sb.url)
-        monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_ID", sb.client_id)
-        monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", sb.client_secret)
-        yield sb
+SANDBOX = {"query_seconds": 0.05}
+SANDBOX_PER_TEST = SANDBOX_IN_ENV = True
 
 
 def requests_in(line: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,16 +144,41 @@ def run_report(
                         parameters=values, seconds=seconds)
 
 
+def ipc_kernel_config(sockets: Path) -> Any:
+    """Jupyter configuration that starts kernels on Unix sockets in the folder ``sockets``.
+
+    Over TCP (Jupyter's default) the kernel's traffic is plain text on a loopback port any
+    local user can reach, and ipykernel warns about it on every start; sockets in a private
+    folder need no encryption. Pass it as ``config=`` to ``papermill.execute_notebook`` or
+    ``nbclient.NotebookClient``.
+
+    Parameters
+    ----------
+    sockets : Path
+        An existing folder only this user can read (e.g. a ``tempfile.TemporaryDirectory``);
+        its path must be short (a Unix socket path has at most about 100 characters).
+
+    Returns
+    -------
+    traitlets.config.Config
+    """
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+
+
 def _execute(source: Path, executed: Path, values: dict[str, Any], kernel: str,
              cwd: Path) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        papermill.execute_notebook(
-            str(source), str(executed), parameters=values, kernel_name=kernel,
-            progress_bar=False, log_output=False, cwd=str(cwd),
-        )
+        with tempfile.TemporaryDirectory(prefix="usagekit-kernel-") as sockets:
+            papermill.execute_notebook(
+                str(source), str(executed), parameters=values, kernel_name=kernel,
+                progress_bar=False, log_output=False, cwd=str(cwd),
+                config=ipc_kernel_config(Path(sockets)),
+            )
     except PapermillExecutionError as exc:
         raise ReportError(
             f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: "
