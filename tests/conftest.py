@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from usagekit.config import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION
+from usagekit.config.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION
 from usagekit.embedded import GENESYS_VARS
 from usagekit.sandbox import Sandbox
 

@@ -16,7 +16,8 @@ from watch_data import row, store
 
 from usagekit.display import FORMULA_STARTS, visible
 from usagekit.embedded import GENESYS_VARS
-from usagekit.report import ReportResult, run_report
+from usagekit.report import run_report
+from usagekit.report.run import ReportResult
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
 

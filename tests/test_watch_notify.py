@@ -106,7 +106,7 @@ def run(data: Path, receiver: Receiver, *extra: str) -> int:
 def test_sent_once_while_firing_and_once_on_resolve(data: Path, receiver: Receiver,
                                                     capsys: pytest.CaptureFixture[str],
                                                     caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)  # what -vv logs, urllib3's request lines included
+    caplog.set_level(logging.DEBUG)  # every logger at DEBUG, urllib3's request lines included
     store(data / "ds", limited("Wallboard"))
     assert run(data, receiver) == 1
     assert len(receiver.bodies) == 1

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit import analyses, charts, watch
-from usagekit.analyses.library import check_grouping
+from usagekit.analyses.library import COUNT_ORDER, check_grouping
 from usagekit.charts.figures import status_counts
 from usagekit.charts.palette import OTHER
 from usagekit.charts.tables import client_labels
@@ -246,7 +246,7 @@ def breakdown(rows: pd.DataFrame, by: str | list[str], top_n: int = 10) -> pd.Da
         ``by`` columns, the six counts, ``rate429`` and ``error_rate`` (fractions).
     """
     keys = [by] if isinstance(by, str) else list(by)
-    counts = list(analyses.COUNT_ORDER)
+    counts = list(COUNT_ORDER)
     sums = (rows.groupby(keys, sort=False, observed=True)[counts].sum()
             .sort_values("requests", ascending=False, kind="stable").reset_index())
     if len(sums) > top_n:
@@ -326,7 +326,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
     p = data.params
     series = data.frame("series")
     daily = data.frame("daily")  # whole days: week/month buckets may start before the interval
-    counts = analyses.COUNT_ORDER
+    counts = COUNT_ORDER
     totals: dict[str, Any] = {c: int(daily[c].sum()) if c in daily else 0 for c in counts}
     requests = totals["requests"]
     totals["rate429"] = totals["status429"] / requests if requests else None
