@@ -15,13 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from usagekit.dataset.layout import Partition, is_data_file, partition_of
-from usagekit.dataset.schema import (
-    DATE_FORMAT,
-    DATE_PATTERN,
-    FORMATS,
-    MANIFEST,
-    SUFFIXES,
-)
+from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
 from usagekit.dataset.storage import Storage
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
@@ -35,9 +29,12 @@ from usagekit.frame import (
 )
 from usagekit.row import (
     API_FIELDS,
+    BOM,
     CLIENT_NAME,
     COUNT_FIELDS,
     DATE,
+    DATE_FORMAT,
+    DATE_PATTERN,
     GRANULARITY,
     GROUPING,
     ID_FIELDS,
@@ -184,14 +181,18 @@ class Batch:
         table: pa.Table | None = None
         if isinstance(data, bytes | bytearray | memoryview):
             raw = bytes(data)
-            table = ndjson_table(raw)
-            frame = table_frame(table, granularity=gran, grouping=key)
+            if raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            table = ndjson_table(raw, numbers)
+            frame = table_frame(table, granularity=gran, grouping=key, numbers=numbers)
             if fmt == "ndjson":
                 lines = _compact_lines(raw)
                 if len(lines) != len(frame):
                     raise InvalidRowsError(
                         f"malformed usage NDJSON: {len(lines)} lines hold {len(frame)} rows; "
                         "expected one JSON object per line")
+                if table is not None:
+                    lines = _respell(lines, table.column(DATE), frame)
         elif isinstance(data, pd.DataFrame):
             frame = normalize(data)
             missing = [c for c in (*ID_FIELDS, DATE) if c not in frame.columns]
@@ -205,7 +206,8 @@ class Batch:
         else:
             rows = [dict(row) for row in data]
             frame = to_frame(rows, granularity=gran, grouping=key)
-            lines = [msgspec.json.encode(row) for row in rows]
+            lines = _respell([msgspec.json.encode(row) for row in rows],
+                             pa.array([row.get(DATE) for row in rows], type=pa.string()), frame)
         check_rows(frame, granularity=gran, grouping=key, numbers=numbers)
         if fmt == "ndjson" and lines is not None:
             payload: Any = lines
@@ -217,6 +219,24 @@ class Batch:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _respell(lines: list[Any], spelt: pa.Array | pa.ChunkedArray,
+             frame: pd.DataFrame) -> list[Any]:
+    """``lines`` with each ``date`` spelt as :data:`~usagekit.row.DATE_FORMAT` (the API's
+    spelling, kept byte for byte); a line spelt otherwise (``2026-10-01``,
+    ``...T02:00:00+02:00``) is re-encoded, its fields in their order."""
+    canonical = pc.fill_null(pc.match_substring_regex(spelt, DATE_PATTERN), False)
+    if pc.all(canonical).as_py():
+        return lines
+    texts = frame[DATE].dt.strftime(DATE_FORMAT)
+    out = list(lines)
+    for index in np.flatnonzero(~canonical.to_numpy(zero_copy_only=False)):
+        fields = msgspec.json.decode(bytes(out[index]))
+        fields[DATE] = texts.iloc[index]
+        out[index] = msgspec.json.encode(fields)
+    return out
+
 
 
 def decode_frame(fmt: str, data: bytes, part: Partition) -> pd.DataFrame:
