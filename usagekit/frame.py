@@ -14,8 +14,10 @@ import io
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import IO, Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -35,6 +37,13 @@ _BY_LOWER = {name.lower(): name for name in _DTYPES}
 #: pyarrow's JSON block size: blocks are parsed in parallel; one huge block is not.
 _BLOCK = 16 << 20
 _ARROW_SCHEMA = row.arrow_schema()
+#: One row as the checks decode it when pyarrow refuses a block: each field typed, no other.
+_ROW = msgspec.defstruct(
+    "UsageRow",
+    [(name, (int if kind == "bigint" else str) | None, None)
+     for name, kind in row.STORED_COLUMNS.items()],
+    forbid_unknown_fields=True)
+_ROWS = msgspec.json.Decoder(_ROW)
 
 
 def granularity_value(granularity: str | None) -> str:
@@ -154,6 +163,9 @@ def read_ndjson(
     granularity, grouping
         As in :func:`to_frame`.
 
+    Stored text is read as written: bytes that are not UTF-8 (stored before the kit
+    refused them; ``usagekit repair`` rewrites them) read as U+FFFD.
+
     Raises
     ------
     InvalidRowsError
@@ -166,43 +178,95 @@ def read_ndjson(
             data = fp.read()
     else:
         data = src.read()
+    if row.utf8_error(data) is not None:
+        data = data.decode(row.ENCODING, "replace").encode(row.ENCODING)
     return table_frame(ndjson_table(data), granularity=granularity, grouping=grouping)
 
 
-def ndjson_table(data: bytes) -> pa.Table | None:
+def ndjson_table(data: bytes, numbers: np.ndarray | None = None) -> pa.Table | None:
     """Parse NDJSON usage rows into an Arrow table of the API fields (None when empty).
 
     Columns: the six id/name fields, ``date`` and ``platform`` as ``string`` (null where a
-    row lacks the field), the counts as ``int64``.
+    row lacks the field), the counts as ``int64``. A leading UTF-8 byte order mark is skipped.
+
+    ``numbers`` gives each line's 1-based row number in the whole input (``data`` may be one
+    block or month of it; blank lines hold no row); by default rows are numbered from 1.
 
     Raises
     ------
     InvalidRowsError
-        On malformed JSON or an unknown field.
+        Naming the row (and the field): bytes that are not UTF-8, malformed JSON, a field of
+        the wrong type, an unknown field, or a line longer than a block.
     """
+    if data.startswith(row.BOM):
+        data = data[len(row.BOM):]
     if not data or data.isspace():  # (no stripped copy of a large input)
         return None
+    bad = row.utf8_error(data)
+    if bad is not None:
+        line, raw = bad
+        before = sum(1 for text in data.split(b"\n")[:line - 1] if text.strip())
+        raise InvalidRowsError(
+            f"row {_number(before, numbers)}: bytes {raw} are not UTF-8: usage rows are UTF-8 "
+            "text (re-encode the file, e.g. iconv -f latin1 -t utf-8)")
+    block = max(1 << 20, min(len(data), _BLOCK))
     try:
         return pa_json.read_json(
             io.BytesIO(data),
-            read_options=pa_json.ReadOptions(block_size=max(1 << 20, min(len(data), _BLOCK))),
+            read_options=pa_json.ReadOptions(block_size=block),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="error"
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        _explain(data, numbers, block)
         raise InvalidRowsError(f"malformed usage NDJSON: {exc}") from exc
 
 
+def _number(index: int, numbers: np.ndarray | None) -> int:
+    return index + 1 if numbers is None or index >= len(numbers) else int(numbers[index])
+
+
+def _explain(data: bytes, numbers: np.ndarray | None, block: int) -> None:
+    """Name the first line pyarrow refused, and why (it counts rows per block, unnamed)."""
+    for index, line in enumerate(text for text in (raw.strip() for raw in data.split(b"\n"))
+                                 if text):
+        where = f"row {_number(index, numbers)}"
+        if len(line) >= block:
+            raise InvalidRowsError(
+                f"{where}: a line of {len(line):,} bytes is longer than the limit of "
+                f"{block:,} bytes: a usage row is one short JSON object per line")
+        try:
+            _ROWS.decode(line)
+        except msgspec.ValidationError as exc:
+            raise InvalidRowsError(f"{where}: {_field_error(str(exc))}") from exc
+        except msgspec.DecodeError as exc:
+            raise InvalidRowsError(
+                f"{where}: malformed usage NDJSON ({exc}): expected one JSON object per "
+                "line") from exc
+
+
+def _field_error(text: str) -> str:
+    """msgspec's message as the kit words it: ``field 'requests': expected int, got str``."""
+    if text.startswith("Object contains unknown field"):
+        return (f"unexpected field {text.split('`')[1]!r} (usage rows hold "
+                f"{', '.join(row.ROW_FIELDS)})")
+    what, _, at = text.partition(" - at `$.")
+    if at:
+        return f"field {at.rstrip('`')!r}: {what[0].lower()}{what[1:]}".replace("`", "")
+    return text
+
+
 def table_frame(
-    table: pa.Table | None, *, granularity: str | None, grouping: str | Sequence[str]
+    table: pa.Table | None, *, granularity: str | None, grouping: str | Sequence[str],
+    numbers: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The typed frame of an :func:`ndjson_table` (granularity, grouping as in :func:`to_frame`).
 
     Raises
     ------
     InvalidRowsError
-        On a bad date.
+        On a bad date, naming its row (``numbers`` as in :func:`ndjson_table`).
     """
     if table is None:
         return to_frame([], granularity=granularity, grouping=grouping)
@@ -218,18 +282,19 @@ def table_frame(
             columns[name] = column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
             continue
         columns[name] = column.to_pandas()
-    return _finish(pd.DataFrame(columns), granularity, grouping)
+    return _finish(pd.DataFrame(columns), granularity, grouping, numbers)
 
 
 def _finish(
-    frame: pd.DataFrame, granularity: str | None, grouping: str | Sequence[str]
+    frame: pd.DataFrame, granularity: str | None, grouping: str | Sequence[str],
+    numbers: np.ndarray | None = None,
 ) -> pd.DataFrame:
     frame[row.GRANULARITY] = granularity_value(granularity)
     frame[row.GROUPING] = grouping_value(grouping)
-    return normalize(frame)
+    return normalize(frame, numbers)
 
 
-def normalize(df: pd.DataFrame) -> pd.DataFrame:
+def normalize(df: pd.DataFrame, numbers: np.ndarray | None = None) -> pd.DataFrame:
     """Coerce a frame from any engine to the typed schema, for the columns present.
 
     Column names are matched case-insensitively (``clientid`` -> ``clientId``); strings
@@ -240,7 +305,8 @@ def normalize(df: pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     InvalidRowsError
-        When a ``date`` value is not an ISO-8601 date or timestamp.
+        When a ``date`` value is not an ISO-8601 date or timestamp, naming its row
+        (``numbers``: each row's 1-based number in the input; default 1, 2, ...).
     """
     out = df.rename(columns={c: _BY_LOWER.get(str(c).lower(), c) for c in df.columns}).copy()
     for name in out.columns:
@@ -253,11 +319,11 @@ def normalize(df: pd.DataFrame) -> pd.DataFrame:
             elif column.dtype != np.dtype("int64"):
                 out[name] = column.astype("int64")
         elif name == row.DATE:
-            out[name] = _to_utc(out[name])
+            out[name] = _to_utc(out[name], numbers)
     return out
 
 
-def _to_utc(values: pd.Series) -> pd.Series:
+def _to_utc(values: pd.Series, numbers: np.ndarray | None = None) -> pd.Series:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC").astype(_DATE)
     if pd.api.types.is_datetime64_dtype(values.dtype):
@@ -266,25 +332,44 @@ def _to_utc(values: pd.Series) -> pd.Series:
     try:
         parsed = pd.to_datetime(text, format="ISO8601", utc=True)
     except (ValueError, TypeError) as exc:
-        bad = _first_bad_date(text)
+        index, bad = _first_bad_date(text)
         raise InvalidRowsError(
-            f"invalid date {bad!r}: expected ISO-8601 like '2021-01-12T00:00:00Z', "
-            "'2021-01-12T00:00:00.000Z' or '2021-01-12'"
+            f"row {_number(index, numbers)}: invalid date {bad!r}: expected ISO-8601 like "
+            "'2021-01-12T00:00:00Z', '2021-01-12T00:00:00.000Z' or '2021-01-12'"
         ) from exc
     if parsed.isna().any():
         raise InvalidRowsError(
-            f"row {int(parsed.isna().to_numpy().argmax()) + 1} has no 'date'"
+            f"row {_number(int(parsed.isna().to_numpy().argmax()), numbers)} has no 'date'"
         )
     return parsed.astype(_DATE)
 
 
-def _first_bad_date(text: pd.Series) -> str:
-    for value in text:
+def _first_bad_date(text: pd.Series) -> tuple[int, str]:
+    for index, value in enumerate(text):
         try:
             pd.to_datetime(value, format="ISO8601", utc=True)
         except (ValueError, TypeError):
-            return str(value)
-    return "?"
+            return index, str(value)
+    return 0, "?"
+
+
+def check_dates(dates: pd.Series, numbers: np.ndarray | None = None,
+                today: date | None = None) -> None:
+    """Refuse dates the Usage API cannot have produced (:func:`usagekit.row.date_bounds`).
+
+    Raises
+    ------
+    InvalidRowsError
+        Naming the first such row (``numbers`` as in :func:`check_rows`) and the bounds.
+    """
+    first, after = (pd.Timestamp(bound) for bound in row.date_bounds(today))
+    outside = ((dates < first) | (dates >= after)).to_numpy(dtype=bool, na_value=False)
+    if outside.any():
+        index = int(outside.argmax())
+        raise InvalidRowsError(
+            f"row {_number(index, numbers)}: date={date_text(dates.iloc[index])!r} is not a "
+            f"date the Usage API can have produced: usage rows are dated from "
+            f"{row.FIRST_DAY} to tomorrow ({(after - pd.Timedelta(days=1)).date()}, UTC)")
 
 
 def empty_frame(columns: Iterable[str] = (*row.API_FIELDS, row.GRANULARITY, row.GROUPING)
@@ -297,7 +382,8 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str,
                numbers: np.ndarray | None = None) -> None:
     """Check that typed rows can be stored as ``granularity`` x ``grouping`` data.
 
-    Checks: a storable granularity; some count present, none negative (a missing count,
+    Checks: a storable granularity; dates the Usage API can have produced
+    (:func:`check_dates`); some count present, none negative (a missing count,
     ``<NA>`` or no column, stays missing); no non-empty
     field that the grouping does not fill (e.g. ``templateUri`` when not grouped by
     TemplateUri); each ``date`` at the start of its bucket (midnight; a Monday for week;
@@ -318,6 +404,7 @@ def check_rows(frame: pd.DataFrame, *, granularity: str | None, grouping: str,
         )
     granularity = granularity_value(granularity)
     parts = group_parts(grouping)
+    check_dates(frame[row.DATE], numbers)
     present = [name for name in row.COUNT_FIELDS if name in frame.columns]
     if len(frame) and not present:
         raise InvalidRowsError(

@@ -15,6 +15,11 @@ A module that names a few of them uses the constants: fields (``REQUESTS``), gro
 (``BY_TEMPLATE_URI``), grouping-key parts (``KEY_TEMPLATE_URI``), partition keys
 (``GRANULARITY``); the API names come as a type too (:data:`Api`).
 
+The input rules live here too, for every path that stores rows: text is UTF-8
+(:data:`ENCODING`; a leading byte order mark, :data:`BOM`, is skipped; :func:`utf8_error`
+finds the first invalid byte), and ``date`` is spelt :data:`DATE_FORMAT` once stored and lies
+between :data:`FIRST_DAY` and tomorrow (:func:`date_bounds`).
+
 This module imports nothing heavy: pandas and pyarrow load only when their types are asked
 for. The sandbox keeps a vocabulary of its own on purpose (it plays Genesys Cloud).
 """
@@ -22,6 +27,7 @@ for. The sandbox keeps a vocabulary of its own on purpose (it plays Genesys Clou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 if TYPE_CHECKING:
@@ -184,6 +190,48 @@ SQL_TYPES: dict[str, str] = {"string": "VARCHAR", "bigint": "BIGINT"}
 #: The dataset's columns as SQL sees them (stored columns, then partition keys).
 SQL_COLUMNS: dict[str, str] = {name: SQL_TYPES[kind]
                                for name, kind in {**STORED_COLUMNS, **PARTITION_KEYS}.items()}
+
+
+#: The encoding of every stored and imported text (JSON's; Parquet's strings too).
+ENCODING = "utf-8"
+#: A UTF-8 byte order mark: skipped at the start of an input (editors on Windows add one).
+BOM = b"\xef\xbb\xbf"
+#: How ``date`` is stored, whichever command stored it (the API's own spelling, UTC).
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: Dates already spelt as :data:`DATE_FORMAT` writes them (stored as they are).
+DATE_PATTERN = r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+#: The first day a usage row can be dated. Genesys Cloud's API usage endpoints
+#: (``/api/v2/usage/query``, later the aggregates jobs) came long after PureCloud's start,
+#: and neither serves usage from before 2017; an older date is a typo or an unset clock
+#: (1970-01-01), and would make ``sync`` backfill for decades.
+FIRST_DAY = date(2017, 1, 1)
+
+
+def date_bounds(today: date | None = None) -> tuple[datetime, datetime]:
+    """The half-open span of dates a usage row may have: :data:`FIRST_DAY` to the day after
+    tomorrow (UTC midnights; ``today`` default: now, UTC).
+
+    Usage data ends yesterday; tomorrow is allowed for a clock a day ahead. A later date
+    (2100-01-01) would make ``sync`` believe the dataset is current.
+    """
+    today = today or datetime.now(UTC).date()
+    end = today + timedelta(days=2)
+    return (datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC),
+            datetime(end.year, end.month, end.day, tzinfo=UTC))
+
+
+def utf8_error(data: bytes | memoryview) -> tuple[int, str] | None:
+    """The first invalid UTF-8 in ``data``: its 1-based line and the bytes; None when valid.
+
+    A JSON escape of a lone surrogate (``"\\udc80"``) is not checked here (the JSON
+    decoders refuse it).
+    """
+    try:
+        bytes(data).decode(ENCODING)
+    except UnicodeDecodeError as exc:
+        raw = bytes(data)
+        return raw.count(b"\n", 0, exc.start) + 1, repr(raw[exc.start:exc.end])
+    return None
 
 
 def arrow_type(kind: str) -> pa.DataType:

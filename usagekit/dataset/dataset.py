@@ -35,7 +35,14 @@ import pyarrow as pa
 
 from usagekit import config, row
 from usagekit.config.settings import LOCK_TIMEOUT, is_s3
-from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records, stored_format
+from usagekit.dataset.formats import (
+    CODECS,
+    Batch,
+    decode_frame,
+    lost_counts,
+    records,
+    stored_format,
+)
 from usagekit.dataset.layout import (
     Partition,
     bound,
@@ -271,6 +278,31 @@ class Dataset:
         )
         _logger.info("wrote %s to %s", summary, self.location)
         return summary
+
+    def repair(self) -> list[Partition]:
+        """Rewrite the stored files that break the input rules of :mod:`usagekit.row`.
+
+        Bytes that are not UTF-8 (stored before the kit refused them) become U+FFFD, and
+        dates not spelt as :data:`~usagekit.row.DATE_FORMAT` are respelt; every other byte
+        stays. Each affected partition is switched as a write switches it (atomically,
+        under the write lock); running it again changes nothing.
+
+        Returns
+        -------
+        list of Partition
+            The partitions rewritten, sorted.
+        """
+        repaired = []
+        with self._storage.lock(self._lock_timeout):
+            codec = CODECS[self._format]
+            for part, rel in self._data_files(None, None):
+                data = self._storage.read(rel)
+                fixed = codec.repair(data) if data is not None else None
+                if fixed is not None:
+                    self._storage.replace(rel, fixed)
+                    repaired.append(part)
+        _logger.info("repaired %d partition(s) of %s", len(repaired), self.location)
+        return repaired
 
     def _switch(self, months: Months, gran: str, key: str, span: Interval, lo: pd.Timestamp,
                 hi: pd.Timestamp) -> tuple[list[Partition], list[Partition], _Tally]:

@@ -15,13 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from usagekit.dataset.layout import Partition, is_data_file, partition_of
-from usagekit.dataset.schema import (
-    DATE_FORMAT,
-    DATE_PATTERN,
-    FORMATS,
-    MANIFEST,
-    SUFFIXES,
-)
+from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
 from usagekit.dataset.storage import Storage
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
@@ -35,9 +29,13 @@ from usagekit.frame import (
 )
 from usagekit.row import (
     API_FIELDS,
+    BOM,
     CLIENT_NAME,
     COUNT_FIELDS,
     DATE,
+    DATE_FORMAT,
+    DATE_PATTERN,
+    ENCODING,
     GRANULARITY,
     GROUPING,
     ID_FIELDS,
@@ -45,6 +43,7 @@ from usagekit.row import (
     PLATFORM,
     STORED_COLUMNS,
     arrow_type,
+    utf8_error,
 )
 
 
@@ -79,10 +78,25 @@ class _Lines:
         try:
             rows = cls._decoder.decode_lines(b"\n".join(lines))
         except msgspec.DecodeError as exc:
-            raise DatasetError(f"a stored NDJSON file is unreadable: {exc}") from exc
+            raise DatasetError(f"a stored NDJSON file is unreadable: {exc}"
+                               + (REPAIR_HINT if "UTF-8" in str(exc) else "")) from exc
         dates = pd.to_datetime(pd.Series([r.date for r in rows], dtype=object), format="ISO8601",
                                utc=True)
         return lines, dates
+
+    @classmethod
+    def repair(cls, data: bytes) -> bytes | None:
+        """``data`` with bytes that are not UTF-8 replaced by U+FFFD and dates spelt as
+        :data:`~usagekit.row.DATE_FORMAT` (other bytes kept); None when nothing changes."""
+        fixed = data
+        if utf8_error(data) is not None:
+            fixed = data.decode(ENCODING, "replace").encode(ENCODING)
+        lines, dates = cls.decode(fixed)
+        spelt = pa.array([r.date for r in cls._decoder.decode_lines(b"\n".join(lines))],
+                         type=pa.string())
+        lines = _respell(lines, spelt, pd.DataFrame({DATE: dates}))
+        fixed = cls.encode(lines)
+        return None if fixed == data else fixed
 
     @staticmethod
     def from_frame(frame: pd.DataFrame, fields: list[str]) -> list[bytes]:
@@ -129,6 +143,20 @@ class _Table:
         dates = pd.to_datetime(table.column(DATE).to_pandas(), format="ISO8601", utc=True)
         return table, dates
 
+    @classmethod
+    def repair(cls, data: bytes) -> bytes | None:
+        """``data`` with strings that are not UTF-8 replaced by U+FFFD and dates spelt as
+        :data:`~usagekit.row.DATE_FORMAT`; None when nothing changes."""
+        table = pq.read_table(io.BytesIO(data))
+        fixed = valid_text(table)
+        dates = fixed.column(DATE)
+        if not pc.all(pc.fill_null(pc.match_substring_regex(dates, DATE_PATTERN), False)
+                      ).as_py():
+            spelt = pd.to_datetime(dates.to_pandas(), format="ISO8601", utc=True)
+            fixed = fixed.set_column(fixed.schema.get_field_index(DATE), DATE, pa.array(
+                spelt.dt.strftime(DATE_FORMAT), type=pa.string()))
+        return None if fixed is table else cls.encode(fixed)
+
     @staticmethod
     def from_frame(frame: pd.DataFrame, fields: list[str]) -> pa.Table:
         arrays = {
@@ -160,7 +188,7 @@ class _Table:
         return pa.table(arrays)
 
 
-_CODECS: dict[str, Any] = {"ndjson": _Lines, "parquet": _Table}
+CODECS: dict[str, Any] = {"ndjson": _Lines, "parquet": _Table}
 
 
 @dataclass
@@ -178,20 +206,24 @@ class Batch:
 
         ``numbers``: the rows' numbers in the whole input, for errors (default 1, 2, ...).
         """
-        codec = _CODECS[fmt]
+        codec = CODECS[fmt]
         fields = [*API_FIELDS, *([PLATFORM] if PLATFORM in group_parts(key) else [])]
         lines: list[Any] | None = None
         table: pa.Table | None = None
         if isinstance(data, bytes | bytearray | memoryview):
             raw = bytes(data)
-            table = ndjson_table(raw)
-            frame = table_frame(table, granularity=gran, grouping=key)
+            if raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            table = ndjson_table(raw, numbers)
+            frame = table_frame(table, granularity=gran, grouping=key, numbers=numbers)
             if fmt == "ndjson":
                 lines = _compact_lines(raw)
                 if len(lines) != len(frame):
                     raise InvalidRowsError(
                         f"malformed usage NDJSON: {len(lines)} lines hold {len(frame)} rows; "
                         "expected one JSON object per line")
+                if table is not None:
+                    lines = _respell(lines, table.column(DATE), frame)
         elif isinstance(data, pd.DataFrame):
             frame = normalize(data)
             missing = [c for c in (*ID_FIELDS, DATE) if c not in frame.columns]
@@ -205,7 +237,8 @@ class Batch:
         else:
             rows = [dict(row) for row in data]
             frame = to_frame(rows, granularity=gran, grouping=key)
-            lines = [msgspec.json.encode(row) for row in rows]
+            lines = _respell([msgspec.json.encode(row) for row in rows],
+                             pa.array([row.get(DATE) for row in rows], type=pa.string()), frame)
         check_rows(frame, granularity=gran, grouping=key, numbers=numbers)
         if fmt == "ndjson" and lines is not None:
             payload: Any = lines
@@ -219,11 +252,53 @@ class Batch:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _respell(lines: list[Any], spelt: pa.Array | pa.ChunkedArray,
+             frame: pd.DataFrame) -> list[Any]:
+    """``lines`` with each ``date`` spelt as :data:`~usagekit.row.DATE_FORMAT` (the API's
+    spelling, kept byte for byte); a line spelt otherwise (``2026-10-01``,
+    ``...T02:00:00+02:00``) is re-encoded, its fields in their order."""
+    canonical = pc.fill_null(pc.match_substring_regex(spelt, DATE_PATTERN), False)
+    if pc.all(canonical).as_py():
+        return lines
+    texts = frame[DATE].dt.strftime(DATE_FORMAT)
+    out = list(lines)
+    for index in np.flatnonzero(~canonical.to_numpy(zero_copy_only=False)):
+        fields = msgspec.json.decode(bytes(out[index]))
+        fields[DATE] = texts.iloc[index]
+        out[index] = msgspec.json.encode(fields)
+    return out
+
+
+
+#: What to do about stored bytes that are not UTF-8 (stored before the kit refused them).
+REPAIR_HINT = ("; it holds bytes that are not UTF-8 (stored by an older usagekit): "
+               "`usagekit repair --dataset LOCATION` replaces them with U+FFFD")
+
+
+def valid_text(table: pa.Table) -> pa.Table:
+    """``table`` with every string that is not UTF-8 spelt with U+FFFD for each bad byte
+    (``table`` itself when all are valid)."""
+    out = table
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_string(field.type):
+            continue
+        column = table.column(index)
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            raw = column.cast(pa.binary()).to_pylist()
+            out = out.set_column(index, field, pa.array(
+                [None if v is None else v.decode(ENCODING, "replace") for v in raw],
+                type=pa.string()))
+    return out
+
+
 def decode_frame(fmt: str, data: bytes, part: Partition) -> pd.DataFrame:
+    """A stored file's rows, typed, with its partition keys (bad UTF-8 read as U+FFFD)."""
     if fmt == "ndjson":
         frame = read_ndjson(data, granularity=part.granularity, grouping=part.grouping)
     else:
-        frame = pq.read_table(io.BytesIO(data)).to_pandas()
+        frame = valid_text(pq.read_table(io.BytesIO(data))).to_pandas()
         frame[GRANULARITY], frame[GROUPING] = part.granularity, part.grouping
         frame = normalize(frame)
     frame[PERIOD] = part.period

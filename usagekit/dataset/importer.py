@@ -24,7 +24,6 @@ import io
 import logging
 import operator
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from usagekit.config.settings import is_s3
 from usagekit.dataset.dataset import Dataset
 from usagekit.dataset.documents import open_rows
 from usagekit.dataset.layout import Partition
-from usagekit.dataset.spool import line_blocks
+from usagekit.dataset.spool import line_blocks, spooling, temporary_folder
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     check_rows,
@@ -398,16 +397,20 @@ def _checked(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
 
 
 def _frames(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
+    done = 0  # (rows of the blocks before: errors name the row in the whole file)
     with source.open() as fp:
         for block in line_blocks(open_rows(fp, source.url)):
+            numbers = np.arange(done + 1, done + 2 + block.count(b"\n"))
             try:
-                table = ndjson_table(block)
+                table = ndjson_table(block, numbers)
             except InvalidRowsError as exc:
                 raise InvalidRowsError(
                     f"it holds no usage rows ({exc}); usage rows are JSON objects with the "
                     f"fields {', '.join(API_FIELDS)}") from exc
             if table is not None and table.num_rows:
-                yield table_frame(table, granularity=source.granularity, grouping=grouping)
+                yield table_frame(table, granularity=source.granularity, grouping=grouping,
+                                  numbers=numbers)
+                done += table.num_rows
 
 
 @contextlib.contextmanager
@@ -466,9 +469,10 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
     stored = duplicates = 0
     conflicts: list[Conflict] = []
     origins = [f.url for f in files] + [dataset.location]
-    with tempfile.TemporaryDirectory(prefix="usagekit-import-") as folder:
-        spool = _Spool(Path(folder))
-        rows_read = sum(spool.add(index, export) for index, export in enumerate(files))
+    with temporary_folder("usagekit-import-") as folder:
+        spool = _Spool(folder)
+        with spooling(folder):
+            rows_read = sum(spool.add(index, export) for index, export in enumerate(files))
         for place in spool.months():  # before any write: a row twice in one export
             _refuse_repeats(spool.rows(place), place[1], origins)
         for place in spool.months():

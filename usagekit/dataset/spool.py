@@ -10,6 +10,7 @@ with each row's number in the input kept for the error messages.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import tempfile
@@ -23,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from usagekit.dataset.formats import Batch
-from usagekit.exceptions import InvalidRowsError
-from usagekit.frame import date_text
+from usagekit.exceptions import DatasetError, InvalidRowsError
+from usagekit.frame import check_dates, date_text
+from usagekit.row import BOM
 
 #: Bytes of input read per block while spooling (whole lines; a block's parse is ~4x this).
 BLOCK_BYTES = 32 << 20
@@ -74,6 +76,7 @@ class InMemory:
                  gran: str, interval: str) -> None:
         self._batch = batch
         dates = batch.frame["date"]
+        check_dates(dates)
         refuse_outside(dates, np.arange(1, len(dates) + 1), lo, hi, gran, interval)
         self._months = month_numbers(dates)
         self.rows = len(dates)
@@ -125,6 +128,7 @@ class Spooled:
         if not len(dates):
             return
         numbers = np.arange(self.rows + 1, self.rows + 1 + len(dates), dtype=np.int64)
+        check_dates(dates, numbers)  # (before a date in 2100 makes the write span decades)
         refuse_outside(dates, numbers, lo, hi, self._gran, interval)
         months = month_numbers(dates)
         seams = [0, *(np.flatnonzero(months[1:] != months[:-1]) + 1).tolist(), len(months)]
@@ -209,8 +213,13 @@ def _trailing_dates(block: bytes) -> tuple[np.ndarray, np.ndarray, pd.Series] | 
 
 
 def line_blocks(fp: IO[bytes]) -> Iterator[bytes]:
-    """The stream in blocks of about :data:`BLOCK_BYTES`, each ending at a line end."""
-    rest = b""
+    """The stream in blocks of about :data:`BLOCK_BYTES`, each ending at a line end.
+
+    A leading UTF-8 byte order mark is skipped.
+    """
+    rest = fp.read(len(BOM))
+    if rest == BOM:
+        rest = b""
     while chunk := fp.read(BLOCK_BYTES):
         block = rest + chunk
         cut = block.rfind(b"\n") + 1
@@ -235,11 +244,54 @@ def months_of(data: Any, gran: str, key: str, fmt: str, lo: pd.Timestamp | None,
     if not hasattr(data, "read"):
         yield InMemory(Batch.of(data, gran, key, fmt), lo, hi, gran, interval)
         return
-    with tempfile.TemporaryDirectory(prefix="usagekit-spool-") as folder:
-        spooled = Spooled(Path(folder), gran, key, fmt)
-        try:
-            for block in line_blocks(data):
-                spooled.add(block, lo, hi, interval)
-        finally:
-            spooled.close()
+    with temporary_folder("usagekit-spool-") as folder:
+        spooled = Spooled(folder, gran, key, fmt)
+        with spooling(folder):
+            try:
+                for block in line_blocks(data):
+                    spooled.add(block, lo, hi, interval)
+            finally:
+                spooled.close()
         yield spooled
+
+
+@contextmanager
+def temporary_folder(prefix: str) -> Iterator[Path]:
+    """A new folder in the temporary directory (``TMPDIR``), removed afterwards.
+
+    Raises
+    ------
+    DatasetError
+        When it cannot be made (a full or read-only disk), naming the place.
+    """
+    try:
+        holder = tempfile.TemporaryDirectory(prefix=prefix)
+    except OSError as exc:
+        raise _disk_error(tempfile.gettempdir(), exc) from exc
+    with holder as folder:
+        yield Path(folder)
+
+
+#: What a failure to write a temporary file says: a full, capped or read-only disk.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+@contextmanager
+def spooling(folder: Path) -> Iterator[None]:
+    """Turn a failure to write ``folder`` (a full disk) into a :class:`DatasetError`.
+
+    Other errors (reading the input, say) pass unchanged.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _DISK_ERRNOS or str(exc.filename or "").startswith(str(folder)):
+            raise _disk_error(folder, exc) from exc
+        raise
+
+
+def _disk_error(folder: str | Path, exc: OSError) -> DatasetError:
+    return DatasetError(
+        f"cannot write the rows being stored to the temporary folder {folder}: "
+        f"{exc.strerror or exc}; free space there, or set TMPDIR to a folder with room "
+        f"(TMPDIR={os.environ.get('TMPDIR', '(unset)')}); nothing was stored")

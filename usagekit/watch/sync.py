@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from tqdm.auto import tqdm
 
 from usagekit import row
@@ -178,7 +179,7 @@ def _plan_one(dataset: Dataset, granularity: str, group_by: tuple[str, ...],
               since: date | None, trailing: int, api: str, stop: date,
               today: date) -> SyncStep:
     key = grouping_key(group_by)  # raises on an unknown groupBy name
-    first, last = _stored_span(dataset, granularity.lower(), key)
+    first, last = _stored_span(dataset, granularity.lower(), key, today)
     recent = today - timedelta(days=trailing)
     if last is None:
         start = since or today - timedelta(days=SYNC_LOOKBACK_DAYS)
@@ -201,19 +202,37 @@ def _plan_one(dataset: Dataset, granularity: str, group_by: tuple[str, ...],
     return SyncStep(granularity, interval, queries, reason)
 
 
-def _stored_span(dataset: Dataset, gran: str, key: str) -> tuple[date | None, date | None]:
-    """The first and last stored bucket dates of one granularity and grouping."""
+def _stored_span(dataset: Dataset, gran: str, key: str,
+                 today: date) -> tuple[date | None, date | None]:
+    """The first and last stored bucket dates of one granularity and grouping.
+
+    Only dates the Usage API can have produced count (:func:`usagekit.row.date_bounds`):
+    a stored row dated 2100-01-01 or 1970-01-01 (stored before the kit refused such dates)
+    would make the sync skip a gap for good or backfill for decades. They are ignored, with
+    a warning naming them (``usagekit repair`` does not change dates; rewrite those buckets).
+    """
+    floor, after = (pd.Timestamp(bound) for bound in row.date_bounds(today))
     parts = dataset.partitions(gran, key)
-    if not parts:
-        return None, None
-    ends = []
-    for part in (parts[0], parts[-1]):
-        frame = dataset.read(gran, key, start=f"{part.period}-01")
-        frame = frame[frame["period"] == part.period]
-        ends.append(frame["date"] if len(frame) else None)
-    first = ends[0].min().date() if ends[0] is not None else None
-    last = ends[1].max().date() if ends[1] is not None else None
-    return first, last
+    trusted = [p for p in parts if f"{floor:%Y-%m}" <= p.period <= f"{after:%Y-%m}"]
+    ignored = [p.period for p in parts if p not in trusted]
+    found: list[date | None] = []
+    for ordered, pick in ((trusted, min), (trusted[::-1], max)):
+        found.append(None)
+        for part in ordered:
+            frame = dataset.read(gran, key, start=f"{part.period}-01")
+            dates = frame.loc[frame["period"] == part.period, "date"]
+            inside = dates[(dates >= floor) & (dates < after)]
+            if len(inside) < len(dates):
+                ignored.append(f"{len(dates) - len(inside)} row(s) of {part.period}")
+            if len(inside):
+                found[-1] = pick(inside).date()
+                break
+    if ignored:
+        _logger.warning(
+            "sync %s/%s: ignoring stored dates the Usage API cannot have produced (before %s "
+            "or after %s): %s; planning from the others", gran, key, row.FIRST_DAY,
+            (after - pd.Timedelta(days=1)).date(), ", ".join(dict.fromkeys(ignored)))
+    return found[0], found[1]
 
 
 def _bucket_start(day: date, granularity: str) -> date:
