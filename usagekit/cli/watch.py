@@ -109,7 +109,10 @@ def run_sync(args: argparse.Namespace) -> int:
         summaries = fetch_missing(dataset, client, steps, progress=progress)
     for summary in summaries:
         print(summary.line())
-    return 0
+    damaged = [problem for summary in summaries for problem in summary.damaged]
+    for problem in damaged:
+        print(f"usagekit: error: {visible(problem)}", file=sys.stderr)
+    return 1 if damaged else 0
 
 
 def run_check(args: argparse.Namespace) -> int:

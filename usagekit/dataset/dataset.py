@@ -24,16 +24,17 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from usagekit import config, row
+from usagekit.dataset.damage import damage_message, problem
 from usagekit.dataset.formats import Batch, decode_frame, lost_counts, records, stored_format
 from usagekit.dataset.layout import (
     Partition,
@@ -52,7 +53,7 @@ from usagekit.dataset.lock import check_lock_timeout
 from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
 from usagekit.dataset.spool import Months, months_of
 from usagekit.dataset.storage import Storage
-from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
+from usagekit.exceptions import ConfigError, DamagedFileError, DatasetError, InvalidRowsError
 from usagekit.frame import (
     date_text,
     empty_frame,
@@ -63,6 +64,7 @@ from usagekit.frame import (
 from usagekit.query import Interval, parse_interval
 
 _logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,8 @@ class Dataset:
             data = self._storage.read(rel)
             if data is None:  # removed since listed
                 continue
-            frame = decode_frame(self._format, data, part)
+            frame = self._decoded(rel, data, "nothing was read",
+                                  lambda d, p=part: decode_frame(self._format, d, p))
             mask = np.ones(len(frame), dtype=bool)
             if lo is not None:
                 mask &= (frame["date"] >= lo).to_numpy()
@@ -332,7 +335,8 @@ class Dataset:
         if old is None:
             content = month.payload
         else:
-            stored, stored_dates = codec.decode(old)
+            refused = f"nothing was written (its partition {part.path} is left as it is)"
+            stored, stored_dates = self._decoded(rel, old, refused, codec.decode)
             before = (stored_dates < lo).to_numpy()
             after = (stored_dates >= hi).to_numpy()
             self._keep_counts(month.frame, old, part, ~(before | after))
@@ -346,6 +350,19 @@ class Dataset:
             content = codec.concat([codec.take(stored, before), month.payload,
                                     codec.take(stored, after)])
         return codec.encode(content) if codec.count(content) else None
+
+    def _decoded(self, rel: str, data: bytes, done: str, decode: Callable[[bytes], _T]) -> _T:
+        """``decode(data)``; when that fails because the stored file is damaged, a
+        :class:`DamagedFileError` naming it (``done`` says what happened)."""
+        try:
+            return decode(data)
+        except Exception as exc:
+            why = problem(self._format, data)
+            if why is None:
+                raise
+            url = self._storage.url(rel)
+            raise DamagedFileError(damage_message(self.location, [(url, why)], done),
+                                   files=(url,)) from exc
 
     def _check_format(self, files: list[str]) -> None:
         """Refuse to write when another writer created the dataset in another format."""

@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from usagekit.config import AthenaSettings, athena_settings, dataset_location, is_s3
+from usagekit.dataset.damage import damage_message, damaged_files
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
 from usagekit.exceptions import ConfigError, EngineError
@@ -99,7 +100,28 @@ def local_formats(location: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _local_sources(con: duckdb.DuckDBPyConnection, root: Path) -> list[tuple[str, str]]:
+#: DuckDB errors about the statement itself, never about the files it read.
+_STATEMENT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+
+
+def damage_error(root: Path, location: str, exc: duckdb.Error) -> EngineError | None:
+    """After ``exc``: an error naming the damaged data files under ``root``, or None.
+
+    The files are checked one by one only now, after a failure; ``location`` names them
+    (``root`` may be the local copy of an S3 dataset).
+    """
+    if isinstance(exc, _STATEMENT_ERRORS):
+        return None
+    base = location.rstrip("/")
+    damaged = [(f"{base}/{path.relative_to(root).as_posix()}", why)
+               for path, why in damaged_files(root)]
+    if not damaged:
+        return None
+    return EngineError(damage_message(base, damaged, "nothing could be evaluated"))
+
+
+def _local_sources(con: duckdb.DuckDBPyConnection, root: Path,
+                   location: str) -> list[tuple[str, str]]:
     files = _local_files(root)
     sources: list[tuple[str, str]] = []
     if files["ndjson"]:
@@ -115,8 +137,9 @@ def _local_sources(con: duckdb.DuckDBPyConnection, root: Path) -> list[tuple[str
         try:
             present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
         except duckdb.Error as exc:  # a file that is not Parquet, or a truncated one
-            raise EngineError(f"cannot read the Parquet files of the dataset at {root}: "
-                              f"{str(exc).splitlines()[0]}") from exc
+            raise damage_error(root, location, exc) or EngineError(
+                f"cannot read the Parquet files of the dataset at {root}: "
+                f"{str(exc).splitlines()[0]}") from exc
         sources.append(("parquet", f"(SELECT {_select_list(present)} FROM {scan})"))
     return sources
 
@@ -209,7 +232,8 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
             "`usagekit export` or pass --dataset / USAGEKIT_DATASET pointing to a "
             "folder or s3://bucket/prefix in the granularity=/grouping=/period= layout"
         )
-    sources = _local_sources(con, root.resolve())
+    sources = _local_sources(con, root.resolve(),
+                             location if cache is not None else os.fspath(root.resolve()))
     formats = frozenset(kind for kind, _ in sources)
     if not sources:
         _logger.warning("dataset at %s holds no data files; queries return no rows", location)
@@ -333,4 +357,13 @@ class DuckDBEngine(EngineBase):
             statement = text
         else:
             raise ConfigError(f"unknown SQL dialect {dialect!r}; valid: {', '.join(DIALECTS)}")
-        return tidy_result(execute(self._con, statement, values))
+        try:
+            return tidy_result(execute(self._con, statement, values))
+        except EngineError as exc:
+            if not isinstance(exc.__cause__, duckdb.Error):
+                raise
+            root = Path(self._cache.name, "data") if self._cache else Path(self.location)
+            damaged = damage_error(root.expanduser().resolve(), self.location, exc.__cause__)
+            if damaged is None:
+                raise
+            raise damaged from exc

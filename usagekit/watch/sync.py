@@ -12,7 +12,7 @@ never past today (usage data ends yesterday). Each query covers at most a month
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from usagekit.config import (
     SYNC_TRAILING_DAYS,
 )
 from usagekit.dataset import Dataset
-from usagekit.exceptions import QueryError
+from usagekit.exceptions import DamagedFileError, QueryError
 from usagekit.fetch import UsageClient
 from usagekit.query import Interval, UsageQuery, grouping_key
 from usagekit.query.interval import canonical, midnight
@@ -62,11 +62,16 @@ class SyncStep:
 
 @dataclass(frozen=True)
 class SyncSummary:
-    """What a sync of one granularity did."""
+    """What a sync of one granularity did.
+
+    ``damaged`` holds one message per query whose rows were not stored because a partition
+    they would replace is damaged (naming the file); the other queries were stored.
+    """
 
     step: SyncStep
     rows: int
     requests: int
+    damaged: tuple[str, ...] = ()
 
     def line(self) -> str:
         """One line: granularity, what was fetched and why, rows, queries and requests."""
@@ -138,7 +143,9 @@ def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *
     """Fetch and store each step's queries; count the HTTP requests each granularity made.
 
     Each query's rows are stored as they arrive (whole buckets, so a failure part-way keeps
-    what was stored; a re-run fetches the rest).
+    what was stored; a re-run fetches the rest). A query whose partition is damaged
+    (:class:`~usagekit.exceptions.DamagedFileError`) is not stored, and the sync goes on
+    with the others: its summary's ``damaged`` names the file.
 
     Returns
     -------
@@ -155,18 +162,24 @@ def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *
     summaries = []
     try:
         for step in steps:
-            before, rows = sent[0], 0
+            before, rows, damaged = sent[0], 0, []
             bar = tqdm(step.queries, desc=f"sync {step.granularity.lower()}", unit="query",
                        disable=None if progress is None else not progress, leave=False)
             for query in bar:
                 result = client.fetch(query)
                 data = result.ndjson()
                 del result  # one month's answer held at a time
-                written = dataset.write(data, granularity=step.granularity,
-                                        grouping=query.grouping, interval=query.interval)
-                del data
+                try:
+                    written = dataset.write(data, granularity=step.granularity,
+                                            grouping=query.grouping, interval=query.interval)
+                except DamagedFileError as exc:
+                    damaged.append(str(exc))
+                    continue
+                finally:
+                    del data
                 rows += written.rows
-            summaries.append(SyncSummary(step, rows=rows, requests=sent[0] - before))
+            summaries.append(SyncSummary(step, rows=rows, requests=sent[0] - before,
+                                         damaged=tuple(damaged)))
             _logger.info("sync %s", summaries[-1].line())
     finally:
         hooks.remove(count)
@@ -201,18 +214,28 @@ def _plan_one(dataset: Dataset, granularity: str, group_by: tuple[str, ...],
 
 
 def _stored_span(dataset: Dataset, gran: str, key: str) -> tuple[date | None, date | None]:
-    """The first and last stored bucket dates of one granularity and grouping."""
+    """The first and last stored bucket dates of one granularity and grouping.
+
+    Reads the first and the last partition only; a damaged one is passed over (logged) for
+    the next sound one, so the sync fetches its month again and reports it when storing.
+    """
     parts = dataset.partitions(gran, key)
-    if not parts:
-        return None, None
-    ends = []
-    for part in (parts[0], parts[-1]):
-        frame = dataset.read(gran, key, start=f"{part.period}-01")
-        frame = frame[frame["period"] == part.period]
-        ends.append(frame["date"] if len(frame) else None)
-    first = ends[0].min().date() if ends[0] is not None else None
-    last = ends[1].max().date() if ends[1] is not None else None
+    first = next((d.min().date() for d in _dates(dataset, parts) if len(d)), None)
+    last = next((d.max().date() for d in _dates(dataset, parts[::-1]) if len(d)), None)
     return first, last
+
+
+def _dates(dataset: Dataset, parts: Sequence[Any]) -> Iterator[Any]:
+    """The stored dates of each partition in turn, skipping damaged ones."""
+    for part in parts:
+        start = date.fromisoformat(f"{part.period}-01")
+        end = _bucket_end(start, "Month")
+        try:
+            frame = dataset.read(part.granularity, part.grouping, start=start, end=end)
+        except DamagedFileError as exc:
+            _logger.warning("%s", exc)
+            continue
+        yield frame.loc[frame["period"] == part.period, "date"]
 
 
 def _bucket_start(day: date, granularity: str) -> date:
