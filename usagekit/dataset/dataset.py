@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from usagekit.dataset.layout import (
 )
 from usagekit.dataset.lock import check_lock_timeout
 from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
+from usagekit.dataset.scratch import scratch, sweep
 from usagekit.dataset.spool import Months, months_of
 from usagekit.dataset.storage import Storage
 from usagekit.exceptions import ConfigError, DamagedFileError, DatasetError, InvalidRowsError
@@ -280,8 +280,7 @@ class Dataset:
         cut = cut_buckets(span, gran, lo, hi)
         tally = _Tally()
         asked = time.monotonic()
-        with self._storage.lock(self._lock_timeout), tempfile.TemporaryDirectory(
-                prefix="usagekit-stage-") as stage:
+        with self._storage.lock(self._lock_timeout), scratch("stage") as stage:
             locked = time.monotonic()
             files = self._storage.list_files()
             self._check_format(files)
@@ -291,7 +290,7 @@ class Dataset:
                 month = months.batch(int(period[:4]) * 100 + int(period[5:]))
                 content = self._rebuild(part, month, lo, hi, files, cut, tally)
                 if content is not None:
-                    staged = Path(stage) / f"{period}{SUFFIXES[self._format]}"
+                    staged = stage / f"{period}{SUFFIXES[self._format]}"
                     staged.write_bytes(content)
                     plan.append((part, staged))
                 elif file_rel(part, self._format) in files:
@@ -471,6 +470,8 @@ def open_dataset(
         from usagekit.dataset.local import LocalStorage
 
         storage = LocalStorage(location)
+        storage.clear_stale_lock()
+    sweep()  # scratch space that killed runs left
     stored, recorded = stored_format(storage)
     if stored is not None and format is not None and stored != format:
         raise DatasetError(

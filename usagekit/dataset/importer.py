@@ -24,7 +24,6 @@ import io
 import logging
 import operator
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from usagekit import config
 from usagekit.dataset.dataset import Dataset
 from usagekit.dataset.documents import open_rows
 from usagekit.dataset.layout import Partition
+from usagekit.dataset.scratch import scratch
 from usagekit.dataset.spool import line_blocks
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
@@ -466,8 +466,8 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
     stored = duplicates = 0
     conflicts: list[Conflict] = []
     origins = [f.url for f in files] + [dataset.location]
-    with tempfile.TemporaryDirectory(prefix="usagekit-import-") as folder:
-        spool = _Spool(Path(folder))
+    with scratch("import") as folder:
+        spool = _Spool(folder)
         rows_read = sum(spool.add(index, export) for index, export in enumerate(files))
         for place in spool.months():  # before any write: a row twice in one export
             _refuse_repeats(spool.rows(place), place[1], origins)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.dataset.formats import Batch
+from usagekit.dataset.scratch import scratch
 from usagekit.exceptions import InvalidRowsError
 from usagekit.frame import date_text
 
@@ -235,8 +235,8 @@ def months_of(data: Any, gran: str, key: str, fmt: str, lo: pd.Timestamp | None,
     if not hasattr(data, "read"):
         yield InMemory(Batch.of(data, gran, key, fmt), lo, hi, gran, interval)
         return
-    with tempfile.TemporaryDirectory(prefix="usagekit-spool-") as folder:
-        spooled = Spooled(Path(folder), gran, key, fmt)
+    with scratch("spool") as folder:
+        spooled = Spooled(folder, gran, key, fmt)
         try:
             for block in line_blocks(data):
                 spooled.add(block, lo, hi, interval)

@@ -11,11 +11,11 @@ emulator such as the tests' moto server).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ import pandas as pd
 
 from usagekit.config import AthenaSettings, athena_settings, dataset_location, is_s3
 from usagekit.dataset.damage import damage_message, damaged_files
+from usagekit.dataset.scratch import scratch
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
 from usagekit.exceptions import ConfigError, EngineError
@@ -304,7 +305,8 @@ class DuckDBEngine(EngineBase):
         self.database = settings.database
         self.table = settings.table
         self._boto3_session = boto3_session
-        self._cache = (tempfile.TemporaryDirectory(prefix="usagekit-s3-")
+        self._scratch = contextlib.ExitStack()  # a killed run's copy: removed by a later run
+        self._cache = (self._scratch.enter_context(scratch("s3"))
                        if is_s3(self.location) else None)
         self._con = connect()
         self.refresh()
@@ -317,13 +319,12 @@ class DuckDBEngine(EngineBase):
         self._formats = expose_dataset(
             self._con, os.fspath(self.location), self.database, self.table,
             boto3_session=self._boto3_session,
-            cache=Path(self._cache.name, "data") if self._cache else None)
+            cache=self._cache / "data" if self._cache else None)
 
     def close(self) -> None:
         """Close the DuckDB connection and remove the local copy of an S3 dataset."""
         self._con.close()
-        if self._cache is not None:
-            self._cache.cleanup()
+        self._scratch.close()
 
     def transpile(self, text: str) -> str:
         """The DuckDB statement that :meth:`sql` runs for Athena ``text``."""
@@ -362,7 +363,7 @@ class DuckDBEngine(EngineBase):
         except EngineError as exc:
             if not isinstance(exc.__cause__, duckdb.Error):
                 raise
-            root = Path(self._cache.name, "data") if self._cache else Path(self.location)
+            root = self._cache / "data" if self._cache else Path(self.location)
             damaged = damage_error(root.expanduser().resolve(), self.location, exc.__cause__)
             if damaged is None:
                 raise
