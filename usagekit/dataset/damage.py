@@ -55,14 +55,15 @@ def damaged_files(root: Path) -> list[tuple[Path, str]]:
     return out
 
 
-def damage_message(location: str, damaged: Iterable[tuple[str, str]], done: str) -> str:
-    """The message naming each damaged file (``(name, why)``) and how to repair the dataset.
+def damage_message(damaged: Iterable[tuple[str, str]], done: str) -> str:
+    """``damaged file(s): <name>: <why>; ...; <done>.`` and how to repair the dataset.
 
-    ``done`` says what happened, e.g. ``nothing was written``.
+    ``damaged`` holds ``(name, why)`` pairs; ``done`` says what happened, e.g.
+    ``nothing was written``.
     """
     names = "; ".join(f"{name}: {why}" for name, why in damaged)
     return (
-        f"the dataset at {location} holds damaged file(s): {names}; {done}. Move each "
-        "damaged file out of the dataset (keep it to inspect), then fetch its month again "
-        "(`usagekit sync --since`, or export/import that interval)"
+        f"damaged file(s): {names}; {done}. Move each damaged file out of the dataset (keep "
+        "it to inspect), then fetch its month again (`usagekit sync --since`, or "
+        "export/import that interval)"
     )

@@ -360,8 +360,9 @@ class Dataset:
             if why is None:
                 raise
             url = self._storage.url(rel)
-            raise DamagedFileError(damage_message(self.location, [(url, why)], done),
-                                   files=(url,)) from exc
+            raise DamagedFileError(
+                f"the dataset at {self.location} holds "
+                f"{damage_message([(url, why)], done)}", files=(url,)) from exc
 
     def _check_format(self, files: list[str]) -> None:
         """Refuse to write when another writer created the dataset in another format."""

@@ -105,8 +105,8 @@ def local_formats(location: str) -> frozenset[str]:
 _STATEMENT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 
 
-def damage_error(root: Path, location: str, exc: duckdb.Error) -> EngineError | None:
-    """After ``exc``: an error naming the damaged data files under ``root``, or None.
+def damage_text(root: Path, location: str, exc: duckdb.Error) -> str | None:
+    """After ``exc``: the text naming the damaged data files under ``root``, or None.
 
     The files are checked one by one only now, after a failure; ``location`` names them
     (``root`` may be the local copy of an S3 dataset).
@@ -116,9 +116,7 @@ def damage_error(root: Path, location: str, exc: duckdb.Error) -> EngineError | 
     base = location.rstrip("/")
     damaged = [(f"{base}/{path.relative_to(root).as_posix()}", why)
                for path, why in damaged_files(root)]
-    if not damaged:
-        return None
-    return EngineError(damage_message(base, damaged, "nothing could be evaluated"))
+    return damage_message(damaged, "nothing could be evaluated") if damaged else None
 
 
 def _local_sources(con: duckdb.DuckDBPyConnection, root: Path,
@@ -138,9 +136,9 @@ def _local_sources(con: duckdb.DuckDBPyConnection, root: Path,
         try:
             present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
         except duckdb.Error as exc:  # a file that is not Parquet, or a truncated one
-            raise damage_error(root, location, exc) or EngineError(
-                f"cannot read the Parquet files of the dataset at {root}: "
-                f"{str(exc).splitlines()[0]}") from exc
+            why = damage_text(root, location, exc) or str(exc).splitlines()[0]
+            raise EngineError(
+                f"cannot read the Parquet files of the dataset at {root}: {why}") from exc
         sources.append(("parquet", f"(SELECT {_select_list(present)} FROM {scan})"))
     return sources
 
@@ -364,7 +362,7 @@ class DuckDBEngine(EngineBase):
             if not isinstance(exc.__cause__, duckdb.Error):
                 raise
             root = self._cache / "data" if self._cache else Path(self.location)
-            damaged = damage_error(root.expanduser().resolve(), self.location, exc.__cause__)
+            damaged = damage_text(root.expanduser().resolve(), self.location, exc.__cause__)
             if damaged is None:
                 raise
-            raise damaged from exc
+            raise EngineError(f"the dataset at {self.location} holds {damaged}") from exc
