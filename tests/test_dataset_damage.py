@@ -16,7 +16,9 @@ from watch_data import quiet_days
 
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
-from usagekit.exceptions import DamagedFileError
+from usagekit.exceptions import DamagedFileError, EngineError
+from usagekit.report.collect import collect, refresh
+from usagekit.report.params import validate
 from usagekit.sandbox import Sandbox
 
 GROUPING = ["OAuthClientId", "TemplateUri", "HttpMethod"]
@@ -24,7 +26,10 @@ TABLE = '"genesysclouddb"."gc_usage_api_source"'
 
 
 def truncate(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    """Cut the file in the middle (an NDJSON file inside a line, as a crash does)."""
+    data = path.read_bytes()
+    half = len(data) // 2
+    path.write_bytes(data[: data.index(b"\n", half) - 3 if path.suffix == ".json" else half])
 
 
 def garble(path: Path) -> None:
@@ -152,3 +157,22 @@ def test_sync_stores_what_it_can_and_names_the_damaged_file(
     stored = open_dataset(str(location)).read("week", "oauthclientid")
     assert stored["date"].max().date() > today - timedelta(days=8)
     assert os.path.exists(newest)
+
+
+def test_the_report_names_the_damaged_file(sandbox: Sandbox, tmp_path: Path) -> None:
+    location = tmp_path / "data"
+    today = datetime.now(UTC).date()
+    params = validate("usage-report", dataset=str(location), refresh=True,
+                      interval=f"{today - timedelta(days=14)}/{today}")
+    refresh(params)
+    newest = sorted(location.glob("granularity=day/*/*/usage.json"))[-1]
+    truncate(newest)
+    broken = newest.read_bytes()
+    with pytest.raises(DamagedFileError) as info:
+        refresh(params)  # stores what it can, then names the file it could not update
+    assert str(newest) in str(info.value)
+    assert newest.read_bytes() == broken
+    with pytest.raises((DamagedFileError, EngineError)) as failed:  # not "unavailable"
+        collect(validate("usage-report", dataset=str(location), refresh=False,
+                         interval=f"{today - timedelta(days=14)}/{today}"))
+    assert str(newest) in str(failed.value)

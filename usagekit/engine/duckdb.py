@@ -28,7 +28,7 @@ from usagekit.dataset.damage import damage_message, damaged_files
 from usagekit.dataset.scratch import scratch
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
-from usagekit.exceptions import ConfigError, EngineError
+from usagekit.exceptions import ConfigError, DamagedFileError, EngineError
 from usagekit.row import PARTITION_KEYS, SQL_COLUMNS
 
 _logger = logging.getLogger(__name__)
@@ -105,18 +105,17 @@ def local_formats(location: str) -> frozenset[str]:
 _STATEMENT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 
 
-def damage_text(root: Path, location: str, exc: duckdb.Error) -> str | None:
-    """After ``exc``: the text naming the damaged data files under ``root``, or None.
+def damaged_after(root: Path, location: str, exc: duckdb.Error) -> list[tuple[str, str]]:
+    """After ``exc``: the damaged data files under ``root`` (named from ``location``), and why.
 
-    The files are checked one by one only now, after a failure; ``location`` names them
-    (``root`` may be the local copy of an S3 dataset).
+    The files are checked one by one only now, after a failure (``root`` may be the local
+    copy of an S3 dataset); none for an error in the statement itself.
     """
     if isinstance(exc, _STATEMENT_ERRORS):
-        return None
+        return []
     base = location.rstrip("/")
-    damaged = [(f"{base}/{path.relative_to(root).as_posix()}", why)
-               for path, why in damaged_files(root)]
-    return damage_message(damaged, "nothing could be evaluated") if damaged else None
+    return [(f"{base}/{path.relative_to(root).as_posix()}", why)
+            for path, why in damaged_files(root)]
 
 
 def _local_sources(con: duckdb.DuckDBPyConnection, root: Path,
@@ -136,7 +135,9 @@ def _local_sources(con: duckdb.DuckDBPyConnection, root: Path,
         try:
             present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
         except duckdb.Error as exc:  # a file that is not Parquet, or a truncated one
-            why = damage_text(root, location, exc) or str(exc).splitlines()[0]
+            damaged = damaged_after(root, location, exc)
+            why = (damage_message(damaged, "nothing could be evaluated") if damaged
+                   else str(exc).splitlines()[0])
             raise EngineError(
                 f"cannot read the Parquet files of the dataset at {root}: {why}") from exc
         sources.append(("parquet", f"(SELECT {_select_list(present)} FROM {scan})"))
@@ -346,6 +347,13 @@ class DuckDBEngine(EngineBase):
         -------
         pandas.DataFrame
             Tidied by :func:`tidy_result`.
+
+        Raises
+        ------
+        DamagedFileError
+            A stored data file cannot be read (named; found only after DuckDB failed).
+        EngineError
+            DuckDB refused the statement or failed otherwise.
         """
         values = check_params(params)
         if not is_s3(self.location) and local_formats(self.location) != self._formats:
@@ -362,7 +370,10 @@ class DuckDBEngine(EngineBase):
             if not isinstance(exc.__cause__, duckdb.Error):
                 raise
             root = self._cache / "data" if self._cache else Path(self.location)
-            damaged = damage_text(root.expanduser().resolve(), self.location, exc.__cause__)
-            if damaged is None:
+            damaged = damaged_after(root.expanduser().resolve(), self.location, exc.__cause__)
+            if not damaged:
                 raise
-            raise EngineError(f"the dataset at {self.location} holds {damaged}") from exc
+            raise DamagedFileError(
+                f"the dataset at {self.location} holds "
+                f"{damage_message(damaged, 'nothing could be evaluated')}",
+                files=tuple(name for name, _ in damaged)) from exc
