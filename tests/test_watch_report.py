@@ -3,6 +3,7 @@ alerts, worded as `usagekit check` words them."""
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,7 +53,8 @@ def test_first_screen_opens_with_the_alerts_check_prints(
     first = text.split("\n")
     assert first[0].startswith(f"**Alerts: {len(expected)} firing** (`usagekit check` rules, "
                                f"last complete day {last})")
-    shown = [line.split(": ", 1)[1].replace("\\", "") for line in first if line.startswith("- `")]
+    shown = [html.unescape(line.split(": ", 1)[1])  # Markdown's character references
+             for line in first if line.startswith("- `")]
     assert shown == expected
 
 

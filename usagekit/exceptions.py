@@ -76,6 +76,18 @@ class DatasetError(UsagekitError):
     """The usage dataset cannot be written or read as asked."""
 
 
+class DamagedFileError(DatasetError):
+    """Stored data files cannot be read (truncated, not Parquet, a line that is not JSON).
+
+    ``files`` names them; a write refuses to rebuild their partitions (moving them away
+    repairs the dataset).
+    """
+
+    def __init__(self, message: str, files: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.files = files
+
+
 class EngineError(UsagekitError):
     """A query engine (DuckDB or Athena) failed or was misconfigured."""
 

@@ -29,8 +29,9 @@ from usagekit.row import GRANULARITY_VALUES
 _DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
                  f"${ENV_STACK} stack's data location, or {DEFAULT_DATASET})")
 CHECK_EPILOG = """exit status: 0 nothing fires, 1 something fires, 2 an error (bad rules,
-option or webhook URL, unreadable data, or a webhook that failed: its notices are kept and
-sent on the next run), 70 a bug in usagekit (its traceback follows)."""
+option or webhook URL; could not evaluate: unreadable data, e.g. a damaged file, named; or a
+webhook that failed: its notices are kept and sent on the next run), 70 a bug in usagekit
+(its traceback follows)."""
 
 
 def register(sub: Any) -> None:
@@ -39,7 +40,9 @@ def register(sub: Any) -> None:
         "sync", help="bring the dataset up to date (fetch only what is missing)",
         description=f"Fetch the buckets missing after the last stored complete one, plus the "
                     f"trailing days again; a first run fetches the last {SYNC_LOOKBACK_DAYS} "
-                    "days (or from --since). Whole weeks and months only.")
+                    "days (or from --since). Whole weeks and months only. A month whose "
+                    "stored file is damaged is not updated: the others are, then the damaged "
+                    "files are named and the exit status is 1.")
     sync.add_argument("--dataset", default=None, help=_DATASET_HELP)
     sync.add_argument("--format", choices=DATASET_FORMATS,
                       help="file format of a new dataset (default ndjson); must match an "
@@ -106,7 +109,10 @@ def run_sync(args: argparse.Namespace) -> int:
         summaries = fetch_missing(dataset, client, steps, progress=progress)
     for summary in summaries:
         print(summary.line())
-    return 0
+    damaged = [problem for summary in summaries for problem in summary.damaged]
+    for problem in damaged:
+        print(f"usagekit: error: {visible(problem)}", file=sys.stderr)
+    return 1 if damaged else 0
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -22,12 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +34,7 @@ import pyarrow as pa
 
 from usagekit import config, row
 from usagekit.config.settings import LOCK_TIMEOUT, is_s3
+from usagekit.dataset.damage import damage_message, problem
 from usagekit.dataset.formats import (
     CODECS,
     Batch,
@@ -58,9 +58,10 @@ from usagekit.dataset.layout import (
 )
 from usagekit.dataset.lock import check_lock_timeout
 from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
+from usagekit.dataset.scratch import scratch, sweep
 from usagekit.dataset.spool import Months, months_of
 from usagekit.dataset.storage import Storage
-from usagekit.exceptions import ConfigError, DatasetError, InvalidRowsError
+from usagekit.exceptions import ConfigError, DamagedFileError, DatasetError, InvalidRowsError
 from usagekit.frame import (
     date_text,
     empty_frame,
@@ -71,6 +72,7 @@ from usagekit.frame import (
 from usagekit.query import Interval, parse_interval
 
 _logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,8 @@ class Dataset:
             data = self._storage.read(rel)
             if data is None:  # removed since listed
                 continue
-            frame = decode_frame(self._format, data, part)
+            frame = self._decoded(rel, data, "nothing was read",
+                                  lambda d, p=part: decode_frame(self._format, d, p))
             mask = np.ones(len(frame), dtype=bool)
             if lo is not None:
                 mask &= (frame["date"] >= lo).to_numpy()
@@ -310,8 +313,7 @@ class Dataset:
         cut = cut_buckets(span, gran, lo, hi)
         tally = _Tally()
         asked = time.monotonic()
-        with self._storage.lock(self._lock_timeout), tempfile.TemporaryDirectory(
-                prefix="usagekit-stage-") as stage:
+        with self._storage.lock(self._lock_timeout), scratch("stage") as stage:
             locked = time.monotonic()
             files = self._storage.list_files()
             self._check_format(files)
@@ -321,7 +323,7 @@ class Dataset:
                 month = months.batch(int(period[:4]) * 100 + int(period[5:]))
                 content = self._rebuild(part, month, lo, hi, files, cut, tally)
                 if content is not None:
-                    staged = Path(stage) / f"{period}{SUFFIXES[self._format]}"
+                    staged = stage / f"{period}{SUFFIXES[self._format]}"
                     staged.write_bytes(content)
                     plan.append((part, staged))
                 elif file_rel(part, self._format) in files:
@@ -365,7 +367,8 @@ class Dataset:
         if old is None:
             content = month.payload
         else:
-            stored, stored_dates = codec.decode(old)
+            refused = f"nothing was written (its partition {part.path} is left as it is)"
+            stored, stored_dates = self._decoded(rel, old, refused, codec.decode)
             before = (stored_dates < lo).to_numpy()
             after = (stored_dates >= hi).to_numpy()
             self._keep_counts(month.frame, old, part, ~(before | after))
@@ -379,6 +382,20 @@ class Dataset:
             content = codec.concat([codec.take(stored, before), month.payload,
                                     codec.take(stored, after)])
         return codec.encode(content) if codec.count(content) else None
+
+    def _decoded(self, rel: str, data: bytes, done: str, decode: Callable[[bytes], _T]) -> _T:
+        """``decode(data)``; when that fails because the stored file is damaged, a
+        :class:`DamagedFileError` naming it (``done`` says what happened)."""
+        try:
+            return decode(data)
+        except Exception as exc:
+            why = problem(self._format, data)
+            if why is None:
+                raise
+            url = self._storage.url(rel)
+            raise DamagedFileError(
+                f"the dataset at {self.location} holds "
+                f"{damage_message([(url, why)], done)}", files=(url,)) from exc
 
     def _check_format(self, files: list[str]) -> None:
         """Refuse to write when another writer created the dataset in another format."""
@@ -487,6 +504,8 @@ def open_dataset(
         from usagekit.dataset.local import LocalStorage
 
         storage = LocalStorage(location)
+        storage.clear_stale_lock()
+    sweep()  # scratch space that killed runs left
     stored, recorded = stored_format(storage)
     if stored is not None and format is not None and stored != format:
         raise DatasetError(

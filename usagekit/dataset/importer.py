@@ -38,7 +38,8 @@ from usagekit.config.settings import is_s3
 from usagekit.dataset.dataset import Dataset
 from usagekit.dataset.documents import open_rows
 from usagekit.dataset.layout import Partition
-from usagekit.dataset.spool import line_blocks, spooling, temporary_folder
+from usagekit.dataset.scratch import scratch
+from usagekit.dataset.spool import line_blocks, spooling
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     check_rows,
@@ -469,7 +470,7 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
     stored = duplicates = 0
     conflicts: list[Conflict] = []
     origins = [f.url for f in files] + [dataset.location]
-    with temporary_folder("usagekit-import-") as folder:
+    with scratch("import") as folder:
         spool = _Spool(folder)
         with spooling(folder):
             rows_read = sum(spool.add(index, export) for index, export in enumerate(files))

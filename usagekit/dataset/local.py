@@ -9,8 +9,10 @@ that folder removes.
 Writers take turns with ``flock`` on ``_usagekit.lock`` in the root (see
 :mod:`usagekit.dataset.lock`): the kernel releases it when the holder exits or dies, and
 the holder removes the file when it is done (a waiter that then holds a removed file
-locks the new one instead). ``flock`` needs a local file system or NFSv4; on others the
-lock may not exclude writers on other machines.
+locks the new one instead). A killed holder cannot remove it: opening the dataset removes a
+lock file that nobody holds (:meth:`LocalStorage.clear_stale_lock`), the same way.
+``flock`` needs a local file system or NFSv4; on others the lock may not exclude writers on
+other machines.
 """
 
 from __future__ import annotations
@@ -97,6 +99,29 @@ class LocalStorage:
     def forget(self, partitions: Sequence[object]) -> None:
         """Nothing to unregister locally."""
         del partitions
+
+    def clear_stale_lock(self, name: str = LOCK) -> bool:
+        """Remove the lock file ``name`` when no process holds it (its writer was killed).
+
+        Returns whether it was removed. Removed while locked, as a holder releases it, so a
+        writer waiting on it locks a new file instead.
+        """
+        path = self.root / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not _same_file(fd, path):
+                return False
+            path.unlink()
+        except OSError:  # held by a live writer, or not ours to remove
+            return False
+        finally:
+            os.close(fd)
+        _logger.info("removed the lock file %s that a killed writer left", path)
+        return True
 
     @contextlib.contextmanager
     def lock(self, timeout: float, name: str = LOCK) -> Iterator[None]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from usagekit.dataset.formats import Batch
+from usagekit.dataset.scratch import scratch
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import check_dates, date_text
 from usagekit.row import BOM
@@ -244,7 +244,7 @@ def months_of(data: Any, gran: str, key: str, fmt: str, lo: pd.Timestamp | None,
     if not hasattr(data, "read"):
         yield InMemory(Batch.of(data, gran, key, fmt), lo, hi, gran, interval)
         return
-    with temporary_folder("usagekit-spool-") as folder:
+    with scratch("spool") as folder:
         spooled = Spooled(folder, gran, key, fmt)
         with spooling(folder):
             try:
@@ -253,23 +253,6 @@ def months_of(data: Any, gran: str, key: str, fmt: str, lo: pd.Timestamp | None,
             finally:
                 spooled.close()
         yield spooled
-
-
-@contextmanager
-def temporary_folder(prefix: str) -> Iterator[Path]:
-    """A new folder in the temporary directory (``TMPDIR``), removed afterwards.
-
-    Raises
-    ------
-    DatasetError
-        When it cannot be made (a full or read-only disk), naming the place.
-    """
-    try:
-        holder = tempfile.TemporaryDirectory(prefix=prefix)
-    except OSError as exc:
-        raise _disk_error(tempfile.gettempdir(), exc) from exc
-    with holder as folder:
-        yield Path(folder)
 
 
 #: What a failure to write a temporary file says: a full, capped or read-only disk.

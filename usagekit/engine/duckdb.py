@@ -11,11 +11,11 @@ emulator such as the tests' moto server).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -25,9 +25,11 @@ import pandas as pd
 
 from usagekit.config import AthenaSettings, athena_settings, dataset_location
 from usagekit.config.settings import is_s3
+from usagekit.dataset.damage import damage_message, damaged_files
+from usagekit.dataset.scratch import scratch
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
-from usagekit.exceptions import ConfigError, EngineError
+from usagekit.exceptions import ConfigError, DamagedFileError, EngineError
 from usagekit.row import PARTITION_KEYS, SQL_COLUMNS
 
 _logger = logging.getLogger(__name__)
@@ -100,7 +102,25 @@ def local_formats(location: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _local_sources(con: duckdb.DuckDBPyConnection, root: Path) -> list[tuple[str, str]]:
+#: DuckDB errors about the statement itself, never about the files it read.
+_STATEMENT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+
+
+def damaged_after(root: Path, location: str, exc: duckdb.Error) -> list[tuple[str, str]]:
+    """After ``exc``: the damaged data files under ``root`` (named from ``location``), and why.
+
+    The files are checked one by one only now, after a failure (``root`` may be the local
+    copy of an S3 dataset); none for an error in the statement itself.
+    """
+    if isinstance(exc, _STATEMENT_ERRORS):
+        return []
+    base = location.rstrip("/")
+    return [(f"{base}/{path.relative_to(root).as_posix()}", why)
+            for path, why in damaged_files(root)]
+
+
+def _local_sources(con: duckdb.DuckDBPyConnection, root: Path,
+                   location: str) -> list[tuple[str, str]]:
     files = _local_files(root)
     sources: list[tuple[str, str]] = []
     if files["ndjson"]:
@@ -116,8 +136,11 @@ def _local_sources(con: duckdb.DuckDBPyConnection, root: Path) -> list[tuple[str
         try:
             present = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
         except duckdb.Error as exc:  # a file that is not Parquet, or a truncated one
-            raise EngineError(f"cannot read the Parquet files of the dataset at {root}: "
-                              f"{str(exc).splitlines()[0]}") from exc
+            damaged = damaged_after(root, location, exc)
+            why = (damage_message(damaged, "nothing could be evaluated") if damaged
+                   else str(exc).splitlines()[0])
+            raise EngineError(
+                f"cannot read the Parquet files of the dataset at {root}: {why}") from exc
         sources.append(("parquet", f"(SELECT {_select_list(present)} FROM {scan})"))
     return sources
 
@@ -210,7 +233,8 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
             "`usagekit import` or pass --dataset / USAGEKIT_DATASET pointing to a "
             "folder or s3://bucket/prefix in the granularity=/grouping=/period= layout"
         )
-    sources = _local_sources(con, root.resolve())
+    sources = _local_sources(con, root.resolve(),
+                             location if cache is not None else os.fspath(root.resolve()))
     formats = frozenset(kind for kind, _ in sources)
     if not sources:
         _logger.warning("dataset at %s holds no data files; queries return no rows", location)
@@ -281,7 +305,8 @@ class DuckDBEngine(EngineBase):
         self.database = settings.database
         self.table = settings.table
         self._boto3_session = boto3_session
-        self._cache = (tempfile.TemporaryDirectory(prefix="usagekit-s3-")
+        self._scratch = contextlib.ExitStack()  # a killed run's copy: removed by a later run
+        self._cache = (self._scratch.enter_context(scratch("s3"))
                        if is_s3(self.location) else None)
         self._con = connect()
         self.refresh()
@@ -294,13 +319,12 @@ class DuckDBEngine(EngineBase):
         self._formats = expose_dataset(
             self._con, os.fspath(self.location), self.database, self.table,
             boto3_session=self._boto3_session,
-            cache=Path(self._cache.name, "data") if self._cache else None)
+            cache=self._cache / "data" if self._cache else None)
 
     def close(self) -> None:
         """Close the DuckDB connection and remove the local copy of an S3 dataset."""
         self._con.close()
-        if self._cache is not None:
-            self._cache.cleanup()
+        self._scratch.close()
 
     def transpile(self, text: str) -> str:
         """The DuckDB statement that :meth:`sql` runs for Athena ``text``."""
@@ -324,6 +348,13 @@ class DuckDBEngine(EngineBase):
         -------
         pandas.DataFrame
             Tidied by :func:`tidy_result`.
+
+        Raises
+        ------
+        DamagedFileError
+            A stored data file cannot be read (named; found only after DuckDB failed).
+        EngineError
+            DuckDB refused the statement or failed otherwise.
         """
         values = check_params(params)
         if not is_s3(self.location) and local_formats(self.location) != self._formats:
@@ -334,4 +365,16 @@ class DuckDBEngine(EngineBase):
             statement = text
         else:
             raise ConfigError(f"unknown SQL dialect {dialect!r}; valid: {', '.join(DIALECTS)}")
-        return tidy_result(execute(self._con, statement, values))
+        try:
+            return tidy_result(execute(self._con, statement, values))
+        except EngineError as exc:
+            if not isinstance(exc.__cause__, duckdb.Error):
+                raise
+            root = self._cache / "data" if self._cache else Path(self.location)
+            damaged = damaged_after(root.expanduser().resolve(), self.location, exc.__cause__)
+            if not damaged:
+                raise
+            raise DamagedFileError(
+                f"the dataset at {self.location} holds "
+                f"{damage_message(damaged, 'nothing could be evaluated')}",
+                files=tuple(name for name, _ in damaged)) from exc

@@ -19,7 +19,7 @@ from usagekit.config.settings import REPORT_GROUP_BY, is_s3
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
-from usagekit.exceptions import ConfigError, EngineError, MissingCountsError
+from usagekit.exceptions import ConfigError, DamagedFileError, EngineError, MissingCountsError
 from usagekit.query import Interval
 from usagekit.report.artefacts import ISO, REPORT_TITLE, iso
 from usagekit.report.params import NotebookParams
@@ -112,8 +112,12 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
                                          group_by=REPORT_GROUP_BY, since=since.date(),
                                          until=until)]
     with connect(env, profile=params.profile or None) as client:
-        for summary in watch.run_sync(dataset, client, steps):
+        summaries = watch.run_sync(dataset, client, steps)
+        for summary in summaries:
             _logger.info("refreshed %s", summary.line())
+        damaged = [problem for summary in summaries for problem in summary.damaged]
+        if damaged:  # the sound partitions were stored; the report cannot read the others
+            raise DamagedFileError(" | ".join(damaged))
         return str(client.source)
 
 

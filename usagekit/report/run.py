@@ -167,6 +167,23 @@ def ipc_kernel_config(sockets: Path) -> Any:
     return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
 
 
+def _quiet_shutdown_manager() -> type:
+    """jupyter_client's kernel manager, without the SIGINT it sends before a shutdown.
+
+    Every cell has run by then, so the interrupt has nothing to stop; it only races the
+    kernel's last reply, and ipykernel then prints "KeyboardInterrupt caught in kernel" on
+    the report's stderr. The shutdown request, SIGTERM and SIGKILL still follow as usual.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
+
+
 def _execute(source: Path, executed: Path, values: dict[str, Any], kernel: str,
              cwd: Path) -> None:
     import papermill
@@ -178,6 +195,7 @@ def _execute(source: Path, executed: Path, values: dict[str, Any], kernel: str,
                 str(source), str(executed), parameters=values, kernel_name=kernel,
                 progress_bar=False, log_output=False, cwd=str(cwd),
                 config=ipc_kernel_config(Path(sockets)),
+                kernel_manager_class=_quiet_shutdown_manager(),
             )
     except PapermillExecutionError as exc:
         raise ReportError(

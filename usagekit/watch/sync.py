@@ -12,7 +12,7 @@ never past today (usage data ends yesterday). Each query covers at most a month
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from usagekit.config.settings import (
     SYNC_TRAILING_DAYS,
 )
 from usagekit.dataset import Dataset
-from usagekit.exceptions import QueryError
+from usagekit.exceptions import DamagedFileError, QueryError
 from usagekit.fetch import UsageClient
 from usagekit.query import Interval, UsageQuery
 from usagekit.query.interval import canonical, midnight
@@ -64,11 +64,16 @@ class SyncStep:
 
 @dataclass(frozen=True)
 class SyncSummary:
-    """What a sync of one granularity did."""
+    """What a sync of one granularity did.
+
+    ``damaged`` holds one message per query whose rows were not stored because a partition
+    they would replace is damaged (naming the file); the other queries were stored.
+    """
 
     step: SyncStep
     rows: int
     requests: int
+    damaged: tuple[str, ...] = ()
 
     def line(self) -> str:
         """One line: granularity, what was fetched and why, rows, queries and requests."""
@@ -140,7 +145,9 @@ def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *
     """Fetch and store each step's queries; count the HTTP requests each granularity made.
 
     Each query's rows are stored as they arrive (whole buckets, so a failure part-way keeps
-    what was stored; a re-run fetches the rest).
+    what was stored; a re-run fetches the rest). A query whose partition is damaged
+    (:class:`~usagekit.exceptions.DamagedFileError`) is not stored, and the sync goes on
+    with the others: its summary's ``damaged`` names the file.
 
     Returns
     -------
@@ -157,18 +164,24 @@ def run_sync(dataset: Dataset, client: UsageClient, steps: Sequence[SyncStep], *
     summaries = []
     try:
         for step in steps:
-            before, rows = sent[0], 0
+            before, rows, damaged = sent[0], 0, []
             bar = tqdm(step.queries, desc=f"sync {step.granularity.lower()}", unit="query",
                        disable=None if progress is None else not progress, leave=False)
             for query in bar:
                 result = client.fetch(query)
                 data = result.ndjson()
                 del result  # one month's answer held at a time
-                written = dataset.write(data, granularity=step.granularity,
-                                        grouping=query.grouping, interval=query.interval)
-                del data
+                try:
+                    written = dataset.write(data, granularity=step.granularity,
+                                            grouping=query.grouping, interval=query.interval)
+                except DamagedFileError as exc:
+                    damaged.append(str(exc))
+                    continue
+                finally:
+                    del data
                 rows += written.rows
-            summaries.append(SyncSummary(step, rows=rows, requests=sent[0] - before))
+            summaries.append(SyncSummary(step, rows=rows, requests=sent[0] - before,
+                                         damaged=tuple(damaged)))
             _logger.info("sync %s", summaries[-1].line())
     finally:
         hooks.remove(count)
@@ -210,6 +223,9 @@ def _stored_span(dataset: Dataset, gran: str, key: str,
     a stored row dated 2100-01-01 or 1970-01-01 (stored before the kit refused such dates)
     would make the sync skip a gap for good or backfill for decades. They are ignored, with
     a warning naming them (``usagekit repair`` does not change dates; rewrite those buckets).
+    It reads from each end only until it finds a date; a damaged partition is passed over
+    (logged) for the next sound one, so the sync fetches its month again and reports it when
+    storing.
     """
     floor, after = (pd.Timestamp(bound) for bound in row.date_bounds(today))
     parts = dataset.partitions(gran, key)
@@ -218,12 +234,10 @@ def _stored_span(dataset: Dataset, gran: str, key: str,
     found: list[date | None] = []
     for ordered, pick in ((trusted, min), (trusted[::-1], max)):
         found.append(None)
-        for part in ordered:
-            frame = dataset.read(gran, key, start=f"{part.period}-01")
-            dates = frame.loc[frame["period"] == part.period, "date"]
+        for period, dates in _dates(dataset, ordered):
             inside = dates[(dates >= floor) & (dates < after)]
             if len(inside) < len(dates):
-                ignored.append(f"{len(dates) - len(inside)} row(s) of {part.period}")
+                ignored.append(f"{len(dates) - len(inside)} row(s) of {period}")
             if len(inside):
                 found[-1] = pick(inside).date()
                 break
@@ -233,6 +247,19 @@ def _stored_span(dataset: Dataset, gran: str, key: str,
             "or after %s): %s; planning from the others", gran, key, row.FIRST_DAY,
             (after - pd.Timedelta(days=1)).date(), ", ".join(dict.fromkeys(ignored)))
     return found[0], found[1]
+
+
+def _dates(dataset: Dataset, parts: Sequence[Any]) -> Iterator[tuple[str, Any]]:
+    """Each partition's period and stored dates in turn, skipping damaged ones."""
+    for part in parts:
+        start = date.fromisoformat(f"{part.period}-01")
+        end = _bucket_end(start, "Month")
+        try:
+            frame = dataset.read(part.granularity, part.grouping, start=start, end=end)
+        except DamagedFileError as exc:
+            _logger.warning("%s", exc)
+            continue
+        yield part.period, frame.loc[frame["period"] == part.period, "date"]
 
 
 def _bucket_start(day: date, granularity: str) -> date:
