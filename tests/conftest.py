@@ -9,6 +9,7 @@ notebooks together in one, and the Trino modules together in one
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,16 @@ def trino_server(trino_root: Path) -> Iterator[Any]:
 def trino_url(trino_server: Any) -> str:
     """``USAGEKIT_TRINO_URL`` for the session's server (catalog ``hive``, the kit's schema)."""
     return f"http://usagekit@{trino_server.host}:{trino_server.port}/hive/genesysclouddb"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium for the browser tests: skipped without it, a failure in CI."""
+    found = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if found is None:
+        reason = "no Chromium: install Debian's chromium package (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}")
+        pytest.skip(reason)
+    return found

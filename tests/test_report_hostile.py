@@ -4,10 +4,7 @@ is shown as text, and the report's CSVs start no formula."""
 from __future__ import annotations
 
 import csv
-import os
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,18 +39,6 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
             mp.delenv(name, raising=False)
         return run_report({"interval": f"{first}/{last + timedelta(days=1)}",
                            "dataset": str(tmp / "data"), "refresh": False}, tmp / "reports")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-    if found is None:
-        reason = "no Chromium: install Debian's chromium package (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {reason}")
-        pytest.skip(reason)
-    return found
 
 
 def test_no_script_runs_and_every_name_is_text(report: ReportResult, chromium: str) -> None:
