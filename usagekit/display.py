@@ -139,12 +139,17 @@ def terminal_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return _map_text(frame, visible)
 
 
-def _map_text(frame: pd.DataFrame, function: Any) -> pd.DataFrame:
-    """A copy of ``frame`` with ``function`` applied to the cells of its text columns."""
+def text_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` that hold text (``string`` or ``object`` dtype)."""
     from pandas.api.types import is_string_dtype
 
+    return [name for name in frame.columns
+            if is_string_dtype(frame[name]) or frame[name].dtype == object]
+
+
+def _map_text(frame: pd.DataFrame, function: Any) -> pd.DataFrame:
+    """A copy of ``frame`` with ``function`` applied to the cells of its text columns."""
     out = frame.copy()
-    for name in out.columns:
-        if is_string_dtype(out[name]) or out[name].dtype == object:
-            out[name] = out[name].map(function, na_action="ignore")
+    for name in text_columns(out):
+        out[name] = out[name].map(function, na_action="ignore")
     return out

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from usagekit.charts.figures import save_png
 from usagekit.charts.tables import HEADERS, format_table
 from usagekit.dataset.local import write_file
-from usagekit.display import csv_frame, html_text
+from usagekit.display import csv_frame, html_text, text_columns
 
 REPORT_TITLE = "Genesys Cloud API usage report"
 
@@ -63,8 +63,7 @@ class Artefacts:
         if df.empty:
             return Markdown("_None in this interval._")
         kept = df.drop(columns=[c for c in hide if c in df.columns])
-        text = [HEADERS.get(c, c) for c in kept.columns
-                if pd.api.types.is_string_dtype(kept[c]) or kept[c].dtype == object]
+        text = [HEADERS.get(c, c) for c in text_columns(kept)]
         shown = format_table(kept)
         shown[text] = shown[text].map(html_text, na_action="ignore")
         return (shown.style.hide(axis="index")
