@@ -180,6 +180,7 @@ STORED_COLUMNS: dict[str, str] = {
     DATE: "string",
     **dict.fromkeys(OPTIONAL_FIELDS, "string"),
 }
+ORG = "org"
 GRANULARITY = "granularity"
 GROUPING = "grouping"
 PERIOD = "period"
@@ -190,6 +191,44 @@ SQL_TYPES: dict[str, str] = {"string": "VARCHAR", "bigint": "BIGINT"}
 #: The dataset's columns as SQL sees them (stored columns, then partition keys).
 SQL_COLUMNS: dict[str, str] = {name: SQL_TYPES[kind]
                                for name, kind in {**STORED_COLUMNS, **PARTITION_KEYS}.items()}
+
+
+@dataclass(frozen=True)
+class Org:
+    """The Genesys Cloud organisation rows belong to (``GET /api/v2/organizations/me``).
+
+    Attributes
+    ----------
+    id : str
+        The organisation's id (a UUID): the value of the ``org`` partition.
+    name : str
+        Its name.
+    region : str
+        Where it was reached: the region's host (``mypurecloud.ie``), or ``sandbox``.
+    fictional : bool
+        True when the kit itself made the data up: the embedded sandbox. A sandbox reached
+        through Genesys settings (a stand-in for a real org in tests) counts as real.
+    """
+
+    id: str
+    name: str
+    region: str
+    fictional: bool = False
+
+    @property
+    def short_id(self) -> str:
+        """The id's first 8 characters (as Genesys's admin UI abbreviates it)."""
+        return self.id[:8]
+
+    @property
+    def label(self) -> str:
+        """``Name (short id, region)``: how every output names the organisation."""
+        return f"{self.name} ({self.short_id}, {self.region})"
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` names this org: its id, short id or name (name ignoring case)."""
+        text = text.strip()
+        return text in (self.id, self.short_id) or text.casefold() == self.name.casefold()
 
 
 #: The encoding of every stored and imported text (JSON's; Parquet's strings too).
