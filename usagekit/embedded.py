@@ -104,6 +104,7 @@ def connect(env: Mapping[str, str] | None = None, *, profile: str | None = None,
         with UsageClient(sandbox.url, client_id=sandbox.client_id,
                          client_secret=sandbox.client_secret, **client_options) as client:
             client.source = "sandbox"
+            client.fictional = True
             yield client
 
 

@@ -47,6 +47,7 @@ from usagekit.fetch.result import (
 )
 from usagekit.query import UsageQuery
 from usagekit.query.usage_query import split_names
+from usagekit.row import Org
 
 _logger = logging.getLogger(__name__)
 
@@ -65,6 +66,11 @@ class PollPolicy:
 
 
 # --- wire shapes -----------------------------------------------------------------------
+class _Organization(msgspec.Struct):
+    id: str
+    name: str
+
+
 class _Execution(msgspec.Struct):
     executionId: str
 
@@ -122,6 +128,8 @@ class UsageClient:
         self.tokens = TokenProvider(credentials, login_url or derived_login,
                                     session=self.session, policy=self.retry)
         self.transport = Transport(api_url, self.tokens, session=self.session, policy=self.retry)
+        self.fictional = False
+        self._org: Org | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **options: Any) -> UsageClient:
@@ -161,6 +169,20 @@ class UsageClient:
         self.session.close()
 
     # --- public operations -------------------------------------------------------------
+    def organization(self) -> Org:
+        """Who this client is talking to: ``GET /api/v2/organizations/me``, asked once.
+
+        ``region`` is the API host's region (``mypurecloud.ie``), or ``sandbox`` when the
+        client is the embedded sandbox's (``fictional`` then True).
+        """
+        if self._org is None:
+            found = self.transport.call("GET", "/api/v2/organizations/me",
+                                        decode=_decoder(_Organization)).data
+            region = "sandbox" if self.fictional else region_name(self.base_url)
+            self._org = Org(found.id, found.name, region, fictional=self.fictional)
+            _logger.info("organisation: %s", self._org.label)
+        return self._org
+
     def fetch(self, query: UsageQuery) -> UsageResult:
         """Run ``query`` and return all its rows.
 

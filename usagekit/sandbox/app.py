@@ -133,6 +133,7 @@ class App:
         self._log: list[RequestRecord] = []
         self._routes: list[tuple[str, re.Pattern[str], Callable[[_Request], Any], bool]] = [
             ("POST", re.compile(r"/oauth/token"), self._token, False),
+            ("GET", re.compile(r"/api/v2/organizations/me"), self._organization, True),
             ("POST", re.compile(r"/api/v2/usage/query"), self._legacy_submit, True),
             ("GET", re.compile(rf"/api/v2/usage/query/{_ID}/results"), self._legacy_results,
              True),
@@ -334,6 +335,13 @@ class App:
 
     def _elapsed(self, job: _Job) -> float:
         return self._clock() - job.created
+
+    def _organization(self, request: _Request) -> tuple[int, dict[str, Any]]:
+        org = self.org
+        return 200, {"id": org.id, "name": org.name, "defaultLanguage": "en-us",
+                     "thirdPartyOrgName": org.short_name, "domain": org.short_name,
+                     "version": 1, "state": "active", "productPlatform": "PureCloud",
+                     "selfUri": f"/api/v2/organizations/{org.id}"}
 
     def _legacy_submit(self, request: _Request) -> tuple[int, dict[str, Any]]:
         scope = self._client_scope(request, allow_builtin=False)

@@ -147,6 +147,8 @@ class LargeOrganization:
         self.rows_per_day = check_rows_per_day(rows_per_day)
         n = self.rows_per_day
         self.id = self._uuid("organization")
+        self.short_name = f"sandbox-{seed}"
+        self.name = f"Sandbox Contact Centre {seed} (fictional)"
         self._rng = np.random.default_rng(_entropy(seed, n, "large-organization"))
         clients = int(np.clip(np.sqrt(n), 12, 300))
         templates = int(np.clip(2 * np.sqrt(n), 40, len(_RESOURCES) * len(_SHAPES)))

@@ -229,6 +229,8 @@ class Organization:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.id = self._uuid("organization")
+        self.short_name = f"sandbox-{seed}"
+        self.name = f"Sandbox Contact Centre {seed} (fictional)"
         self.users = tuple(self._uuid(f"user/{i}") for i in range(_USER_COUNT))
         self.clients = self._make_clients()
         self._by_id = {client.id: client for client in self.clients}
