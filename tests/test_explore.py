@@ -392,3 +392,31 @@ def test_metric_charts_draw_what_they_are_given() -> None:
     with pytest.raises(ConfigError, match=r"invalid metric 'hits'.*requests, status429"):
         charts.plot_ranked_bars(ranked, metric="hits")
     assert set(METRIC_WORDS) == set(VIEW_METRICS)
+
+
+def test_hostile_names_are_shown_as_text(tmp_path: Path) -> None:
+    """Client names with markup and control characters: escaped in every widget."""
+    from datetime import date, timedelta
+
+    from hostile import NAMES
+    from watch_data import row, store
+
+    from usagekit.display import html_text, visible
+
+    first = date(2026, 10, 26)
+    store(tmp_path / "data", [row(first + timedelta(days=n), name, 1000 + i)
+                              for n in range(7) for i, name in enumerate(NAMES)])
+    with open_engine("local", str(tmp_path / "data")) as engine:
+        app = ExplorerApp(Explorer(engine, top_n=5), Selection(parse_interval(
+            "2026-10-26/2026-11-02")), output_dir=tmp_path / "out")
+        labels = [label for label, _ in app.drill.options]
+        assert len(labels) == len(NAMES)
+        assert all(label == visible(label) for label in labels)  # no control characters
+        for cid, name in [(f"id-{n.lower()}", n) for n in NAMES[:3] + NAMES[8:13]]:
+            app.clients.value = (cid,)
+            assert app.chart_title.value.count("<") == 2  # its own <h3> and </h3> only
+            assert html_text(shorten(name)) in app.chart_title.value or (
+                html_text(name) in app.chart_title.value)
+            assert "<h4>" + html_text(app.view.breakdown_title) + "</h4>" == (
+                app.breakdown_title.value)
+            assert "error" not in app.status.value

@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from usagekit.analyses.post import STATUS400_NON429
 from usagekit.charts.palette import CLIENT_COLORS, MAX_NAMED, OTHER, OTHER_COLOR, Palette
-from usagekit.charts.tables import client_labels, shorten
+from usagekit.charts.tables import TITLE_WIDTH, client_labels, shorten
 from usagekit.exceptions import ConfigError
 from usagekit.row import (
     CLIENT_ID,
@@ -344,7 +344,8 @@ def plot_top_clients(
     rest = int(totals.iloc[top_n:].sum())
     what = _VALUE_WORDS.get(value, value)
     fig, ax = _figure(height=max(2.5, 0.35 * (len(named) + 2)))
-    ax.set_title(title or f"Top {min(top_n, len(named)) or top_n} clients by {what}")
+    ax.set_title(shorten(title, TITLE_WIDTH) if title
+                 else f"Top {min(top_n, len(named)) or top_n} clients by {what}")
     if named.empty:
         _empty(ax, f"No {what} in this interval")
         return fig

@@ -20,7 +20,7 @@ from usagekit.charts.figures import (
     _utc_time_axis,
 )
 from usagekit.charts.palette import OTHER, OTHER_COLOR, Palette
-from usagekit.charts.tables import percent, shorten
+from usagekit.charts.tables import TITLE_WIDTH, percent, shorten
 from usagekit.exceptions import ConfigError
 from usagekit.row import REQUESTS, STATUS429
 
@@ -105,7 +105,7 @@ def plot_metric_over_time(
     _require(df, ["date", "series", metric], "plot_metric_over_time")
     gran = _granularity(granularity)
     fig, ax = _figure(4.2)
-    ax.set_title(title or f"{word} per {gran}")
+    ax.set_title(shorten(title, TITLE_WIDTH) if title else f"{word} per {gran}")
     if df.empty:
         _empty(ax)
         return fig
@@ -162,7 +162,7 @@ def plot_ranked_bars(
     _require(df, [label, metric], "plot_ranked_bars")
     labels = [shorten(str(v), 48) for v in df[label]]
     fig, ax = _figure(max(2.5, 0.35 * (len(df) + 2)), left=_text_width(labels) + 0.3)
-    ax.set_title(title or f"Ranked by {word.lower()}")
+    ax.set_title(shorten(title, TITLE_WIDTH) if title else f"Ranked by {word.lower()}")
     values = df[metric].astype("float64").fillna(0.0).to_numpy()
     if df.empty or not values.any():
         _empty(ax, f"No {word.lower()} in this interval")

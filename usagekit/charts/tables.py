@@ -22,6 +22,11 @@ from usagekit.row import (
 )
 
 _LABEL_WIDTH = 48
+#: Unicode's control pictures (``␀``, ``␛``), which chart fonts lack, as ``<U+001B>``.
+_NO_PICTURES = {0x2400 + code: f"<U+{code:04X}>" for code in range(0x20)} | {
+    0x2421: "<U+007F>"}
+#: Characters of a chart title a caller gives (it may hold a client's name).
+TITLE_WIDTH = 90
 #: How a missing value reads in a formatted table.
 MISSING = "-"
 
@@ -119,9 +124,10 @@ def format_table(
 
 
 def shorten(label: str, width: int = _LABEL_WIDTH) -> str:
-    """``label`` as chart text: :func:`~usagekit.display.visible`, cut to ``width``
+    """``label`` as chart text: :func:`~usagekit.display.visible` (control characters as
+    ``<U+001B>``: chart fonts have no control pictures), cut to ``width``
     characters with an ellipsis in the middle, and ``$`` escaped (no mathtext)."""
-    label = visible(label)
+    label = visible(label).translate(_NO_PICTURES)
     if len(label) > width:
         keep = width - 1
         label = label[: keep // 2] + "…" + label[-(keep - keep // 2):]

@@ -9,7 +9,6 @@ current view's CSV and PNG files to the output folder.
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from usagekit.charts.tables import percent, thousands
+from usagekit.display import html_text, visible
 from usagekit.exceptions import UsagekitError
 from usagekit.explore.view import METRICS, Choices, Explorer, Selection, View
 from usagekit.query import Interval
@@ -139,7 +139,7 @@ class ExplorerApp:
         self.view = view
         took = time.perf_counter() - started
         asked = self.explorer.queries.asked - asked
-        self.status.value = html.escape(
+        self.status.value = html_text(
             f"{self.explorer.engine.kind} · {selection.span.text} · "
             f"{asked} {'query' if asked == 1 else 'queries'} · {took:.2f} s")
         return view
@@ -160,7 +160,7 @@ class ExplorerApp:
         except OSError as exc:
             self._error(exc)
             return []
-        self.status.value = html.escape(
+        self.status.value = html_text(
             f"exported {', '.join(p.name for p in paths)} to {self.output_dir}")
         return paths
 
@@ -224,17 +224,17 @@ class ExplorerApp:
         metric = view.selection.metric
         fmt = percent if metric == "error_rate" else thousands
         with self._hold():
-            self.drill.options = [(f"{row.label} · {fmt(getattr(row, metric))}", row.key)
+            self.drill.options = [(f"{visible(row.label)} · {fmt(getattr(row, metric))}", row.key)
                                   for row in view.breakdown.itertuples(index=False)]
             self.drill.value = None
-        self.chart_title.value = (f'<h3 class="{TITLE_CLASS}">{html.escape(view.title)}</h3>')
+        self.chart_title.value = (f'<h3 class="{TITLE_CLASS}">{html_text(view.title)}</h3>')
         self.chart.value = view.png("series")
-        self.breakdown_title.value = f"<h4>{html.escape(view.breakdown_title)}</h4>"
+        self.breakdown_title.value = f"<h4>{html_text(view.breakdown_title)}</h4>"
         self.table.value = view.table()
 
     def _error(self, exc: BaseException) -> None:
         _logger.warning("explorer: %s", exc)
-        self.status.value = (f'<span style="color:#b00020">{html.escape(str(exc))}</span>')
+        self.status.value = (f'<span style="color:#b00020">{html_text(str(exc))}</span>')
 
 
 def _last_day(interval: Interval) -> date:
