@@ -102,7 +102,8 @@ def test_valid_ndjson_is_stored_byte_for_byte(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
 def test_a_dataset_holding_bad_bytes_is_read_and_repaired(
-        tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
     root = tmp_path / "ds"
     rows = days(date(2026, 10, 1), 3) + days(date(2026, 11, 1), 2)
     assert export(tmp_path, lines(rows), root, "--format", fmt)[0] == 0
@@ -121,6 +122,13 @@ def test_a_dataset_holding_bad_bytes_is_read_and_repaired(
             pq.read_table(october).column("clientName").validate(full=True)
     frame = open_dataset(root).read()
     assert "Caf\ufffd 1" in set(frame["clientName"])  # readable, the bad byte shown
+    stored = files(root)
+    query = f"SELECT clientName, sum(requests) AS n FROM {TABLE} GROUP BY 1 ORDER BY 1"
+    assert main(["sql", "--dataset", str(root), query]) == 0  # readable in place by SQL too
+    assert "Caf\ufffd 1" in capsys.readouterr().out
+    assert october.relative_to(root).as_posix() in caplog.text  # the file is named
+    assert "not UTF-8" in caplog.text and "usagekit repair" in caplog.text
+    assert files(root) == stored  # reading changed nothing
     assert main(["repair", "--dataset", str(root)]) == 0
     assert "repaired 1 partition(s)" in capsys.readouterr().err
     assert november.read_bytes() == untouched

@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from usagekit.config import AthenaSettings, athena_settings, dataset_location
 from usagekit.config.settings import is_s3
-from usagekit.dataset.damage import damage_message, damaged_files
+from usagekit.dataset.damage import damage_message, damaged_files, undecodable_files
 from usagekit.dataset.scratch import scratch
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
@@ -119,18 +119,28 @@ def damaged_after(root: Path, location: str, exc: duckdb.Error) -> list[tuple[st
             for path, why in damaged_files(root)]
 
 
-def _local_sources(con: duckdb.DuckDBPyConnection, root: Path,
-                   location: str) -> list[tuple[str, str]]:
+def _scan_pattern(root: Path, suffix: str, files: list[Path],
+                  substitutes: Mapping[Path, Path]) -> str:
+    """The glob of the ``suffix`` files, or their list with ``substitutes`` swapped in."""
+    if not substitutes:
+        return quote_literal((root / f"granularity=*/grouping=*/period=*/*.{suffix}").as_posix())
+    return "[" + ", ".join(quote_literal(substitutes.get(path, path).as_posix())
+                           for path in sorted(files)) + "]"
+
+
+def _local_sources(con: duckdb.DuckDBPyConnection, root: Path, location: str,
+                   substitutes: Mapping[Path, Path] | None = None) -> list[tuple[str, str]]:
     files = _local_files(root)
+    substitutes = substitutes or {}
     sources: list[tuple[str, str]] = []
     if files["ndjson"]:
-        pattern = quote_literal((root / "granularity=*/grouping=*/period=*/*.json").as_posix())
+        pattern = _scan_pattern(root, "json", files["ndjson"], substitutes)
         sources.append(("ndjson",
             f"(SELECT {_select_list()} FROM read_json({pattern}, format='newline_delimited', "
             f"columns={_struct(FILE_COLUMNS)}, hive_partitioning=true, "
             f"hive_types={_HIVE_TYPES}))"))
     if files["parquet"]:
-        pattern = quote_literal((root / "granularity=*/grouping=*/period=*/*.parquet").as_posix())
+        pattern = _scan_pattern(root, "parquet", files["parquet"], substitutes)
         scan = (f"read_parquet({pattern}, hive_partitioning=true, union_by_name=true, "
                 f"hive_types={_HIVE_TYPES})")
         try:
@@ -193,8 +203,8 @@ def download_s3(location: str, target: Path, boto3_session: Any = None) -> int:
 
 
 def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str, table: str,
-                   *, boto3_session: Any = None, cache: Path | None = None
-                   ) -> frozenset[str]:
+                   *, boto3_session: Any = None, cache: Path | None = None,
+                   substitutes: Mapping[Path, Path] | None = None) -> frozenset[str]:
     """Create ``database.table`` as a typed view over the dataset at ``location``.
 
     Parameters
@@ -209,6 +219,9 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
         Credentials and region for S3.
     cache : Path, optional
         For S3: the folder the data files are copied to (emptied first) and read from.
+    substitutes : mapping of Path to Path, optional
+        Files to read in place of stored ones (the stored file's path, resolved, to its
+        stand-in laid out in the same ``granularity=/grouping=/period=`` folders).
 
     Returns
     -------
@@ -225,7 +238,8 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
     if location.startswith("s3://"):
         if cache is None:
             raise EngineError("an S3 dataset needs a local cache folder")
-        download_s3(location, cache, boto3_session)
+        if not substitutes:  # the copy stands; only the view changes
+            download_s3(location, cache, boto3_session)
         root = cache
     elif not root.is_dir():
         raise EngineError(
@@ -234,7 +248,8 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
             "folder or s3://bucket/prefix in the granularity=/grouping=/period= layout"
         )
     sources = _local_sources(con, root.resolve(),
-                             location if cache is not None else os.fspath(root.resolve()))
+                             location if cache is not None else os.fspath(root.resolve()),
+                             substitutes)
     formats = frozenset(kind for kind, _ in sources)
     if not sources:
         _logger.warning("dataset at %s holds no data files; queries return no rows", location)
@@ -309,6 +324,8 @@ class DuckDBEngine(EngineBase):
         self._cache = (self._scratch.enter_context(scratch("s3"))
                        if is_s3(self.location) else None)
         self._con = connect()
+        # Stored files read through a repaired copy: path -> (its mtime then, the copy).
+        self._substitutes: dict[Path, tuple[int, Path]] = {}
         self.refresh()
 
     def __repr__(self) -> str:
@@ -316,10 +333,45 @@ class DuckDBEngine(EngineBase):
 
     def refresh(self) -> None:
         """(Re)create the dataset view, re-listing the files."""
+        self._expose({})
+
+    def _expose(self, substitutes: dict[Path, tuple[int, Path]]) -> None:
+        current = {path: copy for path, (mtime, copy) in substitutes.items()
+                   if path.is_file() and path.stat().st_mtime_ns == mtime}
+        self._substitutes = {path: substitutes[path] for path in current}
         self._formats = expose_dataset(
             self._con, os.fspath(self.location), self.database, self.table,
             boto3_session=self._boto3_session,
-            cache=self._cache / "data" if self._cache else None)
+            cache=self._cache / "data" if self._cache else None, substitutes=current)
+
+    def _root(self) -> Path:
+        """The local folder read: the dataset, or the local copy of an S3 one."""
+        return (self._cache / "data" if self._cache else Path(self.location)
+                ).expanduser().resolve()
+
+    def _read_undecodable_repaired(self) -> bool:
+        """Read stored files holding text that is not UTF-8 through repaired copies (bad
+        bytes as U+FFFD), saying so; False when there is no new such file."""
+        root = self._root()
+        found = {path: fixed for path, fixed in undecodable_files(root).items()
+                 if path not in self._substitutes}
+        if not found:
+            return False
+        copies = self._scratch.enter_context(scratch("utf8"))
+        substitutes = dict(self._substitutes)
+        for path, fixed in found.items():
+            copy = copies / path.relative_to(root)
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(fixed)
+            substitutes[path] = (path.stat().st_mtime_ns, copy)
+        base = str(self.location).rstrip("/")
+        _logger.warning(
+            "%d stored file(s) hold bytes that are not UTF-8, read with U+FFFD in their place "
+            "(%s); `usagekit repair --dataset %s` rewrites them so", len(found),
+            ", ".join(f"{base}/{path.relative_to(root).as_posix()}" for path in sorted(found)),
+            self.location)
+        self._expose(substitutes)
+        return True
 
     def close(self) -> None:
         """Close the DuckDB connection and remove the local copy of an S3 dataset."""
@@ -370,8 +422,10 @@ class DuckDBEngine(EngineBase):
         except EngineError as exc:
             if not isinstance(exc.__cause__, duckdb.Error):
                 raise
-            root = self._cache / "data" if self._cache else Path(self.location)
-            damaged = damaged_after(root.expanduser().resolve(), self.location, exc.__cause__)
+            if (not isinstance(exc.__cause__, _STATEMENT_ERRORS)
+                    and self._read_undecodable_repaired()):
+                return self.sql(text, params, dialect=dialect)
+            damaged = damaged_after(self._root(), self.location, exc.__cause__)
             if not damaged:
                 raise
             raise DamagedFileError(
