@@ -80,14 +80,14 @@ def test_a_row_that_is_not_utf8_is_refused_by_row(tmp_path: Path, fmt: str) -> N
         b"Client 5", b"Caf\xe9 5") + lines(good[36:])
     status, err = export(tmp_path, bad, root)
     assert status == 2, err
-    assert "row 37: bytes b'\\xe9' are not UTF-8" in err and "Traceback" not in err
+    assert "line 37: bytes b'\\xe9' are not UTF-8" in err and "Traceback" not in err
     assert files(root) == before  # nothing changed
-    with pytest.raises(InvalidRowsError, match=r"^row 37: bytes b'\\xe9' are not UTF-8"):
+    with pytest.raises(InvalidRowsError, match=r"^line 37: bytes b'\\xe9' are not UTF-8"):
         open_dataset(root).write(bad, granularity="day", grouping="oauthclientid")
     src = tmp_path / "src" / "granularity=day"
     src.mkdir(parents=True)
     (src / "export.json").write_bytes(bad)
-    with pytest.raises(InvalidRowsError, match=r"export.json: .*row 37: bytes b'\\xe9'"):
+    with pytest.raises(InvalidRowsError, match=r"export.json: .*line 37: bytes b'\\xe9'"):
         import_usage(tmp_path / "src", open_dataset(root))
     assert files(root) == before
 
@@ -154,11 +154,41 @@ def test_a_type_error_names_the_input_row_and_field(tmp_path: Path) -> None:
     rows = days(date(2026, 9, 1), 75)  # 150 rows, three months
     rows[149]["requests"] = "12"
     status, err = export(tmp_path, lines(rows), root)
-    assert status == 2 and "row 150: field 'requests': expected int | null, got str" in err
+    assert status == 2 and "line 150: field 'requests': expected int | null, got str" in err
     rows[149]["requests"] = 12
     rows[120]["clientname"] = "typo"
     status, err = export(tmp_path, lines(rows), root)
-    assert status == 2 and "row 121: unexpected field 'clientname'" in err
+    assert status == 2 and "line 121: unexpected field 'clientname'" in err
+    assert not root.exists() or not files(root)
+
+
+@pytest.mark.parametrize("how", ["file", "bytes", "import"])
+@pytest.mark.parametrize("fault", ["type", "date", "json"])
+def test_blank_lines_count_in_the_line_named(tmp_path: Path, how: str, fault: str) -> None:
+    rows = days(date(2026, 9, 1), 40)  # 80 rows over two months, every 10th line blank
+    bad = {"type": {"requests": "12"}, "date": {"date": "2100-01-01T00:00:00Z"}}.get(fault, {})
+    rows[63].update(bad)
+    text = lines(rows).splitlines(keepends=True)
+    if fault == "json":
+        text[63] = text[63][:40] + b"\n"
+    data = row.BOM + b"".join((b"\n" if i % 10 == 0 else b"") + line + (b"  \r\n" if i == 7
+                              else b"") for i, line in enumerate(text))
+    line = 63 + 63 // 10 + 1 + 2  # row 64, 7 blank lines before it, 1 blank-looking line
+    expected = f"line {line}: " if fault != "json" else f"line {line}: malformed"
+    root = tmp_path / "ds"
+    with pytest.raises(InvalidRowsError) as info:
+        if how == "file":
+            src = tmp_path / "rows.json"
+            src.write_bytes(data)
+            open_dataset(root).write(src, granularity="day", grouping="oauthclientid")
+        elif how == "bytes":
+            open_dataset(root).write(data, granularity="day", grouping="oauthclientid")
+        else:
+            src = tmp_path / "src" / "granularity=day"
+            src.mkdir(parents=True)
+            (src / "rows.json").write_bytes(data)
+            import_usage(tmp_path / "src", open_dataset(root))
+    assert expected in str(info.value)
     assert not root.exists() or not files(root)
 
 
@@ -189,7 +219,7 @@ def test_an_oversized_line_is_named_with_the_limit(tmp_path: Path) -> None:
     rows[2]["clientName"] = "x" * (40 << 20)
     status, err = export(tmp_path, lines(rows), tmp_path / "ds")
     assert status == 2, err
-    assert "row 3: a line of 41,943," in err and "longer than the limit of 16,777,216 bytes" in err
+    assert "line 3: a line of 41,943," in err and "longer than the limit of 16,777,216 bytes" in err
     assert "straddling" not in err and "Traceback" not in err
 
 
@@ -229,7 +259,7 @@ def test_dates_the_api_cannot_have_produced_are_refused(tmp_path: Path, day: dat
         src = tmp_path / "src" / "granularity=day"
         src.mkdir(parents=True)
         (src / "odd.json").write_bytes(lines(rows))
-        with pytest.raises(InvalidRowsError, match=rf"odd.json: row 8: date='{day}T00:00:00Z' "
+        with pytest.raises(InvalidRowsError, match=rf"odd.json: line 8: date='{day}T00:00:00Z' "
                                                     "is not a date the Usage API"):
             import_usage(tmp_path / "src", open_dataset(root))
     else:
@@ -241,7 +271,7 @@ def test_dates_the_api_cannot_have_produced_are_refused(tmp_path: Path, day: dat
         status, err = (proc.returncode, proc.stderr.decode()) if proc else export(
             tmp_path, data, root)
         assert status == 2, err
-        assert f"row 8: date='{day}T00:00:00Z' is not a date the Usage API" in err
+        assert f"line 8: date='{day}T00:00:00Z' is not a date the Usage API" in err
         assert "from 2017-01-01 to tomorrow" in err
     assert not root.exists() or not files(root)
 

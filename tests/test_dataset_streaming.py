@@ -102,7 +102,7 @@ def test_a_refused_row_in_a_later_month_leaves_every_partition_as_it_was(
     before = tree(tmp_path / "ds")
     rows = make_rows("2026-07-01", "2026-10-01", grouping=GROUPING, version=1)
     rows.append(dict(rows[-1]))  # a September row twice: found when September is parsed
-    with pytest.raises(InvalidRowsError, match=rf"^row {len(rows)}: date='2026-09-30T00:00:00Z': "
+    with pytest.raises(InvalidRowsError, match=rf"^line {len(rows)}: date='2026-09-30T00:00:00Z': "
                                                "another row has the same date"):
         dataset.write(io.BytesIO(ndjson(rows)), granularity="day", grouping=GROUPING,
                       interval=INTERVAL)
@@ -113,16 +113,16 @@ def test_errors_name_the_row_of_the_whole_input(tmp_path: Path, small_blocks: No
     rows = make_rows("2026-07-01", "2026-10-01", grouping=GROUPING)
     dataset = open_dataset(tmp_path / "ds")
     late = [*rows[:50], {**rows[50], "date": "2026-10-03T00:00:00Z"}, *rows[51:]]
-    with pytest.raises(InvalidRowsError, match=r"^row 51: date='2026-10-03T00:00:00Z' is "
+    with pytest.raises(InvalidRowsError, match=r"^line 51: date='2026-10-03T00:00:00Z' is "
                                                r"outside the interval"):
         dataset.write(io.BytesIO(ndjson(late)), granularity="day", grouping=GROUPING,
                       interval=INTERVAL)
     bad = ndjson(rows[:70]) + b'{"clientId": "x", "date": 7}\n' + ndjson(rows[70:])
-    with pytest.raises(InvalidRowsError, match=r"^row 71: malformed usage NDJSON"):
+    with pytest.raises(InvalidRowsError, match=r"^line 71: malformed usage NDJSON"):
         dataset.write(io.BytesIO(bad), granularity="day", grouping=GROUPING,
                       interval=INTERVAL)
     negative = [*rows[:90], {**rows[90], "status500": -1}, *rows[91:]]
-    with pytest.raises(InvalidRowsError, match=r"^row 91: status500=-1"):
+    with pytest.raises(InvalidRowsError, match=r"^line 91: status500=-1"):
         dataset.write(io.BytesIO(ndjson(negative)), granularity="day", grouping=GROUPING,
                       interval=INTERVAL)
     assert not (tmp_path / "ds").exists()

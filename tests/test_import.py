@@ -342,7 +342,7 @@ def test_a_row_twice_in_one_export_is_refused_across_blocks(tmp_path: Path,
     put(src, "granularity=day/a.json", ndjson(days(1, 30)))
     bad = put(src, "granularity=day/b.json", ndjson([*early, *late, early[3]]))
     ds = tmp_path / "ds"
-    with pytest.raises(InvalidRowsError, match=rf"^{bad}: row {len(early) + len(late) + 1}: "
+    with pytest.raises(InvalidRowsError, match=rf"^{bad}: line {len(early) + len(late) + 1}: "
                                                r"date='2026-10-02T00:00:00Z': another row"):
         import_usage(src, open_dataset(ds))
     assert not ds.exists()

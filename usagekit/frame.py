@@ -189,8 +189,8 @@ def ndjson_table(data: bytes, numbers: np.ndarray | None = None) -> pa.Table | N
     Columns: the six id/name fields, ``date`` and ``platform`` as ``string`` (null where a
     row lacks the field), the counts as ``int64``. A leading UTF-8 byte order mark is skipped.
 
-    ``numbers`` gives each line's 1-based row number in the whole input (``data`` may be one
-    block or month of it; blank lines hold no row); by default rows are numbered from 1.
+    ``numbers`` gives each row's 1-based line number in the whole input (``data`` may be one
+    block or month of it); by default the lines of ``data`` (:func:`line_numbers`).
 
     Raises
     ------
@@ -205,9 +205,10 @@ def ndjson_table(data: bytes, numbers: np.ndarray | None = None) -> pa.Table | N
     bad = row.utf8_error(data)
     if bad is not None:
         line, raw = bad
+        numbers = line_numbers(data) if numbers is None else numbers
         before = sum(1 for text in data.split(b"\n")[:line - 1] if text.strip())
         raise InvalidRowsError(
-            f"row {_number(before, numbers)}: bytes {raw} are not UTF-8: usage rows are UTF-8 "
+            f"{where(before, numbers)}: bytes {raw} are not UTF-8: usage rows are UTF-8 "
             "text (re-encode the file, e.g. iconv -f latin1 -t utf-8)")
     block = max(1 << 20, min(len(data), _BLOCK))
     try:
@@ -219,30 +220,46 @@ def ndjson_table(data: bytes, numbers: np.ndarray | None = None) -> pa.Table | N
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        _explain(data, numbers, block)
+        _explain(data, line_numbers(data) if numbers is None else numbers, block)
         raise InvalidRowsError(f"malformed usage NDJSON: {exc}") from exc
 
 
-def _number(index: int, numbers: np.ndarray | None) -> int:
-    return index + 1 if numbers is None or index >= len(numbers) else int(numbers[index])
+#: The bytes ``bytes.strip`` removes: a line of only these holds no row.
+_BLANK = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
+
+
+def line_numbers(data: bytes) -> np.ndarray:
+    """The 1-based numbers of the lines of ``data`` that are not blank: each row's line."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    bounds = np.concatenate(([0], np.flatnonzero(arr == 10) + 1, [len(arr)]))
+    text = np.concatenate(([0], np.cumsum(~np.isin(arr, _BLANK))))
+    return np.flatnonzero(text[bounds[1:]] > text[bounds[:-1]]) + 1
+
+
+def where(index: int, numbers: np.ndarray | None) -> str:
+    """How an error names the row at ``index``: ``line N`` of the NDJSON input when
+    ``numbers`` gives the rows' lines (counted in the whole input), else ``row N``."""
+    if numbers is None or index >= len(numbers):
+        return f"row {index + 1}"
+    return f"line {int(numbers[index])}"
 
 
 def _explain(data: bytes, numbers: np.ndarray | None, block: int) -> None:
     """Name the first line pyarrow refused, and why (it counts rows per block, unnamed)."""
     for index, line in enumerate(text for text in (raw.strip() for raw in data.split(b"\n"))
                                  if text):
-        where = f"row {_number(index, numbers)}"
+        at = where(index, numbers)
         if len(line) >= block:
             raise InvalidRowsError(
-                f"{where}: a line of {len(line):,} bytes is longer than the limit of "
+                f"{at}: a line of {len(line):,} bytes is longer than the limit of "
                 f"{block:,} bytes: a usage row is one short JSON object per line")
         try:
             _ROWS.decode(line)
         except msgspec.ValidationError as exc:
-            raise InvalidRowsError(f"{where}: {_field_error(str(exc))}") from exc
+            raise InvalidRowsError(f"{at}: {_field_error(str(exc))}") from exc
         except msgspec.DecodeError as exc:
             raise InvalidRowsError(
-                f"{where}: malformed usage NDJSON ({exc}): expected one JSON object per "
+                f"{at}: malformed usage NDJSON ({exc}): expected one JSON object per "
                 "line") from exc
 
 
@@ -334,12 +351,12 @@ def _to_utc(values: pd.Series, numbers: np.ndarray | None = None) -> pd.Series:
     except (ValueError, TypeError) as exc:
         index, bad = _first_bad_date(text)
         raise InvalidRowsError(
-            f"row {_number(index, numbers)}: invalid date {bad!r}: expected ISO-8601 like "
+            f"{where(index, numbers)}: invalid date {bad!r}: expected ISO-8601 like "
             "'2021-01-12T00:00:00Z', '2021-01-12T00:00:00.000Z' or '2021-01-12'"
         ) from exc
     if parsed.isna().any():
         raise InvalidRowsError(
-            f"row {_number(int(parsed.isna().to_numpy().argmax()), numbers)} has no 'date'"
+            f"{where(int(parsed.isna().to_numpy().argmax()), numbers)} has no 'date'"
         )
     return parsed.astype(_DATE)
 
@@ -367,7 +384,7 @@ def check_dates(dates: pd.Series, numbers: np.ndarray | None = None,
     if outside.any():
         index = int(outside.argmax())
         raise InvalidRowsError(
-            f"row {_number(index, numbers)}: date={date_text(dates.iloc[index])!r} is not a "
+            f"{where(index, numbers)}: date={date_text(dates.iloc[index])!r} is not a "
             f"date the Usage API can have produced: usage rows are dated from "
             f"{row.FIRST_DAY} to tomorrow ({(after - pd.Timedelta(days=1)).date()}, UTC)")
 
@@ -451,10 +468,9 @@ def _first(frame: pd.DataFrame, bad: pd.Series, name: str, why: str,
     mask = bad.fillna(True).to_numpy(dtype=bool)
     if mask.any():
         index = int(mask.argmax())
-        number = index + 1 if numbers is None else int(numbers[index])
         value = frame[name].iloc[index]
         if isinstance(value, pd.Timestamp):
             value = date_text(value)
         elif isinstance(value, np.generic):
             value = value.item()
-        raise InvalidRowsError(f"row {number}: {name}={value!r}: {why}")
+        raise InvalidRowsError(f"{where(index, numbers)}: {name}={value!r}: {why}")

@@ -21,6 +21,7 @@ from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     check_rows,
     group_parts,
+    line_numbers,
     ndjson_table,
     normalize,
     read_ndjson,
@@ -198,13 +199,16 @@ class Batch:
     frame: pd.DataFrame
     payload: Any
     codec: Any
+    #: Each row's line in the NDJSON input, for errors (None: rows of dicts or a frame).
+    numbers: np.ndarray | None = None
 
     @classmethod
     def of(cls, data: Any, gran: str, key: str, fmt: str,
            numbers: np.ndarray | None = None) -> Batch:
         """Parse and check rows (dicts, a frame or NDJSON bytes) for ``fmt``.
 
-        ``numbers``: the rows' numbers in the whole input, for errors (default 1, 2, ...).
+        ``numbers``: the rows' lines in the whole input, for errors (default: the lines of
+        NDJSON ``data``; rows of dicts or a frame are numbered 1, 2, ...).
         """
         codec = CODECS[fmt]
         fields = [*API_FIELDS, *([PLATFORM] if PLATFORM in group_parts(key) else [])]
@@ -214,6 +218,7 @@ class Batch:
             raw = bytes(data)
             if raw.startswith(BOM):
                 raw = raw[len(BOM):]
+            numbers = line_numbers(raw) if numbers is None else numbers
             table = ndjson_table(raw, numbers)
             frame = table_frame(table, granularity=gran, grouping=key, numbers=numbers)
             if fmt == "ndjson":
@@ -246,7 +251,7 @@ class Batch:
             payload = codec.from_table(table, frame, fields)
         else:
             payload = codec.from_frame(frame, fields)
-        return cls(frame=frame, payload=payload, codec=codec)
+        return cls(frame=frame, payload=payload, codec=codec, numbers=numbers)
 
 
 # -- helpers ---------------------------------------------------------------------------------

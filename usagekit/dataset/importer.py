@@ -44,6 +44,7 @@ from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     check_rows,
     date_text,
+    line_numbers,
     ndjson_table,
     normalize,
     table_frame,
@@ -335,11 +336,11 @@ class _Spool:
         """Read and check one export; file its rows. Returns the number of rows."""
         grouping, frames = read_export(export)
         count = 0
-        for frame in frames:
+        for frame, numbers in frames:
             count += len(frame)
             frame = frame.drop(columns=[c for c in PARTITION_KEYS if c in frame.columns])
             frame["origin"] = np.int32(index)
-            frame["row"] = np.arange(count - len(frame) + 1, count + 1)  # (in its file)
+            frame["line"] = numbers  # (in its file)
             dates = frame["date"]
             periods = pd.Series(dates.dt.year * 100 + dates.dt.month, index=frame.index)
             for period, rows in frame.groupby(periods, sort=True):
@@ -360,8 +361,9 @@ class _Spool:
         return normalize(pd.concat(frames, ignore_index=True))
 
 
-def read_export(source: SourceFile) -> tuple[str, Iterator[pd.DataFrame]]:
-    """The grouping of one export, and its rows in checked blocks (as the dataset checks).
+def read_export(source: SourceFile) -> tuple[str, Iterator[tuple[pd.DataFrame, np.ndarray]]]:
+    """The grouping of one export, and its rows in checked blocks (as the dataset checks),
+    each with the rows' line numbers in the file.
 
     The file is read twice, a block at a time: once for the grouping its rows fill, once
     for the rows.
@@ -375,7 +377,7 @@ def read_export(source: SourceFile) -> tuple[str, Iterator[pd.DataFrame]]:
     with _named(source):
         parts: set[str] = set()
         rows = counts = 0
-        for frame in _frames(source, NO_GROUPING):
+        for frame, _ in _frames(source, NO_GROUPING):
             rows += len(frame)
             parts |= filled_parts(frame)
             counts += sum(name in frame.columns for name in COUNT_FIELDS)
@@ -387,21 +389,22 @@ def read_export(source: SourceFile) -> tuple[str, Iterator[pd.DataFrame]]:
     return grouping, _checked(source, grouping)
 
 
-def _checked(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
+def _checked(source: SourceFile, grouping: str
+             ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     with _named(source):
-        done = 0
-        for frame in _frames(source, grouping):
+        for frame, numbers in _frames(source, grouping):
             check_rows(frame, granularity=source.granularity, grouping=grouping,
-                       numbers=np.arange(done + 1, done + 1 + len(frame)))
-            done += len(frame)
-            yield frame
+                       numbers=numbers)
+            yield frame, numbers
 
 
-def _frames(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
-    done = 0  # (rows of the blocks before: errors name the row in the whole file)
+def _frames(source: SourceFile, grouping: str) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """The file's rows a block at a time, with their line numbers in the whole file."""
+    done = 0  # (lines of the blocks before)
     with source.open() as fp:
         for block in line_blocks(open_rows(fp, source.url)):
-            numbers = np.arange(done + 1, done + 2 + block.count(b"\n"))
+            numbers = line_numbers(block) + done
+            done += block.count(b"\n") + (not block.endswith(b"\n"))
             try:
                 table = ndjson_table(block, numbers)
             except InvalidRowsError as exc:
@@ -410,8 +413,7 @@ def _frames(source: SourceFile, grouping: str) -> Iterator[pd.DataFrame]:
                     f"fields {', '.join(API_FIELDS)}") from exc
             if table is not None and table.num_rows:
                 yield table_frame(table, granularity=source.granularity, grouping=grouping,
-                                  numbers=numbers)
-                done += table.num_rows
+                                  numbers=numbers), numbers
 
 
 @contextlib.contextmanager
@@ -433,7 +435,7 @@ def _refuse_repeats(frame: pd.DataFrame, grouping: str, origins: list[str]) -> N
     if repeated.any():
         at = frame.iloc[int(repeated.argmax())]
         raise InvalidRowsError(
-            f"{origins[int(at['origin'])]}: row {int(at['row'])}: date="
+            f"{origins[int(at['origin'])]}: line {int(at['line'])}: date="
             f"{date_text(at['date'])!r}: another row has the same date and "
             f"{', '.join(keys[1:])}; each row may appear once per export; nothing was imported")
 
@@ -479,7 +481,7 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
         for place in spool.months():
             gran, grouping, period = place
             merge = _Merge(gran, grouping)
-            imported = merge.merge(spool.rows(place).drop(columns=["row"]), origins)
+            imported = merge.merge(spool.rows(place).drop(columns=["line"]), origins)
             span = _period_interval(period, gran)
             held = dataset.read(gran, grouping, span.start, span.end).drop(
                 columns=list(PARTITION_KEYS))

@@ -25,7 +25,7 @@ import pandas as pd
 from usagekit.dataset.formats import Batch
 from usagekit.dataset.scratch import scratch
 from usagekit.exceptions import DatasetError, InvalidRowsError
-from usagekit.frame import check_dates, date_text
+from usagekit.frame import check_dates, date_text, line_numbers, where
 from usagekit.row import BOM
 
 #: Bytes of input read per block while spooling (whole lines; a block's parse is ~4x this).
@@ -55,16 +55,16 @@ def month_numbers(dates: pd.Series) -> np.ndarray:
     return dates.dt.year.to_numpy() * 100 + dates.dt.month.to_numpy()
 
 
-def refuse_outside(dates: pd.Series, numbers: np.ndarray, lo: pd.Timestamp | None,
+def refuse_outside(dates: pd.Series, numbers: np.ndarray | None, lo: pd.Timestamp | None,
                    hi: pd.Timestamp | None, gran: str, interval: str) -> None:
-    """Refuse rows dated outside ``[lo, hi)``, naming the first (``numbers``: 1-based)."""
+    """Refuse rows dated outside ``[lo, hi)``, naming the first (``numbers``: their lines)."""
     if lo is None or hi is None:
         return
     outside = ((dates < lo) | (dates >= hi)).to_numpy()
     if outside.any():
         index = int(outside.argmax())
         raise InvalidRowsError(
-            f"row {numbers[index]}: date={date_text(dates.iloc[index])!r} is outside the "
+            f"{where(index, numbers)}: date={date_text(dates.iloc[index])!r} is outside the "
             f"interval {interval} (its {gran} buckets start {date_text(lo)}); store them with "
             "the interval the rows were fetched for")
 
@@ -76,8 +76,8 @@ class InMemory:
                  gran: str, interval: str) -> None:
         self._batch = batch
         dates = batch.frame["date"]
-        check_dates(dates)
-        refuse_outside(dates, np.arange(1, len(dates) + 1), lo, hi, gran, interval)
+        check_dates(dates, batch.numbers)
+        refuse_outside(dates, batch.numbers, lo, hi, gran, interval)
         self._months = month_numbers(dates)
         self.rows = len(dates)
         self.first = dates.min() if self.rows else None
@@ -97,8 +97,9 @@ class Spooled:
 
     def __init__(self, folder: Path, gran: str, key: str, fmt: str) -> None:
         self._folder, self._gran, self._key, self._format = folder, gran, key, fmt
-        self._files: dict[int, tuple[IO[bytes], IO[bytes]]] = {}  # lines, row numbers
+        self._files: dict[int, tuple[IO[bytes], IO[bytes]]] = {}  # rows, their line numbers
         self.rows = 0
+        self.lines = 0  # of the input, blank ones included
         self.first: pd.Timestamp | None = None
         self.last: pd.Timestamp | None = None
 
@@ -119,15 +120,18 @@ class Spooled:
 
             def run(a: int, b: int) -> bytes | memoryview:
                 return view[starts[a]:ends[b - 1] + 1]
+            numbers = np.arange(self.lines + 1, self.lines + 1 + len(dates), dtype=np.int64)
         else:
             lines = [line for line in (raw.strip() for raw in block.split(b"\n")) if line]
-            dates = self._dates(lines) if lines else pd.Series([], dtype="datetime64[ns, UTC]")
+            numbers = line_numbers(block).astype(np.int64) + self.lines
+            dates = (self._dates(lines, numbers) if lines
+                     else pd.Series([], dtype="datetime64[ns, UTC]"))
 
             def run(a: int, b: int) -> bytes | memoryview:
                 return b"\n".join([*lines[a:b], b""])
+        self.lines += block.count(b"\n")
         if not len(dates):
             return
-        numbers = np.arange(self.rows + 1, self.rows + 1 + len(dates), dtype=np.int64)
         check_dates(dates, numbers)  # (before a date in 2100 makes the write span decades)
         refuse_outside(dates, numbers, lo, hi, self._gran, interval)
         months = month_numbers(dates)
@@ -158,32 +162,33 @@ class Spooled:
         numbers = np.fromfile(self._folder / f"{month}.rows", dtype=np.int64)
         return Batch.of(data, self._gran, self._key, self._format, numbers=numbers)
 
-    def _dates(self, lines: list[bytes]) -> pd.Series:
+    def _dates(self, lines: list[bytes], numbers: np.ndarray) -> pd.Series:
         try:
             rows = _DATES.decode_lines(b"\n".join(lines))
         except msgspec.DecodeError:  # (ValidationError included)
             rows = []
         if len(rows) != len(lines):
-            self._refuse(lines)
+            self._refuse(lines, numbers)
         text = pd.Series([r.date for r in rows], dtype=object)
         dates = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
         bad = dates.isna().to_numpy()
         if bad.any():
             index = int(bad.argmax())
             raise InvalidRowsError(
-                f"row {self.rows + index + 1}: invalid date {text.iloc[index]!r}: expected "
+                f"{where(index, numbers)}: invalid date {text.iloc[index]!r}: expected "
                 "ISO-8601 like '2021-01-12T00:00:00Z', '2021-01-12T00:00:00.000Z' or "
                 "'2021-01-12'")
         return dates
 
-    def _refuse(self, lines: list[bytes]) -> None:
+    @staticmethod
+    def _refuse(lines: list[bytes], numbers: np.ndarray) -> None:
         """Name the first line that is not a usage row with a ``date``."""
         for index, line in enumerate(lines):
             try:
                 _DATES.decode(line)
             except msgspec.DecodeError as exc:  # (ValidationError included)
                 raise InvalidRowsError(
-                    f"row {self.rows + index + 1}: malformed usage NDJSON ({exc}): expected "
+                    f"{where(index, numbers)}: malformed usage NDJSON ({exc}): expected "
                     "one JSON object with a 'date' per line") from exc
         raise InvalidRowsError("malformed usage NDJSON: expected one JSON object per line")
 
