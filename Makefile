@@ -58,8 +58,10 @@ $(CHECKOV_VENV)/.installed:
 	touch $@
 
 ## report: the usage report on the embedded default (sandbox + local dataset + DuckDB)
+# Bytecode caches on (as for `make test`): uv installs without compiling, so with
+# PYTHONDONTWRITEBYTECODE set the report's kernel would compile pandas and matplotlib again.
 report: $(VENV)/.installed-report
-	$(BIN)/python -m usagekit report
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m usagekit report
 
 ## test: lint, notebook hygiene, the whole test suite and the notebooks' smoke run
 # Bytecode caches stay on whatever the environment says: with PYTHONDONTWRITEBYTECODE set,

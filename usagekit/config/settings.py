@@ -24,6 +24,8 @@ PROJECT_ROOT = _project_root()
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 DEFAULT_DATASET = PROJECT_ROOT / "data" / "usage"
 REPORTS_DIR = PROJECT_ROOT / "reports"
+#: The report's title (its HTML <title>, first heading and summary.json).
+REPORT_TITLE = "Genesys Cloud API usage report"
 
 # Genesys Cloud, as the CLI, Terraform provider and SDK examples name them.
 ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"

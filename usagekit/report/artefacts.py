@@ -17,9 +17,6 @@ from usagekit.charts.tables import HEADERS, format_table
 from usagekit.dataset.local import write_file
 from usagekit.display import csv_frame, html_text, text_columns
 
-REPORT_TITLE = "Genesys Cloud API usage report"
-
-
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 

@@ -15,13 +15,13 @@ from usagekit.analyses.library import COUNT_ORDER, check_grouping
 from usagekit.charts.figures import status_counts
 from usagekit.charts.palette import OTHER
 from usagekit.charts.tables import client_labels
-from usagekit.config.settings import REPORT_GROUP_BY, is_s3
+from usagekit.config.settings import REPORT_GROUP_BY, REPORT_TITLE, is_s3
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
 from usagekit.exceptions import ConfigError, DamagedFileError, EngineError, MissingCountsError
 from usagekit.query import Interval
-from usagekit.report.artefacts import ISO, REPORT_TITLE, iso
+from usagekit.report.artefacts import ISO, iso
 from usagekit.report.params import NotebookParams
 from usagekit.row import (
     CLIENT_ID,

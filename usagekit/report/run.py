@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from usagekit.config.settings import NOTEBOOKS_DIR, REPORTS_DIR
+from usagekit.config.settings import NOTEBOOKS_DIR, REPORT_TITLE, REPORTS_DIR
 from usagekit.dataset.local import write_file
 from usagekit.exceptions import ReportError
-from usagekit.report.artefacts import REPORT_TITLE
 from usagekit.report.params import validate
 
 _logger = logging.getLogger(__name__)
