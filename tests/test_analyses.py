@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
+from tests.orgs import ORG
 from usagekit import analyses
 from usagekit.analyses import ANALYSES, FAIR_USE_ALLOWANCES
 from usagekit.analyses.library import resolve_grouping
@@ -43,7 +44,6 @@ CLIENTS = {
 }
 FIELDS = ("clientId", "clientName", "organizationId", "userId", "templateUri", "httpMethod")
 COUNTS = ("status200", "status300", "status400", "status500", "status429", "requests")
-ORG = "org-1"
 
 
 def usage_rows(seed: int = 7) -> pd.DataFrame:
@@ -104,7 +104,7 @@ def raw() -> pd.DataFrame:
 
 
 def _write(root: Path, fmt: str, raw: pd.DataFrame) -> None:
-    dataset = open_dataset(str(root), format=fmt)
+    dataset = open_dataset(str(root), format=fmt, org=ORG)
     for granularity in ("day", "week", "month"):
         for grouping in GROUPINGS:
             rows = rollup(raw, grouping, granularity)

@@ -35,6 +35,8 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.orgs import ORG
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cloudformation" / "usage-api.template.yaml"
 SCAN = ROOT / "cloudformation" / "scan.sh"
@@ -484,7 +486,7 @@ def test_the_kit_writes_where_the_projection_reads(
             resources["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"])))
 
     dataset = open_dataset(config.data_location, format=config.data_format,
-                           database=config.athena.database, table=config.athena.table)
+                           database=config.athena.database, table=config.athena.table, org=ORG)
     rows = [_row("c1", "2026-09-30T00:00:00Z", 3), _row("c1", "2026-10-01T00:00:00Z", 5)]
     summary = dataset.write(rows, granularity="day", grouping=["OAuthClientId"],
                             interval="2026-09-30/2026-10-02")

@@ -25,6 +25,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.orgs import ORG
 from usagekit.dataset import open_dataset
 from usagekit.dataset.s3 import S3Storage
 from usagekit.dataset.schema import LOCK, MANIFEST
@@ -89,7 +90,7 @@ def ndjson(rows: list[dict[str, object]]) -> bytes:
 
 def stored(location: str) -> list[tuple[str, str, int]]:
     """Every stored row as (day, client, requests), duplicates kept."""
-    frame = open_dataset(location).read()
+    frame = open_dataset(location, org=ORG).read()
     return sorted(zip(frame["date"].dt.strftime("%Y-%m-%d"), frame["clientId"],
                       frame["requests"].tolist(), strict=True))
 
@@ -181,7 +182,7 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_many_writers_at_once_store_every_row_exactly_once(location: str,
                                                            tmp_path: Path) -> None:
-    open_dataset(location).write(make_rows(PRESTORED), granularity="day", grouping=DAY,
+    open_dataset(location, org=ORG).write(make_rows(PRESTORED), granularity="day", grouping=DAY,
                                  interval=PRESTORED)
     jobs = [(["--interval", i], ndjson(make_rows(i))) for i in WRITES]
     jobs.append((["--interval", CLEAR], b""))
@@ -200,7 +201,7 @@ def test_writers_of_two_formats_on_a_new_dataset_store_one(location: str,
     jobs = [(["--interval", i, "--format", f], ndjson(make_rows(i)))
             for i, f in zip(intervals, formats, strict=True)]
     results = import_at_once(location, jobs, tmp_path)
-    kept = open_dataset(location).format
+    kept = open_dataset(location, org=ORG).format
     for (code, err), fmt in zip(results, formats, strict=True):
         if fmt == kept:
             assert code == 0, err
@@ -214,7 +215,7 @@ def test_local_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
     root = tmp_path / "usage"
     rows = make_rows("2026-10-01/2026-10-03")
     with holder(str(root)) as proc:
-        ds = open_dataset(root, lock_timeout=0.3)
+        ds = open_dataset(root, lock_timeout=0.3, org=ORG)
         with pytest.raises(DatasetError) as caught:
             ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-01/2026-10-03")
         message = str(caught.value)
@@ -232,7 +233,7 @@ def test_local_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
 def test_s3_lock_names_a_live_holder(s3: str) -> None:
     rows = make_rows("2026-10-01/2026-10-03")
     with holder(s3, lease=60) as proc, pytest.raises(DatasetError) as caught:
-        open_dataset(s3, lock_timeout=0.3).write(rows, granularity="day", grouping=DAY,
+        open_dataset(s3, lock_timeout=0.3, org=ORG).write(rows, granularity="day", grouping=DAY,
                                                  interval="2026-10-01/2026-10-03")
     assert f"the dataset at {s3} is being written by process {proc.pid} on" in str(caught.value)
     assert "Run the write again" in str(caught.value)
@@ -247,7 +248,7 @@ def test_s3_lock_of_a_killed_holder_is_taken_over_after_its_lease(
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=WAIT)
     with caplog.at_level(logging.WARNING, logger="usagekit.dataset.s3"):
-        open_dataset(s3, lock_timeout=WAIT).write(rows, granularity="day", grouping=DAY,
+        open_dataset(s3, lock_timeout=WAIT, org=ORG).write(rows, granularity="day", grouping=DAY,
                                                   interval="2026-10-01/2026-10-03")
     assert f"took over the write lock of {s3} from process {proc.pid}" in caplog.text
     assert stored(s3) == expect(rows)
@@ -257,7 +258,7 @@ def test_s3_lock_of_a_killed_holder_is_taken_over_after_its_lease(
 
 def test_s3_writer_that_lost_its_lock_fails_instead_of_overwriting(s3: str) -> None:
     first = make_rows("2026-10-01/2026-10-03")
-    open_dataset(s3).write(first, granularity="day", grouping=DAY,
+    open_dataset(s3, org=ORG).write(first, granularity="day", grouping=DAY,
                            interval="2026-10-01/2026-10-03")
     rel = "granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
     later = make_rows("2026-10-10/2026-10-12")
@@ -268,7 +269,7 @@ def test_s3_writer_that_lost_its_lock_fails_instead_of_overwriting(s3: str) -> N
         assert stale is not None
         # Meanwhile another writer finds the slow one's lease run out, takes the lock over,
         # stores its rows and releases the lock.
-        open_dataset(s3, lock_timeout=WAIT).write(later, granularity="day", grouping=DAY,
+        open_dataset(s3, lock_timeout=WAIT, org=ORG).write(later, granularity="day", grouping=DAY,
                                                   interval="2026-10-10/2026-10-12")
         with pytest.raises(DatasetError, match=rf"lost the write lock of {s3}: .*lease of "
                                                r"1 s.*; run the write again"):
@@ -279,7 +280,7 @@ def test_s3_writer_that_lost_its_lock_fails_instead_of_overwriting(s3: str) -> N
 def test_s3_put_is_conditional_on_what_the_write_read(s3: str) -> None:
     """A writer that takes no lock (an older kit) changes a partition mid-write."""
     first = make_rows("2026-10-01/2026-10-03")
-    open_dataset(s3).write(first, granularity="day", grouping=DAY,
+    open_dataset(s3, org=ORG).write(first, granularity="day", grouping=DAY,
                            interval="2026-10-01/2026-10-03")
     rel = "granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
     other = ndjson(make_rows("2026-10-01/2026-10-05"))
@@ -303,4 +304,4 @@ def test_s3_put_is_conditional_on_what_the_write_read(s3: str) -> None:
 def test_bad_lock_timeout_is_refused(tmp_path: Path, value: object) -> None:
     with pytest.raises(ConfigError, match=rf"invalid lock timeout {value!r}: expected a number "
                                           r"of seconds >= 0"):
-        open_dataset(tmp_path, lock_timeout=value)  # type: ignore[arg-type]
+        open_dataset(tmp_path, lock_timeout=value, org=ORG)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from watch_data import quiet_days
 
+from tests.orgs import ORG
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
 from usagekit.exceptions import DamagedFileError, EngineError
@@ -64,7 +65,7 @@ def damaged(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Pa
     """A dataset of October and November days whose October file is damaged."""
     fmt, damage = DAMAGE[request.param]
     location = tmp_path / "data"
-    dataset = open_dataset(str(location), format=fmt)
+    dataset = open_dataset(str(location), format=fmt, org=ORG)
     dataset.write(quiet_days(date(2026, 11, 30), 60), granularity="day", grouping=GROUPING)
     october = next(location.rglob("period=2026-10/usage.*"))
     damage(october)
@@ -94,7 +95,7 @@ def test_a_write_refuses_the_damaged_partition_and_keeps_the_others(
         damaged: tuple[Path, Path]) -> None:
     location, october = damaged
     before = october.read_bytes()
-    dataset = open_dataset(str(location))
+    dataset = open_dataset(str(location), org=ORG)
     with pytest.raises(DamagedFileError, match="nothing was written") as info:
         dataset.write(quiet_days(date(2026, 11, 2), 5), granularity="day", grouping=GROUPING)
     assert info.value.files == (str(october),)
@@ -107,7 +108,7 @@ def test_a_write_refuses_the_damaged_partition_and_keeps_the_others(
     assert [p.period for p in summary.written] == ["2026-11"]
     assert len(dataset.read("day", start="2026-11-01")) == 60
     october.rename(location / "october.bad")  # the documented repair
-    assert len(open_dataset(str(location)).read("day")) == 60
+    assert len(open_dataset(str(location), org=ORG).read("day")) == 60
 
 
 @pytest.fixture
@@ -154,7 +155,7 @@ def test_sync_stores_what_it_can_and_names_the_damaged_file(
     assert newest.read_bytes() == broken
     assert stamps(location, "week") != weeks  # the sound granularity was stored
     today = datetime.now(UTC).date()
-    stored = open_dataset(str(location)).read("week", "oauthclientid")
+    stored = open_dataset(str(location), org=ORG).read("week", "oauthclientid")
     assert stored["date"].max().date() > today - timedelta(days=8)
     assert os.path.exists(newest)
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.orgs import ORG
 from usagekit import row
 from usagekit.cli import main
 from usagekit.dataset import import_usage, open_dataset
@@ -83,12 +84,12 @@ def test_a_row_that_is_not_utf8_is_refused_by_row(tmp_path: Path, fmt: str) -> N
     assert "line 37: bytes b'\\xe9' are not UTF-8" in err and "Traceback" not in err
     assert files(root) == before  # nothing changed
     with pytest.raises(InvalidRowsError, match=r"^line 37: bytes b'\\xe9' are not UTF-8"):
-        open_dataset(root).write(bad, granularity="day", grouping="oauthclientid")
+        open_dataset(root, org=ORG).write(bad, granularity="day", grouping="oauthclientid")
     src = tmp_path / "src" / "granularity=day"
     src.mkdir(parents=True)
     (src / "export.json").write_bytes(bad)
     with pytest.raises(InvalidRowsError, match=r"export.json: .*line 37: bytes b'\\xe9'"):
-        import_usage(tmp_path / "src", open_dataset(root))
+        import_usage(tmp_path / "src", open_dataset(root, org=ORG))
     assert files(root) == before
 
 
@@ -120,7 +121,7 @@ def test_a_dataset_holding_bad_bytes_is_read_and_repaired(
         pq.write_table(table.set_column(1, "clientName", broken), october)
         with pytest.raises(pa.ArrowInvalid):
             pq.read_table(october).column("clientName").validate(full=True)
-    frame = open_dataset(root).read()
+    frame = open_dataset(root, org=ORG).read()
     assert "Caf\ufffd 1" in set(frame["clientName"])  # readable, the bad byte shown
     stored = files(root)
     query = f"SELECT clientName, sum(requests) AS n FROM {TABLE} GROUP BY 1 ORDER BY 1"
@@ -180,14 +181,14 @@ def test_blank_lines_count_in_the_line_named(tmp_path: Path, how: str, fault: st
         if how == "file":
             src = tmp_path / "rows.json"
             src.write_bytes(data)
-            open_dataset(root).write(src, granularity="day", grouping="oauthclientid")
+            open_dataset(root, org=ORG).write(src, granularity="day", grouping="oauthclientid")
         elif how == "bytes":
-            open_dataset(root).write(data, granularity="day", grouping="oauthclientid")
+            open_dataset(root, org=ORG).write(data, granularity="day", grouping="oauthclientid")
         else:
             src = tmp_path / "src" / "granularity=day"
             src.mkdir(parents=True)
             (src / "rows.json").write_bytes(data)
-            import_usage(tmp_path / "src", open_dataset(root))
+            import_usage(tmp_path / "src", open_dataset(root, org=ORG))
     assert expected in str(info.value)
     assert not root.exists() or not files(root)
 
@@ -204,13 +205,13 @@ def test_a_leading_bom_is_skipped_on_every_path(tmp_path: Path, how: str) -> Non
                                str(root), *FLAGS], input=data, capture_output=True, check=False)
         assert proc.returncode == 0, proc.stderr
     elif how == "bytes":
-        open_dataset(root).write(data, granularity="day", grouping="oauthclientid")
+        open_dataset(root, org=ORG).write(data, granularity="day", grouping="oauthclientid")
     else:
         src = tmp_path / "src" / "granularity=day"
         src.mkdir(parents=True)
         (src / "bom.json").write_bytes(data)
-        import_usage(tmp_path / "src", open_dataset(root))
-    assert len(open_dataset(root).read()) == len(rows)
+        import_usage(tmp_path / "src", open_dataset(root, org=ORG))
+    assert len(open_dataset(root, org=ORG).read()) == len(rows)
     assert not partition_file(root, "2026-10").read_bytes().startswith(row.BOM)
 
 
@@ -261,7 +262,7 @@ def test_dates_the_api_cannot_have_produced_are_refused(tmp_path: Path, day: dat
         (src / "odd.json").write_bytes(lines(rows))
         with pytest.raises(InvalidRowsError, match=rf"odd.json: line 8: date='{day}T00:00:00Z' "
                                                     "is not a date the Usage API"):
-            import_usage(tmp_path / "src", open_dataset(root))
+            import_usage(tmp_path / "src", open_dataset(root, org=ORG))
     else:
         data = lines(rows)
         proc = subprocess.run(
@@ -281,8 +282,8 @@ def test_sync_plans_from_the_dates_it_can_trust(tmp_path: Path,
     root = tmp_path / "ds"
     today = datetime.now(UTC).date()
     start = today - timedelta(days=10)
-    open_dataset(root).write(days(start, 5), granularity="day", grouping="oauthclientid")
-    dataset = open_dataset(root)
+    open_dataset(root, org=ORG).write(days(start, 5), granularity="day", grouping="oauthclientid")
+    dataset = open_dataset(root, org=ORG)
     expected = plan_sync(dataset, granularities=["Day"], group_by=["OAuthClientId"],
                          trailing_days=0, today=today)[0]
     assert expected.interval is not None
@@ -293,7 +294,7 @@ def test_sync_plans_from_the_dates_it_can_trust(tmp_path: Path,
         path.parent.mkdir(parents=True)
         path.write_bytes(lines([api_row(day)]))
     caplog.set_level("WARNING")
-    step = plan_sync(open_dataset(root), granularities=["Day"], group_by=["OAuthClientId"],
+    step = plan_sync(open_dataset(root, org=ORG), granularities=["Day"], group_by=["OAuthClientId"],
                      trailing_days=0, since=start - timedelta(days=3), today=today)[0]
     assert step.interval == plan_sync(
         dataset, granularities=["Day"], group_by=["OAuthClientId"], trailing_days=0,
@@ -301,8 +302,8 @@ def test_sync_plans_from_the_dates_it_can_trust(tmp_path: Path,
     assert step.interval is not None and step.interval.start.date() == start - timedelta(days=3)
     assert "ignoring stored dates the Usage API cannot have produced" in caplog.text
     assert "1970-01" in caplog.text and "2100-01" in caplog.text
-    plain = plan_sync(open_dataset(root), granularities=["Day"], group_by=["OAuthClientId"],
-                      trailing_days=0, today=today)[0]
+    plain = plan_sync(open_dataset(root, org=ORG), granularities=["Day"],
+                      group_by=["OAuthClientId"], trailing_days=0, today=today)[0]
     assert plain.interval == expected.interval  # the gap after the last trusted day
 
 
@@ -320,12 +321,12 @@ def test_dates_are_stored_in_one_spelling(tmp_path: Path, how: str,
     if how == "file":
         assert export(tmp_path, lines(rows), root)[0] == 0
     elif how == "dicts":
-        open_dataset(root).write(rows, granularity="day", grouping="oauthclientid")
+        open_dataset(root, org=ORG).write(rows, granularity="day", grouping="oauthclientid")
     else:
         src = tmp_path / "src" / "granularity=day"
         src.mkdir(parents=True)
         (src / "spelt.json").write_bytes(lines(rows))
-        import_usage(tmp_path / "src", open_dataset(root))
+        import_usage(tmp_path / "src", open_dataset(root, org=ORG))
     assert partition_file(root, "2026-10").read_bytes() == lines(canonical)
     capsys.readouterr()
     assert main(["sql", "--dataset", str(root),  # the blueprint's GROUP BY date: a day is one
@@ -340,6 +341,6 @@ def test_repair_respells_dates_stored_otherwise(tmp_path: Path) -> None:
     assert export(tmp_path, lines(rows), root)[0] == 0
     path = partition_file(root, "2026-10")
     path.write_bytes(path.read_bytes().replace(b'"2026-10-02T00:00:00Z"', b'"2026-10-02"'))
-    assert [p.period for p in open_dataset(root).repair()] == ["2026-10"]
+    assert [p.period for p in open_dataset(root, org=ORG).repair()] == ["2026-10"]
     assert path.read_bytes() == lines(rows)
-    assert open_dataset(root).repair() == []
+    assert open_dataset(root, org=ORG).repair() == []

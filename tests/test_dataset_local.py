@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import usagekit.dataset.local
+from tests.orgs import ORG, ORG_DIR
 from usagekit.dataset import open_dataset
 from usagekit.dataset.layout import Partition
 from usagekit.dataset.schema import MANIFEST
@@ -80,6 +81,8 @@ def keys(frame: pd.DataFrame) -> list[tuple[object, ...]]:
 
 def expected(rows: list[dict[str, object]], granularity: str, grouping: str) -> pd.DataFrame:
     frame = to_frame(rows, granularity=granularity, grouping=grouping)
+    frame.insert(list(frame.columns).index("granularity"), "org",
+                 pd.Series(ORG.id, index=frame.index, dtype="string"))
     frame["period"] = frame["date"].dt.strftime("%Y-%m").astype("string")
     cols = ["granularity", "grouping", "date", "clientId", "templateUri"]
     return frame.sort_values(cols, ignore_index=True)
@@ -98,28 +101,31 @@ DAY = "oauthclientid"
 
 
 def test_layout_and_manifest(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path / "usage")
+    ds = open_dataset(tmp_path / "usage", org=ORG)
     summary = ds.write(make_rows("2026-10-20", "2026-11-10"), granularity="day",
                        grouping=DAY, interval="2026-10-20/2026-11-10")
     assert summary.rows == 21 * 3 and summary.replaced == 0
     assert sorted(snapshot(tmp_path / "usage")) == [
         MANIFEST,
-        "granularity=day/grouping=oauthclientid/period=2026-10/usage.json",
-        "granularity=day/grouping=oauthclientid/period=2026-11/usage.json",
+        f"{ORG_DIR}/_org.json",
+        f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/usage.json",
+        f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-11/usage.json",
     ]
     assert json.loads((tmp_path / "usage" / MANIFEST).read_text())["format"] == "ndjson"
-    assert ds.partitions() == [Partition("day", DAY, "2026-10"), Partition("day", DAY, "2026-11")]
+    assert ds.partitions() == [Partition(ORG.id, "day", DAY, "2026-10"),
+                               Partition(ORG.id, "day", DAY, "2026-11")]
     assert ds.files(start="2026-11-01") == [
-        str(tmp_path / "usage/granularity=day/grouping=oauthclientid/period=2026-11/usage.json")]
+        str(tmp_path / f"usage/{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-11"
+                       "/usage.json")]
 
 
 def test_ndjson_bytes_are_what_jq_writes(tmp_path: Path) -> None:
     rows = make_rows("2026-11-01", "2026-11-08", grouping="oauthclientid-templateuri")
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     ds.write(rows, granularity="day", grouping=["OAuthClientId", "TemplateUri"],
              interval="2026-11-01/2026-11-08")
-    stored = (tmp_path / "granularity=day/grouping=oauthclientid-templateuri/period=2026-11"
-              / "usage.json").read_bytes()
+    stored = (tmp_path / ORG_DIR / "granularity=day/grouping=oauthclientid-templateuri"
+              / "period=2026-11/usage.json").read_bytes()
     assert stored == jq_lines(rows)
     assert b"\\/" not in stored and "Café".encode() in stored
     if shutil.which("jq"):
@@ -134,7 +140,7 @@ def test_bytes_frame_and_dict_inputs_store_the_same_bytes(tmp_path: Path) -> Non
     frame = to_frame(rows, granularity="day", grouping=DAY)
     stored = []
     for name, data in (("dicts", rows), ("bytes", jq_lines(rows)), ("frame", frame)):
-        ds = open_dataset(tmp_path / name)
+        ds = open_dataset(tmp_path / name, org=ORG)
         ds.write(data, granularity="day", grouping=DAY, interval="2026-11-02/2026-11-04")
         stored.append(snapshot(tmp_path / name))
     assert stored[0] == stored[1] == stored[2]
@@ -152,11 +158,11 @@ def test_spaced_crlf_bytes_store_what_dicts_store(tmp_path: Path, fmt: str,
         lines.insert(2, b"  ")
     data = b"\r\n".join([b"", *lines, b""])
     for name, source in (("dicts", rows), ("bytes", data)):
-        open_dataset(tmp_path / name, format=fmt).write(
+        open_dataset(tmp_path / name, format=fmt, org=ORG).write(
             source, granularity="day", grouping="oauthclientid-templateuri",
             interval="2026-10-30/2026-11-03")
     dicts, stored = snapshot(tmp_path / "dicts"), snapshot(tmp_path / "bytes")
-    assert sorted(stored) == sorted(dicts) and len(stored) == 3  # manifest + 2 months
+    assert sorted(stored) == sorted(dicts) and len(stored) == 4  # manifest, org, 2 months
     for rel, content in stored.items():
         if fmt == "parquet" and rel.endswith(".parquet"):
             assert pq.read_table(tmp_path / "bytes" / rel).equals(
@@ -169,7 +175,7 @@ def test_read_back_equals_what_was_written(tmp_path: Path) -> None:
     day = make_rows("2026-10-25", "2026-11-05")
     week = make_rows("2026-10-26", "2026-11-09", granularity="week",
                      grouping="oauthclientid-templateuri")
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     ds.write(day, granularity="day", grouping=DAY, interval="2026-10-25/2026-11-05")
     ds.write(week, granularity="Week", grouping="oauthclientid-templateuri",
              interval="2026-10-26/2026-11-09")
@@ -185,7 +191,7 @@ def test_read_back_equals_what_was_written(tmp_path: Path) -> None:
 
 def test_same_interval_twice_is_idempotent(tmp_path: Path) -> None:
     rows = make_rows("2026-10-20", "2026-11-10")
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-20/2026-11-10")
     first = snapshot(tmp_path)
     summary = ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-20/2026-11-10")
@@ -194,7 +200,7 @@ def test_same_interval_twice_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_overlapping_intervals_keep_each_row_once(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     old = make_rows("2026-10-20", "2026-11-10", version=1)
     new = make_rows("2026-11-05", "2026-11-20", version=2)
     ds.write(old, granularity="day", grouping=DAY, interval="2026-10-20/2026-11-10")
@@ -208,20 +214,20 @@ def test_overlapping_intervals_keep_each_row_once(tmp_path: Path) -> None:
 
 
 def test_partial_month_merge_keeps_rows_outside_the_interval(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     month = make_rows("2026-09-01", "2026-10-01", version=1)
     ds.write(month, granularity="day", grouping=DAY, interval="2026-09/2026-10")
     patch = make_rows("2026-09-10", "2026-09-12", version=2)[1:]  # one client-day vanished
     ds.write(patch, granularity="day", grouping=DAY, interval="2026-09-10/2026-09-12")
     want = [r for r in month if not "2026-09-10" <= str(r["date"]) < "2026-09-12"] + patch
     pd.testing.assert_frame_equal(sort(ds.read()), expected(want, "day", DAY))
-    lines = (tmp_path / "granularity=day/grouping=oauthclientid/period=2026-09/usage.json")
+    lines = tmp_path / ORG_DIR / "granularity=day/grouping=oauthclientid/period=2026-09/usage.json"
     dates = [json.loads(line)["date"] for line in lines.read_bytes().splitlines()]
     assert dates == sorted(dates)  # kept-before, new, kept-after
 
 
 def test_other_partitions_are_untouched(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     ds.write(make_rows("2026-09-01", "2026-11-01"), granularity="day", grouping=DAY,
              interval="2026-09/2026-11")
     ds.write(make_rows("2026-09-01", "2026-11-01", granularity="month"), granularity="month",
@@ -231,21 +237,23 @@ def test_other_partitions_are_untouched(tmp_path: Path) -> None:
              grouping=DAY, interval="2026-10-03/2026-10-05")
     after = snapshot(tmp_path)
     changed = {k for k in before if before[k] != after.get(k)}
-    assert changed == {"granularity=day/grouping=oauthclientid/period=2026-10/usage.json"}
+    assert changed == {
+        f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/usage.json"}
 
 
 def test_empty_export_removes_the_interval_and_empty_partitions(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     ds.write(make_rows("2026-09-28", "2026-10-03"), granularity="day", grouping=DAY,
              interval="2026-09-28/2026-10-03")
     summary = ds.write([], granularity="day", grouping=DAY, interval="2026-10-01/2026-10-03")
-    assert summary.deleted == (Partition("day", DAY, "2026-10"),)
-    assert ds.partitions() == [Partition("day", DAY, "2026-09")]
-    assert not (tmp_path / "granularity=day/grouping=oauthclientid/period=2026-10").exists()
+    assert summary.deleted == (Partition(ORG.id, "day", DAY, "2026-10"),)
+    assert ds.partitions() == [Partition(ORG.id, "day", DAY, "2026-09")]
+    assert not (tmp_path / ORG_DIR / "granularity=day/grouping=oauthclientid/period=2026-10"
+                ).exists()
 
 
 def test_week_rows_may_start_before_the_interval(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     rows = make_rows("2026-11-04", "2026-11-18", granularity="week")  # Wed to Wed
     assert rows[0]["date"] == "2026-11-02T00:00:00Z"  # the Monday before the start
     summary = ds.write(rows, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-18")
@@ -254,7 +262,7 @@ def test_week_rows_may_start_before_the_interval(tmp_path: Path) -> None:
 
 def test_replacing_a_cut_week_bucket_is_refused_and_nothing_written(tmp_path: Path) -> None:
     """A Wed-Sun re-export of a stored whole week would drop Mon, Tue: refused."""
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     whole = make_rows("2026-11-02", "2026-11-16", granularity="week")  # two whole weeks
     ds.write(whole, granularity="week", grouping=DAY, interval="2026-11-02/2026-11-16")
     before = snapshot(tmp_path)
@@ -272,7 +280,7 @@ def test_replacing_a_cut_week_bucket_is_refused_and_nothing_written(tmp_path: Pa
 
 def test_cut_buckets_are_stored_when_nothing_else_is_and_identical_reexports_pass(
         tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     part = make_rows("2026-11-04", "2026-11-09", granularity="week", version=1)
     ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
     ds.write(part, granularity="week", grouping=DAY, interval="2026-11-04/2026-11-09")
@@ -291,7 +299,7 @@ def test_the_bucket_in_progress_is_not_cut_at_its_end(tmp_path: Path) -> None:
     first = today.replace(day=1)
     if today == first:  # a month-in-progress needs at least one complete day
         pytest.skip("the 1st of the month has no month in progress")
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     interval = f"{first:%Y-%m-%d}/{today:%Y-%m-%d}"
     rows = make_rows(f"{first:%Y-%m-%d}", f"{today:%Y-%m-%d}", granularity="month")
     ds.write(rows, granularity="month", grouping=DAY, interval=interval)
@@ -302,7 +310,7 @@ def test_the_bucket_in_progress_is_not_cut_at_its_end(tmp_path: Path) -> None:
 
 
 def test_rows_outside_the_interval_are_refused_and_nothing_written(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     ds.write(make_rows("2026-10-01", "2026-10-05"), granularity="day", grouping=DAY,
              interval="2026-10-01/2026-10-05")
     before = snapshot(tmp_path)
@@ -322,7 +330,7 @@ def test_rows_outside_the_interval_are_refused_and_nothing_written(tmp_path: Pat
 
 def test_interrupted_switch_leaves_every_partition_whole(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     old = make_rows("2026-09-20", "2026-10-10", version=1)
     ds.write(old, granularity="day", grouping=DAY, interval="2026-09-20/2026-10-10")
     before = snapshot(tmp_path)
@@ -340,8 +348,8 @@ def test_interrupted_switch_leaves_every_partition_whole(tmp_path: Path,
     with pytest.raises(DatasetError, match=r"No space left.*previous file is unchanged"):
         ds.write(new, granularity="day", grouping=DAY, interval="2026-09-20/2026-10-10")
     after = snapshot(tmp_path)
-    sep = "granularity=day/grouping=oauthclientid/period=2026-09/usage.json"
-    octo = "granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
+    sep = f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-09/usage.json"
+    octo = f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
     assert sorted(after) == sorted(before)  # no temporary file left behind
     assert after[sep] == jq_lines([r for r in new if r["date"] < "2026-10"])
     assert after[octo] == before[octo]
@@ -354,15 +362,15 @@ def test_interrupted_switch_leaves_every_partition_whole(tmp_path: Path,
 
 def test_crash_before_the_switch_leaves_only_an_invisible_temp_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     old = make_rows("2026-10-01", "2026-10-03", version=1)
     ds.write(old, granularity="day", grouping=DAY, interval="2026-10-01/2026-10-03")
-    part = tmp_path / "granularity=day/grouping=oauthclientid/period=2026-10"
+    part = tmp_path / f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10"
     stale = part / ".usage.json.deadbeef.tmp"
     stale.write_bytes(b'{"half": ')  # what a killed process leaves
     assert len(ds.read()) == len(old)
     con = duckdb.connect()
-    total = con.sql(f"SELECT count(*) FROM read_json('{tmp_path}/*/*/*/*.json', "
+    total = con.sql(f"SELECT count(*) FROM read_json('{tmp_path}/*/*/*/*/*.json', "
                     "hive_partitioning=true)").fetchall()
     assert total == [(len(old),)]
     ds.write(old, granularity="day", grouping=DAY, interval="2026-10-01/2026-10-03")
@@ -371,16 +379,16 @@ def test_crash_before_the_switch_leaves_only_an_invisible_temp_file(
 
 def test_parquet_round_trip(tmp_path: Path) -> None:
     rows = make_rows("2026-10-25", "2026-11-05", grouping="oauthclientid-templateuri")
-    ds = open_dataset(tmp_path, format="parquet")
+    ds = open_dataset(tmp_path, format="parquet", org=ORG)
     ds.write(rows, granularity="day", grouping="oauthclientid-templateuri",
              interval="2026-10-25/2026-11-05")
     assert ds.format == "parquet"
-    path = tmp_path / "granularity=day/grouping=oauthclientid-templateuri/period=2026-11"
+    path = tmp_path / f"{ORG_DIR}/granularity=day/grouping=oauthclientid-templateuri/period=2026-11"
     meta = pq.ParquetFile(path / "usage.parquet")
     assert meta.schema_arrow.names == list(rows[0])
     assert str(meta.schema_arrow.field("date").type) == "string"
     assert meta.metadata.row_group(0).column(0).compression == "ZSTD"
-    pd.testing.assert_frame_equal(sort(open_dataset(tmp_path).read()),
+    pd.testing.assert_frame_equal(sort(open_dataset(tmp_path, org=ORG).read()),
                                   expected(rows, "day", "oauthclientid-templateuri"))
     ds.write(make_rows("2026-11-01", "2026-11-03", grouping="oauthclientid-templateuri",
                        version=5),
@@ -394,36 +402,37 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
 
 
 def test_one_format_per_dataset(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     ds.write(make_rows("2026-10-01", "2026-10-02"), granularity="day", grouping=DAY,
              interval="2026-10-01/2026-10-02")
     with pytest.raises(DatasetError, match="holds ndjson files, not parquet"):
-        open_dataset(tmp_path, format="parquet")
+        open_dataset(tmp_path, format="parquet", org=ORG)
     with pytest.raises(ConfigError, match=r"'csv'.*ndjson, parquet"):
-        open_dataset(tmp_path, format="csv")
-    stray = tmp_path / "granularity=day/grouping=none/period=2026-10/usage.parquet"
+        open_dataset(tmp_path, format="csv", org=ORG)
+    stray = tmp_path / f"{ORG_DIR}/granularity=day/grouping=none/period=2026-10/usage.parquet"
     stray.parent.mkdir(parents=True)
     stray.write_bytes(b"PAR1")
     with pytest.raises(DatasetError, match="one format"):
-        open_dataset(tmp_path)
+        open_dataset(tmp_path, org=ORG)
     (tmp_path / MANIFEST).unlink()
     with pytest.raises(DatasetError, match="mixes ndjson and parquet"):
-        open_dataset(tmp_path)
+        open_dataset(tmp_path, org=ORG)
 
 
 def test_format_is_inferred_without_manifest(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path, format="parquet")
+    ds = open_dataset(tmp_path, format="parquet", org=ORG)
     ds.write(make_rows("2026-10-01", "2026-10-02"), granularity="day", grouping=DAY,
              interval="2026-10-01/2026-10-02")
     (tmp_path / MANIFEST).unlink()
-    assert open_dataset(tmp_path).format == "parquet"
+    assert open_dataset(tmp_path, org=ORG).format == "parquet"
 
 
 def test_foreign_file_in_a_partition_blocks_the_write(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path)
+    ds = open_dataset(tmp_path, org=ORG)
     rows = make_rows("2026-10-01", "2026-10-02")
     ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-01/2026-10-02")
-    foreign = tmp_path / "granularity=day/grouping=oauthclientid/period=2026-10/query-result.json"
+    foreign = (tmp_path / ORG_DIR / "granularity=day/grouping=oauthclientid/period=2026-10"
+               / "query-result.json")
     foreign.write_bytes(jq_lines(rows))
     before = snapshot(tmp_path)
     with pytest.raises(DatasetError, match=r"unexpected file .*query-result\.json"):
@@ -434,11 +443,11 @@ def test_foreign_file_in_a_partition_blocks_the_write(tmp_path: Path) -> None:
 
 def test_blueprint_sql_runs_on_the_files_with_duckdb(tmp_path: Path) -> None:
     rows = make_rows("2026-09-01", "2026-11-01", granularity="month")
-    open_dataset(tmp_path).write(rows, granularity="month", grouping=DAY,
+    open_dataset(tmp_path, org=ORG).write(rows, granularity="month", grouping=DAY,
                                  interval="2026-09/2026-11")
     con = duckdb.connect()
     con.sql(f"CREATE VIEW gc_usage_api_source AS SELECT * FROM read_json("
-            f"'{tmp_path}/*/*/*/*.json', hive_partitioning=true, "
+            f"'{tmp_path}/*/*/*/*/*.json', hive_partitioning=true, "
             "columns={clientId: 'VARCHAR', status429: 'BIGINT', date: 'VARCHAR'})")
     top = con.sql("SELECT clientid, status429 FROM gc_usage_api_source "
                   "WHERE granularity='month' ORDER BY status429 DESC, clientid LIMIT 10").fetchall()

@@ -13,6 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from tests.orgs import ORG
 from usagekit.dataset import open_dataset, run_crawler
 from usagekit.exceptions import CrawlerTimeoutError, DatasetError
 from usagekit.frame import to_frame
@@ -80,7 +81,7 @@ def s3(aws: str) -> Iterator[object]:
 
 def test_write_registers_glue_table_and_partitions(s3: object) -> None:
     rows = make_rows("2026-10-25", "2026-11-05")
-    ds = open_dataset(ROOT)
+    ds = open_dataset(ROOT, org=ORG)
     ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-25/2026-11-05")
     stored = objects(s3)
     assert sorted(stored) == [
@@ -101,11 +102,11 @@ def test_write_registers_glue_table_and_partitions(s3: object) -> None:
         (("day", DAY, "2026-10"), f"{ROOT}granularity=day/grouping=oauthclientid/period=2026-10/"),
         (("day", DAY, "2026-11"), f"{ROOT}granularity=day/grouping=oauthclientid/period=2026-11/"),
     ]
-    pd.testing.assert_frame_equal(sort(open_dataset(ROOT).read()), expected(rows))
+    pd.testing.assert_frame_equal(sort(open_dataset(ROOT, org=ORG).read()), expected(rows))
 
 
 def test_overlapping_reexports_keep_each_row_once(s3: object) -> None:
-    ds = open_dataset(ROOT)
+    ds = open_dataset(ROOT, org=ORG)
     old = make_rows("2026-10-20", "2026-11-10", version=1)
     new = make_rows("2026-11-05", "2026-11-20", version=2)
     ds.write(old, granularity="day", grouping=DAY, interval="2026-10-20/2026-11-10")
@@ -119,19 +120,19 @@ def test_overlapping_reexports_keep_each_row_once(s3: object) -> None:
 
 def test_parquet_dataset_on_s3(s3: object) -> None:
     rows = make_rows("2026-10-30", "2026-11-03")
-    ds = open_dataset(ROOT, format="parquet")
+    ds = open_dataset(ROOT, format="parquet", org=ORG)
     ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-30/2026-11-03")
     assert all(k.endswith((".parquet", ".manifest")) for k in objects(s3))
     table = boto3.client("glue").get_table(DatabaseName=DB, Name=TABLE)["Table"]
     assert "parquet" in table["StorageDescriptor"]["InputFormat"].lower()
-    pd.testing.assert_frame_equal(sort(open_dataset(ROOT).read()), expected(rows))
+    pd.testing.assert_frame_equal(sort(open_dataset(ROOT, org=ORG).read()), expected(rows))
     with pytest.raises(DatasetError, match="holds parquet files, not ndjson"):
-        open_dataset(ROOT, format="ndjson")
+        open_dataset(ROOT, format="ndjson", org=ORG)
 
 
 def test_interrupted_write_leaves_every_partition_whole(s3: object,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    ds = open_dataset(ROOT)
+    ds = open_dataset(ROOT, org=ORG)
     old = make_rows("2026-09-20", "2026-10-10", version=1)
     ds.write(old, granularity="day", grouping=DAY, interval="2026-09-20/2026-10-10")
     before = objects(s3)
@@ -164,8 +165,8 @@ def test_interrupted_write_leaves_every_partition_whole(s3: object,
 def test_missing_bucket_is_a_clear_error_and_creates_nothing(s3: object) -> None:
     rows = make_rows("2026-10-01", "2026-10-02")
     with pytest.raises(DatasetError, match=r"s3://no-such-bucket/.*bucket does not exist"):
-        open_dataset("s3://no-such-bucket/usage/")
-    ds = open_dataset(ROOT)
+        open_dataset("s3://no-such-bucket/usage/", org=ORG)
+    ds = open_dataset(ROOT, org=ORG)
     s3.delete_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
     with pytest.raises(DatasetError, match=r"usage-data.*bucket does not exist"):
         ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-01/2026-10-02")
@@ -180,7 +181,7 @@ def test_access_denied_is_a_clear_error_and_loses_nothing(
     import moto.settings
 
     rows = make_rows("2026-10-01", "2026-10-04")
-    open_dataset(ROOT).write(rows, granularity="day", grouping=DAY,
+    open_dataset(ROOT, org=ORG).write(rows, granularity="day", grouping=DAY,
                              interval="2026-10-01/2026-10-04")
     before = objects(s3)
     iam = boto3.client("iam")
@@ -200,7 +201,7 @@ def test_access_denied_is_a_clear_error_and_loses_nothing(
                              aws_secret_access_key=keys[user]["SecretAccessKey"],
                              region_name="us-east-1")
 
-    reader = open_dataset(ROOT, boto3_session=session("reader"))
+    reader = open_dataset(ROOT, boto3_session=session("reader"), org=ORG)
     with pytest.raises(DatasetError, match=r"cannot write s3://usage-data/usage/.*access denied"):
         reader.write(make_rows("2026-10-01", "2026-10-04", version=9), granularity="day",
                      grouping=DAY, interval="2026-10-01/2026-10-04")
@@ -210,7 +211,7 @@ def test_access_denied_is_a_clear_error_and_loses_nothing(
     with pytest.raises(DatasetError, match="access denied"):
         open_dataset(ROOT, boto3_session=boto3.Session(
             aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="wrong",
-            region_name="us-east-1")).read()
+            region_name="us-east-1"), org=ORG).read()
 
 
 def test_existing_table_of_another_shape_is_refused(s3: object) -> None:
@@ -222,7 +223,7 @@ def test_existing_table_of_another_shape_is_refused(s3: object) -> None:
                               "Location": "s3://usage-data/usage/"},
         "PartitionKeys": [{"Name": "granularity", "Type": "string"}],
     })
-    ds = open_dataset(ROOT)
+    ds = open_dataset(ROOT, org=ORG)
     with pytest.raises(DatasetError, match=r"partition keys \['granularity'\]"):
         ds.write(make_rows("2026-10-01", "2026-10-02"), granularity="day", grouping=DAY,
                  interval="2026-10-01/2026-10-02")
@@ -230,7 +231,7 @@ def test_existing_table_of_another_shape_is_refused(s3: object) -> None:
 
 
 def test_without_catalog_nothing_is_registered(s3: object) -> None:
-    ds = open_dataset(ROOT, catalog=False)
+    ds = open_dataset(ROOT, catalog=False, org=ORG)
     ds.write(make_rows("2026-10-01", "2026-10-02"), granularity="day", grouping=DAY,
              interval="2026-10-01/2026-10-02")
     assert boto3.client("glue").get_databases()["DatabaseList"] == []

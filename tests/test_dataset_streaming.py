@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import usagekit.dataset.spool
+from tests.orgs import ORG
 from tests.test_dataset_local import make_rows
 from usagekit.dataset import open_dataset
 from usagekit.dataset.formats import Batch
@@ -45,16 +46,16 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_streamed_write_stores_what_an_in_memory_write_stores(
         tmp_path: Path, fmt: str, small_blocks: None) -> None:
     rows = shuffled(make_rows("2026-07-01", "2026-10-01", grouping=GROUPING))
-    held = open_dataset(tmp_path / "held", format=fmt)
+    held = open_dataset(tmp_path / "held", format=fmt, org=ORG)
     held.write(ndjson(rows), granularity="day", grouping=GROUPING, interval=INTERVAL)
     source = tmp_path / "rows.json"
     source.write_bytes(ndjson(rows))
-    streamed = open_dataset(tmp_path / "streamed", format=fmt)
+    streamed = open_dataset(tmp_path / "streamed", format=fmt, org=ORG)
     summary = streamed.write(source, granularity="day", grouping=GROUPING, interval=INTERVAL)
     assert summary.rows == len(rows) and len(summary.written) == 3
     assert tree(tmp_path / "streamed") == tree(tmp_path / "held")
     # a stream (stdin's kind) and a path give the same files too
-    third = open_dataset(tmp_path / "third", format=fmt)
+    third = open_dataset(tmp_path / "third", format=fmt, org=ORG)
     third.write(io.BufferedReader(io.BytesIO(ndjson(rows))), granularity="day",
                 grouping=GROUPING, interval=INTERVAL)
     assert tree(tmp_path / "third") == tree(tmp_path / "held")
@@ -72,7 +73,7 @@ def test_each_month_is_parsed_on_its_own(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(Batch, "of", classmethod(spy))
     rows = shuffled(make_rows("2026-07-01", "2026-10-01", grouping=GROUPING))
-    dataset = open_dataset(tmp_path / "ds", format="parquet")
+    dataset = open_dataset(tmp_path / "ds", format="parquet", org=ORG)
     dataset.write(io.BytesIO(ndjson(rows)), granularity="day", grouping=GROUPING,
                   interval=INTERVAL)
     assert parsed == [{"2026-07"}, {"2026-08"}, {"2026-09"}]
@@ -82,13 +83,13 @@ def test_each_month_is_parsed_on_its_own(tmp_path: Path, monkeypatch: pytest.Mon
 def test_lines_in_any_json_spelling_are_filed_by_their_date(tmp_path: Path,
                                                             small_blocks: None) -> None:
     rows = make_rows("2026-07-01", "2026-10-01", grouping=GROUPING)
-    compact = open_dataset(tmp_path / "compact")
+    compact = open_dataset(tmp_path / "compact", org=ORG)
     compact.write(ndjson(rows), granularity="day", grouping=GROUPING, interval=INTERVAL)
     # spaces after separators, a date not last, CRLF line ends, blank lines
     spaced = [json.dumps({"date": r["date"], **r}, separators=(", ", ": ")).encode()
               for r in shuffled(rows)]
     data = b"\r\n\r\n".join(spaced) + b"\r\n"
-    loose = open_dataset(tmp_path / "loose")
+    loose = open_dataset(tmp_path / "loose", org=ORG)
     loose.write(io.BytesIO(data), granularity="day", grouping=GROUPING, interval=INTERVAL)
     assert sorted(loose.read().to_dict("records"), key=str) == sorted(
         compact.read().to_dict("records"), key=str)
@@ -96,7 +97,7 @@ def test_lines_in_any_json_spelling_are_filed_by_their_date(tmp_path: Path,
 
 def test_a_refused_row_in_a_later_month_leaves_every_partition_as_it_was(
         tmp_path: Path, small_blocks: None) -> None:
-    dataset = open_dataset(tmp_path / "ds", format="parquet")
+    dataset = open_dataset(tmp_path / "ds", format="parquet", org=ORG)
     dataset.write(make_rows("2026-07-01", "2026-10-01", grouping=GROUPING), granularity="day",
                   grouping=GROUPING, interval=INTERVAL)
     before = tree(tmp_path / "ds")
@@ -111,7 +112,7 @@ def test_a_refused_row_in_a_later_month_leaves_every_partition_as_it_was(
 
 def test_errors_name_the_row_of_the_whole_input(tmp_path: Path, small_blocks: None) -> None:
     rows = make_rows("2026-07-01", "2026-10-01", grouping=GROUPING)
-    dataset = open_dataset(tmp_path / "ds")
+    dataset = open_dataset(tmp_path / "ds", org=ORG)
     late = [*rows[:50], {**rows[50], "date": "2026-10-03T00:00:00Z"}, *rows[51:]]
     with pytest.raises(InvalidRowsError, match=r"^line 51: date='2026-10-03T00:00:00Z' is "
                                                r"outside the interval"):
@@ -129,7 +130,7 @@ def test_errors_name_the_row_of_the_whole_input(tmp_path: Path, small_blocks: No
 
 
 def test_without_an_interval_the_rows_whole_buckets_are_replaced(tmp_path: Path) -> None:
-    dataset = open_dataset(tmp_path / "ds")
+    dataset = open_dataset(tmp_path / "ds", org=ORG)
     rows = make_rows("2026-07-06", "2026-09-14", granularity="week", grouping=GROUPING)
     summary = dataset.write(io.BytesIO(ndjson(shuffled(rows))), granularity="week",
                             grouping=GROUPING)

@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests.orgs import ORG
 from usagekit.config import AthenaSettings
 from usagekit.dataset import open_dataset
 from usagekit.engine import AthenaEngine, DuckDBEngine, Engine, open_engine
@@ -35,7 +36,7 @@ DAY_ROWS = [_row(f"c{i:02d}", day, 50 + 3 * i, 9, i % 4)
 
 
 def _write(location: str, fmt: str) -> None:
-    dataset = open_dataset(location, format=fmt, catalog=False)
+    dataset = open_dataset(location, format=fmt, catalog=False, org=ORG)
     dataset.write(MONTH_ROWS, granularity="month", grouping="oauthclientid", interval=INTERVAL)
     dataset.write(DAY_ROWS, granularity="day", grouping="oauthclientid", interval=INTERVAL)
 
@@ -172,7 +173,7 @@ def test_identifiers_are_validated(name: str, tmp_path: Path) -> None:
 
 def test_dataset_object_and_env_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write(str(tmp_path), "parquet")
-    with DuckDBEngine(open_dataset(str(tmp_path))) as eng:
+    with DuckDBEngine(open_dataset(str(tmp_path), org=ORG)) as eng:
         assert eng.location == str(tmp_path)
         assert len(eng.sql(BLUEPRINT)) == 10
     monkeypatch.setenv("USAGEKIT_DATASET", str(tmp_path))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.orgs import ORG
 from usagekit import analyses
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
@@ -64,7 +65,7 @@ def test_blueprint_sample_imports_as_day_rows(tmp_path: Path,
     ds = tmp_path / "ds"
     assert main(["import", str(src), "--dataset", str(ds)]) == 0
     assert "read 2 rows from 1 file(s)" in capsys.readouterr().err
-    frame = open_dataset(ds).read()
+    frame = open_dataset(ds, org=ORG).read()
     assert frame["granularity"].unique().tolist() == ["day"]
     assert frame["grouping"].unique().tolist() == ["oauthclientid"]
     assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-01-12", "2021-01-29"]
@@ -83,7 +84,7 @@ def test_overlapping_exports_store_each_row_once(tmp_path: Path,
     assert main(["import", str(src), "--dataset", str(ds)]) == 0
     err = capsys.readouterr().err
     assert "read 42 rows from 2 file(s); 12 duplicate row(s) stored once; 0 conflict(s)" in err
-    frame = open_dataset(ds).read()
+    frame = open_dataset(ds, org=ORG).read()
     assert len(frame) == 30
     assert not frame.duplicated(["clientId", "date"]).any()
     assert int(frame["requests"].sum()) == sum(int(r["requests"]) for r in days(1, 15))
@@ -111,13 +112,13 @@ def test_a_bucket_exported_twice_keeps_the_fuller_row(tmp_path: Path,
     assert "1 duplicate row(s) stored once; 1 conflict(s)" in err
     assert (f"conflict: month 2026-10-01T00:00:00Z a: kept {whole} (requests 319) over {cut} "
             f"(requests 155)") in err
-    frame = open_dataset(ds).read(granularity="month")
+    frame = open_dataset(ds, org=ORG).read(granularity="month")
     assert sorted(zip(frame["clientId"], frame["requests"], strict=True)) == [("a", 319),
                                                                               ("b", 40)]
 
 
 def test_stored_rows_take_part_in_the_merge(tmp_path: Path) -> None:
-    ds = open_dataset(tmp_path / "ds")
+    ds = open_dataset(tmp_path / "ds", org=ORG)
     full = [row("a", "2026-10-05T00:00:00Z", 700, 7), row("b", "2026-10-05T00:00:00Z", 70)]
     ds.write(full, granularity="week", grouping="oauthclientid",
              interval="2026-10-05/2026-10-12")
@@ -139,7 +140,7 @@ def test_grouping_is_derived_from_the_fields(tmp_path: Path) -> None:
     put(src, "granularity=day/by-client-uri.json", ndjson(
         [row("a", "2026-10-01T00:00:00Z", 5, uri="/api/v2/users/{userId}"),
          row("a", "2026-10-01T00:00:00Z", 3, uri="/api/v2/analytics")]))
-    ds = open_dataset(tmp_path / "ds")
+    ds = open_dataset(tmp_path / "ds", org=ORG)
     import_usage(src, ds)
     assert [p.grouping for p in ds.partitions()] == ["oauthclientid", "oauthclientid-templateuri"]
 
@@ -152,7 +153,7 @@ def test_metrics_subset_keeps_missing_counts_missing(tmp_path: Path, fmt: str) -
               for d in (1, 2) for c in ("a", "b")]
     src = tmp_path / "src"
     put(src, "granularity=day/subset.json", ndjson(subset))
-    ds = open_dataset(tmp_path / "ds", format=fmt)
+    ds = open_dataset(tmp_path / "ds", format=fmt, org=ORG)
     import_usage(src, ds)
     frame = ds.read()
     assert frame["status429"].tolist() == [1, 1, 2, 2]
@@ -199,7 +200,7 @@ def test_a_file_without_usage_rows_is_refused_by_name(tmp_path: Path, name: str,
     before = fingerprint(src)
     ds = tmp_path / "ds"
     with pytest.raises(InvalidRowsError, match=message) as info:
-        import_usage(src, open_dataset(ds))
+        import_usage(src, open_dataset(ds, org=ORG))
     assert str(info.value).startswith(str(bad)) and "nothing was imported" in str(info.value)
     assert not ds.exists()  # nothing half-written: not even the good file's rows
     assert fingerprint(src) == before
@@ -212,11 +213,11 @@ def test_files_outside_granularity_folders_are_refused(tmp_path: Path) -> None:
     put(src, "granularity=day/ok.json", ndjson(days(1, 1)))
     put(src, "loose.json", ndjson(days(1, 1)))
     with pytest.raises(Exception, match=r"loose.json is not under a granularity="):
-        import_usage(src, open_dataset(tmp_path / "ds"))
+        import_usage(src, open_dataset(tmp_path / "ds", org=ORG))
     (src / "loose.json").unlink()
     put(src, "granularity=hour/x.json", ndjson(days(1, 1)))
     with pytest.raises(Exception, match=r"unknown granularity 'hour'.*day, week, month"):
-        import_usage(src, open_dataset(tmp_path / "ds"))
+        import_usage(src, open_dataset(tmp_path / "ds", org=ORG))
 
 
 def test_fuller_rule() -> None:
@@ -242,7 +243,7 @@ def test_import_from_s3_into_s3(aws: str) -> None:
                   Body=body)
     s3.put_object(Bucket="gc-usage-api-source", Key="granularity=month/again.json", Body=body)
     assert main(["import", "s3://gc-usage-api-source", "--dataset", "s3://kit-data/usage/"]) == 0
-    frame = open_dataset("s3://kit-data/usage/").read()
+    frame = open_dataset("s3://kit-data/usage/", org=ORG).read()
     assert sorted(zip(frame["clientId"], frame["requests"], strict=True)) == [("a", 90),
                                                                               ("b", 9)]
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="gc-usage-api-source")["Contents"])
@@ -260,7 +261,7 @@ def test_import_from_s3_into_s3(aws: str) -> None:
 @pytest.mark.parametrize("fmt", ["ndjson", "parquet"])
 def test_stored_counts_are_never_replaced_by_missing_ones(tmp_path: Path, fmt: str) -> None:
     full = days(1, 2)
-    ds = open_dataset(tmp_path / "ds", format=fmt)
+    ds = open_dataset(tmp_path / "ds", format=fmt, org=ORG)
     ds.write(full, granularity="day", grouping="oauthclientid", interval="2026-10-01/2026-10-03")
     subset = [{k: v for k, v in r.items() if k not in ("requests", "status300")} for r in full]
     # exporting them over the stored rows would drop requests and status300: refused
@@ -294,7 +295,7 @@ def test_the_blueprints_one_liner_query_end_to_end(tmp_path: Path) -> None:
     src = tmp_path / "gc-usage-api-source"
     with open(put(src, "granularity=month/query-result.json", b""), "wb") as fp:
         result.write_ndjson(fp)
-    ds = open_dataset(tmp_path / "ds")
+    ds = open_dataset(tmp_path / "ds", org=ORG)
     summary = import_usage(src, ds)
     assert summary.rows_read == len(result.rows) > 0
     frame = ds.read()
@@ -325,11 +326,11 @@ def test_a_large_export_is_read_a_block_at_a_time(tmp_path: Path, small_blocks: 
             for m in (7, 8, 9) for d in range(1, 31) for c in ("a", "b")]
     src = tmp_path / "src"
     put(src, "granularity=day/quarter.json", ndjson(rows))
-    ds = open_dataset(tmp_path / "ds", format="parquet")
+    ds = open_dataset(tmp_path / "ds", format="parquet", org=ORG)
     summary = import_usage(src, ds)
     assert summary.rows_read == len(rows) and len(summary.written) == 3
     assert {p.grouping for p in summary.written} == {"oauthclientid-templateuri"}
-    exported = open_dataset(tmp_path / "exported", format="parquet")
+    exported = open_dataset(tmp_path / "exported", format="parquet", org=ORG)
     exported.write(ndjson(rows), granularity="day", grouping="oauthclientid-templateuri",
                    interval="2026-07-01/2026-10-01")
     assert fingerprint(tmp_path / "ds") == fingerprint(tmp_path / "exported")
@@ -344,5 +345,5 @@ def test_a_row_twice_in_one_export_is_refused_across_blocks(tmp_path: Path,
     ds = tmp_path / "ds"
     with pytest.raises(InvalidRowsError, match=rf"^{bad}: line {len(early) + len(late) + 1}: "
                                                r"date='2026-10-02T00:00:00Z': another row"):
-        import_usage(src, open_dataset(ds))
+        import_usage(src, open_dataset(ds, org=ORG))
     assert not ds.exists()

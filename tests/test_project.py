@@ -385,7 +385,8 @@ from usagekit.query import UsageQuery
 api_row = {**dict.fromkeys(row.ID_FIELDS, ""), **dict.fromkeys(row.COUNT_FIELDS, 1),
            row.DATE: "2026-11-02T00:00:00Z"}
 entity = {**{c.aggregates: 1 for c in row.COUNTS}, "date": "2026-11-02"}
-dataset = open_dataset(sys.argv[1])
+dataset = open_dataset(sys.argv[1],
+                       org=row.Org("0c0c0c0c-0000-4000-8000-000000000000", "Copy", "sandbox"))
 dataset.write([api_row], granularity="day", grouping=row.NO_GROUPING)
 with DuckDBEngine(dataset) as engine:
     stored = engine.sql("SELECT * FROM " + engine.source)

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.orgs import ORG
 from usagekit.config import TrinoSettings
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine, TrinoEngine, open_engine
@@ -114,7 +115,7 @@ def _by_client(rows: list[dict[str, Any]], dates: list[str]) -> list[dict[str, A
 
 def _write_all(location: Path, fmt: str, sandbox: list[tuple[str, str, str, list]]) -> None:
     """The hard rows (August: day, week, month) and the sandbox's rows, as a kit dataset."""
-    dataset = open_dataset(str(location), format=fmt)
+    dataset = open_dataset(str(location), format=fmt, org=ORG)
     day = _hard_day_rows()
     weeks = [f"2026-{m}T00:00:00Z" for m in ("07-27", "08-03", "08-10", "08-17", "08-24",
                                              "08-31")]

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.orgs import ORG
 from usagekit.config.settings import REPORT_GROUP_BY
 from usagekit.dataset import open_dataset
 from usagekit.query import Interval
@@ -53,7 +54,7 @@ def week_rows(day_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def store(location: Path, days: list[dict[str, Any]],
           weeks: list[dict[str, Any]] | None = None) -> None:
     """Replace the dataset's day (and week) rows with these, over the span they cover."""
-    dataset = open_dataset(str(location))
+    dataset = open_dataset(str(location), org=ORG)
     for gran, rows in (("day", days), ("week", week_rows(days) if weeks is None else weeks)):
         dates = sorted(date.fromisoformat(r["date"][:10]) for r in rows)
         if gran == "week":

@@ -88,6 +88,11 @@ class DamagedFileError(DatasetError):
         self.files = files
 
 
+class FictionalDataError(DatasetError):
+    """Fictional rows (the embedded sandbox's) would be stored, or fetched for a dataset,
+    that holds a real organisation's rows."""
+
+
 class EngineError(UsagekitError):
     """A query engine (DuckDB or Athena) failed or was misconfigured."""
 

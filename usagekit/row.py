@@ -180,12 +180,17 @@ STORED_COLUMNS: dict[str, str] = {
     DATE: "string",
     **dict.fromkeys(OPTIONAL_FIELDS, "string"),
 }
+#: Partition keys: the organisation's id (:class:`Org`), the granularity, the grouping key
+#: and the month (``YYYY-MM``) of ``date``.
 ORG = "org"
 GRANULARITY = "granularity"
 GROUPING = "grouping"
 PERIOD = "period"
 #: Hive partition keys -> Glue/Hive type, outermost first.
-PARTITION_KEYS: dict[str, str] = dict.fromkeys((GRANULARITY, GROUPING, PERIOD), "string")
+PARTITION_KEYS: dict[str, str] = dict.fromkeys((ORG, GRANULARITY, GROUPING, PERIOD), "string")
+#: The partition keys of datasets stored before organisations (usagekit 0.x, the blueprint's
+#: bucket): the same without :data:`ORG`.
+LEGACY_PARTITION_KEYS: tuple[str, ...] = (GRANULARITY, GROUPING, PERIOD)
 #: Glue/Hive type -> SQL type (Athena, Trino and DuckDB spell these alike).
 SQL_TYPES: dict[str, str] = {"string": "VARCHAR", "bigint": "BIGINT"}
 #: The dataset's columns as SQL sees them (stored columns, then partition keys).
@@ -292,7 +297,7 @@ def pandas_dtypes() -> dict[str, Any]:
     """Column -> pandas dtype of a typed frame.
 
     Ids and names are ``string``, counts ``int64``, ``date`` ``datetime64[us, UTC]``, and
-    the partition keys ``string``.
+    the partition keys (``org`` first) ``string``.
     """
     import numpy as np
     import pandas as pd

@@ -16,10 +16,10 @@ import traceback
 from collections.abc import Iterator, Sequence
 
 from usagekit import __version__
-from usagekit.cli import engine, fetch, imports, repair, report, sandbox, watch
+from usagekit.cli import engine, fetch, imports, orgs, repair, report, sandbox, watch
 from usagekit.exceptions import UsagekitError
 
-_COMMAND_MODULES = (sandbox, fetch, imports, repair, engine, watch, report)
+_COMMAND_MODULES = (sandbox, fetch, imports, repair, orgs, engine, watch, report)
 
 #: Exit statuses (:data:`EPILOG` says what each means; 0 is success).
 FAILED = 1

@@ -61,6 +61,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--format", choices=DATASET_FORMATS,
                         help="with --dataset: file format of a new dataset (default ndjson); "
                              "must match an existing one")
+    parser.add_argument("--allow-sandbox", action="store_true",
+                        help="store the embedded sandbox's fictional rows even where the dataset "
+                             "holds a real organisation's (refused otherwise)")
     parser.add_argument("--profile", metavar="NAME",
                         help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
                              "credentials and region (GENESYSCLOUD_* variables override it)")
@@ -101,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         if client.source == "sandbox":
             print(f"usagekit: no GENESYSCLOUD_* settings; fetching from the embedded sandbox "
                   f"at {client.base_url}", file=sys.stderr)
+        if dataset is not None:  # before any usage is fetched
+            dataset = dataset.for_org(client.organization(), allow_fictional=args.allow_sandbox)
         out = stack.enter_context(_output(output)) if output is not None else None
         pieces = (query,) if args.resume else query.months()
         for piece in pieces:

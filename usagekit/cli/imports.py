@@ -69,6 +69,14 @@ def register(sub: Any) -> None:
     parser.add_argument("--format", choices=DATASET_FORMATS,
                         help="file format of a new dataset (default ndjson); must match an "
                              "existing one")
+    whose = parser.add_argument_group(
+        "whose rows", "the organisation the rows were fetched from (default: the dataset's "
+        "only one)")
+    whose.add_argument("--org", metavar="NAME|ID",
+                       help="an org the dataset holds, or a new one by its id")
+    whose.add_argument("--org-name", metavar="NAME", help="a new org's name")
+    whose.add_argument("--region", metavar="HOST",
+                       help="a new org's region (e.g. mypurecloud.ie)")
     rows = parser.add_argument_group(
         "a file or stdin", "what its rows do not say (a folder's layout says it)")
     rows.add_argument("--granularity",
@@ -84,6 +92,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``usagekit import``."""
+    from usagekit.cli.orgs import target_org
     from usagekit.dataset import open_dataset
 
     folder = is_s3(args.source) or (args.source != "-" and Path(args.source).is_dir())
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _check_file_flags(args)
     dataset = open_dataset(args.dataset, format=args.format)
+    dataset = dataset.for_org(target_org(dataset, args.org, args.org_name, args.region))
     if folder:
         _import_folder(args.source, dataset)
     else:

@@ -47,6 +47,9 @@ def register(sub: Any) -> None:
     sync.add_argument("--format", choices=DATASET_FORMATS,
                       help="file format of a new dataset (default ndjson); must match an "
                            "existing one")
+    sync.add_argument("--allow-sandbox", action="store_true",
+                      help="store the embedded sandbox's fictional rows even where the dataset "
+                           "holds a real organisation's (refused otherwise)")
     sync.add_argument("--granularity", action="append", default=[], metavar="NAME",
                       help=f"repeatable or comma-separated: {', '.join(GRANULARITY_VALUES)} "
                            "(default all)")
@@ -100,12 +103,16 @@ def run_sync(args: argparse.Namespace) -> int:
     since = _date(args.since, "--since") if args.since else None
     until = _date(args.until, "--until") if args.until else None
     dataset = open_dataset(dataset_location(args.dataset), format=args.format)
-    steps = plan_sync(dataset, granularities=split_names(args.granularity) or SYNC_GRANULARITIES,
-                      group_by=split_names(args.group_by) or REPORT_GROUP_BY, since=since,
-                      trailing_days=args.trailing_days, api=args.api, until=until)
     progress = False if args.no_progress else None
     with connect(profile=args.profile, progress=progress) as client:
-        print(f"usagekit: syncing {dataset.location} from {client.source}", file=sys.stderr)
+        org = client.organization()  # before any usage is fetched
+        dataset = dataset.for_org(org, allow_fictional=args.allow_sandbox)
+        steps = plan_sync(dataset,
+                          granularities=split_names(args.granularity) or SYNC_GRANULARITIES,
+                          group_by=split_names(args.group_by) or REPORT_GROUP_BY, since=since,
+                          trailing_days=args.trailing_days, api=args.api, until=until)
+        print(f"usagekit: syncing {org.label} into {dataset.location} from {client.source}",
+              file=sys.stderr)
         summaries = fetch_missing(dataset, client, steps, progress=progress)
     for summary in summaries:
         print(summary.line())

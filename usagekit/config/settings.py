@@ -32,6 +32,9 @@ ENV_CLIENT_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
 ENV_CLIENT_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"
 ENV_REGION = "GENESYSCLOUD_REGION"
 ENV_ACCESS_TOKEN = "GENESYSCLOUD_ACCESS_TOKEN"
+#: What a real organisation needs, as error messages say it.
+GENESYS_SETTINGS = (f"{ENV_REGION} with {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} "
+                    f"(or {ENV_ACCESS_TOKEN}), or a gc --profile")
 #: The Genesys Cloud CLI's profiles, relative to ``$HOME``, and its default profile.
 GC_CONFIG_RELATIVE = Path(".gc") / "config.toml"
 GC_DEFAULT_PROFILE = "DEFAULT"

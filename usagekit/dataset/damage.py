@@ -9,7 +9,6 @@ rewrites it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from usagekit.dataset.formats import CODECS, valid_text
+from usagekit.dataset.schema import DATA_FILE, PARTITION_GLOB
 from usagekit.exceptions import UsagekitError
 from usagekit.row import utf8_error
 
 _SUFFIX_FORMATS = {".json": "ndjson", ".parquet": "parquet"}
-_LAYOUT = re.compile(r"granularity=[^/]+/grouping=[^/]+/period=[^/]+/[^/]+\.(json|parquet)")
 
 
 def problem(fmt: str, data: bytes) -> str | None:
@@ -46,8 +45,8 @@ def problem(fmt: str, data: bytes) -> str | None:
 
 
 def _data_files(root: Path) -> list[Path]:
-    return [path for path in sorted(root.glob("granularity=*/grouping=*/period=*/*"))
-            if _LAYOUT.fullmatch(path.relative_to(root).as_posix()) and path.is_file()]
+    return [path for path in sorted(root.glob(f"{PARTITION_GLOB}/*"))
+            if DATA_FILE.fullmatch(path.relative_to(root).as_posix()) and path.is_file()]
 
 
 def _readable_once_repaired(fmt: str, data: bytes) -> bytes | None:

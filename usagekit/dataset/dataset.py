@@ -2,13 +2,23 @@
 
 Layout (one file per partition)::
 
-    <root>/_usagekit.manifest                      {"format": "ndjson", ...}
-    <root>/granularity=<day|week|month>/grouping=<key>/period=<YYYY-MM>/usage.json|.parquet
+    <root>/_usagekit.manifest                      {"format": "ndjson", "version": 2, ...}
+    <root>/org=<id>/_org.json                       {"id": ..., "name": ..., "region": ...}
+    <root>/org=<id>/granularity=<day|week|month>/grouping=<key>/period=<YYYY-MM>/usage.json
 
-``period`` is the month a row's ``date`` falls in. Files hold exactly the API fields, ``date``
-as the ISO string. A write replaces exactly the rows of its interval x granularity x grouping:
-every touched partition is rebuilt a month at a time (rows of the same month outside the
-interval kept) and staged on local disk, then each is switched in one atomic step
+(``usage.parquet`` for Parquet). ``org`` is the organisation the rows belong to
+(:class:`~usagekit.row.Org`; one table holds every org, and one org's writes never touch
+another's partitions); ``period`` is the month a row's ``date`` falls in. A dataset opened
+for an org (``open_dataset(..., org=)``) reads and writes that org's partitions; opened
+without one it reads every org's and writes nothing. The embedded sandbox's fictional rows
+are refused where the dataset holds a real org's (unless ``allow_fictional``). Datasets stored
+before organisations (``granularity=…`` at the root) are moved under their org by
+:func:`usagekit.dataset.migrate.migrate` and refused until then.
+
+Files hold exactly the API fields, ``date`` as the ISO string. A write replaces exactly the
+rows of its interval x granularity x grouping: every touched partition is rebuilt a month at
+a time (rows of the same month outside the interval kept) and staged on local disk, then each
+is switched in one atomic step
 (``os.replace`` locally, one ``PutObject`` of the same key on S3), so readers see the old
 file or the new one, never both and never a part. A write holds one month of rows at a
 time (:mod:`usagekit.dataset.spool`).
@@ -19,6 +29,7 @@ clearly; readers take no lock.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -33,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 
 from usagekit import config, row
-from usagekit.config.settings import LOCK_TIMEOUT, is_s3
+from usagekit.config.settings import GENESYS_SETTINGS, LOCK_TIMEOUT, is_s3
 from usagekit.dataset.damage import damage_message, problem
 from usagekit.dataset.formats import (
     CODECS,
@@ -53,15 +64,30 @@ from usagekit.dataset.layout import (
     file_rel,
     is_data_file,
     month_periods,
+    org_folder,
     partition_of,
     period_overlaps,
 )
 from usagekit.dataset.lock import check_lock_timeout
-from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
+from usagekit.dataset.schema import (
+    FORMATS,
+    LAYOUT,
+    LAYOUT_VERSION,
+    LEGACY_DATA_FILE,
+    MANIFEST,
+    ORG_FILE,
+    SUFFIXES,
+)
 from usagekit.dataset.scratch import scratch, sweep
 from usagekit.dataset.spool import Months, months_of
 from usagekit.dataset.storage import Storage
-from usagekit.exceptions import ConfigError, DamagedFileError, DatasetError, InvalidRowsError
+from usagekit.exceptions import (
+    ConfigError,
+    DamagedFileError,
+    DatasetError,
+    FictionalDataError,
+    InvalidRowsError,
+)
 from usagekit.frame import (
     date_text,
     empty_frame,
@@ -115,11 +141,47 @@ class Dataset:
     """
 
     def __init__(self, storage: Storage, fmt: str, *, recorded: bool,
-                 lock_timeout: float = LOCK_TIMEOUT) -> None:
+                 lock_timeout: float = LOCK_TIMEOUT, org: row.Org | None = None,
+                 allow_fictional: bool = False) -> None:
         self._storage = storage
         self._format = fmt
         self._recorded = recorded
         self._lock_timeout = lock_timeout
+        self._org = org
+        self._allow_fictional = allow_fictional
+
+    @property
+    def org(self) -> row.Org | None:
+        """The organisation this dataset object reads and writes; None: all (read only)."""
+        return self._org
+
+    def for_org(self, org: row.Org, *, allow_fictional: bool = False) -> Dataset:
+        """The same dataset, reading and writing ``org``'s partitions only.
+
+        ``allow_fictional`` lets a fictional org's rows (the embedded sandbox's) in beside a
+        real org's. Checked now, before anything is fetched for it, and again by each write.
+
+        Raises
+        ------
+        FictionalDataError
+            ``org`` is fictional, the dataset holds a real org's rows and
+            ``allow_fictional`` is False.
+        DatasetError
+            The dataset is laid out as before organisations (``usagekit migrate``).
+        """
+        scoped = Dataset(self._storage, self._format, recorded=self._recorded,
+                         lock_timeout=self._lock_timeout, org=org,
+                         allow_fictional=allow_fictional)
+        scoped._check_org(org, self._storage.list_files())
+        return scoped
+
+    def orgs(self) -> list[row.Org]:
+        """The organisations the dataset holds rows of (from each ``org=`` folder), by name."""
+        return stored_orgs(self._storage, self._storage.list_files())
+
+    def legacy_files(self) -> list[str]:
+        """Data files laid out before organisations (``granularity=…`` at the root)."""
+        return [rel for rel in self._storage.list_files() if LEGACY_DATA_FILE.fullmatch(rel)]
 
     @property
     def location(self) -> str:
@@ -130,6 +192,16 @@ class Dataset:
     def format(self) -> str:
         """``ndjson`` or ``parquet``."""
         return self._format
+
+    @property
+    def storage(self) -> Storage:
+        """Where the files are (a local folder or an S3 prefix)."""
+        return self._storage
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a write waits for another writer's lock."""
+        return self._lock_timeout
 
     def __repr__(self) -> str:
         return f"Dataset({self.location!r}, format={self._format!r})"
@@ -198,9 +270,8 @@ class Dataset:
         for name in row.COUNT_FIELDS:  # a count no stored row has: missing, never 0
             if name not in out.columns:
                 out[name] = pd.array([pd.NA] * len(out), dtype="Int64")
-        if row.PLATFORM in out.columns:
-            out = out[[*row.API_FIELDS, row.PLATFORM, *row.PARTITION_KEYS]]
-        return normalize(out)
+        platform = [row.PLATFORM] if row.PLATFORM in out.columns else []
+        return normalize(out[[*row.API_FIELDS, *platform, *row.PARTITION_KEYS]])
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -274,7 +345,8 @@ class Dataset:
                 span = covering_interval(pd.Series([months.first, months.last]), gran)
                 lo, hi = bucket_start(pd.Timestamp(span.start), gran), pd.Timestamp(span.end)
             assert lo is not None and hi is not None
-            written, deleted, tally = self._switch(months, gran, key, span, lo, hi)
+            written, deleted, tally = self._switch(self.require_org(), months, gran, key, span, lo,
+                                                   hi)
         summary = WriteSummary(
             rows=months.rows, replaced=tally.replaced, kept=tally.kept,
             written=tuple(written), deleted=tuple(deleted), interval=span,
@@ -307,8 +379,68 @@ class Dataset:
         _logger.info("repaired %d partition(s) of %s", len(repaired), self.location)
         return repaired
 
-    def _switch(self, months: Months, gran: str, key: str, span: Interval, lo: pd.Timestamp,
-                hi: pd.Timestamp) -> tuple[list[Partition], list[Partition], _Tally]:
+    def remove(self) -> list[Partition]:
+        """Delete every stored row of this dataset's org, and its ``org=`` folder's record.
+
+        Each partition goes in one step (under the write lock); other orgs' partitions are
+        not touched. Running it again removes nothing.
+
+        Returns
+        -------
+        list of Partition
+            The partitions removed, sorted.
+        """
+        org = self.require_org()
+        with self._storage.lock(self._lock_timeout):
+            parts = [part for part, _ in self._data_files(None, None)]
+            for part in parts:
+                self._storage.delete(file_rel(part, self._format))
+            if parts:
+                self._storage.forget(parts)
+            record = f"{org_folder(org.id)}/{ORG_FILE}"
+            if self._storage.read(record) is not None:
+                self._storage.delete(record)
+        _logger.info("removed %d partition(s) of %s from %s", len(parts), org.label,
+                     self.location)
+        return parts
+
+    def require_org(self) -> row.Org:
+        """The org a write stores rows of; refused on a dataset opened without one."""
+        if self._org is None:
+            raise ConfigError(
+                f"writing to the dataset at {self.location} needs the organisation the rows "
+                "belong to: open it with org= (the CLI asks Genesys Cloud, or takes --org)")
+        return self._org
+
+    def _check_org(self, org: row.Org, files: list[str]) -> None:
+        """Under the lock: refuse a legacy layout, and sandbox rows beside a real org's."""
+        legacy = [rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel)]
+        if legacy:
+            raise DatasetError(legacy_message(self.location, legacy))
+        held = stored_orgs(self._storage, files)
+        real = [o for o in held if not o.fictional and o.id != org.id]
+        if org.fictional and real and not self._allow_fictional:
+            raise FictionalDataError(
+                f"the dataset at {self.location} holds {', '.join(o.label for o in real)}; "
+                f"refusing to store the fictional rows of {org.label} beside them. Set "
+                f"{GENESYS_SETTINGS} to fetch the real org, or "
+                "store sandbox rows anyway with --allow-sandbox (allow_fictional=True); "
+                "nothing was written")
+        if org.fictional is False and any(o.fictional for o in held):
+            _logger.warning("the dataset at %s also holds fictional rows (%s); "
+                            "`usagekit remove --fictional` removes them", self.location,
+                            ", ".join(o.label for o in held if o.fictional))
+
+    def _record_org(self, org: row.Org) -> None:
+        """Record ``org`` in its folder (before its first rows; again when it was renamed)."""
+        record = org_record(org)
+        rel = f"{org_folder(org.id)}/{ORG_FILE}"
+        if self._storage.read(rel) != record:
+            self._storage.replace(rel, record)
+
+    def _switch(self, org: row.Org, months: Months, gran: str, key: str, span: Interval,
+                lo: pd.Timestamp, hi: pd.Timestamp
+                ) -> tuple[list[Partition], list[Partition], _Tally]:
         """Under the lock: rebuild and stage each touched partition, then switch them all."""
         cut = cut_buckets(span, gran, lo, hi)
         tally = _Tally()
@@ -317,9 +449,10 @@ class Dataset:
             locked = time.monotonic()
             files = self._storage.list_files()
             self._check_format(files)
+            self._check_org(org, files)
             plan: list[tuple[Partition, Path | None]] = []
             for period in month_periods(lo, hi):
-                part = Partition(gran, key, period)
+                part = Partition(org.id, gran, key, period)
                 month = months.batch(int(period[:4]) * 100 + int(period[5:]))
                 content = self._rebuild(part, month, lo, hi, files, cut, tally)
                 if content is not None:
@@ -342,6 +475,7 @@ class Dataset:
             written = [p for p, staged in plan if staged is not None]
             self._storage.prepare(self._format, written)  # may refuse (a crawler's table)
             self._ensure_manifest()
+            self._record_org(org)
             deleted = []
             for part, staged in plan:
                 rel = file_rel(part, self._format)
@@ -421,9 +555,12 @@ class Dataset:
                 "them (it keeps the fuller row)")
 
     def _ensure_manifest(self) -> None:
-        if self._recorded:
-            return
-        body = {"format": self._format, "layout": "granularity/grouping/period", "version": 1}
+        if not self._recorded:
+            self.record_layout()
+
+    def record_layout(self) -> None:
+        """Write the manifest: the format and the layout's version."""
+        body = {"format": self._format, "layout": LAYOUT, "version": LAYOUT_VERSION}
         self._storage.replace(MANIFEST, json.dumps(body).encode() + b"\n")
         self._recorded = True
 
@@ -434,9 +571,15 @@ class Dataset:
         key = grouping_value(grouping) if grouping is not None else None
         suffix = SUFFIXES[self._format]
         out = []
-        for rel in self._storage.list_files():
+        files = self._storage.list_files()
+        legacy = [rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel)]
+        if legacy:
+            raise DatasetError(legacy_message(self.location, legacy))
+        for rel in files:
             part = partition_of(rel)
             if part is None or not is_data_file(rel):
+                continue
+            if self._org is not None and part.org != self._org.id:
                 continue
             if not rel.endswith(suffix):
                 raise DatasetError(
@@ -451,6 +594,8 @@ class Dataset:
 def open_dataset(
     location: str | None = None,
     *,
+    org: row.Org | None = None,
+    allow_fictional: bool = False,
     format: str | None = None,
     boto3_session: Any = None,
     database: str | None = None,
@@ -464,6 +609,12 @@ def open_dataset(
     ----------
     location : str, optional
         A local folder or ``s3://bucket/prefix/``; default :func:`usagekit.config.dataset_location`.
+    org : Org, optional
+        The organisation to read and write (:meth:`Dataset.for_org`); None: read every org's
+        rows, write none.
+    allow_fictional : bool
+        Store a fictional org's rows (the embedded sandbox's) where the dataset holds a real
+        org's (refused by default).
     format : {"ndjson", "parquet"}, optional
         Required to match an existing dataset's format; for a new one, default ``ndjson``.
     boto3_session : boto3.Session, optional
@@ -512,8 +663,40 @@ def open_dataset(
             f"the dataset at {storage.location} holds {stored} files, not {format}: "
             f"open it with format={stored!r} (or None), or choose another location"
         )
-    return Dataset(storage, stored or format or "ndjson", recorded=recorded,
-                   lock_timeout=lock_timeout)
+    dataset = Dataset(storage, stored or format or "ndjson", recorded=recorded,
+                      lock_timeout=lock_timeout)
+    return dataset if org is None else dataset.for_org(org, allow_fictional=allow_fictional)
+
+
+def stored_orgs(storage: Storage, files: list[str]) -> list[row.Org]:
+    """The orgs recorded in the ``org=<id>/_org.json`` files among ``files``, by name."""
+    out = []
+    for rel in files:
+        folder, _, name = rel.partition("/")
+        if name != ORG_FILE or not folder.startswith(f"{row.ORG}="):
+            continue
+        data = storage.read(rel)
+        if data is None:
+            continue
+        try:
+            out.append(row.Org(**json.loads(data)))
+        except (ValueError, TypeError) as exc:
+            raise DatasetError(f"unreadable {storage.url(rel)}: expected JSON with the "
+                               "organisation's id, name, region and fictional") from exc
+    return sorted(out, key=lambda o: (o.name.casefold(), o.id))
+
+
+def org_record(org: row.Org) -> bytes:
+    """What ``org=<id>/_org.json`` holds for ``org``."""
+    return json.dumps(dataclasses.asdict(org)).encode() + b"\n"
+
+
+def legacy_message(location: str, legacy: list[str]) -> str:
+    """The error of a dataset still laid out as before organisations."""
+    return (f"the dataset at {location} is laid out as before organisations ({legacy[0]} and "
+            f"{len(legacy) - 1} more file(s) without an org= folder): move its rows under the "
+            f"organisation they were fetched from with `usagekit migrate --dataset {location} "
+            "--org ID` (or --profile NAME); nothing was changed")
 
 
 def run_crawler(

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from usagekit.dataset.layout import Partition, is_data_file, partition_of
-from usagekit.dataset.schema import FORMATS, MANIFEST, SUFFIXES
+from usagekit.dataset.layout import Partition
+from usagekit.dataset.schema import DATA_FILE, FORMATS, LEGACY_DATA_FILE, MANIFEST, SUFFIXES
 from usagekit.dataset.storage import Storage
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
@@ -40,6 +40,7 @@ from usagekit.row import (
     GRANULARITY,
     GROUPING,
     ID_FIELDS,
+    ORG,
     PERIOD,
     PLATFORM,
     STORED_COLUMNS,
@@ -306,7 +307,7 @@ def decode_frame(fmt: str, data: bytes, part: Partition) -> pd.DataFrame:
         frame = valid_text(pq.read_table(io.BytesIO(data))).to_pandas()
         frame[GRANULARITY], frame[GROUPING] = part.granularity, part.grouping
         frame = normalize(frame)
-    frame[PERIOD] = part.period
+    frame[ORG], frame[PERIOD] = part.org, part.period
     return normalize(frame)
 
 
@@ -377,7 +378,7 @@ def stored_format(storage: Storage, files: list[str] | None = None
                                f"expected one of {', '.join(FORMATS)}")
     found: dict[str, str] = {}
     for rel in storage.list_files() if files is None else files:
-        if partition_of(rel) is None or not is_data_file(rel):
+        if not (DATA_FILE.fullmatch(rel) or LEGACY_DATA_FILE.fullmatch(rel)):
             continue
         for name, suffix in SUFFIXES.items():
             if rel.endswith(suffix):

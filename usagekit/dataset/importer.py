@@ -466,6 +466,7 @@ def import_usage(source: str | os.PathLike[str], dataset: Dataset, *,
         The source cannot be listed or read, or storage failed (partitions already
         switched are whole; importing again completes the import).
     """
+    dataset.require_org()
     files = list_source(os.fspath(source), exclude=dataset.location,
                         boto3_session=boto3_session)
     written: list[Partition] = []

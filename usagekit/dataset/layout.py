@@ -13,12 +13,13 @@ from usagekit.frame import (
     granularity_value,
 )
 from usagekit.query import Interval
-from usagekit.row import PARTITION_KEYS
+from usagekit.row import LEGACY_PARTITION_KEYS, ORG, PARTITION_KEYS
 
 
 class Partition(NamedTuple):
-    """One partition of the dataset."""
+    """One partition of the dataset: its values of :data:`~usagekit.row.PARTITION_KEYS`."""
 
+    org: str
     granularity: str
     grouping: str
     period: str
@@ -26,7 +27,12 @@ class Partition(NamedTuple):
     @property
     def path(self) -> str:
         """The partition's folder, relative to the dataset root."""
-        return f"granularity={self.granularity}/grouping={self.grouping}/period={self.period}"
+        return "/".join(f"{key}={value}" for key, value in zip(PARTITION_KEYS, self, strict=True))
+
+    @property
+    def legacy_path(self) -> str:
+        """Where the partition lay before organisations (without its ``org=`` folder)."""
+        return self.path.split("/", 1)[1]
 
 
 def covering_interval(dates: pd.Series, granularity: str) -> Interval:
@@ -55,17 +61,27 @@ def bucket_start(moment: pd.Timestamp, granularity: str) -> pd.Timestamp:
     return day
 
 
-def partition_of(rel: str) -> Partition | None:
+def partition_of(rel: str, org: str | None = None) -> Partition | None:
+    """The partition holding the file ``rel``; None outside the layout.
+
+    With ``org``: ``rel`` in the layout before organisations, read as that org's.
+    """
     parts = rel.split("/")
-    if len(parts) != 4:
+    keys = list(PARTITION_KEYS) if org is None else list(LEGACY_PARTITION_KEYS)
+    if len(parts) != len(keys) + 1:
         return None
-    values = []
-    for text, name in zip(parts[:3], PARTITION_KEYS, strict=True):
+    values = [] if org is None else [org]
+    for text, name in zip(parts[:-1], keys, strict=True):
         prefix = f"{name}="
         if not text.startswith(prefix):
             return None
         values.append(text[len(prefix):])
     return Partition(*values)
+
+
+def org_folder(org_id: str) -> str:
+    """An organisation's folder, relative to the dataset root."""
+    return f"{ORG}={org_id}"
 
 
 def is_data_file(rel: str) -> bool:

@@ -100,6 +100,9 @@ class LocalStorage:
         """Nothing to unregister locally."""
         del partitions
 
+    def drop_legacy_table(self) -> None:
+        """No catalog locally."""
+
     def clear_stale_lock(self, name: str = LOCK) -> bool:
         """Remove the lock file ``name`` when no process holds it (its writer was killed).
 

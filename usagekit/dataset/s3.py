@@ -42,6 +42,7 @@ from usagekit.dataset.lock import (
 )
 from usagekit.dataset.schema import LOCK
 from usagekit.exceptions import CrawlerTimeoutError, DatasetError
+from usagekit.row import LEGACY_PARTITION_KEYS, ORG
 
 _logger = logging.getLogger(__name__)
 
@@ -256,6 +257,7 @@ class S3Storage:
                 self._check_table(existing, fmt, list(PARTITION_KEYS))
                 if _projected(existing):
                     _logger.debug("%s uses partition projection: no partitions to add", name)
+                    self._project_orgs(existing, {p.org for p in partitions})
                     return
             values = {f"{self.location}{p.path}/": list(p) for p in partitions}
             if fmt == "ndjson":
@@ -281,6 +283,53 @@ class S3Storage:
                                          partitions_values=[list(p) for p in partitions],
                                          boto3_session=self._session)
 
+    def drop_legacy_table(self) -> None:
+        """Drop the kit's Glue table when it has no ``org`` key (a later write recreates it).
+
+        Only a table the kit created (no partition projection); the stack's projected table
+        is updated with the stack (its template has the key).
+
+        Raises
+        ------
+        DatasetError
+            The table is projected and still lacks the key: update the stack first.
+        """
+        if self.database is None or self.table is None:
+            return
+        name = f"{self.database}.{self.table}"
+        with _errors("check the Glue table", name):
+            glue = self._glue()
+            try:
+                table = glue.get_table(DatabaseName=self.database, Name=self.table)["Table"]
+            except glue.exceptions.EntityNotFoundException:
+                return
+            keys = [k["Name"] for k in table.get("PartitionKeys", [])]
+            if keys != list(LEGACY_PARTITION_KEYS):
+                return
+            if _projected(table):
+                raise DatasetError(
+                    f"the Glue table {name} is the stack's (partition projection) and has no "
+                    "org key yet: update the stack with the current template (its OrgIds "
+                    "parameter listing the org), then migrate; nothing was moved")
+            glue.delete_table(DatabaseName=self.database, Name=self.table)
+            _logger.info("dropped the Glue table %s (no org key); the migration recreates it",
+                         name)
+
+    def _project_orgs(self, table: dict[str, Any], orgs: set[str]) -> None:
+        """Add the orgs missing from a projected table's ``org`` enum (UpdateTable)."""
+        import awswrangler as wr
+
+        key = f"projection.{ORG}.values"
+        values = [v for v in str(table.get("Parameters", {}).get(key, "")).split(",") if v]
+        missing = sorted(orgs - set(values))
+        if missing:
+            wr.catalog.upsert_table_parameters({key: ",".join([*values, *missing])},
+                                               database=self.database, table=self.table,
+                                               boto3_session=self._session)
+            _logger.warning("added org(s) %s to the partition projection of %s.%s; add them to "
+                            "the stack's OrgIds too, or its next update takes them out",
+                            ", ".join(missing), self.database, self.table)
+
     def _glue(self) -> Any:
         if self._glue_client is None:
             self._glue_client = self._session.client("glue")
@@ -299,6 +348,10 @@ class S3Storage:
             problems.append(f"location {location}, expected {self.location}")
         if is_parquet != (fmt == "parquet"):
             problems.append(f"format {'parquet' if is_parquet else 'json'}, expected {fmt}")
+        if found == list(LEGACY_PARTITION_KEYS):
+            problems.append("it has no org partition key (made before organisations: "
+                            f"`usagekit migrate --dataset {self.location} --org ID` moves the "
+                            "rows and updates the table)")
         if problems:
             raise DatasetError(
                 f"the Glue table {name} does not describe this dataset: {'; '.join(problems)}. "

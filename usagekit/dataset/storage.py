@@ -36,6 +36,9 @@ class Storage(Protocol):
     def forget(self, partitions: Sequence[Partition]) -> None:
         """Called after ``partitions`` were emptied."""
 
+    def drop_legacy_table(self) -> None:
+        """Before a migration (S3: drop the kit's Glue table laid out without ``org``)."""
+
     def lock(self, timeout: float, name: str = LOCK) -> AbstractContextManager[None]:
         """Hold the lock ``name`` (default the write lock), waiting at most ``timeout`` s.
 

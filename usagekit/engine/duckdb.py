@@ -1,7 +1,7 @@
 """The local engine: DuckDB in a UTC session with the usage dataset exposed as a typed view.
 
 Local datasets are read with ``read_json``/``read_parquet`` over the Hive layout
-``granularity=*/grouping=*/period=*/<file>``. S3 datasets are copied to a local cache
+``org=*/granularity=*/grouping=*/period=*/<file>``. S3 datasets are copied to a local cache
 folder with ``pyarrow.fs.S3FileSystem`` (the ``httpfs`` extension cannot be installed
 offline, query-engine.md §7; s3fs is not a dependency) and read from there. Copying,
 rather than registering a lazy ``pyarrow.dataset``, keeps DuckDB's native readers and
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,8 @@ import pandas as pd
 from usagekit.config import AthenaSettings, athena_settings, dataset_location
 from usagekit.config.settings import is_s3
 from usagekit.dataset.damage import damage_message, damaged_files, undecodable_files
+from usagekit.dataset.dataset import legacy_message
+from usagekit.dataset.schema import DATA_FILE, LEGACY_DATA_FILE, LEGACY_GLOB, PARTITION_GLOB
 from usagekit.dataset.scratch import scratch
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
@@ -36,7 +37,6 @@ _logger = logging.getLogger(__name__)
 
 #: Columns stored in the files (everything but the Hive partition keys).
 FILE_COLUMNS = {k: v for k, v in SQL_COLUMNS.items() if k not in PARTITION_KEYS}
-_LAYOUT = re.compile(r"granularity=[^/]+/grouping=[^/]+/period=[^/]+/[^/]+\.(json|parquet)")
 _FORMATS = {"json": "ndjson", "parquet": "parquet"}
 
 
@@ -83,8 +83,8 @@ def _empty_source() -> str:
 
 def _local_files(root: Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {"ndjson": [], "parquet": []}
-    for path in root.glob("granularity=*/grouping=*/period=*/*"):
-        match = _LAYOUT.fullmatch(path.relative_to(root).as_posix())
+    for path in root.glob(f"{PARTITION_GLOB}/*"):
+        match = DATA_FILE.fullmatch(path.relative_to(root).as_posix())
         if match and path.is_file():
             found[_FORMATS[match.group(1)]].append(path)
     return found
@@ -95,7 +95,7 @@ def local_formats(location: str) -> frozenset[str]:
     root = Path(location).expanduser()
     found = set()
     for suffix, kind in _FORMATS.items():
-        for path in root.glob(f"granularity=*/grouping=*/period=*/*.{suffix}"):
+        for path in root.glob(f"{PARTITION_GLOB}/*.{suffix}"):
             if path.is_file():
                 found.add(kind)
                 break
@@ -123,7 +123,7 @@ def _scan_pattern(root: Path, suffix: str, files: list[Path],
                   substitutes: Mapping[Path, Path]) -> str:
     """The glob of the ``suffix`` files, or their list with ``substitutes`` swapped in."""
     if not substitutes:
-        return quote_literal((root / f"granularity=*/grouping=*/period=*/*.{suffix}").as_posix())
+        return quote_literal((root / f"{PARTITION_GLOB}/*.{suffix}").as_posix())
     return "[" + ", ".join(quote_literal(substitutes.get(path, path).as_posix())
                            for path in sorted(files)) + "]"
 
@@ -187,8 +187,9 @@ def download_s3(location: str, target: Path, boto3_session: Any = None) -> int:
     base = location.removeprefix("s3://").rstrip("/")
     try:
         infos = s3.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
-        paths = [info.path for info in infos if info.type == fs.FileType.File
-                 and _LAYOUT.fullmatch(info.path[len(base) + 1:])]
+        files = [info.path[len(base) + 1:] for info in infos if info.type == fs.FileType.File]
+        _refuse_legacy(location, files)
+        paths = [f"{base}/{rel}" for rel in files if DATA_FILE.fullmatch(rel)]
         shutil.rmtree(target, ignore_errors=True)
         local = fs.LocalFileSystem()
         for path in paths:
@@ -200,6 +201,13 @@ def download_s3(location: str, target: Path, boto3_session: Any = None) -> int:
         raise EngineError(f"cannot read the dataset at {location!r}: {exc}") from exc
     _logger.info("copied %d file(s) from %s to %s", len(paths), location, target)
     return len(paths)
+
+
+def _refuse_legacy(location: str, files: list[str]) -> None:
+    """Refuse a dataset laid out before organisations (its rows would be left out)."""
+    legacy = [rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel)]
+    if legacy:
+        raise EngineError(legacy_message(location, legacy))
 
 
 def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str, table: str,
@@ -221,7 +229,7 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
         For S3: the folder the data files are copied to (emptied first) and read from.
     substitutes : mapping of Path to Path, optional
         Files to read in place of stored ones (the stored file's path, resolved, to its
-        stand-in laid out in the same ``granularity=/grouping=/period=`` folders).
+        stand-in laid out in the same ``org=/granularity=/grouping=/period=`` folders).
 
     Returns
     -------
@@ -245,8 +253,11 @@ def expose_dataset(con: duckdb.DuckDBPyConnection, location: str, database: str,
         raise EngineError(
             f"no dataset at {location!r}: the folder does not exist. Write one with "
             "`usagekit import` or pass --dataset / USAGEKIT_DATASET pointing to a "
-            "folder or s3://bucket/prefix in the granularity=/grouping=/period= layout"
+            "folder or s3://bucket/prefix in the org=/granularity=/grouping=/period= layout"
         )
+    else:
+        _refuse_legacy(location, [path.relative_to(root).as_posix() for path in
+                                  root.glob(f"{LEGACY_GLOB}/*")])
     sources = _local_sources(con, root.resolve(),
                              location if cache is not None else os.fspath(root.resolve()),
                              substitutes)

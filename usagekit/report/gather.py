@@ -102,16 +102,17 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
     str
         ``sandbox`` or ``genesys:<region>``.
     """
-    dataset = open_dataset(params.dataset)
     iv = params.interval
     day_start = min(iv.start, _month_start(iv.end - timedelta(microseconds=1)))
     until = (iv.end - timedelta(microseconds=1)).date() + timedelta(days=1)
-    steps = [step for granularity, since in (("Day", day_start), ("Week", iv.start),
-                                             ("Month", iv.start))
-             for step in watch.plan_sync(dataset, granularities=[granularity],
-                                         group_by=REPORT_GROUP_BY, since=since.date(),
-                                         until=until)]
     with connect(env, profile=params.profile or None) as client:
+        # before any usage is fetched: a real org's dataset refuses the sandbox's rows
+        dataset = open_dataset(params.dataset, org=client.organization())
+        steps = [step for granularity, since in (("Day", day_start), ("Week", iv.start),
+                                                 ("Month", iv.start))
+                 for step in watch.plan_sync(dataset, granularities=[granularity],
+                                             group_by=REPORT_GROUP_BY, since=since.date(),
+                                             until=until)]
         summaries = watch.run_sync(dataset, client, steps)
         for summary in summaries:
             _logger.info("refreshed %s", summary.line())
