@@ -18,6 +18,7 @@ import boto3
 import pytest
 import requests
 
+from tests.orgs import ORG
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
 
@@ -128,7 +129,7 @@ def test_import_their_bucket_and_analyse_it_on_their_stack(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("USAGEKIT_ATHENA_TABLE", KIT_TABLE)  # the kit's table beside theirs
     dataset = f"s3://{SOURCE}/usagekit/"
-    assert main(["import", f"s3://{SOURCE}/", "--dataset", dataset]) == 0
+    assert main(["import", "--org", ORG.id, f"s3://{SOURCE}/", "--dataset", dataset]) == 0
     assert "read 2 rows from 1 file(s)" in capsys.readouterr().err
     frame = open_dataset(dataset).read()
     assert sorted(zip(frame["clientId"], frame["requests"], strict=True)) == [("c1", 157),
@@ -146,7 +147,7 @@ def test_import_their_bucket_and_analyse_it_on_their_stack(
     assert stack["s3"].get_object(Bucket=SOURCE, Key="granularity=month/query-result.json")[
         "Body"].read() == EXPORT
     # again: the kit's own files under the source are not read back as exports
-    assert main(["import", f"s3://{SOURCE}/", "--dataset", dataset]) == 0
+    assert main(["import", "--org", ORG.id, f"s3://{SOURCE}/", "--dataset", dataset]) == 0
     err = capsys.readouterr().err
     assert "read 2 rows from 1 file(s); 2 duplicate" in err and "written: none" in err
 
@@ -171,7 +172,7 @@ def test_the_crawlers_table_is_never_rewritten(stack: dict[str, Any],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """Without a table of its own, the kit refuses to register its layout in theirs."""
     dataset = f"s3://{SOURCE}/usagekit/"
-    assert main(["import", f"s3://{SOURCE}/", "--dataset", dataset]) == 1
+    assert main(["import", "--org", ORG.id, f"s3://{SOURCE}/", "--dataset", dataset]) == 1
     err = capsys.readouterr().err
     assert f"the Glue table {DATABASE}.{CRAWLED} does not describe this dataset" in err
     assert "partition keys ['granularity']" in err and "crawler" in err

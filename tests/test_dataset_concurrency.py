@@ -25,7 +25,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.orgs import ORG
+from tests.orgs import ORG, ORG_DIR
 from usagekit.dataset import open_dataset
 from usagekit.dataset.s3 import S3Storage
 from usagekit.dataset.schema import LOCK, MANIFEST
@@ -129,7 +129,8 @@ def import_at_once(location: str, jobs: list[tuple[list[str], bytes]], tmp_path:
         for n, (flags, data) in enumerate(jobs):
             fifo = tmp_path / f"rows-{n}.fifo"
             os.mkfifo(fifo)
-            cmd = [sys.executable, "-m", "usagekit", "import", str(fifo), "--dataset", location,
+            cmd = [sys.executable, "-m", "usagekit", "import", "--org", ORG.id,
+                   str(fifo), "--dataset", location,
                    "--granularity", "day", "--group-by", "OAuthClientId", *flags]
             procs.append((subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                            stderr=subprocess.PIPE), fifo, data))
@@ -227,7 +228,7 @@ def test_local_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
         assert (root / LOCK).exists()  # left behind, but no longer locked
         ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-01/2026-10-03")
     assert stored(str(root)) == expect(rows)
-    assert sorted(p.name for p in root.iterdir()) == [MANIFEST, "granularity=day"]
+    assert sorted(p.name for p in root.iterdir()) == [MANIFEST, ORG_DIR]
 
 
 def test_s3_lock_names_a_live_holder(s3: str) -> None:
@@ -260,7 +261,7 @@ def test_s3_writer_that_lost_its_lock_fails_instead_of_overwriting(s3: str) -> N
     first = make_rows("2026-10-01/2026-10-03")
     open_dataset(s3, org=ORG).write(first, granularity="day", grouping=DAY,
                            interval="2026-10-01/2026-10-03")
-    rel = "granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
+    rel = f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
     later = make_rows("2026-10-10/2026-10-12")
     slow = S3Storage(s3, lease=1)
     with slow.lock(WAIT):
@@ -282,7 +283,7 @@ def test_s3_put_is_conditional_on_what_the_write_read(s3: str) -> None:
     first = make_rows("2026-10-01/2026-10-03")
     open_dataset(s3, org=ORG).write(first, granularity="day", grouping=DAY,
                            interval="2026-10-01/2026-10-03")
-    rel = "granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
+    rel = f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
     other = ndjson(make_rows("2026-10-01/2026-10-05"))
     storage = S3Storage(s3)
     with storage.lock(WAIT):
@@ -292,7 +293,7 @@ def test_s3_put_is_conditional_on_what_the_write_read(s3: str) -> None:
         with pytest.raises(DatasetError, match=rf"cannot write {s3}{rel}: another writer "
                                                r"changed it since this write read it"):
             storage.replace(rel, stale)
-        new = "granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
+        new = f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
         boto3.client("s3").put_object(Bucket=BUCKET, Key=f"usage/{new}", Body=other)
         with pytest.raises(DatasetError, match="another writer changed it"):
             storage.replace(new, stale)  # found absent: created only if still absent

@@ -127,7 +127,7 @@ def sync(location: Path) -> int:
 
 def stamps(location: Path, gran: str) -> dict[str, int]:
     return {p.parent.name: p.stat().st_mtime_ns
-            for p in location.glob(f"granularity={gran}/*/*/usage.json")}
+            for p in location.glob(f"org=*/granularity={gran}/*/*/usage.json")}
 
 
 @pytest.mark.parametrize("damage", [truncate, not_json], ids=["truncated", "not json"])
@@ -137,7 +137,7 @@ def test_sync_stores_what_it_can_and_names_the_damaged_file(
     location = tmp_path / "data"
     assert sync(location) == 0
     capsys.readouterr()
-    days = sorted(location.glob("granularity=day/*/*/usage.json"))
+    days = sorted(location.glob("org=*/granularity=day/*/*/usage.json"))
     oldest, newest = days[0], days[-1]
 
     damage(oldest)  # a month no sync touches again: no reason to stop
@@ -155,7 +155,7 @@ def test_sync_stores_what_it_can_and_names_the_damaged_file(
     assert newest.read_bytes() == broken
     assert stamps(location, "week") != weeks  # the sound granularity was stored
     today = datetime.now(UTC).date()
-    stored = open_dataset(str(location), org=ORG).read("week", "oauthclientid")
+    stored = open_dataset(str(location)).read("week", "oauthclientid")
     assert stored["date"].max().date() > today - timedelta(days=8)
     assert os.path.exists(newest)
 
@@ -166,7 +166,7 @@ def test_the_report_names_the_damaged_file(sandbox: Sandbox, tmp_path: Path) -> 
     params = validate("usage-report", dataset=str(location), refresh=True,
                       interval=f"{today - timedelta(days=14)}/{today}")
     refresh(params)
-    newest = sorted(location.glob("granularity=day/*/*/usage.json"))[-1]
+    newest = sorted(location.glob("org=*/granularity=day/*/*/usage.json"))[-1]
     truncate(newest)
     broken = newest.read_bytes()
     with pytest.raises(DamagedFileError) as info:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.orgs import ORG
+from tests.orgs import ORG, ORG_DIR
 from usagekit import row
 from usagekit.cli import main
 from usagekit.dataset import import_usage, open_dataset
@@ -58,13 +58,14 @@ def export(tmp_path: Path, data: bytes, root: Path, *extra: str) -> tuple[int, s
     src = tmp_path / "rows.json"
     src.write_bytes(data)
     proc = subprocess.run(
-        [sys.executable, "-m", "usagekit", "import", str(src), "--dataset", str(root),
+        [sys.executable, "-m", "usagekit", "import", "--org", ORG.id,
+         str(src), "--dataset", str(root),
          *FLAGS, *extra], capture_output=True, text=True, env={**os.environ}, check=False)
     return proc.returncode, proc.stderr
 
 
 def partition_file(root: Path, period: str, fmt: str = "ndjson") -> Path:
-    return (root / "granularity=day" / "grouping=oauthclientid" / f"period={period}"
+    return (root / ORG_DIR / "granularity=day" / "grouping=oauthclientid" / f"period={period}"
             / f"usage{'.json' if fmt == 'ndjson' else '.parquet'}")
 
 
@@ -201,7 +202,8 @@ def test_a_leading_bom_is_skipped_on_every_path(tmp_path: Path, how: str) -> Non
     if how == "file":
         assert export(tmp_path, data, root)[0] == 0
     elif how == "stdin":
-        proc = subprocess.run([sys.executable, "-m", "usagekit", "import", "-", "--dataset",
+        proc = subprocess.run([sys.executable, "-m", "usagekit", "import", "--org", ORG.id,
+                               "-", "--dataset",
                                str(root), *FLAGS], input=data, capture_output=True, check=False)
         assert proc.returncode == 0, proc.stderr
     elif how == "bytes":
@@ -236,7 +238,8 @@ def test_a_full_temporary_disk_is_a_clear_error(tmp_path: Path) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 << 10, 256 << 10))
 
     proc = subprocess.run(
-        [sys.executable, "-m", "usagekit", "import", "-", "--dataset", str(tmp_path / "ds"),
+        [sys.executable, "-m", "usagekit", "import", "--org", ORG.id,
+         "-", "--dataset", str(tmp_path / "ds"),
          *FLAGS], stdin=src.open("rb"), capture_output=True, text=True, preexec_fn=limit,
         env={**os.environ, "TMPDIR": str(spool)}, check=False)
     assert proc.returncode == 1, proc.stderr
@@ -266,7 +269,7 @@ def test_dates_the_api_cannot_have_produced_are_refused(tmp_path: Path, day: dat
     else:
         data = lines(rows)
         proc = subprocess.run(
-            [sys.executable, "-m", "usagekit", "import", "-" if how == "stdin" else
+            [sys.executable, "-m", "usagekit", "import", "--org", ORG.id, "-" if how == "stdin" else
              str(tmp_path / "rows.json"), "--dataset", str(root), *FLAGS],
             input=data, capture_output=True, check=False) if how == "stdin" else None
         status, err = (proc.returncode, proc.stderr.decode()) if proc else export(

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import generate
+from tests.orgs import ORG
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
 from usagekit.dataset.local import LocalStorage
@@ -76,7 +77,8 @@ def test_a_killed_export_leaves_nothing_after_the_next_run(
         tmp: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = rows_file(tmp_path / "in" / "usage.json", 150_000)
     location = tmp_path / "usage"
-    args = ["import", str(source), "--dataset", str(location), "--granularity", "day",
+    args = ["import", "--org", ORG.id,
+            str(source), "--dataset", str(location), "--granularity", "day",
             "--group-by", GROUP_BY]
 
     def staging(pid: int) -> bool:  # killed while it holds the lock and stages partitions
@@ -93,7 +95,8 @@ def test_a_killed_export_leaves_nothing_after_the_next_run(
     capsys.readouterr()
 
     small = rows_file(tmp_path / "small" / "usage.json", 2_000)
-    assert main(["import", str(small), "--dataset", str(location), "--granularity", "day",
+    assert main(["import", "--org", ORG.id,
+                 str(small), "--dataset", str(location), "--granularity", "day",
                  "--group-by", GROUP_BY]) == 0
     assert leftovers(pid) == []
     assert not (location / LOCK).exists()
@@ -105,7 +108,7 @@ def test_a_killed_import_leaves_nothing_after_the_next_run(tmp: Path, tmp_path: 
     source = tmp_path / "exports"
     rows_file(source / "granularity=day" / "usage.json", 150_000)
     location = tmp_path / "usage"
-    pid = kill_when(["import", str(source), "--dataset", str(location)],
+    pid = kill_when(["import", "--org", ORG.id, str(source), "--dataset", str(location)],
                     lambda pid: any("-import-" in n for n in leftovers(pid)))
     assert leftovers(pid)
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.orgs import ORG
+from tests.orgs import ORG, ORG_DIR
 from usagekit.dataset import open_dataset, run_crawler
 from usagekit.exceptions import CrawlerTimeoutError, DatasetError
 from usagekit.frame import to_frame
@@ -58,6 +58,8 @@ def jq_lines(rows: list[dict[str, object]]) -> bytes:
 
 def expected(rows: list[dict[str, object]]) -> pd.DataFrame:
     frame = to_frame(rows, granularity="day", grouping=DAY)
+    frame.insert(list(frame.columns).index("granularity"), "org",
+                 pd.Series(ORG.id, index=frame.index, dtype="string"))
     frame["period"] = frame["date"].dt.strftime("%Y-%m").astype("string")
     return frame.sort_values(["date", "clientId"], ignore_index=True)
 
@@ -86,11 +88,12 @@ def test_write_registers_glue_table_and_partitions(s3: object) -> None:
     stored = objects(s3)
     assert sorted(stored) == [
         "usage/_usagekit.manifest",
-        "usage/granularity=day/grouping=oauthclientid/period=2026-10/usage.json",
-        "usage/granularity=day/grouping=oauthclientid/period=2026-11/usage.json",
+        f"usage/{ORG_DIR}/_org.json",
+        f"usage/{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/usage.json",
+        f"usage/{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-11/usage.json",
     ]
-    assert stored["usage/granularity=day/grouping=oauthclientid/period=2026-11/usage.json"] == \
-        jq_lines([r for r in rows if r["date"] >= "2026-11"])
+    november = f"usage/{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
+    assert stored[november] == jq_lines([r for r in rows if r["date"] >= "2026-11"])
     table = boto3.client("glue").get_table(DatabaseName=DB, Name=TABLE)["Table"]
     columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
     assert columns == [(k.lower(), v) for k, v in STORED_COLUMNS.items()]
@@ -99,8 +102,10 @@ def test_write_registers_glue_table_and_partitions(s3: object) -> None:
     assert "JsonSerDe" in table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
     parts = boto3.client("glue").get_partitions(DatabaseName=DB, TableName=TABLE)["Partitions"]
     assert sorted((tuple(p["Values"]), p["StorageDescriptor"]["Location"]) for p in parts) == [
-        (("day", DAY, "2026-10"), f"{ROOT}granularity=day/grouping=oauthclientid/period=2026-10/"),
-        (("day", DAY, "2026-11"), f"{ROOT}granularity=day/grouping=oauthclientid/period=2026-11/"),
+        ((ORG.id, "day", DAY, "2026-10"),
+         f"{ROOT}{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/"),
+        ((ORG.id, "day", DAY, "2026-11"),
+         f"{ROOT}{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-11/"),
     ]
     pd.testing.assert_frame_equal(sort(open_dataset(ROOT, org=ORG).read()), expected(rows))
 
@@ -115,14 +120,14 @@ def test_overlapping_reexports_keep_each_row_once(s3: object) -> None:
     want = [r for r in old if r["date"] < "2026-11-05"] + new
     pd.testing.assert_frame_equal(sort(ds.read()), expected(want))
     parts = boto3.client("glue").get_partitions(DatabaseName=DB, TableName=TABLE)["Partitions"]
-    assert sorted(p["Values"][2] for p in parts) == ["2026-10", "2026-11"]
+    assert sorted(p["Values"][3] for p in parts) == ["2026-10", "2026-11"]
 
 
 def test_parquet_dataset_on_s3(s3: object) -> None:
     rows = make_rows("2026-10-30", "2026-11-03")
     ds = open_dataset(ROOT, format="parquet", org=ORG)
     ds.write(rows, granularity="day", grouping=DAY, interval="2026-10-30/2026-11-03")
-    assert all(k.endswith((".parquet", ".manifest")) for k in objects(s3))
+    assert all(k.endswith((".parquet", ".manifest", "_org.json")) for k in objects(s3))
     table = boto3.client("glue").get_table(DatabaseName=DB, Name=TABLE)["Table"]
     assert "parquet" in table["StorageDescriptor"]["InputFormat"].lower()
     pd.testing.assert_frame_equal(sort(open_dataset(ROOT, org=ORG).read()), expected(rows))
@@ -152,7 +157,7 @@ def test_interrupted_write_leaves_every_partition_whole(s3: object,
     with pytest.raises(DatasetError, match="InternalError"):
         ds.write(new, granularity="day", grouping=DAY, interval="2026-09-20/2026-10-10")
     after = objects(s3)
-    october = "usage/granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
+    october = f"usage/{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-10/usage.json"
     assert sorted(after) == sorted(before)
     assert after[october] == before[october]
     want = [r for r in new if r["date"] < "2026-10"] + [r for r in old if r["date"] >= "2026-10"]

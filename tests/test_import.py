@@ -63,7 +63,7 @@ def test_blueprint_sample_imports_as_day_rows(tmp_path: Path,
     src = tmp_path / "gc-usage-api-source"
     put(src, "granularity=day/query-result.json", BLUEPRINT_SAMPLE)
     ds = tmp_path / "ds"
-    assert main(["import", str(src), "--dataset", str(ds)]) == 0
+    assert main(["import", "--org", ORG.id, str(src), "--dataset", str(ds)]) == 0
     assert "read 2 rows from 1 file(s)" in capsys.readouterr().err
     frame = open_dataset(ds, org=ORG).read()
     assert frame["granularity"].unique().tolist() == ["day"]
@@ -81,7 +81,7 @@ def test_overlapping_exports_store_each_row_once(tmp_path: Path,
     put(src, "granularity=day/nested/again-5-15.json", ndjson(days(5, 15)))
     before = fingerprint(src)
     ds = tmp_path / "ds"
-    assert main(["import", str(src), "--dataset", str(ds)]) == 0
+    assert main(["import", "--org", ORG.id, str(src), "--dataset", str(ds)]) == 0
     err = capsys.readouterr().err
     assert "read 42 rows from 2 file(s); 12 duplicate row(s) stored once; 0 conflict(s)" in err
     frame = open_dataset(ds, org=ORG).read()
@@ -91,7 +91,7 @@ def test_overlapping_exports_store_each_row_once(tmp_path: Path,
     assert fingerprint(src) == before  # the source is only read
     # again: nothing changes, nothing is rewritten
     stored = fingerprint(ds)
-    assert main(["import", str(src), "--dataset", str(ds)]) == 0
+    assert main(["import", "--org", ORG.id, str(src), "--dataset", str(ds)]) == 0
     assert "partitions written: none" in capsys.readouterr().err
     assert fingerprint(ds) == stored
 
@@ -107,7 +107,7 @@ def test_a_bucket_exported_twice_keeps_the_fuller_row(tmp_path: Path,
                 ndjson([row("a", "2026-10-01T00:00:00Z", 310, 9),
                         row("b", "2026-10-01T00:00:00Z", 40)]))
     ds = tmp_path / "ds"
-    assert main(["import", str(src), "--dataset", str(ds)]) == 0
+    assert main(["import", "--org", ORG.id, str(src), "--dataset", str(ds)]) == 0
     err = capsys.readouterr().err
     assert "1 duplicate row(s) stored once; 1 conflict(s)" in err
     assert (f"conflict: month 2026-10-01T00:00:00Z a: kept {whole} (requests 319) over {cut} "
@@ -242,7 +242,8 @@ def test_import_from_s3_into_s3(aws: str) -> None:
     s3.put_object(Bucket="gc-usage-api-source", Key="granularity=month/query-result.json",
                   Body=body)
     s3.put_object(Bucket="gc-usage-api-source", Key="granularity=month/again.json", Body=body)
-    assert main(["import", "s3://gc-usage-api-source", "--dataset", "s3://kit-data/usage/"]) == 0
+    assert main(["import", "--org", ORG.id,
+                 "s3://gc-usage-api-source", "--dataset", "s3://kit-data/usage/"]) == 0
     frame = open_dataset("s3://kit-data/usage/", org=ORG).read()
     assert sorted(zip(frame["clientId"], frame["requests"], strict=True)) == [("a", 90),
                                                                               ("b", 9)]

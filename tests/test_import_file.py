@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.orgs import ORG
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
 
@@ -62,7 +63,8 @@ def test_import_file_stores_the_bytes(tmp_path: Path, capsys: pytest.CaptureFixt
     rows = make_rows("2026-11-01", "2026-11-05")
     src = tmp_path / "query-result.json"
     src.write_bytes(ndjson(rows))
-    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "Day",
+    code = main(["import", "--org", ORG.id,
+                 str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "Day",
                  "--group-by", "OAuthClientId", "--interval", "2026-11-01/2026-11-05"])
     assert code == 0
     assert "stored 8 rows" in capsys.readouterr().err
@@ -78,7 +80,7 @@ def test_import_stdin_with_derived_interval(tmp_path: Path, monkeypatch: pytest.
                            interval="2026-11-01/2026-11-10")
     new = make_rows("2026-11-03", "2026-11-06", version=2)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(ndjson(new))))
-    code = main(["import", "-", "--dataset", str(ds), "--granularity", "day",
+    code = main(["import", "--org", ORG.id, "-", "--dataset", str(ds), "--granularity", "day",
                  "--group-by", "oauthclientid"])
     assert code == 0
     err = capsys.readouterr().err
@@ -111,7 +113,7 @@ def test_contradicting_rows_are_refused(tmp_path: Path, capsys: pytest.CaptureFi
     src.write_bytes(ndjson(data))
     if "--granularity" not in args:
         args = [*args, "--granularity", "day"]
-    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), *args])
+    code = main(["import", "--org", ORG.id, str(src), "--dataset", str(tmp_path / "ds"), *args])
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "ds").exists()
@@ -121,7 +123,8 @@ def test_format_flag_and_mixed_format_refusal(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "rows.json"
     src.write_bytes(ndjson(make_rows("2026-11-01", "2026-11-03")))
-    base = ["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
+    base = ["import", "--org", ORG.id,
+            str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
             "--group-by", "OAuthClientId"]
     assert main([*base, "--format", "parquet"]) == 0
     assert open_dataset(tmp_path / "ds").format == "parquet"
@@ -140,7 +143,8 @@ def test_fetch_pipe_import(tmp_path: Path) -> None:
         timeout=120)
     assert fetch.stdout
     imported = subprocess.run(
-        [sys.executable, "-m", "usagekit", "import", "-", "--dataset", str(tmp_path), *flags,
+        [sys.executable, "-m", "usagekit", "import", "--org", ORG.id,
+         "-", "--dataset", str(tmp_path), *flags,
          "--interval", "2026-10-30/2026-11-02"], input=fetch.stdout, capture_output=True,
         env=env, cwd=ROOT, timeout=120)
     assert imported.returncode == 0, imported.stderr
@@ -173,7 +177,8 @@ def test_fetch_pipe_import_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
         return done.stdout
 
     first = run("fetch", "--interval", "2026-10-28/2026-11-03", "--no-progress", *flags)
-    run("import", "-", "--dataset", location, *flags, "--interval", "2026-10-28/2026-11-03",
+    run("import", "--org", ORG.id,
+        "-", "--dataset", location, *flags, "--interval", "2026-10-28/2026-11-03",
         data=first)
     run("fetch", "--interval", "2026-10-31/2026-11-05", "--no-progress", *flags,
         "--dataset", location)  # overlaps the import by three days
@@ -204,13 +209,14 @@ def test_import_takes_gc_output_as_is(tmp_path: Path, monkeypatch: pytest.Monkey
     flags = ["--granularity", "day", "--group-by", "OAuthClientId"]
     jq = tmp_path / "query-result.json"  # the blueprint's `| jq -c '.results[]'`
     jq.write_bytes(ndjson(rows))
-    assert main(["import", str(jq), "--dataset", str(tmp_path / "a"), *flags]) == 0
+    assert main(["import", "--org", ORG.id, str(jq), "--dataset", str(tmp_path / "a"), *flags]) == 0
     pretty = tmp_path / "gc-output.json"
     pretty.write_bytes(gc_document(rows, "Complete"))
-    assert main(["import", str(pretty), "--dataset", str(tmp_path / "b"), *flags]) == 0
+    assert main(["import", "--org", ORG.id,
+                 str(pretty), "--dataset", str(tmp_path / "b"), *flags]) == 0
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gc_document(rows,
                                                                                "Complete"))))
-    assert main(["import", "-", "--dataset", str(tmp_path / "c"), *flags]) == 0
+    assert main(["import", "--org", ORG.id, "-", "--dataset", str(tmp_path / "c"), *flags]) == 0
     part = "granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
     assert ((tmp_path / "b" / part).read_bytes() == (tmp_path / "c" / part).read_bytes()
             == (tmp_path / "a" / part).read_bytes() == jq.read_bytes())
@@ -228,7 +234,8 @@ def test_import_refuses_a_query_that_is_not_complete(
         message: str) -> None:
     src = tmp_path / "gc-output.json"
     src.write_bytes(document)
-    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity",
+    code = main(["import", "--org", ORG.id,
+                 str(src), "--dataset", str(tmp_path / "ds"), "--granularity",
                  "day", "--group-by", "OAuthClientId", "--interval", "2026-11-01/2026-11-02"])
     assert code == 2
     err = capsys.readouterr().err
@@ -249,7 +256,7 @@ def test_a_file_or_stdin_without_flags_names_what_is_missing(
     src.write_bytes(ndjson(make_rows("2026-11-01", "2026-11-03")))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(src.read_bytes())))
     name = str(src) if source == "file" else "-"
-    assert main(["import", name, "--dataset", str(tmp_path / "ds"), *args]) == 2
+    assert main(["import", "--org", ORG.id, name, "--dataset", str(tmp_path / "ds"), *args]) == 2
     err = capsys.readouterr().err
     assert missing in err
     assert (f"the file {src}:" if source == "file" else "stdin:") in err
@@ -262,18 +269,21 @@ def test_a_folder_refuses_the_flags_of_a_file(tmp_path: Path,
     (src / "granularity=day").mkdir(parents=True)
     (src / "granularity=day/rows.json").write_bytes(ndjson(make_rows("2026-11-01",
                                                                      "2026-11-03")))
-    code = main(["import", str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
+    code = main(["import", "--org", ORG.id,
+                 str(src), "--dataset", str(tmp_path / "ds"), "--granularity", "day",
                  "--interval", "2026-11-01/2026-11-03"])
     assert code == 2
     err = capsys.readouterr().err
     assert f"--granularity, --interval apply to a file or stdin, not to the folder {src}" in err
     assert not (tmp_path / "ds").exists()
-    assert main(["import", str(src), "--dataset", str(tmp_path / "ds")]) == 0  # as a folder
+    assert main(["import", "--org", ORG.id,
+                 str(src), "--dataset", str(tmp_path / "ds")]) == 0  # as a folder
     assert stored(tmp_path / "ds") == expect(make_rows("2026-11-01", "2026-11-03"))
 
 
 def test_a_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["import", str(tmp_path / "nope.json"), "--dataset", str(tmp_path / "ds"),
+    code = main(["import", "--org", ORG.id,
+                 str(tmp_path / "nope.json"), "--dataset", str(tmp_path / "ds"),
                  "--granularity", "day", "--group-by", "OAuthClientId"])
     assert code == 2
     assert f"cannot read {tmp_path / 'nope.json'}: No such file" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.externals.trino import TrinoServer
+from tests.orgs import ORG
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
@@ -122,12 +123,13 @@ def kit_datasets(trino_root: Path) -> dict[str, Path]:
         granularity = import_flags[3]
         rows = b"".join(p.read_bytes() for p in files
                         if f"granularity={granularity}/grouping={grouping}/" in p.as_posix())
-        _kit("import", "-", *import_flags, "--format", "parquet", "--dataset", str(parquet),
+        _kit("import", "--org", ORG.id,
+             "-", *import_flags, "--format", "parquet", "--dataset", str(parquet),
              stdin=rows)
     odd = ["--interval", "2026-08-01/2026-09-01", "--granularity", "month",
            "--group-by", "OAuthClientId"]
-    _kit("import", "-", *odd, "--dataset", str(ndjson), stdin=_odd_ndjson())
-    _kit("import", "-", *odd, "--format", "parquet", "--dataset", str(parquet),
+    _kit("import", "--org", ORG.id, "-", *odd, "--dataset", str(ndjson), stdin=_odd_ndjson())
+    _kit("import", "--org", ORG.id, "-", *odd, "--format", "parquet", "--dataset", str(parquet),
          stdin=_odd_ndjson())
     return {"ndjson": ndjson, "parquet": parquet}
 
