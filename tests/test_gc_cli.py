@@ -1,14 +1,14 @@
 """The blueprint's own client, the official Genesys Cloud CLI ``gc``, against the sandbox.
 
-``gc`` is ``$USAGEKIT_GC`` or built once per machine from the Go module proxy
-(``tests/externals/gc.py``), and reaches the sandbox through a gateway profile in a
-temporary HOME. The blueprint's steps run verbatim
-(its jq one-liner piped into ``gc usage query create``, ``gc usage query results get`` until
-``Complete``, ``| jq -c '.results[]' > query-result.json``) and must give what
-``usagekit fetch`` gives for the same query. In CI (``CI`` set) a failed build fails the
-tests; they skip when Go (or jq) is missing outside CI, and wherever the module proxy refuses
-the module (no build can succeed there; the reason is shown). The last tests check the build's
-bookkeeping (reuse, no half binary, the lock) without building.
+``gc`` is ``$USAGEKIT_GC``, else ``../shared/tools/gc/gc`` beside the repository (built
+from gc's public source; ``tests/externals/gc.py``), and reaches the sandbox through a
+gateway profile in a temporary HOME. The blueprint's steps run verbatim (its jq one-liner
+piped into ``gc usage query create``, ``gc usage query results get`` until ``Complete``,
+``| jq -c '.results[]' > query-result.json``) and must give what ``usagekit fetch`` gives for
+the same query. gc's profiles and the kit's must be read alike: gc rewrites the file with
+lower-case section names, names match whatever their case, and the ``GENESYSCLOUD_*``
+variables override a profile in both. Without gc (or jq) the tests skip saying which paths
+were looked at; in CI (``CI`` set) they fail instead.
 """
 
 from __future__ import annotations
@@ -20,17 +20,15 @@ import shlex
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from tests.externals import gc
-from tests.externals.cache import ENV_CACHE
 from usagekit.sandbox import Sandbox
 
 TODAY = date(2026, 11, 27)
@@ -52,7 +50,7 @@ KIT_FETCH = ["--interval", "2026-10/2026-11", "--granularity", "Month",
              "--group-by", "OAuthClientId", "--metric", "Status200,Status429"]
 
 
-def _missing(reason: str) -> None:
+def _missing(reason: str) -> NoReturn:
     """Skip for a missing tool, except in CI, where every tool must be there."""
     if os.environ.get("CI"):
         pytest.fail(reason)
@@ -61,18 +59,13 @@ def _missing(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def gc_binary() -> Path:
-    """The built ``gc`` (built now if this machine has none)."""
+    """``$USAGEKIT_GC`` or the shared build (skipped, saying why, when neither exists)."""
     if shutil.which("jq") is None:
         _missing("jq is not installed (.ci/run installs it)")
-    if shutil.which("go") is None and not gc.gc_path().is_file() and not os.environ.get(
-            gc.ENV_BINARY):
-        _missing("Go is not installed: cannot build the gc CLI")
     try:
-        return gc.ensure_gc()
-    except gc.GcUnavailable as exc:
-        pytest.skip(str(exc))
-    except gc.GcBuildError as exc:
-        pytest.fail(str(exc))
+        return gc.find_gc()
+    except gc.GcMissing as exc:
+        _missing(str(exc))
 
 
 #: A sandbox with a fresh secret: a trace of it in output is a leak, not a coincidence. The
@@ -233,81 +226,3 @@ def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
     assert json.loads(done.stderr)["error"] == "invalid_client"
     assert [(r.method, r.path, r.status) for r in cli.sandbox.requests] == [
         ("POST", "/oauth/token", 401)]  # one login attempt, no retried POST
-
-
-# ------------------------------------------------------------------ the build's bookkeeping
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty USAGEKIT_CACHE of this test's own (and no installed gc)."""
-    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(gc.ENV_BINARY, raising=False)
-    return tmp_path / "cache"
-
-
-def test_a_cached_binary_is_reused_without_go(cache: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    binary = gc.gc_path()
-    assert binary.is_relative_to(cache) and binary.parent.name == "bin"
-    binary.parent.mkdir(parents=True)
-    binary.write_bytes(b"built before")
-    monkeypatch.setenv("PATH", "")  # no go: a build attempt would fail
-    assert gc.ensure_gc() == binary
-
-
-def test_a_failed_build_leaves_no_binary_and_no_staging(cache: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    home = gc.gc_path().parent.parent
-    (home / "build-killed").mkdir(parents=True)  # what a killed build leaves
-    (home / "build-killed" / "gc").write_bytes(b"half a binary")
-    fake_go = tmp_path / "bin" / "go"  # a Go whose build fails half-way
-    fake_go.parent.mkdir()
-    fake_go.write_text("#!/bin/sh\necho 'build failed: compile error' >&2\nexit 2\n")
-    fake_go.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake_go.parent))
-    with pytest.raises(gc.GcBuildError) as info:
-        gc.ensure_gc()
-    assert not isinstance(info.value, gc.GcUnavailable) and "compile error" in str(info.value)
-    assert not gc.gc_path().exists()
-    assert sorted(p.name for p in home.iterdir()) == ["build.lock", "build.log"]  # no staging
-
-
-def test_a_refusing_module_proxy_is_told_apart_from_a_failed_build(
-        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_go = tmp_path / "bin" / "go"
-    fake_go.parent.mkdir()
-    fake_go.write_text("#!/bin/sh\necho 'reading .../@v/list: 403 Forbidden' >&2\n"
-                       "echo 'This module version is not available.' >&2\nexit 1\n")
-    fake_go.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake_go.parent))
-    with pytest.raises(gc.GcUnavailable, match=r"refuses .*USAGEKIT_GC"):
-        gc.ensure_gc()
-    assert not gc.gc_path().exists()
-
-
-def test_an_installed_gc_is_used_as_it_is(cache: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    installed = tmp_path / "gc"
-    installed.write_text("#!/bin/sh\n")
-    installed.chmod(0o755)
-    monkeypatch.setenv(gc.ENV_BINARY, str(installed))
-    assert gc.ensure_gc() == installed
-    installed.chmod(0o644)
-    with pytest.raises(gc.GcBuildError, match="not an executable"):
-        gc.ensure_gc()
-
-
-def test_a_waiting_process_takes_the_binary_built_meanwhile(
-        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    binary = gc.gc_path()
-    binary.parent.mkdir(parents=True)
-    monkeypatch.setenv("PATH", "")
-    found: list[Path] = []
-    with gc.locked(binary.parent.parent / "build.lock"):  # a build under way
-        waiter = threading.Thread(target=lambda: found.append(gc.ensure_gc()))
-        waiter.start()
-        time.sleep(0.3)
-        assert found == [] and waiter.is_alive()  # blocked on the lock
-        binary.write_bytes(b"built by the other process")
-    waiter.join(10)
-    assert found == [binary]
