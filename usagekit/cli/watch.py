@@ -92,6 +92,7 @@ def register(sub: Any) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Handle ``usagekit sync``."""
+    from usagekit.cli.fetch import say_source
     from usagekit.dataset import open_dataset
     from usagekit.embedded import connect
     from usagekit.watch import plan_sync
@@ -105,6 +106,7 @@ def run_sync(args: argparse.Namespace) -> int:
                       trailing_days=args.trailing_days, api=args.api, until=until)
     progress = False if args.no_progress else None
     with connect(profile=args.profile, progress=progress) as client:
+        say_source(client)
         print(f"usagekit: syncing {dataset.location} from {client.source}", file=sys.stderr)
         summaries = fetch_missing(dataset, client, steps, progress=progress)
     for summary in summaries:
