@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -123,6 +124,14 @@ class Gc:
         check_no_secret(self.sandbox.client_secret, done, "gc")
         return done
 
+    def kit(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``usagekit ARGS`` in the same HOME and environment as ``gc``; no secret shown."""
+        done = subprocess.run([sys.executable, "-m", "usagekit", *args], capture_output=True,
+                              text=True, env=self.env, cwd=self.home, timeout=120,
+                              check=False)
+        check_no_secret(self.sandbox.client_secret, done, "usagekit")
+        return done
+
     def json(self, *args: str, stdin: str = "") -> Any:
         """``gc ARGS``, which must succeed, parsed from its pretty JSON output."""
         done = self.run(*args, stdin=stdin)
@@ -226,3 +235,82 @@ def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
     assert json.loads(done.stderr)["error"] == "invalid_client"
     assert [(r.method, r.path, r.status) for r in cli.sandbox.requests] == [
         ("POST", "/oauth/token", 401)]  # one login attempt, no retried POST
+
+
+# ------------------------------------------------------------------ gc's profiles, read alike
+
+@pytest.mark.slow
+def test_the_kit_finds_the_profile_gc_renamed(cli: Gc) -> None:
+    body = {"interval": "2026-10-01/2026-10-02", "granularity": "Day"}
+    job = cli.json("usage", "aggregates", "query", "jobs", "create", stdin=json.dumps(body))
+    config = (cli.home / ".gc" / "config.toml").read_text()
+    # gc saved its token and rewrote the file: [DEFAULT] is now [default]
+    assert re.findall(r"^\[(.*)\]$", config, re.M) == ["default"]
+    assert "oauth_token_data" in config
+    expected = kit_fetch(cli.sandbox, *KIT_FETCH)
+    first_line = (f"usagekit: Genesys Cloud 127.0.0.1:{cli.sandbox.port} via gc profile "
+                  "'default' (~/.gc/config.toml): ")
+    for given in (["--profile", "DEFAULT"], ["--profile", "default"], ["--profile", "Default"],
+                  []):  # [] : neither variables nor --profile: gc's DEFAULT profile
+        listed = cli.run(*given, "usage", "aggregates", "query", "jobs", "list", job["id"])
+        assert listed.returncode == 0, listed.stderr
+        done = cli.kit("fetch", *given, *KIT_FETCH, "--no-progress", "-o", "-")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
+        assert done.stderr.splitlines()[0].startswith(first_line), done.stderr
+    # a name neither knows: both refuse it
+    unknown = cli.run("--profile", "prod", "usage", "aggregates", "query", "jobs", "list",
+                      job["id"])
+    assert "profile named prod passed can not be located" in unknown.stdout + unknown.stderr
+    refused = cli.kit("fetch", "--profile", "prod", *KIT_FETCH, "-o", "-")
+    assert refused.returncode == 2 and "profiles there: default" in refused.stderr
+    assert refused.stdout == ""
+
+
+@pytest.mark.slow
+def test_the_variables_override_the_profile_in_gc_and_in_the_kit(cli: Gc) -> None:
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    cli.env["GENESYSCLOUD_OAUTHCLIENT_SECRET"] = wrong  # over the profile's right secret
+    gc_done = cli.run("--profile", "DEFAULT", "usage", "query", "results", "get", "any-id")
+    kit_done = cli.kit("fetch", "--profile", "DEFAULT", *KIT_FETCH, "--no-progress", "-o", "-")
+    for program, done in (("gc", gc_done), ("usagekit", kit_done)):
+        check_no_secret(wrong, done, program)
+        assert done.returncode != 0 and done.stdout == ""
+    assert json.loads(gc_done.stderr)["error"] == "invalid_client"
+    assert "rejected (HTTP 401)" in kit_done.stderr
+    assert "via GENESYSCLOUD_* variables over gc profile 'DEFAULT'" in kit_done.stderr
+    assert [r.status for r in cli.sandbox.requests] == [401, 401]  # one login each
+
+    cli.write_profile(wrong_secret=wrong)  # the other way round: a stale secret in the file
+    cli.env["GENESYSCLOUD_OAUTHCLIENT_SECRET"] = cli.sandbox.client_secret
+    body = {"interval": "2026-10-01/2026-10-02", "granularity": "Day"}
+    assert cli.json("--profile", "DEFAULT", "usage", "aggregates", "query", "jobs", "create",
+                    stdin=json.dumps(body))["id"]
+    done = cli.kit("fetch", "--profile", "DEFAULT", *KIT_FETCH, "--no-progress", "-o", "-")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == kit_fetch(cli.sandbox, *KIT_FETCH)
+
+
+# ------------------------------------------------------------------ which gc runs
+
+def test_usagekit_gc_comes_before_the_shared_build(tmp_path: Path) -> None:
+    installed, shared = tmp_path / "installed-gc", tmp_path / "shared" / "gc"
+    shared.parent.mkdir()
+    for binary in (installed, shared):
+        binary.write_text("#!/bin/sh\n")
+        binary.chmod(0o755)
+    assert gc.find_gc({gc.ENV_BINARY: str(installed)}, shared) == installed
+    assert gc.find_gc({}, shared) == shared
+    assert gc.SHARED_GC == gc.REPOSITORY.parent / "shared" / "tools" / "gc" / "gc"
+    assert (gc.REPOSITORY / "tests" / "externals" / "gc.py").is_file()
+
+
+def test_without_either_the_reason_names_both(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "gc"
+    with pytest.raises(gc.GcMissing) as info:
+        gc.find_gc({}, shared)
+    assert f"{gc.ENV_BINARY} is not set" in str(info.value) and str(shared) in str(info.value)
+    not_executable = tmp_path / "gc"
+    not_executable.write_text("#!/bin/sh\n")
+    with pytest.raises(gc.GcMissing, match=f"{gc.ENV_BINARY}=.* is not an executable gc"):
+        gc.find_gc({gc.ENV_BINARY: str(not_executable)}, shared)
