@@ -7,8 +7,9 @@ piped into ``gc usage query create``, ``gc usage query results get`` until ``Com
 ``| jq -c '.results[]' > query-result.json``) and must give what ``usagekit fetch`` gives for
 the same query. gc's profiles and the kit's must be read alike: gc rewrites the file with
 lower-case section names, names match whatever their case, and the ``GENESYSCLOUD_*``
-variables override a profile in both. Without gc they skip, naming the paths looked at;
-without jq too, except in CI (``CI`` set), where a missing jq fails them.
+variables override a profile in both. Without gc they skip, naming the paths looked at (a
+``USAGEKIT_GC`` naming no executable fails them); without jq too, except in CI (``CI``
+set), where a missing jq fails them.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def gc_binary() -> Path:
         return gc.find_gc()
     except gc.GcMissing as exc:
         pytest.skip(str(exc))
+    except gc.GcNotExecutable as exc:
+        pytest.fail(str(exc))
 
 
 #: A sandbox with a fresh secret: a trace of it in output is a leak, not a coincidence. The
@@ -311,5 +314,5 @@ def test_without_either_the_reason_names_both(tmp_path: Path) -> None:
     assert f"{gc.ENV_BINARY} is not set" in str(info.value) and str(shared) in str(info.value)
     not_executable = tmp_path / "gc"
     not_executable.write_text("#!/bin/sh\n")
-    with pytest.raises(gc.GcMissing, match=f"{gc.ENV_BINARY}=.* is not an executable gc"):
+    with pytest.raises(gc.GcNotExecutable, match=f"{gc.ENV_BINARY}=.* is not an executable"):
         gc.find_gc({gc.ENV_BINARY: str(not_executable)}, shared)

@@ -4,7 +4,8 @@
 Genesys's releases), else ``<repository>/../shared/tools/gc/gc``: the CLI built from its
 public source at release 166.0.0 (that folder's README says how; the Go module proxy refuses
 the module, so a fresh machine does not build it). Neither: :class:`GcMissing`, whose message
-says exactly which paths were looked at.
+says exactly which paths were looked at; a ``$USAGEKIT_GC`` naming no executable is
+:class:`GcNotExecutable`.
 
 Always call the returned path: Debian's ``/usr/bin/gc`` is Graphviz. ``gc`` writes its token
 into ``$HOME/.gc/config.toml``, so run it with ``HOME`` at a temporary folder.
@@ -24,7 +25,11 @@ SHARED_GC = REPOSITORY.parent / "shared" / "tools" / "gc" / "gc"
 
 
 class GcMissing(RuntimeError):
-    """No ``gc`` to run: ``$USAGEKIT_GC`` is unset (or not an executable) and no shared build."""
+    """No ``gc`` to run: ``$USAGEKIT_GC`` is unset and there is no shared build."""
+
+
+class GcNotExecutable(RuntimeError):
+    """``$USAGEKIT_GC`` names no executable (a mistake to fix, not a machine without gc)."""
 
 
 def find_gc(env: Mapping[str, str] | None = None, shared: Path = SHARED_GC) -> Path:
@@ -39,14 +44,16 @@ def find_gc(env: Mapping[str, str] | None = None, shared: Path = SHARED_GC) -> P
 
     Raises
     ------
+    GcNotExecutable
+        ``USAGEKIT_GC`` names no executable.
     GcMissing
-        ``USAGEKIT_GC`` names no executable, or it is unset and ``shared`` is not one.
+        ``USAGEKIT_GC`` is unset and ``shared`` is not an executable.
     """
     env = os.environ if env is None else env
     named = env.get(ENV_BINARY)
     if named:
         if not (os.path.isfile(named) and os.access(named, os.X_OK)):
-            raise GcMissing(f"{ENV_BINARY}={named} is not an executable gc")
+            raise GcNotExecutable(f"{ENV_BINARY}={named} is not an executable gc")
         return Path(named)
     if shared.is_file() and os.access(shared, os.X_OK):
         return shared
