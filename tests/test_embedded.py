@@ -206,3 +206,12 @@ def test_unknown_region_lists_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match=r"'moon-1'.*eu-west-1 \(mypurecloud.ie\)"), \
             connect(env, **FAST):
         pytest.fail("must not connect")
+
+
+def test_a_broken_gc_file_is_an_error_not_the_sandbox(tmp_path: Path) -> None:
+    (tmp_path / ".gc").mkdir()
+    (tmp_path / ".gc" / "config.toml").write_text('[default]\nclient_secret = "unterminated\n')
+    with pytest.raises(ConfigError, match="not valid TOML") as info, \
+            connect({"HOME": str(tmp_path)}, **FAST):
+        pytest.fail("must not connect")
+    assert "unterminated" not in str(info.value)
