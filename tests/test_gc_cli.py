@@ -1,36 +1,36 @@
 """The blueprint's own client, the official Genesys Cloud CLI ``gc``, against the sandbox.
 
-``gc`` is ``$USAGEKIT_GC`` or built once per machine from the Go module proxy
-(``tests/externals/gc.py``), and reaches the sandbox through a gateway profile in a
-temporary HOME. The blueprint's steps run verbatim
-(its jq one-liner piped into ``gc usage query create``, ``gc usage query results get`` until
-``Complete``, ``| jq -c '.results[]' > query-result.json``) and must give what
-``usagekit fetch`` gives for the same query. In CI (``CI`` set) a failed build fails the
-tests; they skip when Go (or jq) is missing outside CI, and wherever the module proxy refuses
-the module (no build can succeed there; the reason is shown). The last tests check the build's
-bookkeeping (reuse, no half binary, the lock) without building.
+``gc`` is ``$USAGEKIT_GC``, else ``../shared/tools/gc/gc`` beside the repository (built
+from gc's public source; ``tests/externals/gc.py``), and reaches the sandbox through a
+gateway profile in a temporary HOME. The blueprint's steps run verbatim (its jq one-liner
+piped into ``gc usage query create``, ``gc usage query results get`` until ``Complete``,
+``| jq -c '.results[]' > query-result.json``) and must give what ``usagekit fetch`` gives for
+the same query. gc's profiles and the kit's must be read alike: gc rewrites the file with
+lower-case section names, names match whatever their case, and the ``GENESYSCLOUD_*``
+variables override a profile in both. Without gc they skip, naming the paths looked at (a
+``USAGEKIT_GC`` naming no executable fails them); without jq too, except in CI (``CI``
+set), where a missing jq fails them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from tests.externals import gc
-from tests.externals.cache import ENV_CACHE
 from usagekit.sandbox import Sandbox
 
 TODAY = date(2026, 11, 27)
@@ -52,7 +52,7 @@ KIT_FETCH = ["--interval", "2026-10/2026-11", "--granularity", "Month",
              "--group-by", "OAuthClientId", "--metric", "Status200,Status429"]
 
 
-def _missing(reason: str) -> None:
+def _missing(reason: str) -> NoReturn:
     """Skip for a missing tool, except in CI, where every tool must be there."""
     if os.environ.get("CI"):
         pytest.fail(reason)
@@ -61,17 +61,14 @@ def _missing(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def gc_binary() -> Path:
-    """The built ``gc`` (built now if this machine has none)."""
+    """``$USAGEKIT_GC`` or the shared build (skipped, saying why, when neither exists)."""
     if shutil.which("jq") is None:
         _missing("jq is not installed (.ci/run installs it)")
-    if shutil.which("go") is None and not gc.gc_path().is_file() and not os.environ.get(
-            gc.ENV_BINARY):
-        _missing("Go is not installed: cannot build the gc CLI")
     try:
-        return gc.ensure_gc()
-    except gc.GcUnavailable as exc:
+        return gc.find_gc()
+    except gc.GcMissing as exc:
         pytest.skip(str(exc))
-    except gc.GcBuildError as exc:
+    except gc.GcNotExecutable as exc:
         pytest.fail(str(exc))
 
 
@@ -128,6 +125,14 @@ class Gc:
                               env={**self.env, "GC": str(self.binary)}, timeout=GC_TIMEOUT,
                               check=False)
         check_no_secret(self.sandbox.client_secret, done, "gc")
+        return done
+
+    def kit(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``usagekit ARGS`` in the same HOME and environment as ``gc``; no secret shown."""
+        done = subprocess.run([sys.executable, "-m", "usagekit", *args], capture_output=True,
+                              text=True, env=self.env, cwd=self.home, timeout=120,
+                              check=False)
+        check_no_secret(self.sandbox.client_secret, done, "usagekit")
         return done
 
     def json(self, *args: str, stdin: str = "") -> Any:
@@ -235,79 +240,79 @@ def test_a_wrong_secret_fails_as_against_genesys_cloud(cli: Gc) -> None:
         ("POST", "/oauth/token", 401)]  # one login attempt, no retried POST
 
 
-# ------------------------------------------------------------------ the build's bookkeeping
+# ------------------------------------------------------------------ gc's profiles, read alike
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty USAGEKIT_CACHE of this test's own (and no installed gc)."""
-    monkeypatch.setenv(ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(gc.ENV_BINARY, raising=False)
-    return tmp_path / "cache"
-
-
-def test_a_cached_binary_is_reused_without_go(cache: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    binary = gc.gc_path()
-    assert binary.is_relative_to(cache) and binary.parent.name == "bin"
-    binary.parent.mkdir(parents=True)
-    binary.write_bytes(b"built before")
-    monkeypatch.setenv("PATH", "")  # no go: a build attempt would fail
-    assert gc.ensure_gc() == binary
-
-
-def test_a_failed_build_leaves_no_binary_and_no_staging(cache: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    home = gc.gc_path().parent.parent
-    (home / "build-killed").mkdir(parents=True)  # what a killed build leaves
-    (home / "build-killed" / "gc").write_bytes(b"half a binary")
-    fake_go = tmp_path / "bin" / "go"  # a Go whose build fails half-way
-    fake_go.parent.mkdir()
-    fake_go.write_text("#!/bin/sh\necho 'build failed: compile error' >&2\nexit 2\n")
-    fake_go.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake_go.parent))
-    with pytest.raises(gc.GcBuildError) as info:
-        gc.ensure_gc()
-    assert not isinstance(info.value, gc.GcUnavailable) and "compile error" in str(info.value)
-    assert not gc.gc_path().exists()
-    assert sorted(p.name for p in home.iterdir()) == ["build.lock", "build.log"]  # no staging
+@pytest.mark.slow
+def test_the_kit_finds_the_profile_gc_renamed(cli: Gc) -> None:
+    body = {"interval": "2026-10-01/2026-10-02", "granularity": "Day"}
+    job = cli.json("usage", "aggregates", "query", "jobs", "create", stdin=json.dumps(body))
+    config = (cli.home / ".gc" / "config.toml").read_text()
+    # gc saved its token and rewrote the file: [DEFAULT] is now [default]
+    assert re.findall(r"^\[(.*)\]$", config, re.M) == ["default"]
+    assert "oauth_token_data" in config
+    expected = kit_fetch(cli.sandbox, *KIT_FETCH)
+    first_line = (f"usagekit: Genesys Cloud 127.0.0.1:{cli.sandbox.port} via gc profile "
+                  "'default' (~/.gc/config.toml): ")
+    for given in (["--profile", "DEFAULT"], ["--profile", "default"], ["--profile", "Default"],
+                  []):  # [] : neither variables nor --profile: gc's DEFAULT profile
+        listed = cli.run(*given, "usage", "aggregates", "query", "jobs", "list", job["id"])
+        assert listed.returncode == 0, listed.stderr
+        done = cli.kit("fetch", *given, *KIT_FETCH, "--no-progress", "-o", "-")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
+        assert done.stderr.splitlines()[0].startswith(first_line), done.stderr
+    # a name neither knows: both refuse it
+    unknown = cli.run("--profile", "prod", "usage", "aggregates", "query", "jobs", "list",
+                      job["id"])
+    assert "profile named prod passed can not be located" in unknown.stdout + unknown.stderr
+    refused = cli.kit("fetch", "--profile", "prod", *KIT_FETCH, "-o", "-")
+    assert refused.returncode == 2 and "profiles there: default" in refused.stderr
+    assert refused.stdout == ""
 
 
-def test_a_refusing_module_proxy_is_told_apart_from_a_failed_build(
-        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_go = tmp_path / "bin" / "go"
-    fake_go.parent.mkdir()
-    fake_go.write_text("#!/bin/sh\necho 'reading .../@v/list: 403 Forbidden' >&2\n"
-                       "echo 'This module version is not available.' >&2\nexit 1\n")
-    fake_go.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake_go.parent))
-    with pytest.raises(gc.GcUnavailable, match=r"refuses .*USAGEKIT_GC"):
-        gc.ensure_gc()
-    assert not gc.gc_path().exists()
+@pytest.mark.slow
+def test_the_variables_override_the_profile_in_gc_and_in_the_kit(cli: Gc) -> None:
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    cli.env["GENESYSCLOUD_OAUTHCLIENT_SECRET"] = wrong  # over the profile's right secret
+    gc_done = cli.run("--profile", "DEFAULT", "usage", "query", "results", "get", "any-id")
+    kit_done = cli.kit("fetch", "--profile", "DEFAULT", *KIT_FETCH, "--no-progress", "-o", "-")
+    for program, done in (("gc", gc_done), ("usagekit", kit_done)):
+        check_no_secret(wrong, done, program)
+        assert done.returncode != 0 and done.stdout == ""
+    assert json.loads(gc_done.stderr)["error"] == "invalid_client"
+    assert "rejected (HTTP 401)" in kit_done.stderr
+    assert "via GENESYSCLOUD_* variables over gc profile 'DEFAULT'" in kit_done.stderr
+    assert [r.status for r in cli.sandbox.requests] == [401, 401]  # one login each
+
+    cli.write_profile(wrong_secret=wrong)  # the other way round: a stale secret in the file
+    cli.env["GENESYSCLOUD_OAUTHCLIENT_SECRET"] = cli.sandbox.client_secret
+    body = {"interval": "2026-10-01/2026-10-02", "granularity": "Day"}
+    assert cli.json("--profile", "DEFAULT", "usage", "aggregates", "query", "jobs", "create",
+                    stdin=json.dumps(body))["id"]
+    done = cli.kit("fetch", "--profile", "DEFAULT", *KIT_FETCH, "--no-progress", "-o", "-")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == kit_fetch(cli.sandbox, *KIT_FETCH)
 
 
-def test_an_installed_gc_is_used_as_it_is(cache: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    installed = tmp_path / "gc"
-    installed.write_text("#!/bin/sh\n")
-    installed.chmod(0o755)
-    monkeypatch.setenv(gc.ENV_BINARY, str(installed))
-    assert gc.ensure_gc() == installed
-    installed.chmod(0o644)
-    with pytest.raises(gc.GcBuildError, match="not an executable"):
-        gc.ensure_gc()
+# ------------------------------------------------------------------ which gc runs
+
+def test_usagekit_gc_comes_before_the_shared_build(tmp_path: Path) -> None:
+    installed, shared = tmp_path / "installed-gc", tmp_path / "shared" / "gc"
+    shared.parent.mkdir()
+    for binary in (installed, shared):
+        binary.write_text("#!/bin/sh\n")
+        binary.chmod(0o755)
+    assert gc.find_gc({gc.ENV_BINARY: str(installed)}, shared) == installed
+    assert gc.find_gc({}, shared) == shared
+    assert (gc.REPOSITORY / "pyproject.toml").is_file()  # the shared build is beside it
 
 
-def test_a_waiting_process_takes_the_binary_built_meanwhile(
-        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    binary = gc.gc_path()
-    binary.parent.mkdir(parents=True)
-    monkeypatch.setenv("PATH", "")
-    found: list[Path] = []
-    with gc.locked(binary.parent.parent / "build.lock"):  # a build under way
-        waiter = threading.Thread(target=lambda: found.append(gc.ensure_gc()))
-        waiter.start()
-        time.sleep(0.3)
-        assert found == [] and waiter.is_alive()  # blocked on the lock
-        binary.write_bytes(b"built by the other process")
-    waiter.join(10)
-    assert found == [binary]
+def test_without_either_the_reason_names_both(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "gc"
+    with pytest.raises(gc.GcMissing) as info:
+        gc.find_gc({}, shared)
+    assert f"{gc.ENV_BINARY} is not set" in str(info.value) and str(shared) in str(info.value)
+    not_executable = tmp_path / "gc"
+    not_executable.write_text("#!/bin/sh\n")
+    with pytest.raises(gc.GcNotExecutable, match=f"{gc.ENV_BINARY}=.* is not an executable"):
+        gc.find_gc({gc.ENV_BINARY: str(not_executable)}, shared)

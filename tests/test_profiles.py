@@ -91,12 +91,54 @@ def test_cli_sync_with_profile(home: Path, sandbox: Sandbox, tmp_path: Path,
                                capsys: pytest.CaptureFixture[str]) -> None:
     write_config(home, gateway_profile("blueprint", sandbox))
     dataset = tmp_path / "data"
-    assert main(["sync", "--profile", "blueprint", "--dataset", str(dataset), "--granularity",
+    assert main(["sync", "--profile", "BluePrint", "--dataset", str(dataset), "--granularity",
                  "day", "--group-by", "OAuthClientId", "--since", "2026-11-20",
                  "--no-progress"]) == 0
     assert any(r.path == "/oauth/token" and r.status == 200 for r in sandbox.requests)
     assert list(dataset.glob("granularity=day/grouping=oauthclientid/period=2026-11/*"))
-    assert CANARY not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (f"usagekit: Genesys Cloud 127.0.0.1:{sandbox.port} via gc "
+                                   f"profile 'blueprint' (~/.gc/config.toml): {label(sandbox)}")
+    assert CANARY not in err
+
+
+def label(sb: Sandbox) -> str:
+    """The org label of ``sb``, asked of it directly."""
+    with UsageClient(sb.url, client_id="gc-client", client_secret=CANARY, **FAST) as direct:
+        return direct.organization().label
+
+
+@pytest.mark.parametrize("given", ["DEFAULT", "default", "Default", None])
+def test_profile_names_match_ignoring_case_as_in_gc(home: Path, sandbox: Sandbox,
+                                                    given: str | None) -> None:
+    # gc saves DEFAULT as [default] whenever it stores a token; viper ignores case
+    path = write_config(home, gateway_profile("default", sandbox))
+    profile = load_profile(given)
+    assert (profile.name, profile.path, profile.api_url) == ("default", path, sandbox.url)
+    with connect(profile=given, **FAST) as client:
+        assert client.base_url == sandbox.url and client.fetch(QUERY).rows
+        assert "via gc profile 'default' (~/.gc/config.toml): " in client.source_line
+
+
+def test_cli_fetch_finds_the_profile_gc_renamed(home: Path, sandbox: Sandbox,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(home, gateway_profile("default", sandbox))
+    for args in (["--profile", "DEFAULT"], ["--profile", "default"], []):
+        assert main(["fetch", *args, "--interval", INTERVAL, "--group-by", "OAuthClientId",
+                     "--no-progress", "-o", "-"]) == 0
+        out, err = capsys.readouterr()
+        assert len(out.splitlines()) > 10
+        assert err.splitlines()[0] == (
+            f"usagekit: Genesys Cloud 127.0.0.1:{sandbox.port} via gc profile 'default' "
+            f"(~/.gc/config.toml): {label(sandbox)}")
+
+
+def test_names_differing_only_by_case_are_refused(home: Path) -> None:
+    write_config(home, '[DEFAULT]\nenvironment = "eu-west-1"\naccess_token = "t0k3n-a"\n'
+                       '[default]\nenvironment = "eu-west-1"\naccess_token = "t0k3n-b"\n')
+    assert load_profile("DEFAULT").name == "DEFAULT"  # the exact name is unambiguous
+    with pytest.raises(ConfigError, match="profiles DEFAULT, default differ only by case"):
+        load_profile("Default")
 
 
 def test_environment_variables_override_the_profile(home: Path, sandbox: Sandbox,

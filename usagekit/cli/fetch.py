@@ -1,8 +1,9 @@
 """``usagekit fetch``: run a usage query and write NDJSON (or store it in the dataset).
 
 One step for what the blueprint does with ``gc usage query create``, ``gc usage query
-results get`` and ``jq -c '.results[]'``. Without ``GENESYSCLOUD_*`` settings it fetches
-from the embedded sandbox (and says so on stderr). A long interval is fetched as queries of
+results get`` and ``jq -c '.results[]'``. Credentials resolve as gc resolves them
+(GENESYSCLOUD_* variables, --profile, gc's DEFAULT profile, else the embedded sandbox); the
+first line on stderr says which source was used. A long interval is fetched as queries of
 at most a month (seams on the dataset's month partitions), each written or stored as it
 arrives, so no answer held in memory is larger than a month's.
 """
@@ -25,7 +26,7 @@ from usagekit.row import GRANULARITIES, GRANULARITY_VALUES, GROUP_BY, HTTP_METHO
 
 if TYPE_CHECKING:
     from usagekit.dataset import Dataset
-    from usagekit.fetch import UsageResult
+    from usagekit.fetch import UsageClient, UsageResult
 
 
 def register(sub: Any) -> None:
@@ -101,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
         client = stack.enter_context(connect(
             profile=args.profile, poll=PollPolicy(deadline=args.poll_deadline),
             progress=progress))
-        if client.source == "sandbox":
-            print(f"usagekit: no GENESYSCLOUD_* settings; fetching from the embedded sandbox "
-                  f"at {client.base_url}", file=sys.stderr)
+        say_source(client)
         if dataset is not None:  # before any usage is fetched
             dataset = dataset.for_org(client.organization(), allow_fictional=args.allow_sandbox)
         out = stack.enter_context(_output(output)) if output is not None else None
@@ -130,6 +129,11 @@ def run(args: argparse.Namespace) -> int:
             del result  # one month's answer held at a time
     print(f"usagekit: {rows} rows from {client.source} (ids {','.join(ids)})", file=sys.stderr)
     return 0
+
+
+def say_source(client: UsageClient) -> None:
+    """Print where the client's data comes from (``client.source_line``) on stderr."""
+    print(f"usagekit: {client.source_line}", file=sys.stderr)
 
 
 def _open_for(query: UsageQuery, location: str, fmt: str | None) -> Dataset:

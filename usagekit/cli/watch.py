@@ -95,6 +95,7 @@ def register(sub: Any) -> None:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Handle ``usagekit sync``."""
+    from usagekit.cli.fetch import say_source
     from usagekit.dataset import open_dataset
     from usagekit.embedded import connect
     from usagekit.watch import plan_sync
@@ -105,14 +106,14 @@ def run_sync(args: argparse.Namespace) -> int:
     dataset = open_dataset(dataset_location(args.dataset), format=args.format)
     progress = False if args.no_progress else None
     with connect(profile=args.profile, progress=progress) as client:
+        say_source(client)
         org = client.organization()  # before any usage is fetched
         dataset = dataset.for_org(org, allow_fictional=args.allow_sandbox)
         steps = plan_sync(dataset,
                           granularities=split_names(args.granularity) or SYNC_GRANULARITIES,
                           group_by=split_names(args.group_by) or REPORT_GROUP_BY, since=since,
                           trailing_days=args.trailing_days, api=args.api, until=until)
-        print(f"usagekit: syncing {org.label} into {dataset.location} from {client.source}",
-              file=sys.stderr)
+        print(f"usagekit: syncing {org.label} into {dataset.location}", file=sys.stderr)
         summaries = fetch_missing(dataset, client, steps, progress=progress)
     for summary in summaries:
         print(summary.line())

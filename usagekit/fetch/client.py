@@ -125,6 +125,8 @@ class UsageClient:
         self.poll = poll or PollPolicy()
         self.progress = progress
         self.source = f"genesys:{region_name(api_url)}"
+        #: One line, no secret, naming where the data comes from (``connect`` words it).
+        self.source_line = self.source
         self.tokens = TokenProvider(credentials, login_url or derived_login,
                                     session=self.session, policy=self.retry)
         self.transport = Transport(api_url, self.tokens, session=self.session, policy=self.retry)

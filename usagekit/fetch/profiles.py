@@ -10,9 +10,11 @@
     # gateway_host = "127.0.0.1"            # for login and API calls
     # gateway_port = "8123"
 
-:func:`load_profile` reads one profile the way ``gc`` does: the ``GENESYSCLOUD_*``
-variables override it (``GENESYSCLOUD_REGION`` the environment,
-``GENESYSCLOUD_OAUTHCLIENT_ID/SECRET`` the client, ``GENESYSCLOUD_ACCESS_TOKEN`` the token).
+:func:`load_profile` reads one profile the way ``gc`` does: its name matches whatever its
+case (gc reads the file through viper, which ignores case, and rewrites it with lower-case
+names, ``[default]``, whenever it saves a token), and the ``GENESYSCLOUD_*`` variables
+override it (``GENESYSCLOUD_REGION`` the environment, ``GENESYSCLOUD_OAUTHCLIENT_ID/SECRET``
+the client, ``GENESYSCLOUD_ACCESS_TOKEN`` the token); a gateway still replaces the host.
 Secrets from the file are held as :class:`~usagekit.fetch.auth.Secret` and never appear in a
 message; errors name the file and the profile.
 """
@@ -54,7 +56,7 @@ class Profile:
     Attributes
     ----------
     name : str
-        The profile's name (``DEFAULT`` unless chosen).
+        The profile's name as the file spells it (``[default]`` for ``DEFAULT``).
     path : Path
         The file it was read from.
     api_url, login_url : str
@@ -114,6 +116,37 @@ def read_profiles(path: Path, wanted: str = GC_DEFAULT_PROFILE) -> dict[str, dic
     return {name: table for name, table in parsed.items() if isinstance(table, dict)}
 
 
+def find_profile(profiles: Mapping[str, Any], name: str) -> str | None:
+    """The name in ``profiles`` that ``name`` matches as gc matches it (ignoring case).
+
+    Raises
+    ------
+    ConfigError
+        When several names differ only by case (gc would merge them into one).
+    """
+    if name in profiles:
+        return name
+    found = [key for key in profiles if key.casefold() == name.casefold()]
+    if len(found) > 1:
+        raise ConfigError(f"profiles {', '.join(found)} differ only by case, and gc reads "
+                          "profile names ignoring case: keep one of them")
+    return found[0] if found else None
+
+
+def default_profile(env: Mapping[str, str] | None = None) -> str | None:
+    """The name of gc's ``DEFAULT`` profile (any case) when ``$HOME/.gc/config.toml`` has one.
+
+    Raises
+    ------
+    ConfigError
+        When the file exists but cannot be read as TOML.
+    """
+    path = config_path(env)
+    if not path.is_file():
+        return None
+    return find_profile(read_profiles(path), GC_DEFAULT_PROFILE)
+
+
 def load_profile(name: str | None = None, env: Mapping[str, str] | None = None,
                  path: Path | None = None) -> Profile:
     """Read profile ``name`` from the gc config file, with the ``GENESYSCLOUD_*`` overrides.
@@ -121,7 +154,7 @@ def load_profile(name: str | None = None, env: Mapping[str, str] | None = None,
     Parameters
     ----------
     name : str, optional
-        The profile (default ``DEFAULT``, as for ``gc``).
+        The profile (default ``DEFAULT``, as for ``gc``), whatever its case.
     env : Mapping, optional
         Environment for ``HOME`` and the overrides (default ``os.environ``).
     path : Path, optional
@@ -136,15 +169,17 @@ def load_profile(name: str | None = None, env: Mapping[str, str] | None = None,
     """
     env = os.environ if env is None else env
     path = path or config_path(env)
-    name = GC_DEFAULT_PROFILE if name is None else name.strip()
-    profiles = read_profiles(path, name)
-    if name not in profiles:
+    wanted = GC_DEFAULT_PROFILE if name is None else name.strip()
+    profiles = read_profiles(path, wanted)
+    found = find_profile(profiles, wanted)
+    if found is None:
         secrets = {str(t.get(k)) for t in profiles.values() for k in SECRET_KEYS if t.get(k)}
-        shown = "the given name" if name in secrets else repr(name)
+        shown = "the given name" if wanted in secrets else repr(wanted)
         raise ConfigError(
             f"no profile {shown} in the gc config file {path}; profiles there: "
             f"{', '.join(profiles) or 'none'}"
         )
+    name = found
     table = profiles[name]
     where = f"profile {name!r} in {path}"
     grant = str(table.get("grant_type", "")).strip()
