@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.orgs import ORG
+from tests.orgs import ORG, ORG_DIR
 from usagekit import analyses
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
@@ -70,7 +70,7 @@ def test_blueprint_sample_imports_as_day_rows(tmp_path: Path,
     assert frame["grouping"].unique().tolist() == ["oauthclientid"]
     assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == ["2021-01-12", "2021-01-29"]
     assert frame["requests"].tolist() == [4, 16]
-    stored = ds / "granularity=day/grouping=oauthclientid/period=2021-01/usage.json"
+    stored = ds / ORG_DIR / "granularity=day/grouping=oauthclientid/period=2021-01/usage.json"
     assert stored.read_bytes() == BLUEPRINT_SAMPLE  # the bytes, as the blueprint wrote them
 
 
@@ -159,7 +159,7 @@ def test_metrics_subset_keeps_missing_counts_missing(tmp_path: Path, fmt: str) -
     assert frame["status429"].tolist() == [1, 1, 2, 2]
     for name in ("status300", "status400", "status500", "requests"):
         assert frame[name].isna().all(), name  # missing, never 0
-    part = Path(ds.location) / "granularity=day/grouping=oauthclientid/period=2026-10"
+    part = Path(ds.location) / ORG_DIR / "granularity=day/grouping=oauthclientid/period=2026-10"
     if fmt == "ndjson":
         first = json.loads((part / "usage.json").read_text().splitlines()[0])
         assert set(first) == {"clientId", "clientName", "organizationId", "userId",
@@ -255,7 +255,7 @@ def test_import_from_s3_into_s3(aws: str) -> None:
     assert got == body
     parts = boto3.client("glue").get_partitions(DatabaseName="genesysclouddb",
                                                 TableName="gc_usage_api_source")["Partitions"]
-    assert [p["Values"] for p in parts] == [["month", "oauthclientid", "2026-09"]]
+    assert [p["Values"] for p in parts] == [[ORG.id, "month", "oauthclientid", "2026-09"]]
     assert pd.Timestamp(frame["date"].iloc[0]) == pd.Timestamp("2026-09-01", tz="UTC")
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.orgs import ORG
+from tests.orgs import ORG, ORG_DIR
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
+from usagekit.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +69,8 @@ def test_import_file_stores_the_bytes(tmp_path: Path, capsys: pytest.CaptureFixt
                  "--group-by", "OAuthClientId", "--interval", "2026-11-01/2026-11-05"])
     assert code == 0
     assert "stored 8 rows" in capsys.readouterr().err
-    part = tmp_path / "ds/granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
+    part = (tmp_path / "ds" / ORG_DIR
+            / "granularity=day/grouping=oauthclientid/period=2026-11/usage.json")
     assert part.read_bytes() == src.read_bytes()
 
 
@@ -76,8 +78,8 @@ def test_import_stdin_with_derived_interval(tmp_path: Path, monkeypatch: pytest.
                                            capsys: pytest.CaptureFixture[str]) -> None:
     ds = tmp_path / "ds"
     old = make_rows("2026-11-01", "2026-11-10", version=1)
-    open_dataset(ds).write(old, granularity="day", grouping="oauthclientid",
-                           interval="2026-11-01/2026-11-10")
+    open_dataset(ds, org=ORG).write(old, granularity="day", grouping="oauthclientid",
+                                    interval="2026-11-01/2026-11-10")
     new = make_rows("2026-11-03", "2026-11-06", version=2)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(ndjson(new))))
     code = main(["import", "--org", ORG.id, "-", "--dataset", str(ds), "--granularity", "day",
@@ -151,7 +153,7 @@ def test_fetch_pipe_import(tmp_path: Path) -> None:
     frame = open_dataset(tmp_path).read()
     assert len(frame) == fetch.stdout.count(b"\n")
     assert frame["grouping"].unique().tolist() == ["oauthclientid-templateuri"]
-    files = sorted(tmp_path.glob("granularity=day/*/*/usage.json"))
+    files = sorted(tmp_path.glob(f"{ORG_DIR}/granularity=day/*/*/usage.json"))
     assert [f.parent.name for f in files] == ["period=2026-10", "period=2026-11"]
     assert b"".join(f.read_bytes() for f in files) == fetch.stdout
     check = pd.read_json(io.BytesIO(fetch.stdout), lines=True, dtype=False)
@@ -177,7 +179,8 @@ def test_fetch_pipe_import_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
         return done.stdout
 
     first = run("fetch", "--interval", "2026-10-28/2026-11-03", "--no-progress", *flags)
-    run("import", "--org", ORG.id,
+    embedded = Sandbox().org.id  # the org of the embedded sandbox's rows
+    run("import", "--org", embedded,
         "-", "--dataset", location, *flags, "--interval", "2026-10-28/2026-11-03",
         data=first)
     run("fetch", "--interval", "2026-10-31/2026-11-05", "--no-progress", *flags,
@@ -209,7 +212,8 @@ def test_import_takes_gc_output_as_is(tmp_path: Path, monkeypatch: pytest.Monkey
     flags = ["--granularity", "day", "--group-by", "OAuthClientId"]
     jq = tmp_path / "query-result.json"  # the blueprint's `| jq -c '.results[]'`
     jq.write_bytes(ndjson(rows))
-    assert main(["import", "--org", ORG.id, str(jq), "--dataset", str(tmp_path / "a"), *flags]) == 0
+    assert main(["import", "--org", ORG.id, str(jq), "--dataset", str(tmp_path / "a"),
+                 *flags]) == 0
     pretty = tmp_path / "gc-output.json"
     pretty.write_bytes(gc_document(rows, "Complete"))
     assert main(["import", "--org", ORG.id,
@@ -217,7 +221,7 @@ def test_import_takes_gc_output_as_is(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(gc_document(rows,
                                                                                "Complete"))))
     assert main(["import", "--org", ORG.id, "-", "--dataset", str(tmp_path / "c"), *flags]) == 0
-    part = "granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
+    part = f"{ORG_DIR}/granularity=day/grouping=oauthclientid/period=2026-11/usage.json"
     assert ((tmp_path / "b" / part).read_bytes() == (tmp_path / "c" / part).read_bytes()
             == (tmp_path / "a" / part).read_bytes() == jq.read_bytes())
     assert "stored 6 rows" in capsys.readouterr().err

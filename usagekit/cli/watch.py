@@ -104,15 +104,17 @@ def run_sync(args: argparse.Namespace) -> int:
     since = _date(args.since, "--since") if args.since else None
     until = _date(args.until, "--until") if args.until else None
     dataset = open_dataset(dataset_location(args.dataset), format=args.format)
+    options: dict[str, Any] = {
+        "granularities": split_names(args.granularity) or SYNC_GRANULARITIES,
+        "group_by": split_names(args.group_by) or REPORT_GROUP_BY, "since": since,
+        "trailing_days": args.trailing_days, "api": args.api, "until": until}
+    plan_sync(dataset, **options)  # bad input fails here, before any request
     progress = False if args.no_progress else None
     with connect(profile=args.profile, progress=progress) as client:
         say_source(client)
         org = client.organization()  # before any usage is fetched
         dataset = dataset.for_org(org, allow_fictional=args.allow_sandbox)
-        steps = plan_sync(dataset,
-                          granularities=split_names(args.granularity) or SYNC_GRANULARITIES,
-                          group_by=split_names(args.group_by) or REPORT_GROUP_BY, since=since,
-                          trailing_days=args.trailing_days, api=args.api, until=until)
+        steps = plan_sync(dataset, **options)  # from the dates of this org's rows
         print(f"usagekit: syncing {org.label} into {dataset.location}", file=sys.stderr)
         summaries = fetch_missing(dataset, client, steps, progress=progress)
     for summary in summaries:
