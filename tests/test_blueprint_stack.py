@@ -136,10 +136,11 @@ def test_import_their_bucket_and_analyse_it_on_their_stack(
                                                                               ("c2", 16)]
     glue = stack["glue"]
     kit = glue.get_table(DatabaseName=DATABASE, Name=KIT_TABLE)["Table"]
-    assert [k["Name"] for k in kit["PartitionKeys"]] == ["granularity", "grouping", "period"]
+    assert [k["Name"] for k in kit["PartitionKeys"]] == ["org", "granularity", "grouping",
+                                                         "period"]
     assert kit["StorageDescriptor"]["Location"] == dataset
     parts = glue.get_partitions(DatabaseName=DATABASE, TableName=KIT_TABLE)["Partitions"]
-    assert [p["Values"] for p in parts] == [["month", "oauthclientid", "2020-11"]]
+    assert [p["Values"] for p in parts] == [[ORG.id, "month", "oauthclientid", "2020-11"]]
     # their table, their object: untouched
     crawled = glue.get_table(DatabaseName=DATABASE, Name=CRAWLED)["Table"]
     assert crawled["StorageDescriptor"] == stack["crawled"]["StorageDescriptor"]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import requests
 
+from tests.orgs import ORG
 from usagekit.analyses import ANALYSES
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
@@ -34,7 +35,7 @@ ROWS = [_row("a", "2026-10-01", 100, 9), _row("b", "2026-10-01", 80, 20),
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
     root = tmp_path_factory.mktemp("cli-usage")
-    open_dataset(str(root)).write(ROWS, granularity="month", grouping="oauthclientid",
+    open_dataset(str(root), org=ORG).write(ROWS, granularity="month", grouping="oauthclientid",
                                   interval="2026-10-01/2026-12-01")
     return str(root)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from watch_data import limited, store
 
+from tests.orgs import ORG
 from usagekit.cli import BAD_INPUT, BUG, FAILED, build_parser, main
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine
@@ -26,7 +27,7 @@ CHAIN = "The above exception was the direct cause of the following exception"
 
 
 def _dataset(root: Path) -> str:
-    open_dataset(str(root), format="parquet").write(
+    open_dataset(str(root), format="parquet", org=ORG).write(
         [ROW], granularity="month", grouping="oauthclientid", interval="2026-10-01/2026-11-01")
     return str(root)
 

@@ -194,7 +194,8 @@ def test_fetch_pipe_import_to_s3_and_fetch_straight_to_s3(aws: str) -> None:
     glue = boto3.client("glue")
     values = sorted(p["Values"] for p in glue.get_partitions(
         DatabaseName="genesysclouddb", TableName="gc_usage_api_source")["Partitions"])
-    assert values == [["day", "oauthclientid", "2026-10"], ["day", "oauthclientid", "2026-11"]]
+    assert values == [[embedded, "day", "oauthclientid", "2026-10"],
+                      [embedded, "day", "oauthclientid", "2026-11"]]
 
 
 def gc_document(results: list[dict[str, object]] | None, status: str) -> bytes:
