@@ -380,7 +380,8 @@ def test_moto_deploys_buckets_role_and_bucket_outputs(aws: str, template: dict[s
 
     region = os.environ["AWS_DEFAULT_REGION"]
     account = boto3.client("sts").get_caller_identity()["Account"]
-    params = {"NamePrefix": "ukdev", "CreateCrawler": "true", "DataPrefix": "genesys/usage"}
+    params = {"NamePrefix": "ukdev", "CreateCrawler": "true", "DataPrefix": "genesys/usage",
+              "OrgIds": ORG.id}
     cf = boto3.client("cloudformation")
     with pytest.warns(UserWarning, match="not supported by moto") as warned:
         cf.create_stack(StackName="uk-dev", TemplateBody=TEMPLATE.read_text(),
@@ -469,7 +470,9 @@ def test_the_kit_writes_where_the_projection_reads(
 
     region = os.environ["AWS_DEFAULT_REGION"]
     account = boto3.client("sts").get_caller_identity()["Account"]
-    resolver = Resolver(template, {"DataFormat": fmt, "FirstPeriod": "2026-01"},
+    listed = "0f0f0f0f-1111-4222-8333-444444444444"  # the stack lists another org only
+    resolver = Resolver(template, {"DataFormat": fmt, "FirstPeriod": "2026-01",
+                                   "OrgIds": listed},
                         stack="uk", account=account, region=region)
     outputs = resolver.outputs()
     config = config_from_outputs("uk", outputs, region=region)
@@ -499,19 +502,23 @@ def test_the_kit_writes_where_the_projection_reads(
     assert glue.get_partitions(DatabaseName=config.athena.database,
                                TableName=config.athena.table)["Partitions"] == []
     allowed = {k: set(params[f"projection.{k}.values"].split(","))
-               for k in ("granularity", "grouping")}
+               for k in ("org", "granularity", "grouping")}
+    assert params["projection.org.values"] == f"{listed},{ORG.id}"  # the kit added its org
     first = params["projection.period.range"].split(",")[0]
     now = datetime.now(UTC).strftime("%Y-%m")
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(
         Bucket=config.source_bucket)["Contents"]]
-    data = [k for k in keys if k.endswith(".json" if fmt == "ndjson" else ".parquet")]
+    data = [k for k in keys if k.endswith(".json" if fmt == "ndjson" else ".parquet")
+            and not k.endswith("/_org.json")]
     assert len(data) == 2
     pattern = re.escape(params["storage.location.template"]).replace(
+        r"\$\{org\}", "(?P<org>[^/]+)").replace(
         r"\$\{granularity\}", "(?P<granularity>[^/]+)").replace(
         r"\$\{grouping\}", "(?P<grouping>[^/]+)").replace(r"\$\{period\}", "(?P<period>[^/]+)")
     for key in data:
         match = re.fullmatch(pattern + r"[^/]+", f"s3://{config.source_bucket}/{key}")
         assert match, f"{key} is not under {params['storage.location.template']}"
+        assert match["org"] in allowed["org"]
         assert match["granularity"] in allowed["granularity"]
         assert match["grouping"] in allowed["grouping"]
         assert re.fullmatch(r"\d{4}-\d{2}", match["period"]) and first <= match["period"] <= now
