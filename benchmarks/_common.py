@@ -15,6 +15,8 @@ from benchmarks import generate
 from benchmarks._measure import ProcessRun, Repeated
 
 BENCH_DIR = Path(__file__).resolve().parent
+#: The organisation the generated rows are stored as (datasets keep rows per org).
+BENCH_ORG_ID = "b0b0b0b0-0000-4000-8000-000000000000"
 SLOW_RUN_S = 60.0  # a variant slower than this runs once (the rest of a run is unaffected)
 
 

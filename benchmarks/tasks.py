@@ -135,13 +135,16 @@ def kit_export(a: argparse.Namespace) -> dict[str, Any]:
 
     ``src`` is a JSON object granularity -> NDJSON path; the dataset goes to ``--out``.
     """
+    from benchmarks._common import BENCH_ORG_ID
     from usagekit.dataset import open_dataset
+    from usagekit.row import Org
 
     cfg = a.config
+    org = Org(BENCH_ORG_ID, "Benchmark org (generated)", "benchmark")
     start = time.perf_counter()
     rows = 0
     for gran, path in json.loads(a.src).items():
-        summary = open_dataset(a.out, format=cfg["format"]).write(
+        summary = open_dataset(a.out, format=cfg["format"], org=org).write(
             Path(path).read_bytes(), granularity=gran, grouping=GROUPING,
             interval=cfg["interval"])
         rows += summary.rows
@@ -287,7 +290,8 @@ def count_rows(a: argparse.Namespace) -> dict[str, Any]:
 
     counts: dict[str, int] = {}
     for path in sorted(Path(a.src).rglob("*")):
-        if path.suffix not in (".parquet", ".ndjson", ".json") or not path.is_file():
+        if (path.suffix not in (".parquet", ".ndjson", ".json") or not path.is_file()
+                or path.name.startswith("_")):
             continue
         gran = next((part.split("=", 1)[1] for part in path.parts
                      if part.startswith("granularity=")), "unknown")

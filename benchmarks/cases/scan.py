@@ -49,8 +49,7 @@ def columns_read(sql: str, file_columns: list[str]) -> list[str]:
 
 
 def _files(root: Path, granularity: str, suffix: str) -> list[Path]:
-    return sorted((root / f"granularity={granularity}" / f"grouping={GROUPING}").rglob(
-        f"*{suffix}"))
+    return sorted(root.glob(f"org=*/granularity={granularity}/grouping={GROUPING}/*/*{suffix}"))
 
 
 def parquet_bytes(files: list[Path], columns: list[str]) -> int:
