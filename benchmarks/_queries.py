@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from usagekit.row import PARTITION_KEYS
+
 GROUPING = "oauthclientid-organizationid-userid-templateuri-httpmethod"
 TABLE = '"genesysclouddb"."gc_usage_api_source"'
 BLUEPRINT_TOP10 = (f"SELECT * FROM {TABLE} WHERE granularity='month' "
@@ -126,7 +128,7 @@ QUERIES: tuple[Query, ...] = (
 def load_pandas(root: str) -> pd.DataFrame:
     """Plain pandas: the whole Parquet dataset (hive partitions) into one frame."""
     df = pd.read_parquet(root)
-    for name in ("granularity", "grouping", "period"):
+    for name in PARTITION_KEYS:
         df[name] = df[name].astype(str)
     df["ts"] = pd.to_datetime(df["date"], format="ISO8601", utc=True)
     return df
@@ -147,7 +149,7 @@ def _canonical(df: pd.DataFrame) -> pd.DataFrame:
     for name in df.columns:
         col = df[name]
         key = name.lower()
-        if key in ("granularity", "grouping", "period", "ts"):
+        if key in (*PARTITION_KEYS, "ts"):
             continue
         if key == "date":
             if not pd.api.types.is_datetime64_any_dtype(col):

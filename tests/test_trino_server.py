@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.externals.trino import TrinoServer
-from tests.orgs import ORG
+from usagekit.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
@@ -104,6 +104,9 @@ def _odd_ndjson() -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
+#: The embedded sandbox's org: ``fetch`` stores its rows as that org's, and so do the imports.
+EMBEDDED_ORG = Sandbox().org.id
+
 # -- fixtures (the server and its root: tests/conftest.py) --------------------------------
 
 @pytest.fixture(scope="session")
@@ -116,20 +119,22 @@ def kit_datasets(trino_root: Path) -> dict[str, Path]:
     ndjson, parquet = trino_root / "usage_ndjson", trino_root / "usage_parquet"
     for fetch_flags, _ in FETCHES:
         _kit("fetch", *fetch_flags, "--no-progress", "--dataset", str(ndjson))
-    files = sorted(ndjson.glob("granularity=*/grouping=*/period=*/usage.json"))
+    files = sorted(ndjson.glob("org=*/granularity=*/grouping=*/period=*/usage.json"))
     assert len(files) == 6
     for _, import_flags in FETCHES:
         grouping = "-".join(import_flags[-1].lower().split(","))
         granularity = import_flags[3]
         rows = b"".join(p.read_bytes() for p in files
                         if f"granularity={granularity}/grouping={grouping}/" in p.as_posix())
-        _kit("import", "--org", ORG.id,
+        _kit("import", "--org", EMBEDDED_ORG,
              "-", *import_flags, "--format", "parquet", "--dataset", str(parquet),
              stdin=rows)
     odd = ["--interval", "2026-08-01/2026-09-01", "--granularity", "month",
            "--group-by", "OAuthClientId"]
-    _kit("import", "--org", ORG.id, "-", *odd, "--dataset", str(ndjson), stdin=_odd_ndjson())
-    _kit("import", "--org", ORG.id, "-", *odd, "--format", "parquet", "--dataset", str(parquet),
+    _kit("import", "--org", EMBEDDED_ORG, "-", *odd, "--dataset", str(ndjson),
+         stdin=_odd_ndjson())
+    _kit("import", "--org", EMBEDDED_ORG, "-", *odd, "--format", "parquet",
+         "--dataset", str(parquet),
          stdin=_odd_ndjson())
     return {"ndjson": ndjson, "parquet": parquet}
 

@@ -104,8 +104,8 @@ def _memory(s: _Size, files: dict[int, dict[str, Path]], specs: dict[int, genera
         n = specs[months].rows
         for fmt in FORMATS:
             rep = _measure_fresh(s, s.work / f"import-file-{fmt}-{months}", [
-                "import", "--org", BENCH_ORG_ID, day, "--format", fmt, "--granularity", "day", "--group-by",
-                GROUP_BY], keep=(fmt, months) == ("parquet", 12))
+                "import", "--org", BENCH_ORG_ID, day, "--format", fmt, "--granularity", "day",
+                "--group-by", GROUP_BY], keep=(fmt, months) == ("parquet", 12))
             s.peaks.setdefault(f"usagekit import FILE --format {fmt}", {})[months] = rep
             s.row(f"usagekit import FILE --format {fmt}, {months} months", rep, rows=n,
                   notes=f"{n:,} day rows; {_per_second(n, rep.wall_s)}")
@@ -188,14 +188,15 @@ def _analyses(s: _Size, year: dict[str, Path], n: int) -> None:
     """Each analysis on DuckDB over the year's Parquet dataset (day + week + month rows)."""
     root = s.work / "import-file-parquet-12"
     if not root.exists():  # (kept by the memory part when it ran)
-        rep = _measure_fresh(s, root, ["import", "--org", BENCH_ORG_ID, year["day"], "--format", "parquet",
+        rep = _measure_fresh(s, root, ["import", "--org", BENCH_ORG_ID, year["day"],
+                                       "--format", "parquet",
                                        "--granularity", "day", "--group-by", GROUP_BY],
                              keep=True)
         s.row("usagekit import FILE --format parquet, 12 months", rep, rows=n,
               notes=f"{n:,} day rows; {_per_second(n, rep.wall_s)}")
     for gran in ("week", "month"):
-        run = run_kit(["import", "--org", BENCH_ORG_ID, year[gran], "--format", "parquet", "--granularity", gran,
-                       "--group-by", GROUP_BY, "--dataset", root])
+        run = run_kit(["import", "--org", BENCH_ORG_ID, year[gran], "--format", "parquet",
+                       "--granularity", gran, "--group-by", GROUP_BY, "--dataset", root])
         s.row(f"usagekit import FILE --format parquet, {gran} rows (for the analyses)", run)
     run = run_process([PYTHON, "-m", "benchmarks.tasks", "query-kit", root, "--out",
                        s.work / "answers", "--config", json.dumps({"repeat": s.ctx.repeat})])

@@ -16,13 +16,13 @@ from sqlglot import exp
 
 from benchmarks._common import CaseResult, Context, Row, Target, dataset, fmt_bytes, label, per_size
 from benchmarks._queries import GROUPING, QUERIES, TABLE, Query
+from usagekit.row import PARTITION_KEYS
 
 NAME = "scan"
 TITLE = "Bytes scanned per query (Athena bills these; 10 MB minimum per query)"
 TARGET_RATIO = 100.0
 ATHENA_USD_PER_TB = 5.0
 ATHENA_MIN_BYTES = 10 * 1024**2
-PARTITION_KEYS = ("granularity", "grouping", "period")
 
 
 def sql_of(q: Query) -> str:
