@@ -454,7 +454,7 @@ def test_trino_table_cli_creates_and_syncs(trino_server: Any, trino_url: str,
         assert [r[2] for r in described[-3:]] == ["partition key"] * 3
         created = trino_server.execute("SHOW CREATE TABLE hive.genesysclouddb.cli_usage")[0][0]
         assert "format = 'PARQUET'" in created
-        assert "partitioned_by = ARRAY['granularity','grouping','period']" in created
+        assert "partitioned_by = ARRAY['org','granularity','grouping','period']" in created
         duck = DuckDBEngine(datasets["parquet"])
         counts = ('SELECT granularity, "grouping", period, count(*) AS n FROM {} '
                   "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")

@@ -69,9 +69,10 @@ EXPECTED_DDL = {
         '"clientname" varchar, "organizationid" varchar, "userid" varchar, "templateuri" '
         'varchar, "httpmethod" varchar, "status200" bigint, "status300" bigint, "status400" '
         'bigint, "status500" bigint, "status429" bigint, "requests" bigint, "date" varchar, '
-        '"platform" varchar, "granularity" varchar, "grouping" varchar, "period" varchar) '
+        '"platform" varchar, "org" varchar, "granularity" varchar, "grouping" varchar, '
+        '"period" varchar) '
         "WITH (format = 'OPENX_JSON', external_location = 'local:///usage_ndjson', "
-        "partitioned_by = ARRAY['granularity', 'grouping', 'period'])"
+        "partitioned_by = ARRAY['org', 'granularity', 'grouping', 'period'])"
     ),
 }
 EXPECTED_DDL["parquet"] = (EXPECTED_DDL["ndjson"]
@@ -283,7 +284,7 @@ def test_a_crashed_exports_hidden_tmp_file_is_not_read(trino_server: TrinoServer
                                                        tmp_path: Path) -> None:
     """The kit's atomic write leaves ``.usage.<ext>.<hex>.tmp`` on a crash: Trino skips it."""
     fmt, dataset = usage_table
-    part = dataset / "granularity=month/grouping=oauthclientid/period=2026-10"
+    part = dataset / f"org={EMBEDDED_ORG}/granularity=month/grouping=oauthclientid/period=2026-10"
     name = "usage.json" if fmt == "ndjson" else "usage.parquet"
     count = ("SELECT count(*) AS n FROM genesysclouddb.gc_usage_api_source "
              "WHERE granularity = 'month' AND period = '2026-10'")
