@@ -234,7 +234,7 @@ class Organization:
         Its display name (default ``Sandbox Contact Centre <seed> (fictional)``).
     clients
         How many of the catalogue's OAuth clients it has, 1 to ``len(CLIENT_NAMES)``
-        (default all), besides the built-in ones.
+        (default all; ``GROWING_429_CLIENT`` always among them), besides the built-in ones.
     volume
         Its traffic as a multiple of the default organisation's.
     saturating
@@ -266,9 +266,11 @@ class Organization:
         if not 1 <= count <= len(_CLIENTS):
             raise ValueError(f"invalid clients {count!r}; valid: 1 to {len(_CLIENTS)}")
         picked = list(_CLIENTS)
-        if count < len(_CLIENTS):
-            picked = [_CLIENTS[i] for i in sorted(_rng(self._key, "pick").sample(
-                range(len(_CLIENTS)), count))]
+        if count < len(_CLIENTS):  # a sample that keeps the growing-429 client
+            growing = CLIENT_NAMES.index(GROWING_429_CLIENT)
+            others = [i for i in range(len(_CLIENTS)) if i != growing]
+            chosen = {growing, *_rng(self._key, "pick").sample(others, count - 1)}
+            picked = [_CLIENTS[i] for i in sorted(chosen)]
         rng = _rng(self._key, "clients")
         ranks = list(range(1, len(picked) + 1))
         rng.shuffle(ranks)
