@@ -140,7 +140,7 @@ def test_aggregates_job_deserialises_with_paging(api_client: Any, sandbox: Sandb
     body = gc.OrganizationPublicApiUsageQueryRequest()
     body.interval = "2026-10-01/2026-10-07"
     body.granularity = "Week"
-    body.group_by = ["OauthClientId", "UserId", "HttpMethod", "Platform"]
+    body.group_by = ["OauthClientId", "OauthClientName", "UserId", "HttpMethod", "Platform"]
     job = usage.post_usage_aggregates_query_jobs(body)
     assert isinstance(job, gc.OrganizationUsageQueryResponse)
     assert job.id and job.results_uri.endswith(job.id)
