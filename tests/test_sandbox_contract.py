@@ -1,4 +1,4 @@
-"""Every sandbox response, on every usage route, against the official Python SDK's models.
+"""Every sandbox response, on every route it serves, against the official Python SDK's models.
 
 The SDK (``PureCloudPlatformClientV2``) is generated from Genesys Cloud's published contract:
 each model's ``swagger_types`` and ``attribute_map`` name its JSON fields and their types, and
@@ -38,10 +38,11 @@ TODAY = date(2026, 11, 27)
 # Jobs stay Queued/Running long enough to be seen in those states on a busy machine.
 SANDBOX = {"query_seconds": 0.9, "rate_limit": 100_000, "today": TODAY, "orgs": 2}
 #: The SDK API classes whose methods name the routes the sandbox serves.
-SDK_APIS = ("UsageApi", "OrganizationApi")
+SDK_APIS = ("UsageApi", "OrganizationApi", "BillingApi")
 #: Routes (method, SDK path template) the sandbox serves; simplesearch is not one of them.
 SERVED = {
     ("GET", "/api/v2/organizations/me"),
+    ("GET", "/api/v2/billing/reports/billableusage"),
     ("POST", "/api/v2/usage/query"),
     ("GET", "/api/v2/usage/query/{executionId}/results"),
     ("POST", "/api/v2/oauth/clients/{clientId}/usage/query"),
@@ -274,8 +275,10 @@ def wire(sandbox: Sandbox) -> Wire:
     client_jobs = f"/api/v2/usage/client/{client.id}/aggregates/query/jobs"
     legacy_client = f"/api/v2/oauth/clients/{client.id}/usage/query"
 
-    # One job of each aggregates route is followed from its submission: Queued, Running,
-    # then its pages.
+    # One query of each API is followed from its submission through every state it passes.
+    wire.until_done(wire.call("POST", "/api/v2/usage/query", json=sdk_body(sdk_model(
+        "ApiUsageOrganizationQuery", interval="2026-10-01/2026-10-02"))).json()["resultsUri"],
+        done=("Complete",))
     wire.pages(wire.call("POST", jobs, json=sdk_body(sdk_model(
         "OrganizationPublicApiUsageQueryRequest", interval="2026-10-01/2026-10-07",
         granularity="Week", group_by=["OauthClientId", "UserId"]))).json()["resultsUri"])
@@ -340,6 +343,17 @@ def wire(sandbox: Sandbox) -> Wire:
         wire.pages(job["resultsUri"], org=org)
     for uri, outcome in ended:
         wire.until_done(uri, done=(outcome,))
+
+    # The billable-usage report: InProgress while generated, then Complete.
+    billing = "/api/v2/billing/reports/billableusage"
+    period = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z"}
+    for org in (0, 1):
+        for _ in range(300):
+            if wire.call("GET", billing, org=org, params=period).json()["status"] == "Complete":
+                break
+            time.sleep(0.02)
+    wire.call("GET", billing, params={"endDate": period["endDate"]})
+    wire.call("GET", billing, params={**period, "startDate": "October"})
 
     # Errors: the token endpoint's, then ErrorBody answers of the API.
     token = f"{sandbox.url}/oauth/token"
@@ -406,6 +420,9 @@ def test_every_enum_value_of_the_answers_occurs(wire: Wire) -> None:
         assert seen == set(allowed_values(getattr(gc, model), "query_status")), model
     assert set(statuses) == {"ApiUsageQueryResult", "OrganizationPublicApiUsageResultsResponse",
                              "ClientPublicApiUsageResultsResponse"}
+    reports = {x.body["status"] for x in wire.seen
+               if x.status == 200 and x.path.startswith("/api/v2/billing/")}
+    assert reports == set(allowed_values(gc.BillingUsageReport, "status"))
     methods = {e["httpMethod"] for x in wire.seen if x.status == 200 and x.body
                for e in x.body.get("entities", ()) if "httpMethod" in e}
     assert methods == set(allowed_values(gc.OrganizationPublicApiUsage, "http_method"))
@@ -423,7 +440,7 @@ def test_error_answers_cover_every_kind(wire: Wire) -> None:
 def test_sdk_built_requests_are_answered_as_asked(wire: Wire, sandbox: Sandbox) -> None:
     """The SDK-serialised queries were accepted and their options took effect."""
     submitted = [x for x in wire.seen if x.method == "POST" and x.status == 202]
-    assert len(submitted) == 2 + 4 + 4 + 4  # followed jobs, legacy, org jobs, ended jobs
+    assert len(submitted) == 3 + 4 + 4 + 4  # followed, legacy, org jobs, ended jobs
     dates = wire.entities("dates")  # sortBy requestCount Desc, then date
     counts = [e["requestCount"] for e in dates]
     assert len(dates) > 25 and counts == sorted(counts, reverse=True)

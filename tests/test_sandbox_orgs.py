@@ -153,6 +153,26 @@ def test_only_saturating_orgs_have_the_growing_429_story(sandbox: Sandbox,
     assert [org.spec.saturating for org in sandbox.orgs] == [True, False, False]
 
 
+def test_each_org_bills_its_own_licences(sandbox: Sandbox,
+                                         sessions: list[requests.Session]) -> None:
+    period = {"startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"}
+    reports = []
+    for session in sessions:
+        for _ in range(200):
+            report = session.get(f"{sandbox.url}/api/v2/billing/reports/billableusage",
+                                 params=period, timeout=10).json()
+            if report["status"] == "Complete":
+                break
+            time.sleep(0.02)
+        reports.append(report)
+    for org, report in zip(sandbox.orgs, reports, strict=True):
+        assert [(u["name"], int(u["totalUsage"]), len(u["resources"]))
+                for u in report["usages"]] == [(n, c, c) for n, c in org.spec.licences]
+    users = [{r["name"] for u in report["usages"] for r in u["resources"]} for report in reports]
+    assert users[0] and users[1] and not users[0] & users[1]
+    assert len({report["id"] for report in reports}) == len(reports)
+
+
 def test_custom_specs_and_their_credentials() -> None:
     specs = (OrgSpec("Acme Prod (fictional)", "eu-west-1", clients=3, volume=0.5,
                      client_id="acme-prod", client_secret="prod-secret"),
@@ -181,6 +201,8 @@ def test_custom_specs_and_their_credentials() -> None:
     ({"orgs": (OrgSpec("A (fictional)", "x", client_id="c"),
                OrgSpec("B (fictional)", "y", client_id="c"))}, ["own client id", "'c'"]),
     ({"orgs": 2, "rows_per_day": 100}, ["rows_per_day", "orgs=1"]),
+    ({"orgs": (OrgSpec("A (fictional)", "x", licences=(("CX", -1),)),)},
+     ["licences [('CX', -1)]", "count >= 0"]),
 ])
 def test_bad_orgs_are_refused_by_name(options: dict[str, Any], mentions: list[str]) -> None:
     with pytest.raises(ValueError) as caught:

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from .billing import billable_usage, report_period
 from .errors import HttpFailure, api_error, bad_request, error_body, not_found, oauth_error
 from .faults import QUERY_FAULTS, FaultPlan
 from .large_org import AnyOrganization, LargeOrganization
@@ -127,6 +128,8 @@ class App:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.orgs = orgs
         self.org = orgs[0].org
+        self._specs = {tenant.org.id: tenant.spec for tenant in orgs}
+        self._reports: OrderedDict[tuple[str, datetime, datetime], float] = OrderedDict()
         self.query_seconds = query_seconds
         self.token_seconds = token_seconds
         self.today = today
@@ -140,6 +143,8 @@ class App:
         self._routes: list[tuple[str, re.Pattern[str], Callable[[_Request], Any], bool]] = [
             ("POST", re.compile(r"/oauth/token"), self._token, False),
             ("GET", re.compile(r"/api/v2/organizations/me"), self._organization, True),
+            ("GET", re.compile(r"/api/v2/billing/reports/billableusage"), self._billable_usage,
+             True),
             ("POST", re.compile(r"/api/v2/usage/query"), self._legacy_submit, True),
             ("GET", re.compile(rf"/api/v2/usage/query/{_ID}/results"), self._legacy_results,
              True),
@@ -357,6 +362,19 @@ class App:
                      "thirdPartyOrgName": org.short_name, "domain": org.short_name,
                      "version": 1, "state": "active", "productPlatform": "PureCloud",
                      "selfUri": f"/api/v2/organizations/{org.id}"}
+
+    def _billable_usage(self, request: _Request) -> tuple[int, dict[str, Any]]:
+        """The token's org's licences; ``InProgress`` for ``query_seconds`` after first asked."""
+        start, end = report_period(request.query)
+        org = request.tenant
+        key = (org.id, start, end)
+        with self._lock:
+            asked = self._reports.setdefault(key, self._clock())
+            while len(self._reports) > _MAX_JOBS:
+                self._reports.popitem(last=False)
+        complete = self._clock() - asked >= self.query_seconds
+        return 200, billable_usage(org.id, self._specs[org.id].licences, start, end,
+                                   complete=complete)
 
     def _legacy_submit(self, request: _Request) -> tuple[int, dict[str, Any]]:
         scope = self._client_scope(request, allow_builtin=False)

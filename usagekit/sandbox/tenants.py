@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from .billing import COMMUNICATE, CX1, CX2, CX3
 from .large_org import AnyOrganization
 from .org import CLIENT_NAMES, Organization
 
@@ -37,6 +38,10 @@ class OrgSpec:
         The credentials ``POST /oauth/token`` accepts for it; None derives them from the
         sandbox's own: the first organisation takes them as they are, organisation number
         n (from 2) appends ``-n`` to both.
+    licences
+        The licences it holds, as (name, named users) pairs: what its billable-usage report
+        (``GET /api/v2/billing/reports/billableusage``) counts, e.g. ``((CX3, 180),
+        (COMMUNICATE, 40))`` with the names of :mod:`usagekit.sandbox.billing`.
     """
 
     name: str
@@ -46,19 +51,22 @@ class OrgSpec:
     saturating: bool = True
     client_id: str | None = None
     client_secret: str | None = None
+    licences: tuple[tuple[str, int], ...] = ()
 
 
 #: The organisations ``Sandbox(orgs=N)`` serves, first N of them. The first is the one a
 #: single-org sandbox always served (its name is filled in with the seed).
 FICTIONAL_ORGS: tuple[OrgSpec, ...] = (
-    OrgSpec("Sandbox Contact Centre {seed} (fictional)", "us-east-1"),
+    OrgSpec("Sandbox Contact Centre {seed} (fictional)", "us-east-1",
+            licences=((CX3, 180), (CX1, 45), (COMMUNICATE, 30))),
     OrgSpec("Harbourview Insurance (fictional)", "eu-west-1", clients=18, volume=0.4,
-            saturating=False),
+            saturating=False, licences=((CX2, 85), (COMMUNICATE, 12))),
     OrgSpec("Bluefin Travel Test Org (fictional)", "ap-southeast-2", clients=7, volume=0.05,
-            saturating=False),
-    OrgSpec("Larkspur Retail Group (fictional)", "eu-central-1", clients=30, volume=2.5),
+            saturating=False, licences=((CX2, 6),)),
+    OrgSpec("Larkspur Retail Group (fictional)", "eu-central-1", clients=30, volume=2.5,
+            licences=((CX3, 420), (CX2, 160), (CX1, 75), (COMMUNICATE, 110))),
     OrgSpec("Mosswood Utilities Dev Org (fictional)", "ca-central-1", clients=4, volume=0.01,
-            saturating=False),
+            saturating=False, licences=((CX1, 3),)),
 )
 
 
@@ -122,6 +130,12 @@ def org_specs(orgs: int | Sequence[OrgSpec]) -> tuple[OrgSpec, ...]:
                              f"to {len(CLIENT_NAMES)} or None (all)")
         if not spec.volume > 0:
             raise ValueError(f"invalid volume {spec.volume!r} for {spec.name!r}; valid: > 0")
+        bad = [pair for pair in spec.licences if not (
+            isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)
+            and pair[0] and isinstance(pair[1], int) and pair[1] >= 0)]
+        if bad:
+            raise ValueError(f"invalid licences {bad!r} for {spec.name!r}; valid: (name, "
+                             "count) pairs, a non-empty name and a count >= 0")
     return specs
 
 
