@@ -242,3 +242,8 @@ def test_cli_serves_several_orgs_and_prints_each_ones_credentials() -> None:
     bad = subprocess.run([sys.executable, "-m", "usagekit", "sandbox", "--orgs", "9"],
                          capture_output=True, text=True, timeout=30, check=False)
     assert bad.returncode == 2 and "--orgs" in bad.stderr and "9" in bad.stderr
+    large = subprocess.run([sys.executable, "-m", "usagekit", "sandbox", "--orgs", "2",
+                            "--rows-per-day", "100"],
+                           capture_output=True, text=True, timeout=30, check=False)
+    assert large.returncode != 0 and "--orgs 2" in large.stderr and "--orgs 1" in large.stderr
+    assert "Traceback" not in large.stderr

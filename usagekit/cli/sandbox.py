@@ -1,9 +1,12 @@
 """``usagekit sandbox``: serve the offline Genesys Cloud stand-in in the foreground.
 
-It answers ``POST /oauth/token`` and the Usage APIs (legacy query and aggregates jobs,
-organisation and per-client routes) on 127.0.0.1 with deterministic synthetic usage.
-Point the kit at it with ``GENESYSCLOUD_REGION=<the printed URL>`` and the client
-credentials below. Stop it with Ctrl-C.
+It answers ``POST /oauth/token``, ``GET /api/v2/organizations/me``, the Usage APIs (legacy
+query and aggregates jobs, organisation and per-client routes) and the billable-usage report
+on 127.0.0.1 with deterministic synthetic data. ``--orgs N`` serves N fictional
+organisations, each with its own client credentials (printed below; the secret of
+organisation n from 2 is the --client-secret value with ``-n`` appended). Point the kit at it
+with ``GENESYSCLOUD_REGION=<the printed URL>`` and one organisation's credentials. Stop it
+with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -82,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     if args.rate_limit < 1 or args.rate_window <= 0:
         raise ConfigError(f"invalid rate limit {args.rate_limit} per {args.rate_window} s; "
                           "valid: --rate-limit >= 1 and --rate-window > 0")
+    if args.orgs > 1 and args.rows_per_day is not None:
+        raise ConfigError(f"--rows-per-day serves one large organisation, not --orgs {args.orgs}; "
+                          "valid with --rows-per-day: --orgs 1")
     sandbox = Sandbox(args.host, args.port, seed=args.seed, client_id=args.client_id,
                       client_secret=args.client_secret, query_seconds=args.query_seconds,
                       rate_limit=args.rate_limit, rate_window=args.rate_window,

@@ -1,4 +1,4 @@
-"""An offline stand-in for Genesys Cloud's OAuth and Usage APIs, on 127.0.0.1.
+"""An offline stand-in for Genesys Cloud's OAuth, Usage and billable-usage APIs, on 127.0.0.1.
 
 A real HTTP/1.1 server (cheroot; independent of the rest of usagekit, but for its exports
 through :mod:`usagekit.lazy`) serving deterministic synthetic API usage of a fictional

@@ -179,7 +179,7 @@ def _in_daemon_thread(function: Callable[[], None]) -> None:
 
 
 class Sandbox:
-    """A stand-in for Genesys Cloud on 127.0.0.1: OAuth tokens and both usage APIs.
+    """A stand-in for Genesys Cloud on 127.0.0.1: OAuth tokens, both usage APIs, billing.
 
     Serves deterministic synthetic usage of one or more fictional organisations for any UTC
     day before today; each has its own client credentials, and the access token decides
