@@ -36,7 +36,7 @@ gc = pytest.importorskip("PureCloudPlatformClientV2")
 
 TODAY = date(2026, 11, 27)
 # Jobs stay Queued/Running long enough to be seen in those states on a busy machine.
-SANDBOX = {"query_seconds": 0.9, "rate_limit": 100_000, "today": TODAY, "orgs": 2}
+SANDBOX = {"query_seconds": 1.2, "rate_limit": 100_000, "today": TODAY, "orgs": 2}
 #: The SDK API classes whose methods name the routes the sandbox serves.
 SDK_APIS = ("UsageApi", "OrganizationApi", "BillingApi")
 #: Routes (method, SDK path template) the sandbox serves; simplesearch is not one of them.
