@@ -130,7 +130,9 @@ def test_build_errors_name_bad_and_valid_values(kwargs: dict, bad: str,
 def test_aggregates_window_rules() -> None:
     earliest = date(2025, 11, 27)
     ok = UsageQuery.build(f"{earliest}/2025-12-01", api="aggregates", today=TODAY)
-    assert ok.aggregates_body()["interval"] == "2025-11-27/2025-11-30"  # inclusive end
+    # The SDK's documented form, both ends inclusive: the first day's first second to the
+    # last day's last.
+    assert ok.aggregates_body()["interval"] == "2025-11-27T00:00:00/2025-11-30T23:59:59"
     with pytest.raises(QueryError, match=r"2025-11-26 is more than a year ago.*2025-11-27"):
         UsageQuery.build("2025-11-26/2025-12-01", api="aggregates", today=TODAY)
     with pytest.raises(QueryError, match="not whole UTC days"):
@@ -148,8 +150,8 @@ def test_aggregates_body_spells_groupby_and_filters() -> None:
         sort_by=["Requests:desc", ("DATE", "asc")], page_size=50, today=TODAY,
     )
     assert query.aggregates_body() == {
-        "interval": "2026-10-01/2026-10-07", "granularity": "Day",
-        "groupBy": ["OauthClientId", "Platform"], "metrics": ["Requests"],
+        "interval": "2026-10-01T00:00:00/2026-10-07T23:59:59", "granularity": "Day",
+        "groupBy": ["OauthClientId", "OauthClientName", "Platform"], "metrics": ["Requests"],
         "oauthClientIds": ["c1"], "templateUris": ["api/v2/users"], "httpMethods": ["GET"],
         "userIds": ["u1"], "platforms": ["PureCloud"],
         "sortBy": [{"fieldName": "requestCount", "order": "Desc"},

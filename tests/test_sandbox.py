@@ -405,7 +405,7 @@ def test_aggregates_match_legacy_plus_builtin_clients(sandbox: Sandbox,
                                                       day_rows: list[dict[str, Any]]) -> None:
     entities = aggregates(sandbox, session, {
         "interval": "2026-09-01/2026-09-30", "granularity": "Day",
-        "groupBy": ["OauthClientId", "TemplateUri", "HttpMethod"]})
+        "groupBy": ["OauthClientId", "OauthClientName", "TemplateUri", "HttpMethod"]})
     sept = [r for r in day_rows if r["date"].startswith("2026-09")]
     legacy_totals = totals(sept, "date", "clientId", "templateUri", "httpMethod")
     agg_totals: dict[tuple[Any, ...], Counter[str]] = {}
@@ -478,8 +478,13 @@ def test_aggregates_states_queued_running_succeeded() -> None:
     ("2025-11-26/2025-12-01", ["more than a year ago", "2025-11-27"]),
     ("2026-01-01/2026-04-02", ["more than 90 days after the start", "2026-04-01"]),
     ("2026-10-05/2026-10-01", ["start is after the end"]),
-    ("2026-10-01T00:00:00Z/2026-10-02T00:00:00Z", ["YYYY-MM-DD/YYYY-MM-DD"]),
+    ("2026-10-01T00:00/2026-10-02T00:00", ["YYYY-MM-DD/YYYY-MM-DD",
+                                           "YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss"]),
+    ("2026-10-01T00:00:00+02:00/2026-10-02T00:00:00Z", ["(UTC, both ends inclusive)"]),
+    ("2026-10/2026-11", ["YYYY-MM-DD/YYYY-MM-DD"]),
     ("2026-02-30/2026-03-01", ["not a valid calendar date"]),
+    ("2026-10-01T24:00:00/2026-10-02T00:00:00", ["not a valid calendar date or time"]),
+    ("2026-01-01T00:00:00/2026-04-02T00:00:00", ["more than 90 days after the start"]),
 ])
 def test_aggregates_window_rules(sandbox: Sandbox, session: requests.Session, interval: str,
                                  mentions: list[str]) -> None:
@@ -492,6 +497,20 @@ def test_aggregates_window_edges_are_allowed(sandbox: Sandbox,
     for interval in ("2025-11-27/2026-02-25", "2026-11-20/2027-02-18"):
         response = session.post(sandbox.url + JOBS, json={"interval": interval}, timeout=10)
         assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("interval", [
+    "2026-10-01T00:00:00/2026-10-07T00:00:00", "2026-10-01T00:00:00Z/2026-10-07T23:59:59Z",
+    "2026-10-01T12:30:00.250/2026-10-07T23:59:59", "2026-10-01/2026-10-07T00:00:00",
+])
+def test_aggregates_take_the_sdks_date_time_interval(sandbox: Sandbox, session: requests.Session,
+                                                     interval: str) -> None:
+    """The SDK documents ``YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss``: each end stands for its
+    day, both inclusive, so it answers as the dates do."""
+    body = {"granularity": "Day", "groupBy": ["OauthClientId", "HttpMethod"]}
+    dates = aggregates(sandbox, session, {**body, "interval": "2026-10-01/2026-10-07"})
+    assert {e["date"] for e in dates} == {f"2026-10-0{d}" for d in range(1, 8)}
+    assert aggregates(sandbox, session, {**body, "interval": interval}) == dates
 
 
 @pytest.mark.parametrize(("body", "mentions"), [
@@ -529,6 +548,20 @@ def test_aggregates_filters_sort_and_fields(sandbox: Sandbox, session: requests.
     assert {(e["date"], e["requestCount"]) for e in only} == expected
     assert {e["date"] for e in only} <= {"2026-09-28", "2026-10-05", "2026-10-12",
                                          "2026-10-19", "2026-10-26"}
+
+
+def test_client_names_come_only_when_asked_for(sandbox: Sandbox,
+                                                session: requests.Session) -> None:
+    """As strict as Genesys Cloud may be: ``oauthClient.name`` needs ``OauthClientName``."""
+    base = {"interval": "2026-10-01/2026-10-03", "granularity": "Day"}
+    ids = aggregates(sandbox, session, {**base, "groupBy": ["OauthClientId"]})
+    both = aggregates(sandbox, session, {**base, "groupBy": ["OauthClientName",
+                                                             "OauthClientId"]})
+    assert all(set(e["oauthClient"]) == {"id", "selfUri"} for e in ids)
+    names = {c.id: c.name for c in sandbox.org.clients}
+    assert all(e["oauthClient"]["name"] == names[e["oauthClient"]["id"]] for e in both)
+    assert [{**e, "oauthClient": {**e["oauthClient"], "name": ""}} for e in both] == [
+        {**e, "oauthClient": {**e["oauthClient"], "name": ""}} for e in ids]
 
 
 # ------------------------------------------------------------------ per-client routes

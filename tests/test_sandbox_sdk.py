@@ -140,7 +140,7 @@ def test_aggregates_job_deserialises_with_paging(api_client: Any, sandbox: Sandb
     body = gc.OrganizationPublicApiUsageQueryRequest()
     body.interval = "2026-10-01/2026-10-07"
     body.granularity = "Week"
-    body.group_by = ["OauthClientId", "UserId", "HttpMethod", "Platform"]
+    body.group_by = ["OauthClientId", "OauthClientName", "UserId", "HttpMethod", "Platform"]
     job = usage.post_usage_aggregates_query_jobs(body)
     assert isinstance(job, gc.OrganizationUsageQueryResponse)
     assert job.id and job.results_uri.endswith(job.id)
@@ -219,3 +219,32 @@ def test_the_sdk_honours_retry_after_of_a_429(api_client: Any, sandbox: Sandbox)
     assert result.query_status == "Complete"
     tail = [(r.status, r.fault) for r in sandbox.requests[-3:]]
     assert tail == [(429, "rate_limit"), (429, "rate_limit"), (200, None)]
+
+
+def test_billable_usage_through_the_sdk(api_client: Any, sandbox: Sandbox) -> None:
+    """``BillingApi.get_billing_reports_billableusage``: InProgress, then the org's licences."""
+    billing = gc.BillingApi(api_client)
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
+    first = billing.get_billing_reports_billableusage(start, end)
+    assert isinstance(first, gc.BillingUsageReport)
+    assert (first.status, first.usages) == ("InProgress", None)
+    report = first
+    for _ in range(100):  # as the SDK's docs say: wait a few seconds, ask again
+        if report.status == "Complete":
+            break
+        time.sleep(0.02)
+        report = billing.get_billing_reports_billableusage(start, end)
+    assert report.status == "Complete" and report.id == first.id
+    assert (report.start_date, report.end_date) == (start, end)
+    licences = sandbox.orgs[0].spec.licences
+    assert [(u.name, u.total_usage) for u in report.usages] == [
+        (name, str(count)) for name, count in licences]
+    for usage, (_, count) in zip(report.usages, licences, strict=True):
+        assert all(isinstance(r, gc.BillingUsageResource) for r in usage.resources)
+        assert len({r.name for r in usage.resources}) == count
+        assert all(start <= r.date < end for r in usage.resources)
+    again = billing.get_billing_reports_billableusage(start, end)
+    assert again.to_dict() == report.to_dict()  # same org and period, same report
+    with pytest.raises(ApiException) as caught:
+        billing.get_billing_reports_billableusage(end, start)
+    assert caught.value.status == 400 and "startDate must be before endDate" in caught.value.body

@@ -50,6 +50,9 @@ class Dimension:
         The row fields it fills: ``("clientId", "clientName")``.
     filter : str
         The aggregates API's filter of it: ``oauthClientIds``.
+    aggregates_also : tuple of str
+        Aggregates groupBy names asked for along with it, so every field it fills arrives:
+        ``OauthClientName`` (Genesys Cloud may fill ``oauthClient.name`` only when asked).
     """
 
     group_by: str
@@ -57,6 +60,7 @@ class Dimension:
     key: str
     fields: tuple[str, ...]
     filter: str
+    aggregates_also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ REQUESTS = "requests"
 #: The groupBy dimensions, in grouping-key order.
 DIMENSIONS: tuple[Dimension, ...] = (
     Dimension(BY_OAUTH_CLIENT, "OauthClientId", KEY_OAUTH_CLIENT, (CLIENT_ID, CLIENT_NAME),
-              "oauthClientIds"),
+              "oauthClientIds", aggregates_also=("OauthClientName",)),
     Dimension(BY_ORGANIZATION, "OrganizationId", KEY_ORGANIZATION, (ORGANIZATION_ID,),
               "organizationIds"),
     Dimension(BY_USER, "UserId", KEY_USER, (USER_ID,), "userIds"),

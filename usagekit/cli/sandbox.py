@@ -1,9 +1,12 @@
 """``usagekit sandbox``: serve the offline Genesys Cloud stand-in in the foreground.
 
-It answers ``POST /oauth/token`` and the Usage APIs (legacy query and aggregates jobs,
-organisation and per-client routes) on 127.0.0.1 with deterministic synthetic usage.
-Point the kit at it with ``GENESYSCLOUD_REGION=<the printed URL>`` and the client
-credentials below. Stop it with Ctrl-C.
+It answers ``POST /oauth/token``, ``GET /api/v2/organizations/me``, the Usage APIs (legacy
+query and aggregates jobs, organisation and per-client routes) and the billable-usage report
+on 127.0.0.1 with deterministic synthetic data. ``--orgs N`` serves N fictional
+organisations, each with its own client credentials (printed below; the secret of
+organisation n from 2 is the --client-secret value with ``-n`` appended). Point the kit at it
+with ``GENESYSCLOUD_REGION=<the printed URL>`` and one organisation's credentials. Stop it
+with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from usagekit.exceptions import ConfigError
 from usagekit.sandbox import Sandbox
 from usagekit.sandbox.large_org import MAX_ROWS_PER_DAY, MIN_ROWS_PER_DAY, check_rows_per_day
+from usagekit.sandbox.tenants import FICTIONAL_ORGS
 
 
 def register(sub: Any) -> None:
@@ -48,6 +52,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--rows-per-day", type=_rows_per_day, metavar="N",
                         help="serve a large organisation with about N legacy day rows at full "
                              f"grouping (1 to {MAX_ROWS_PER_DAY:,}; default: the small one)")
+    parser.add_argument("--orgs", type=int, default=1, choices=range(1, len(FICTIONAL_ORGS) + 1),
+                        metavar="N", help="serve N fictional organisations, each with its own "
+                        f"credentials (1 to {len(FICTIONAL_ORGS)}; default 1)")
     parser.set_defaults(handler=run)
 
 
@@ -78,11 +85,14 @@ def run(args: argparse.Namespace) -> int:
     if args.rate_limit < 1 or args.rate_window <= 0:
         raise ConfigError(f"invalid rate limit {args.rate_limit} per {args.rate_window} s; "
                           "valid: --rate-limit >= 1 and --rate-window > 0")
+    if args.orgs > 1 and args.rows_per_day is not None:
+        raise ConfigError(f"--rows-per-day serves one large organisation, not --orgs {args.orgs}; "
+                          "valid with --rows-per-day: --orgs 1")
     sandbox = Sandbox(args.host, args.port, seed=args.seed, client_id=args.client_id,
                       client_secret=args.client_secret, query_seconds=args.query_seconds,
                       rate_limit=args.rate_limit, rate_window=args.rate_window,
                       token_seconds=args.token_seconds, today=args.today,
-                      rows_per_day=args.rows_per_day)
+                      rows_per_day=args.rows_per_day, orgs=args.orgs)
     signal.signal(signal.SIGTERM, _stop)
     # Ctrl-C stops it even when started from a shell that ignores SIGINT for background jobs
     # (Python then leaves SIGINT ignored).
@@ -99,9 +109,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _announce(sandbox: Sandbox) -> None:
-    print(f"usagekit sandbox serving at {sandbox.url} (seed {sandbox.seed}, "
-          f"{len(sandbox.org.clients)} OAuth clients)\n"
-          f"  GENESYSCLOUD_REGION={sandbox.url}\n"
-          f"  GENESYSCLOUD_OAUTHCLIENT_ID={sandbox.client_id}\n"
-          "  GENESYSCLOUD_OAUTHCLIENT_SECRET=<the --client-secret value>\n"
-          "Press Ctrl-C to stop.", flush=True)
+    size = (f"{len(sandbox.org.clients)} OAuth clients" if len(sandbox.orgs) == 1
+            else f"{len(sandbox.orgs)} fictional organisations")
+    print(f"usagekit sandbox serving at {sandbox.url} (seed {sandbox.seed}, {size})")
+    for number, org in enumerate(sandbox.orgs, 1):
+        suffix = "" if number == 1 else f"-{number}"
+        if len(sandbox.orgs) > 1:
+            print(f"{org.name} ({org.id}, {org.region}, {len(org.org.clients)} OAuth clients):")
+        print(f"  GENESYSCLOUD_REGION={sandbox.url}\n"
+              f"  GENESYSCLOUD_OAUTHCLIENT_ID={org.client_id}\n"
+              f"  GENESYSCLOUD_OAUTHCLIENT_SECRET=<the --client-secret value>{suffix}")
+    print("Press Ctrl-C to stop.", flush=True)

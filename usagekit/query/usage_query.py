@@ -30,7 +30,9 @@ GROUP_BY_BY_ROUTE: dict[tuple[str, bool], tuple[str, ...]] = {
     ("aggregates", True): (row.BY_ORGANIZATION, row.BY_TEMPLATE_URI, row.BY_HTTP_METHOD,
                            row.BY_PLATFORM),
 }
-_AGGREGATES_SPELLING = {d.group_by: d.aggregates for d in row.DIMENSIONS}
+#: groupBy name -> the aggregates API's names asked for it (``OauthClientId``, then
+#: ``OauthClientName`` so client names arrive however Genesys fills them).
+_AGGREGATES_SPELLING = {d.group_by: (d.aggregates, *d.aggregates_also) for d in row.DIMENSIONS}
 #: Query attribute (``oauth_client_ids``) -> the aggregates filter it fills (``oauthClientIds``).
 _FILTERS = {re.sub(r"(?<=[a-z])([A-Z])", r"_\1", d.filter).lower(): d.filter
             for d in row.DIMENSIONS}
@@ -226,6 +228,10 @@ class UsageQuery:
     def aggregates_body(self) -> dict[str, Any]:
         """The aggregates job request body (one job: call :meth:`split` first).
 
+        The interval takes the form the SDK documents, ``YYYY-MM-DDThh:mm:ss/...``, both
+        ends inclusive: the first day's first second to the last day's last, so the same
+        days are asked for whether Genesys reads each end as its day or as an instant.
+
         Raises
         ------
         QueryError
@@ -237,11 +243,12 @@ class UsageQuery:
                 f"interval {self.interval.text} covers {days} days; one aggregates job covers "
                 f"at most {MAX_JOB_DAYS}: use UsageQuery.split()"
             )
-        body: dict[str, Any] = {"interval": f"{self.first_day}/{self.last_day}"}
+        body: dict[str, Any] = {
+            "interval": f"{self.first_day}T00:00:00/{self.last_day}T23:59:59"}
         if self.granularity:
             body["granularity"] = self.granularity
         if self.group_by:
-            body["groupBy"] = [_AGGREGATES_SPELLING.get(n, n) for n in self.group_by]
+            body["groupBy"] = [name for n in self.group_by for name in _AGGREGATES_SPELLING[n]]
         if self.metrics:
             body["metrics"] = list(self.metrics)
         for name, key in _FILTERS.items():
@@ -305,7 +312,7 @@ class UsageQuery:
         if not self.interval.whole_days:
             raise QueryError(
                 f"interval {self.interval.text} is not whole UTC days: the aggregates API "
-                "takes dates only (e.g. 2021-01-25/2021-03-10)"
+                "answers whole UTC days only (e.g. 2021-01-25/2021-03-10)"
             )
         today = today or datetime.now(UTC).date()
         earliest = _year_before(today)

@@ -1,8 +1,9 @@
-"""An offline stand-in for Genesys Cloud's OAuth and Usage APIs, on 127.0.0.1.
+"""An offline stand-in for Genesys Cloud's OAuth, Usage and billable-usage APIs, on 127.0.0.1.
 
 A real HTTP/1.1 server (cheroot; independent of the rest of usagekit, but for its exports
 through :mod:`usagekit.lazy`) serving deterministic synthetic API usage of a fictional
-organisation, with a rate limit and injectable faults.
+organisation, with a rate limit and injectable faults. ``Sandbox(orgs=N)`` serves several
+fictional organisations (``tenants.OrgSpec``), each with its own client credentials.
 Chunked request bodies, keep-alive, ``Connection: close``, HEAD and gzip answers behave as
 they do against Genesys Cloud, so its own CLI ``gc`` and SDKs work against it unchanged.
 ``Sandbox(rows_per_day=N)`` serves a large organisation instead (``large_org``), its legacy

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from .billing import billable_usage, report_period
 from .errors import HttpFailure, api_error, bad_request, error_body, not_found, oauth_error
 from .faults import QUERY_FAULTS, FaultPlan
 from .large_org import AnyOrganization, LargeOrganization
@@ -36,6 +37,7 @@ from .query import (
     parse_legacy,
 )
 from .ratelimit import RateLimiter, Verdict
+from .tenants import SandboxOrg
 
 _logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class Response:
 class _Job:
     id: str
     api: str  # "legacy" or "aggregates"
+    org_id: str  # the organisation whose token submitted it (no other may read it)
     scope: str | None  # client id of a per-client query, None for the organisation
     created: float
     rows: list[dict[str, Any]]
@@ -92,6 +95,13 @@ class _Request:
     headers: dict[str, str]
     body: bytes
     match: re.Match[str]
+    org: AnyOrganization | None = None  # the token's organisation (routes needing auth)
+
+    @property
+    def tenant(self) -> AnyOrganization:
+        """The organisation the request's token belongs to."""
+        assert self.org is not None, "only routes that need a token have an organisation"
+        return self.org
 
 
 class App:
@@ -99,11 +109,10 @@ class App:
 
     Parameters
     ----------
-    org
-        The synthetic organisation whose usage is served; a large one's legacy results
-        are generated when read and streamed.
-    client_id, client_secret
-        The one pair of client credentials accepted by ``POST /oauth/token``.
+    orgs
+        The synthetic organisations served, each with its client credentials; the token a
+        request carries decides which one it sees. A large one's legacy results are
+        generated when read and streamed.
     query_seconds
         How long a query or job stays ``Running`` (aggregates: first third ``Queued``).
     rate_limit, rate_window
@@ -114,13 +123,13 @@ class App:
         Returns the current UTC date; days from it on have no data.
     """
 
-    def __init__(self, org: AnyOrganization, *, client_id: str, client_secret: str,
-                 query_seconds: float, rate_limit: int, rate_window: float,
-                 token_seconds: int, today: Callable[[], date],
+    def __init__(self, orgs: tuple[SandboxOrg, ...], *, query_seconds: float, rate_limit: int,
+                 rate_window: float, token_seconds: int, today: Callable[[], date],
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.org = org
-        self.client_id = client_id
-        self._secret = client_secret
+        self.orgs = orgs
+        self.org = orgs[0].org
+        self._specs = {tenant.org.id: tenant.spec for tenant in orgs}
+        self._reports: OrderedDict[tuple[str, datetime, datetime], float] = OrderedDict()
         self.query_seconds = query_seconds
         self.token_seconds = token_seconds
         self.today = today
@@ -128,12 +137,14 @@ class App:
         self.limiter = RateLimiter(rate_limit, rate_window, clock)
         self._clock = clock
         self._lock = threading.Lock()
-        self._tokens: dict[str, float] = {}  # token -> expiry (clock time)
+        self._tokens: dict[str, tuple[float, AnyOrganization]] = {}  # token -> expiry, org
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
         self._log: list[RequestRecord] = []
         self._routes: list[tuple[str, re.Pattern[str], Callable[[_Request], Any], bool]] = [
             ("POST", re.compile(r"/oauth/token"), self._token, False),
             ("GET", re.compile(r"/api/v2/organizations/me"), self._organization, True),
+            ("GET", re.compile(r"/api/v2/billing/reports/billableusage"), self._billable_usage,
+             True),
             ("POST", re.compile(r"/api/v2/usage/query"), self._legacy_submit, True),
             ("GET", re.compile(rf"/api/v2/usage/query/{_ID}/results"), self._legacy_results,
              True),
@@ -210,7 +221,7 @@ class App:
                 raise self._too_many(verdict.reset, verdict.limit, path)
             request, handler, needs_auth = self._route(method, path, query, headers, body)
             if needs_auth:
-                self._authorize(headers)
+                request.org = self._authorize(headers)
             answer = handler(request)
             if isinstance(answer, Response):
                 return answer
@@ -261,15 +272,17 @@ class App:
 
     # ------------------------------------------------------------ auth
 
-    def _authorize(self, headers: dict[str, str]) -> None:
+    def _authorize(self, headers: dict[str, str]) -> AnyOrganization:
+        """The organisation of the request's valid bearer token (else 401)."""
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise api_error(401, "authentication.required",
                             "No authentication bearer token specified in authorization header.")
         with self._lock:
-            expiry = self._tokens.get(token)
-        if expiry is None or expiry <= self._clock():
+            issued = self._tokens.get(token)
+        if issued is None or issued[0] <= self._clock():
             raise api_error(401, "bad.credentials", "Invalid login credentials.")
+        return issued[1]
 
     def _token(self, request: _Request) -> tuple[int, dict[str, Any]]:
         form = parse_qs(request.body.decode("utf-8", "replace"))
@@ -281,8 +294,11 @@ class App:
                               "Client authentication is required: send an 'Authorization: "
                               "Basic base64(client_id:client_secret)' header.")
         client_id, secret = credentials
-        if not (secrets.compare_digest(client_id, self.client_id)
-                and secrets.compare_digest(secret, self._secret)):
+        # Every pair is compared, so the time taken does not tell which client id exists.
+        matches = [tenant.org for tenant in self.orgs
+                   if secrets.compare_digest(client_id.encode(), tenant.client_id.encode())
+                   & secrets.compare_digest(secret.encode(), tenant.client_secret.encode())]
+        if not matches:
             raise oauth_error(401, "invalid_client", "client not found or bad client secret")
         if not request.body.strip():
             raise oauth_error(400, "invalid_request",
@@ -295,8 +311,8 @@ class App:
         token = secrets.token_urlsafe(32)
         with self._lock:
             now = self._clock()
-            self._tokens = {t: e for t, e in self._tokens.items() if e > now}
-            self._tokens[token] = now + self.token_seconds
+            self._tokens = {t: e for t, e in self._tokens.items() if e[0] > now}
+            self._tokens[token] = (now + self.token_seconds, matches[0])
         return 200, {"access_token": token, "token_type": "bearer",
                      "expires_in": self.token_seconds}
 
@@ -306,16 +322,18 @@ class App:
         if not request.path.startswith(("/api/v2/oauth/clients/", "/api/v2/usage/client/")):
             return None
         client_id = request.match[1]
-        client = self.org.client(client_id)
+        client = request.tenant.client(client_id)
         if client is None or (client.builtin and not allow_builtin):
             raise not_found(f"OAuth client {client_id} not found.")
         return client_id
 
-    def _add_job(self, api: str, scope: str | None, rows: list[dict[str, Any]],
-                 path: str, body: Callable[[], Iterator[bytes]] | None = None) -> _Job:
-        job = _Job(str(uuid.uuid4()), api, scope, self._clock(), rows, body=body)
+    def _add_job(self, request: _Request, api: str, scope: str | None,
+                 rows: list[dict[str, Any]],
+                 body: Callable[[], Iterator[bytes]] | None = None) -> _Job:
+        job = _Job(str(uuid.uuid4()), api, request.tenant.id, scope, self._clock(), rows,
+                   body=body)
         kinds = QUERY_FAULTS if api == "aggregates" else ("fail_query",)
-        fault = self.faults.take(path, kinds)
+        fault = self.faults.take(request.path, kinds)
         if fault is not None:
             job.outcome = "failed" if fault.kind == "fail_query" else "cancelled"
             job.options = dict(fault.options)
@@ -325,10 +343,12 @@ class App:
                 self._jobs.popitem(last=False)
         return job
 
-    def _job(self, job_id: str, api: str, scope: str | None) -> _Job:
+    def _job(self, request: _Request, api: str, scope: str | None) -> _Job:
+        job_id = request.match.groups()[-1]
         with self._lock:
             job = self._jobs.get(job_id)
-        if job is None or job.api != api or job.scope != scope:
+        if job is None or job.api != api or job.scope != scope or (
+                job.org_id != request.tenant.id):
             kind = "execution" if api == "legacy" else "job"
             raise not_found(f"Usage query {kind} {job_id} not found.")
         return job
@@ -337,29 +357,42 @@ class App:
         return self._clock() - job.created
 
     def _organization(self, request: _Request) -> tuple[int, dict[str, Any]]:
-        org = self.org
+        org = request.tenant
         return 200, {"id": org.id, "name": org.name, "defaultLanguage": "en-us",
                      "thirdPartyOrgName": org.short_name, "domain": org.short_name,
                      "version": 1, "state": "active", "productPlatform": "PureCloud",
                      "selfUri": f"/api/v2/organizations/{org.id}"}
 
+    def _billable_usage(self, request: _Request) -> tuple[int, dict[str, Any]]:
+        """The token's org's licences; ``InProgress`` for ``query_seconds`` after first asked."""
+        start, end = report_period(request.query)
+        org = request.tenant
+        key = (org.id, start, end)
+        with self._lock:
+            asked = self._reports.setdefault(key, self._clock())
+            while len(self._reports) > _MAX_JOBS:
+                self._reports.popitem(last=False)
+        complete = self._clock() - asked >= self.query_seconds
+        return 200, billable_usage(org.id, self._specs[org.id].licences, start, end,
+                                   complete=complete)
+
     def _legacy_submit(self, request: _Request) -> tuple[int, dict[str, Any]]:
         scope = self._client_scope(request, allow_builtin=False)
         query = parse_legacy(_json_body(request.body), per_client=scope is not None)
-        job = self._legacy_job(query, scope, self.today(), request.path)
+        job = self._legacy_job(request, query, scope, self.today())
         if scope is None:
             uri = f"/api/v2/usage/query/{job.id}/results"
         else:
             uri = f"/api/v2/oauth/clients/{scope}/usage/query/results/{job.id}"
         return 202, {"executionId": job.id, "resultsUri": uri}
 
-    def _legacy_job(self, query: LegacyQuery, scope: str | None, today: date,
-                    path: str) -> _Job:
-        org = self.org
+    def _legacy_job(self, request: _Request, query: LegacyQuery, scope: str | None,
+                    today: date) -> _Job:
+        org = request.tenant
         if isinstance(org, LargeOrganization):
-            return self._add_job("legacy", scope, [], path,
+            return self._add_job(request, "legacy", scope, [],
                                  body=lambda: legacy_body(org, query, today, scope))
-        return self._add_job("legacy", scope, legacy_rows(org, query, today, scope), path)
+        return self._add_job(request, "legacy", scope, legacy_rows(org, query, today, scope))
 
     def _summary(self, request: _Request) -> tuple[int, dict[str, Any]]:
         """The last ``days`` (default 7) whole UTC days of one client, per day."""
@@ -371,13 +404,13 @@ class App:
         today = self.today()
         start = datetime.combine(today - timedelta(int(text)), datetime.min.time(), UTC)
         query = LegacyQuery(start, start + timedelta(int(text)), "Day", ("OAuthClientId",), ())
-        job = self._legacy_job(query, scope, today, request.path)
+        job = self._legacy_job(request, query, scope, today)
         return 202, {"executionId": job.id,
                      "resultsUri": f"/api/v2/oauth/clients/{scope}/usage/query/results/{job.id}"}
 
     def _legacy_results(self, request: _Request) -> tuple[int, dict[str, Any]] | Response:
         scope = self._client_scope(request, allow_builtin=False)
-        job = self._job(request.match.groups()[-1], "legacy", scope)
+        job = self._job(request, "legacy", scope)
         if self._elapsed(job) < self.query_seconds:
             return 200, {"queryStatus": "Running"}
         if job.outcome != "ok":
@@ -391,14 +424,14 @@ class App:
         today = self.today()
         query = parse_aggregates(_json_body(request.body), per_client=scope is not None,
                                  today=today)
-        job = self._add_job("aggregates", scope,
-                            aggregate_entities(self.org, query, today, scope), request.path)
+        job = self._add_job(request, "aggregates", scope,
+                            aggregate_entities(request.tenant, query, today, scope))
         uri = f"{request.path}/{job.id}"
         return 202, {"id": job.id, "name": _job_name(job), "resultsUri": uri, "selfUri": uri}
 
     def _agg_results(self, request: _Request) -> tuple[int, dict[str, Any]]:
         scope = self._client_scope(request, allow_builtin=True)
-        job = self._job(request.match.groups()[-1], "aggregates", scope)
+        job = self._job(request, "aggregates", scope)
         page_size = _page_size(request.query)
         offset = _offset(request.query, job.id)
         head = {"name": _job_name(job), "selfUri": request.path}

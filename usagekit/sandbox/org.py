@@ -164,6 +164,8 @@ _BUILTIN_CLIENTS: tuple[str, ...] = (
     "Genesys Cloud Integrations Runtime (purecloud)",
 )
 _USER_COUNT = 9
+#: The OAuth clients an organisation may have (built-in ones aside), by name.
+CLIENT_NAMES: tuple[str, ...] = tuple(spec[0] for spec in _CLIENTS)
 
 
 class Usage(NamedTuple):
@@ -218,41 +220,71 @@ def _shares(rng: random.Random, n: int) -> list[float]:
 
 
 class Organization:
-    """The synthetic organisation for one seed.
+    """The synthetic organisation for one seed (and slot, when a sandbox serves several).
 
     Parameters
     ----------
     seed
-        Any integer; the same seed always gives the same clients, users and counts.
+        Any integer; the same seed (and slot and size) always gives the same clients, users
+        and counts.
+    slot
+        Its place among the sandbox's organisations: 0 is the organisation a single-org
+        sandbox serves; other slots derive other ids, clients and counts from the same seed.
+    name
+        Its display name (default ``Sandbox Contact Centre <seed> (fictional)``).
+    clients
+        How many of the catalogue's OAuth clients it has, 1 to ``len(CLIENT_NAMES)``
+        (default all; ``GROWING_429_CLIENT`` always among them), besides the built-in ones.
+    volume
+        Its traffic as a multiple of the default organisation's.
+    saturating
+        Whether ``GROWING_429_CLIENT`` (when it has it) outgrows its rate limit from mid-2025.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, slot: int = 0, *, name: str | None = None,
+                 clients: int | None = None, volume: float = 1.0,
+                 saturating: bool = True) -> None:
         self.seed = seed
+        self.slot = slot
+        # Slot 0 hashes as a single-org sandbox always did: same seed, same ids and counts.
+        self._key = str(seed) if slot == 0 else f"{seed}/{slot}"
         self.id = self._uuid("organization")
-        self.short_name = f"sandbox-{seed}"
-        self.name = f"Sandbox Contact Centre {seed} (fictional)"
+        self.short_name = f"sandbox-{seed}" if slot == 0 else f"sandbox-{seed}-{slot + 1}"
+        self.name = name or f"Sandbox Contact Centre {seed} (fictional)"
+        self.volume = volume
+        self.saturating = saturating
         self.users = tuple(self._uuid(f"user/{i}") for i in range(_USER_COUNT))
-        self.clients = self._make_clients()
+        self.clients = self._make_clients(len(_CLIENTS) if clients is None else clients)
         self._by_id = {client.id: client for client in self.clients}
         self._cache: dict[date, tuple[Usage, ...]] = {}
         self._lock = threading.Lock()
 
     def _uuid(self, name: str) -> str:
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"usagekit-sandbox:{self.seed}:{name}"))
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"usagekit-sandbox:{self._key}:{name}"))
 
-    def _make_clients(self) -> tuple[Client, ...]:
-        rng = _rng(self.seed, "clients")
-        ranks = list(range(1, len(_CLIENTS) + 1))
+    def _make_clients(self, count: int) -> tuple[Client, ...]:
+        if not 1 <= count <= len(_CLIENTS):
+            raise ValueError(f"invalid clients {count!r}; valid: 1 to {len(_CLIENTS)}")
+        picked = list(_CLIENTS)
+        if count < len(_CLIENTS):  # a sample that keeps the growing-429 client
+            growing = CLIENT_NAMES.index(GROWING_429_CLIENT)
+            others = [i for i in range(len(_CLIENTS)) if i != growing]
+            chosen = {growing, *_rng(self._key, "pick").sample(others, count - 1)}
+            picked = [_CLIENTS[i] for i in sorted(chosen)]
+        rng = _rng(self._key, "clients")
+        ranks = list(range(1, len(picked) + 1))
         rng.shuffle(ranks)
-        growing = next(i for i, spec in enumerate(_CLIENTS) if spec[0] == GROWING_429_CLIENT)
-        top3 = ranks.index(3)
-        ranks[growing], ranks[top3] = 3, ranks[growing]
-        specs = [(*spec, rank, False) for spec, rank in zip(_CLIENTS, ranks, strict=True)]
+        growing = next((i for i, spec in enumerate(picked) if spec[0] == GROWING_429_CLIENT),
+                       None)
+        if growing is not None and len(picked) >= 3:  # the growing-429 client ranks third
+            top3 = ranks.index(3)
+            ranks[growing], ranks[top3] = 3, ranks[growing]
+        specs = [(*spec, rank, False) for spec, rank in zip(picked, ranks, strict=True)]
         specs += [(name, "builtin", CLIENT_CREDENTIALS, PLATFORM_BUILTIN, 8 + i, True)
                   for i, name in enumerate(_BUILTIN_CLIENTS)]
         clients = []
         for name, theme, grant, platform, rank, builtin in specs:
-            crng = _rng(self.seed, "client", name)
+            crng = _rng(self._key, "client", name)
             catalogue = _THEMES[theme]
             count = crng.randint(min(3, len(catalogue)), len(catalogue))
             chosen = sorted(crng.sample(range(len(catalogue)), count))
@@ -267,7 +299,7 @@ class Organization:
             clients.append(Client(
                 id=self._uuid(f"client/{name}"), name=name, grant=grant, platform=platform,
                 builtin=builtin, endpoints=endpoints, users=users,
-                volume=150_000 / rank ** 1.4 * crng.uniform(0.8, 1.25),
+                volume=150_000 / rank ** 1.4 * crng.uniform(0.8, 1.25) * self.volume,
                 weekend=crng.uniform(0.15, 0.55), growth=crng.uniform(-0.05, 0.3),
                 error_rate=crng.uniform(0.004, 0.04), base429=crng.uniform(0.0, 0.003),
             ))
@@ -294,18 +326,18 @@ class Organization:
         return rows
 
     def _client_day(self, client: Client, day: date) -> list[Usage]:
-        rng = _rng(self.seed, day.isoformat(), client.id)
+        rng = _rng(self._key, day.isoformat(), client.id)
         weekday = day.weekday()
         dow = (1.05, 1.0, 1.0, 1.0, 0.92, client.weekend, client.weekend * 0.85)[weekday]
         years = (day - _GROWTH_EPOCH).days / 365.25
         volume = client.volume * dow * (1 + client.growth) ** years * rng.lognormvariate(0, 0.12)
         share429 = client.base429
-        if client.name == GROWING_429_CLIENT and day > _SATURATION_START:
+        if self.saturating and client.name == GROWING_429_CLIENT and day > _SATURATION_START:
             demand = _SATURATION_GROWTH ** ((day - _SATURATION_START).days / 365.25)
             volume *= demand
             share429 = max(share429, 1 - 1 / demand)
         share500 = 0.0005
-        if _rng(self.seed, day.isoformat(), "incident").random() < 0.015:
+        if _rng(self._key, day.isoformat(), "incident").random() < 0.015:
             share500 = 0.05  # an org-wide platform incident
         if rng.random() < 0.02:
             share500 = rng.uniform(0.03, 0.15)  # this client's bad day

@@ -3,7 +3,9 @@
 Legacy API (``ApiUsageOrganizationQuery`` / ``ApiUsageClientQuery``): ISO-8601 interval,
 half-open ``[start, end)``; a day belongs to it when its 00:00 UTC does. Aggregates API
 (``OrganizationPublicApiUsageQueryRequest`` / ``ClientPublicApiUsageQueryRequest``):
-``YYYY-MM-DD/YYYY-MM-DD``, both ends inclusive. Today (UTC) and later days have no data.
+``YYYY-MM-DD/YYYY-MM-DD`` or, as the SDK documents it, ``YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss``
+(UTC; a ``Z`` may follow), both ends inclusive: an end that is a date-time stands for its
+day. Today (UTC) and later days have no data.
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ _DIMENSION = {  # group-by name -> Usage attribute ("" = the organisation id)
     "Platform": "platform", "OrganizationId": "",
 }
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
-_AGG_INTERVAL = re.compile(r"^(\d{4}-\d{2}-\d{2})/(\d{4}-\d{2}-\d{2})$")
+_AGG_END = r"(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z?)?"
+_AGG_INTERVAL = re.compile(rf"^{_AGG_END}/{_AGG_END}$")
+_AGG_FORMS = ("YYYY-MM-DD/YYYY-MM-DD or YYYY-MM-DDThh:mm:ss/YYYY-MM-DDThh:mm:ss (UTC, both "
+              "ends inclusive), such as 2026-01-01/2026-01-31 or "
+              "2026-01-01T00:00:00/2026-01-31T23:59:59")
 _SORT_FIELDS = ("date", "platform", "httpMethod", "templateUri", "requestCount", "status200",
                 "status300", "status400", "status429", "status500", "oauthClientId",
                 "oauthClientName", "userId", "organizationId")
@@ -158,13 +164,13 @@ def parse_aggregates(body: Any, *, per_client: bool, today: date) -> AggregatesQ
     interval = body.get("interval")
     match = _AGG_INTERVAL.match(interval) if isinstance(interval, str) else None
     if match is None:
-        raise bad_request(f"Invalid interval {interval!r}: expected YYYY-MM-DD/YYYY-MM-DD "
-                          "(both ends inclusive), such as 2026-01-01/2026-01-31.",
+        raise bad_request(f"Invalid interval {interval!r}: expected {_AGG_FORMS}.",
                           interval=str(interval))
     try:
-        start, end = date.fromisoformat(match[1]), date.fromisoformat(match[2])
+        start, end = (datetime.fromisoformat(part).date() for part in interval.split("/"))
     except ValueError:
-        raise bad_request(f"Invalid interval {interval!r}: not a valid calendar date.",
+        raise bad_request(f"Invalid interval {interval!r}: not a valid calendar date or "
+                          "time of day.",
                           interval=interval) from None
     if start > end:
         raise bad_request(f"Invalid interval {interval!r}: the start is after the end.",
@@ -365,12 +371,15 @@ def _entity(org: AnyOrganization, query: AggregatesQuery, flat: dict[str, Any], 
         if "OrganizationId" in group_by:
             entity["organizationId"] = org.id
         return entity
+    # Strict, as Genesys Cloud may be: the name only when OauthClientName is asked for.
+    client: dict[str, str] = {}
     if "OauthClientId" in group_by:
         cid = flat["oauthClientId"]
-        entity["oauthClient"] = {"id": cid, "name": flat["oauthClientName"],
-                                 "selfUri": f"/api/v2/oauth/clients/{cid}"}
-    elif "OauthClientName" in group_by:
-        entity["oauthClient"] = {"name": flat["oauthClientName"]}
+        client = {"id": cid, "selfUri": f"/api/v2/oauth/clients/{cid}"}
+    if "OauthClientName" in group_by:
+        client["name"] = flat["oauthClientName"]
+    if client:
+        entity["oauthClient"] = client
     if "UserId" in group_by and flat["userId"]:
         entity["user"] = {"id": flat["userId"], "selfUri": f"/api/v2/users/{flat['userId']}"}
     return entity

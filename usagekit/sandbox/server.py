@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from http import HTTPStatus
 from types import TracebackType
@@ -28,8 +28,8 @@ from cheroot import server as cheroot_server
 from .app import App, RequestRecord, Response
 from .errors import error_body
 from .faults import Fault, make_fault
-from .large_org import LargeOrganization, check_rows_per_day
-from .org import Organization
+from .large_org import AnyOrganization, LargeOrganization, check_rows_per_day
+from .tenants import OrgSpec, SandboxOrg, build_orgs, org_specs
 
 _logger = logging.getLogger(__name__)
 _MAX_BODY = 1_000_000
@@ -179,20 +179,23 @@ def _in_daemon_thread(function: Callable[[], None]) -> None:
 
 
 class Sandbox:
-    """A stand-in for Genesys Cloud on 127.0.0.1: OAuth tokens and both usage APIs.
+    """A stand-in for Genesys Cloud on 127.0.0.1: OAuth tokens, both usage APIs, billing.
 
-    Serves deterministic synthetic usage of a fictional organisation for any UTC day before
-    today. Use it as a context manager (serves in a background thread) or call
-    :meth:`serve_forever` in the foreground.
+    Serves deterministic synthetic usage of one or more fictional organisations for any UTC
+    day before today; each has its own client credentials, and the access token decides
+    which organisation a request sees. Use it as a context manager (serves in a background
+    thread) or call :meth:`serve_forever` in the foreground.
 
     Parameters
     ----------
     host, port
         Where to listen; port 0 picks a free port (see :attr:`url` after :meth:`start`).
     seed
-        Selects the organisation and its usage; same seed, same data.
+        Selects the organisations and their usage; same seed, same data.
     client_id, client_secret
-        The client credentials ``POST /oauth/token`` accepts.
+        The client credentials ``POST /oauth/token`` accepts for the first organisation;
+        organisation number n (from 2) has them with ``-n`` appended unless its
+        :class:`~usagekit.sandbox.tenants.OrgSpec` sets its own.
     query_seconds
         How long a query/job reports ``Running`` before its results are ready.
     rate_limit, rate_window
@@ -206,12 +209,18 @@ class Sandbox:
         None (default): the small organisation of ``Organization``. An integer N from 1 to
         ``MAX_ROWS_PER_DAY`` (200,000): a ``LargeOrganization`` with N legacy day rows at full
         grouping on average (every whole week to within a row), whose legacy results are
-        generated when read and streamed.
+        generated when read and streamed (one organisation only).
+    orgs
+        How many of :data:`~usagekit.sandbox.tenants.FICTIONAL_ORGS` to serve (default 1:
+        the organisation a sandbox always served), or a sequence of
+        :class:`~usagekit.sandbox.tenants.OrgSpec`. Each differs in name (saying it is
+        fictional), id, region label, size and credentials; see :attr:`orgs`.
 
     Raises
     ------
     ValueError
-        For a ``rows_per_day`` that is not such an integer, naming it and the valid range.
+        For a ``rows_per_day`` that is not such an integer, or ``orgs`` that are not valid
+        (with ``rows_per_day``: more than one), naming the bad value and the valid ones.
 
     Examples
     --------
@@ -223,37 +232,49 @@ class Sandbox:
                  client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
                  query_seconds: float = 0.2, rate_limit: int = 300, rate_window: float = 60.0,
                  token_seconds: int = 86_400, today: date | None = None,
-                 rows_per_day: int | None = None) -> None:
+                 rows_per_day: int | None = None,
+                 orgs: int | Sequence[OrgSpec] = 1) -> None:
         self.host = host
         self.seed = seed
-        self.org: Organization | LargeOrganization = (
-            Organization(seed) if rows_per_day is None
-            else LargeOrganization(seed, check_rows_per_day(rows_per_day)))
-        self.client_id = client_id
+        specs = org_specs(orgs)
+        tenants = build_orgs(specs, seed=seed, client_id=client_id,
+                             client_secret=client_secret)
+        if rows_per_day is not None:
+            if len(specs) > 1:
+                raise ValueError(f"rows_per_day serves one large organisation; got orgs={orgs!r} "
+                                 "(valid with rows_per_day: orgs=1)")
+            large = LargeOrganization(seed, check_rows_per_day(rows_per_day))
+            tenants = (SandboxOrg(tenants[0].spec, large, tenants[0].client_id,
+                                  tenants[0].client_secret),)
+        #: The organisations served, in order; ``orgs[0]`` is the one ``org``,
+        #: ``client_id`` and ``client_secret`` name.
+        self.orgs: tuple[SandboxOrg, ...] = tenants
+        self.org: AnyOrganization = tenants[0].org
+        self.client_id = tenants[0].client_id
         self._port = port
         self._today = today
-        self._app = App(self.org, client_id=client_id, client_secret=client_secret,
-                        query_seconds=query_seconds, rate_limit=rate_limit,
+        self._app = App(tenants, query_seconds=query_seconds, rate_limit=rate_limit,
                         rate_window=rate_window, token_seconds=token_seconds,
                         today=self.today)
-        self._secret = client_secret
+        self._secret = tenants[0].client_secret
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
         where = self.url if self._server else f"{self.host}:{self._port} (not started)"
-        return f"Sandbox({where}, seed={self.seed}, client_id={self.client_id!r})"
+        return (f"Sandbox({where}, seed={self.seed}, orgs={len(self.orgs)}, "
+                f"client_id={self.client_id!r})")
 
     # ------------------------------------------------------------ properties
 
     @property
     def client_secret(self) -> str:
-        """The client secret ``/oauth/token`` accepts (never logged)."""
+        """The first organisation's client secret (never logged)."""
         return self._secret
 
     @property
     def organization_id(self) -> str:
-        """The fictional organisation's id."""
+        """The first fictional organisation's id."""
         return self.org.id
 
     @property
