@@ -85,6 +85,8 @@ def test_fetch_notebook_stores_the_blueprint_steps(
     assert [json.loads(line) for line in lines] == sandbox_rows
     stored = open_dataset(str(dataset)).read(granularity="day", grouping=FULL)
     assert int(stored["requests"].sum()) == summary["requests"]
+    assert summary["org"] == Sandbox().org.id  # stored as the embedded sandbox's org
+    assert stored["org"].unique().tolist() == [summary["org"]]
     assert sorted(summary["files"]) == ["fetch-summary.json"]
 
 

@@ -95,7 +95,7 @@ def test_cli_sync_with_profile(home: Path, sandbox: Sandbox, tmp_path: Path,
                  "day", "--group-by", "OAuthClientId", "--since", "2026-11-20",
                  "--no-progress"]) == 0
     assert any(r.path == "/oauth/token" and r.status == 200 for r in sandbox.requests)
-    assert list(dataset.glob("granularity=day/grouping=oauthclientid/period=2026-11/*"))
+    assert list(dataset.glob("org=*/granularity=day/grouping=oauthclientid/period=2026-11/*"))
     err = capsys.readouterr().err
     assert err.splitlines()[0] == (f"usagekit: Genesys Cloud 127.0.0.1:{sandbox.port} via gc "
                                    f"profile 'blueprint' (~/.gc/config.toml): {label(sandbox)}")
