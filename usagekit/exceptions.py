@@ -88,9 +88,9 @@ class DamagedFileError(DatasetError):
         self.files = files
 
 
-class FictionalDataError(DatasetError):
-    """Fictional rows (the embedded sandbox's) would be stored, or fetched for a dataset,
-    that holds a real organisation's rows."""
+class FictionalDataError(ConfigError, DatasetError):
+    """Fictional rows (the embedded sandbox's) would be stored in, or fetched for, a dataset
+    that holds a real organisation's rows: Genesys settings are missing (bad input, 2)."""
 
 
 class EngineError(UsagekitError):

@@ -696,7 +696,8 @@ def legacy_message(location: str, legacy: list[str]) -> str:
     return (f"the dataset at {location} is laid out as before organisations ({legacy[0]} and "
             f"{len(legacy) - 1} more file(s) without an org= folder): move its rows under the "
             f"organisation they were fetched from with `usagekit migrate --dataset {location} "
-            "--org ID` (or --profile NAME); nothing was changed")
+            "--org ID` (or --profile NAME to ask Genesys Cloud; --sandbox for the embedded "
+            "sandbox's demo rows, such as an earlier `make report`'s); nothing was changed")
 
 
 def run_crawler(

@@ -79,14 +79,19 @@ class LocalStorage:
             ) from exc
 
     def delete(self, rel: str) -> None:
-        """Remove the file and its folder when that becomes empty."""
+        """Remove the file, and each folder above it that becomes empty (up to the root)."""
         target = self.root / rel
         try:
             target.unlink(missing_ok=True)
         except OSError as exc:
             raise DatasetError(f"cannot delete {target}: {exc.strerror}") from exc
-        with contextlib.suppress(OSError):
-            target.parent.rmdir()
+        for folder in target.parents:
+            if folder == self.root:
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or gone): the folders above are not empty either
+                break
 
     def url(self, rel: str) -> str:
         """The file's absolute path."""
