@@ -14,10 +14,11 @@ import requests
 from botocore.exceptions import ClientError
 
 from tests.orgs import ORG, ORG_DIR
+from usagekit.cli import main
 from usagekit.dataset import open_dataset, run_crawler
 from usagekit.exceptions import CrawlerTimeoutError, DatasetError
 from usagekit.frame import to_frame
-from usagekit.row import PARTITION_KEYS, STORED_COLUMNS
+from usagekit.row import LEGACY_PARTITION_KEYS, PARTITION_KEYS, STORED_COLUMNS
 
 pytestmark = [
     pytest.mark.aws,
@@ -272,3 +273,39 @@ def test_run_crawler_deadline(aws: str, crawler: str) -> None:
         run_crawler(crawler, timeout=0.3, poll=0.05)
     with pytest.raises(DatasetError, match="no Glue crawler named 'Nope'"):
         run_crawler("Nope", timeout=1)
+
+
+def test_a_legacy_s3_dataset_is_migrated_with_its_glue_table(s3: object) -> None:
+    """An S3 dataset and Glue table from before organisations: ``usagekit migrate`` moves the
+    objects under ``org=`` (same bytes), recreates the kit's table with the org key and
+    registers the moved partitions."""
+    import awswrangler as wr
+
+    rows = make_rows("2026-10-25", "2026-11-05")
+    open_dataset(ROOT, org=ORG).write(rows, granularity="day", grouping=DAY,
+                                      interval="2026-10-25/2026-11-05")
+    before = objects(s3)
+    client = boto3.client("s3")
+    for key, body in before.items():  # lay it out as usagekit 0.x did
+        if f"/{ORG_DIR}/" in key:
+            client.delete_object(Bucket=BUCKET, Key=key)
+            if key.endswith("usage.json"):
+                client.put_object(Bucket=BUCKET, Key=key.replace(f"{ORG_DIR}/", ""), Body=body)
+    boto3.client("glue").delete_table(DatabaseName=DB, Name=TABLE)
+    wr.catalog.create_json_table(database=DB, table=TABLE, path=ROOT,
+                                 columns_types=STORED_COLUMNS,
+                                 partitions_types=dict.fromkeys(LEGACY_PARTITION_KEYS, "string"))
+    with pytest.raises(DatasetError, match="laid out as before organisations"):
+        open_dataset(ROOT, org=ORG).write(rows, granularity="day", grouping=DAY,
+                                          interval="2026-10-25/2026-11-05")
+    assert main(["migrate", "--dataset", ROOT, "--org", ORG.id, "--org-name", ORG.name,
+                 "--region", ORG.region]) == 0
+    after = objects(s3)
+    assert {k: v for k, v in after.items() if k.endswith("usage.json")} == {
+        k: v for k, v in before.items() if k.endswith("usage.json")}
+    table = boto3.client("glue").get_table(DatabaseName=DB, Name=TABLE)["Table"]
+    assert [k["Name"] for k in table["PartitionKeys"]] == list(PARTITION_KEYS)
+    parts = boto3.client("glue").get_partitions(DatabaseName=DB, TableName=TABLE)["Partitions"]
+    assert sorted(p["Values"] for p in parts) == [[ORG.id, "day", DAY, "2026-10"],
+                                                  [ORG.id, "day", DAY, "2026-11"]]
+    pd.testing.assert_frame_equal(sort(open_dataset(ROOT).read()), expected(rows))
