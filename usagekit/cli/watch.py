@@ -22,7 +22,7 @@ from usagekit.config.settings import (
     SYNC_TRAILING_DAYS,
 )
 from usagekit.display import visible
-from usagekit.exceptions import QueryError
+from usagekit.exceptions import QueryError, UsagekitError
 from usagekit.query.usage_query import split_names
 from usagekit.row import GRANULARITY_VALUES
 
@@ -63,9 +63,11 @@ def register(sub: Any) -> None:
     sync.add_argument("--trailing-days", type=int, default=SYNC_TRAILING_DAYS, metavar="N",
                       help=f"recent days fetched again (default {SYNC_TRAILING_DAYS})")
     sync.add_argument("--api", default="legacy", help="legacy (default) or aggregates")
-    sync.add_argument("--profile", metavar="NAME",
+    sync.add_argument("--profile", metavar="NAME", action="append", default=[],
                       help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
-                           "credentials and region (GENESYSCLOUD_* variables override it)")
+                           "credentials and region (GENESYSCLOUD_* variables override it); "
+                           "repeat it to bring several orgs up to date, one at a time (a "
+                           "failure in one is reported, the others still run; exit 1)")
     sync.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     sync.set_defaults(handler=run_sync)
 
@@ -110,19 +112,32 @@ def run_sync(args: argparse.Namespace) -> int:
         "trailing_days": args.trailing_days, "api": args.api, "until": until}
     plan_sync(dataset, **options)  # bad input fails here, before any request
     progress = False if args.no_progress else None
-    with connect(profile=args.profile, progress=progress) as client:
-        say_source(client)
-        org = client.organization()  # before any usage is fetched
-        dataset = dataset.for_org(org, allow_fictional=args.allow_sandbox)
-        steps = plan_sync(dataset, **options)  # from the dates of this org's rows
-        print(f"usagekit: syncing {org.label} into {dataset.location}", file=sys.stderr)
-        summaries = fetch_missing(dataset, client, steps, progress=progress)
-    for summary in summaries:
-        print(summary.line())
-    damaged = [problem for summary in summaries for problem in summary.damaged]
-    for problem in damaged:
-        print(f"usagekit: error: {visible(problem)}", file=sys.stderr)
-    return 1 if damaged else 0
+    profiles: list[str | None] = args.profile or [None]
+    failed = 0
+    for profile in profiles:
+        try:
+            with connect(profile=profile, progress=progress) as client:
+                say_source(client)
+                org = client.organization()  # before any usage is fetched
+                scoped = dataset.for_org(org, allow_fictional=args.allow_sandbox)
+                steps = plan_sync(scoped, **options)  # from the dates of this org's rows
+                print(f"usagekit: syncing {org.label} into {dataset.location}",
+                      file=sys.stderr)
+                summaries = fetch_missing(scoped, client, steps, progress=progress)
+        except UsagekitError as exc:
+            if len(profiles) == 1:
+                raise
+            print(f"usagekit: error: profile {profile!r}: {visible(str(exc))}",
+                  file=sys.stderr)
+            failed += 1
+            continue
+        for summary in summaries:
+            print(summary.line())
+        damaged = [problem for summary in summaries for problem in summary.damaged]
+        for problem in damaged:
+            print(f"usagekit: error: {visible(problem)}", file=sys.stderr)
+        failed += bool(damaged)
+    return 1 if failed else 0
 
 
 def run_check(args: argparse.Namespace) -> int:
