@@ -30,7 +30,7 @@ from usagekit.config import TrinoSettings
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine, TrinoEngine, open_engine
 from usagekit.exceptions import EngineError
-from usagekit.row import PARTITION_KEYS, STORED_COLUMNS
+from usagekit.row import PARTITION_KEYS, STORED_COLUMNS, Org
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
@@ -113,8 +113,13 @@ def _by_client(rows: list[dict[str, Any]], dates: list[str]) -> list[dict[str, A
     return list(out.values())
 
 
+#: The sandbox's rows are stored as a second org's: the table holds two.
+SECOND_ORG = Org("3c9d1e7f-5a2b-4c6d-8e0f-1a2b3c4d5e6f", "Second Org", "mypurecloud.de")
+
+
 def _write_all(location: Path, fmt: str, sandbox: list[tuple[str, str, str, list]]) -> None:
-    """The hard rows (August: day, week, month) and the sandbox's rows, as a kit dataset."""
+    """The hard rows (August: day, week, month) as one org's and the sandbox's rows as
+    another's, in one kit dataset."""
     dataset = open_dataset(str(location), format=fmt, org=ORG)
     day = _hard_day_rows()
     weeks = [f"2026-{m}T00:00:00Z" for m in ("07-27", "08-03", "08-10", "08-17", "08-24",
@@ -125,8 +130,9 @@ def _write_all(location: Path, fmt: str, sandbox: list[tuple[str, str, str, list
                   interval="2026-07-27/2026-09-07")
     dataset.write(_by_client(day, ["2026-08-01T00:00:00Z"]), granularity="month",
                   grouping="oauthclientid", interval="2026-08-01/2026-09-01")
+    other = open_dataset(str(location), format=fmt, org=SECOND_ORG)  # a second org
     for granularity, grouping, interval, rows in sandbox:
-        dataset.write(rows, granularity=granularity, grouping=grouping, interval=interval)
+        other.write(rows, granularity=granularity, grouping=grouping, interval=interval)
 
 
 @pytest.fixture(scope="module")
@@ -295,10 +301,12 @@ def test_the_hard_rows_come_through(engines: tuple[DuckDBEngine, TrinoEngine]) -
     'SELECT granularity, "grouping", period, clientid, sum(requests) AS r, '
     "sum(status429) AS s429, count(*) AS n FROM genesysclouddb.gc_usage_api_source "
     "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+    "SELECT org, granularity, count(*) AS n, sum(requests) AS r, count(DISTINCT clientid) AS c "
+    "FROM genesysclouddb.gc_usage_api_source GROUP BY 1, 2 ORDER BY 1, 2",
     "SELECT clientname, templateuri, httpmethod, platform, \"date\", requests "
     "FROM genesysclouddb.gc_usage_api_source WHERE clientid IN ('c-uni', 'c-tab', 'c-empty') "
     "AND granularity = 'day' ORDER BY \"date\", clientname",
-], ids=["blueprint", "blueprint-week", "grouping-sums", "odd-names"])
+], ids=["blueprint", "blueprint-week", "grouping-sums", "per-org", "odd-names"])
 def test_sql_is_the_same_on_trino(engines: tuple[DuckDBEngine, TrinoEngine], sql: str) -> None:
     duck, trino = engines
     on_trino, on_duckdb = trino.sql(sql), duck.sql(sql)
