@@ -270,3 +270,20 @@ def test_migrate_asks_whose_rows_and_takes_the_sandboxs(
     assert main(["migrate", "--dataset", str(legacy), "--sandbox"]) == 0
     (org,) = open_dataset(legacy).orgs()
     assert org.fictional and "fictional" in org.name
+
+
+def test_the_reports_refresh_stops_before_fetching_into_a_real_dataset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's refresh (on by default) with no Genesys settings: nothing fetched."""
+    from usagekit.report.gather import refresh
+    from usagekit.report.params import validate
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no gc profile
+    root = tmp_path / "ds"
+    open_dataset(root, org=ORG).write(rows("a", 5), **FLAGS)
+    before = files(root)
+    params = validate("usage-report", interval="2026-10-01/2026-11-01", dataset=str(root),
+                      refresh=True, output_dir=str(tmp_path / "out"))
+    with pytest.raises(FictionalDataError, match="GENESYSCLOUD_REGION"):
+        refresh(params, env={})
+    assert files(root) == before
