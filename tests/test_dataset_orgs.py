@@ -23,6 +23,7 @@ from usagekit.row import Org
 OTHER = Org("7e1f0c2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b", "Other Org", "mypurecloud.de")
 FAKE = Org("99999999-aaaa-4bbb-8ccc-dddddddddddd", "Demo (fictional)", "sandbox", fictional=True)
 FLAGS = {"granularity": "day", "grouping": ["OAuthClientId"]}
+DATA = ("usage.json", "usage.parquet")  # a data file's name, either format
 
 
 def rows(client: str, requests: int, days: int = 3) -> list[dict[str, Any]]:
@@ -159,12 +160,12 @@ LEGACY_TOTALS = {f"{ORG.id}:rows": sum(map(len, LEGACY_ROWS)),
                  f"{ORG.id}:requests": sum(r["requests"] for part in LEGACY_ROWS for r in part)}
 
 
-@pytest.fixture
-def legacy(tmp_path: Path) -> Iterator[Path]:
-    """A dataset as usagekit stored it before organisations: three partitions, 2 formats of
-    grouping, manifest version 1."""
+@pytest.fixture(params=["ndjson", "parquet"])
+def legacy(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A dataset as usagekit stored it before organisations (NDJSON or Parquet): two
+    partitions of two groupings, manifest version 1."""
     root = tmp_path / "legacy"
-    ds = open_dataset(root, org=ORG)
+    ds = open_dataset(root, org=ORG, format=request.param)
     ds.write(LEGACY_ROWS[0], **FLAGS)
     ds.write(LEGACY_ROWS[1], granularity="day", grouping=["OAuthClientId", "TemplateUri"])
     for folder in (root / ORG_DIR).iterdir():
@@ -172,7 +173,8 @@ def legacy(tmp_path: Path) -> Iterator[Path]:
             shutil.move(folder, root / folder.name)
     shutil.rmtree(root / ORG_DIR)
     (root / "_usagekit.manifest").write_text(
-        '{"format": "ndjson", "layout": "granularity/grouping/period", "version": 1}\n')
+        json.dumps({"format": request.param, "layout": "granularity/grouping/period",
+                    "version": 1}) + "\n")
     yield root
 
 
@@ -188,7 +190,7 @@ def test_a_legacy_dataset_is_refused_until_migrated(legacy: Path) -> None:
 def test_migrate_moves_every_partition_once_and_again_changes_nothing(
         legacy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = files(legacy)
-    data = {k: v for k, v in old.items() if k.endswith("usage.json")}
+    data = {k: v for k, v in old.items() if k.endswith(DATA)}
     assert main(["migrate", "--dataset", str(legacy), "--org", ORG.id, "--org-name", ORG.name,
                  "--region", ORG.region]) == 0
     err = capsys.readouterr().err
@@ -196,7 +198,7 @@ def test_migrate_moves_every_partition_once_and_again_changes_nothing(
     n, r = LEGACY_TOTALS.values()
     assert f"{n} rows and {r} requests, as before ({n} rows, {r} requests)" in err
     new = files(legacy)
-    assert {k: v for k, v in new.items() if k.endswith("usage.json")} == {
+    assert {k: v for k, v in new.items() if k.endswith(DATA)} == {
         f"{ORG_DIR}/{k}": v for k, v in data.items()}  # the same bytes, under the org
     assert json.loads(new["_usagekit.manifest"])["version"] == 2
     assert open_dataset(legacy).orgs() == [ORG]
@@ -215,7 +217,7 @@ def test_migrate_killed_at_any_step_leaves_each_partition_whole(
         legacy: Path, monkeypatch: pytest.MonkeyPatch, steps: int) -> None:
     """Killed after ``steps`` storage writes/deletes: each partition stays old, new or both
     (same bytes), never neither; the next run completes the move with the same totals."""
-    data = {k: v for k, v in files(legacy).items() if k.endswith("usage.json")}
+    data = {k: v for k, v in files(legacy).items() if k.endswith(DATA)}
     done = 0
 
     def counted(method: Any) -> Any:
@@ -243,13 +245,13 @@ def test_migrate_killed_at_any_step_leaves_each_partition_whole(
     if killed:
         summary = migrate(open_dataset(legacy), ORG)
         assert summary.before == summary.after
-    assert {k: v for k, v in files(legacy).items() if k.endswith("usage.json")} == {
+    assert {k: v for k, v in files(legacy).items() if k.endswith(DATA)} == {
         f"{ORG_DIR}/{k}": v for k, v in data.items()}
     assert totals(legacy) == LEGACY_TOTALS
 
 
 def test_migrate_refuses_two_different_copies_of_a_partition(legacy: Path) -> None:
-    rel = next(k for k in files(legacy) if k.endswith("usage.json"))
+    rel = next(k for k in files(legacy) if k.endswith(DATA))
     copy = legacy / ORG_DIR / rel
     copy.parent.mkdir(parents=True)
     copy.write_bytes(b'{"clientId":"x"}\n')
