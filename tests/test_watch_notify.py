@@ -21,6 +21,7 @@ import pytest
 from watch_data import limited as rate_limited
 from watch_data import quiet_days, store
 
+from tests.orgs import ORG
 from usagekit.cli import main
 from usagekit.exceptions import ConfigError, NotifyError
 from usagekit.watch import webhook
@@ -110,15 +111,16 @@ def test_sent_once_while_firing_and_once_on_resolve(data: Path, receiver: Receiv
     store(data / "ds", limited("Wallboard"))
     assert run(data, receiver) == 1
     assert len(receiver.bodies) == 1
-    assert receiver.bodies[0]["text"].startswith("*usagekit alert: rate_limited*\nWallboard")
+    assert receiver.bodies[0]["text"].startswith(
+        f"*usagekit alert: rate_limited* · {ORG.label}\nWallboard")
     assert run(data, receiver) == 1  # still firing: nothing new goes out
     assert len(receiver.bodies) == 1
 
     store(data / "ds", quiet_days(LAST))
     assert run(data, receiver) == 0
     assert len(receiver.bodies) == 2
-    assert receiver.bodies[1]["text"].startswith("*usagekit resolved: rate_limited*\n"
-                                                 "resolved: Wallboard")
+    assert receiver.bodies[1]["text"].startswith(
+        f"*usagekit resolved: rate_limited* · {ORG.label}\nresolved: Wallboard")
     assert run(data, receiver) == 0  # resolved once
     assert len(receiver.bodies) == 2
     out = capsys.readouterr()
@@ -172,10 +174,12 @@ def test_payload_formats(data: Path, receiver: Receiver, fmt: str) -> None:
         card = body["attachments"][0]
         assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
         texts = [block["text"] for block in card["content"]["body"]]
-        assert texts[0] == "usagekit alert: rate_limited"
+        assert texts[0] == f"usagekit alert: rate_limited · {ORG.label}"
         assert texts[1].startswith("Wallboard (id-wallboard) got 300 429s")
     else:
         assert body["event"] == "firing" and body["key"] == "rate_limited:id-wallboard"
+        assert body["org"] == {"id": ORG.id, "name": ORG.name, "region": ORG.region,
+                               "fictional": False}
         assert body["details"]["status429"] == 300
         assert body["message"].startswith("Wallboard (id-wallboard) got 300 429s")
 

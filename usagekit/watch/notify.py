@@ -100,8 +100,8 @@ def webhook(url: str, fmt: str = "slack") -> Webhook:
 def payload(event: str, entry: dict[str, Any], fmt: str) -> dict[str, Any]:
     """The POST body for one notice (``event`` ``firing`` or ``resolved``).
 
-    Each names the organisation (``Name (short id, region)``) the alert is about, when the
-    entry names one. The alert's text and the org's name are escaped as each medium
+    Its title names the organisation (``Name (short id, region)``) the alert is about, when
+    the entry names one. The alert's text and the org's name are escaped as each medium
     documents (:mod:`usagekit.display`): names the organisation chose cannot mention, link
     or format anything in Slack or Teams.
     """
@@ -110,17 +110,15 @@ def payload(event: str, entry: dict[str, Any], fmt: str) -> dict[str, Any]:
         f"resolved: {entry['message']} (firing since {entry.get('since', '?')})")
     org = Org(**entry["org"]).label if entry.get("org") else None
     if fmt == "slack":
-        named = f"Organisation: {slack_text(org)}\n" if org else ""
-        return {"text": f"*{title}*\n{named}{slack_text(text)}"}
+        named = f" · {slack_text(org)}" if org else ""
+        return {"text": f"*{title}*{named}\n{slack_text(text)}"}
     if fmt == "teams":
         return {"type": "message", "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
             "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                         "type": "AdaptiveCard", "version": "1.4", "body": [
-                            {"type": "TextBlock", "text": title, "weight": "Bolder",
-                             "wrap": True},
-                            *([{"type": "TextBlock", "wrap": True,
-                                "text": f"Organisation: {teams_text(org)}"}] if org else []),
+                            {"type": "TextBlock", "weight": "Bolder", "wrap": True,
+                             "text": title + (f" · {teams_text(org)}" if org else "")},
                             {"type": "TextBlock", "text": teams_text(text),
                              "wrap": True}]}}]}
     return {"source": "usagekit", "event": event, "org": entry.get("org"),
