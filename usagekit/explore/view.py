@@ -30,7 +30,14 @@ from usagekit.display import csv_frame
 from usagekit.exceptions import ConfigError
 from usagekit.explore.queries import Filters, Queries
 from usagekit.query import Interval
-from usagekit.row import GRANULARITIES, HTTP_METHOD, REQUESTS, STATUS429, TEMPLATE_URI
+from usagekit.row import (
+    GRANULARITIES,
+    HTTP_METHOD,
+    REQUESTS,
+    STATUS429,
+    TEMPLATE_URI,
+    Org,
+)
 
 if TYPE_CHECKING:
     from usagekit.engine import Engine
@@ -245,14 +252,17 @@ class Explorer:
     top_n : int
         Breakdown rows named in charts and tables (the rest are ``other``), and series
         drawn one by one.
+    org : Org, optional
+        The organisation whose rows are explored (default: every row).
 
     Notes
     -----
     The last :data:`VIEWS_KEPT` views are kept with their PNGs: going back is free.
     """
 
-    def __init__(self, engine: Engine, *, top_n: int = 10) -> None:
-        self.queries = Queries(engine)
+    def __init__(self, engine: Engine, *, top_n: int = 10, org: Org | None = None) -> None:
+        self.queries = Queries(engine, org=org.id if org is not None else None)
+        self.org = org
         self.top_n = top_n
         self._views: OrderedDict[Selection, View] = OrderedDict()
 
