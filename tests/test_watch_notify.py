@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile import NAMES
 from watch_data import OTHER_ORG, quiet_days, store
 from watch_data import limited as rate_limited
 
 from tests.orgs import ORG
 from usagekit.cli import main
+from usagekit.display import slack_text, teams_text
 from usagekit.exceptions import ConfigError, NotifyError
+from usagekit.row import Org
 from usagekit.watch import webhook
 from usagekit.watch.notify import payload, post, redact
 
@@ -402,3 +405,17 @@ def test_a_state_saved_before_orgs_is_the_first_orgs(data: Path, receiver: Recei
     assert run(data, receiver) == 1
     assert len(receiver.bodies) == 1
     assert set(json.loads(state.read_text())["orgs"]) == {ORG.id}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_hostile_org_name_formats_nothing(name: str) -> None:
+    """The org's name in a notice's title is escaped as the alert's text is."""
+    entry = {"rule": "stale", "key": "stale", "message": "stale data", "details": {},
+             "org": {"id": ORG.id, "name": name, "region": ORG.region, "fictional": False}}
+    label = Org(ORG.id, name, ORG.region).label
+    slack = payload("firing", entry, "slack")["text"]
+    assert slack.split("\n")[0] == f"*usagekit alert: stale* · {slack_text(label)}"
+    assert "<" not in slack and "\n" not in slack_text(label)
+    (title, _) = payload("firing", entry, "teams")["attachments"][0]["content"]["body"]
+    assert title["text"] == f"usagekit alert: stale · {teams_text(label)}"
+    assert "<" not in title["text"] and "[link](" not in title["text"]
