@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from usagekit.cli import main
 from usagekit.config.settings import ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REGION, REPORT_GROUP_BY
 from usagekit.dataset import open_dataset
 from usagekit.embedded import GENESYS_VARS
@@ -180,3 +181,18 @@ def test_the_browser_shows_both_orgs(chromium: str, report: ReportResult,
     text = text_of(done.stdout)
     assert all(org.label in text for org in orgs), done.stderr[-2000:]
     assert "Traceback" not in done.stdout
+
+
+def test_usagekit_report_org_flag(synced: tuple[str, list[Org], Any], tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --org on two orgs: exit 2 naming both, nothing written; --org names one."""
+    location, orgs, _ = synced
+    out = tmp_path / "reports"
+    assert main(["report", "--dataset", location, "--no-refresh", "--interval", INTERVAL,
+                 "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 organisations" in err and all(o.label in err for o in orgs)
+    assert not out.exists()
+    assert main(["report", "--dataset", location, "--no-refresh", "--interval", INTERVAL,
+                 "--output-dir", str(out), "--org", "nobody"]) == 2
+    assert "invalid org 'nobody'" in capsys.readouterr().err and not out.exists()
