@@ -200,7 +200,7 @@ class Analysis:
         if granularity not in self.granularities:
             raise ConfigError(f"invalid granularity {granularity!r} for {self.name}; "
                               f"valid: {', '.join(self.granularities)}")
-        values: dict[str, Any] = {"org": check_org(org), "granularity": granularity}
+        values: dict[str, Any] = {ORG: check_org(org), "granularity": granularity}
         values.update(interval_values(start, end))
         for name, option in known.items():
             values[name] = option.check(options.get(name, option.default))

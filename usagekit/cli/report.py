@@ -19,10 +19,10 @@ from usagekit.config.settings import (
     is_s3,
 )
 from usagekit.report.params import parse_value
-from usagekit.row import GRANULARITIES
+from usagekit.row import GRANULARITIES, ORG
 
 _FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
-          "licensed_users", "refresh", "profile", "org")
+          "licensed_users", "refresh", "profile", ORG)
 
 
 def register(sub: Any) -> None:

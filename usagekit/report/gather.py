@@ -34,6 +34,7 @@ from usagekit.row import (
     TEMPLATE_URI,
     Org,
 )
+from usagekit.watch.check import org_dict
 
 _logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None
     until = (iv.end - timedelta(microseconds=1)).date() + timedelta(days=1)
     with connect(env, profile=params.profile or None) as client:
         org = client.organization()
-        chosen = params.values.get("org")
+        chosen = params.values.get(ORG)
         if chosen is not None and chosen.id != org.id:
             raise ConfigError(
                 f"org {chosen.label} was asked for, but the Genesys Cloud settings connect to "
@@ -166,7 +167,7 @@ def report_org(params: NotebookParams, connected: Org | None = None,
     ConfigError
         The dataset holds several orgs and nothing chose one, naming them.
     """
-    chosen = params.values.get("org")
+    chosen = params.values.get(ORG)
     if chosen is not None:
         return chosen
     if connected is not None:
@@ -298,11 +299,11 @@ def _plan(p: NotebookParams, grouping: str | None,
           org: Org | None = None) -> dict[str, Callable[[Any], pd.DataFrame]]:
     iv = p.interval
     gran = p.partition_granularity
-    span = {"start": iv.start, "end": iv.end, "grouping": grouping, "org": org}
+    span = {"start": iv.start, "end": iv.end, "grouping": grouping, ORG: org}
     week_start, week_end = _complete_weeks(iv)
-    weeks = {"start": week_start, "end": week_end, "grouping": grouping, "org": org}
+    weeks = {"start": week_start, "end": week_end, "grouping": grouping, ORG: org}
     last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
-    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping, "org": org}
+    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping, ORG: org}
     return {
         "series": lambda e: analyses.requests_over_time(e, granularity=gran, **span),
         "daily": lambda e: analyses.requests_over_time(e, granularity="day", **span),
@@ -485,7 +486,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
     alerts = data.alerts
     return {
         "title": REPORT_TITLE,
-        "org": watch.org_dict(data.org),
+        ORG: org_dict(data.org),
         "orgs": [] if data.overview is None else _records(data.overview,
                                                           list(OVERVIEW_COLUMNS)),
         "alerts": None if alerts is None else {

@@ -42,7 +42,7 @@ from usagekit.exceptions import ConfigError, QueryError
 from usagekit.query import Interval, parse_interval
 from usagekit.query.usage_query import grouping_key, split_names
 from usagekit.report.cells import Parameter, notebook_name, parameters
-from usagekit.row import APIS, GRANULARITIES, GROUP_BY, HTTP_METHODS, Org
+from usagekit.row import APIS, GRANULARITIES, GROUP_BY, HTTP_METHODS, ORG, Org
 
 _logger = logging.getLogger(__name__)
 
@@ -388,7 +388,7 @@ _RULES: dict[str, Callable[[Any, _Given], Any]] = {
     "http_method": _http_method,
     "metric": lambda text, _: _choice("metric", text, tuple(VIEW_METRICS)),
     "profile": _profile,
-    "org": _org,
+    ORG: _org,
     "client": _stripped,
     "template_uri": _stripped,
 }

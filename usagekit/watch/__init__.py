@@ -11,7 +11,7 @@ from usagekit.lazy import lazy_exports
 
 #: What users call, by the module that defines it, loaded on first use (PEP 562).
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "check": ("Alert", "CheckResult", "evaluate", "org_dict"),
+    "check": ("Alert", "CheckResult", "evaluate"),
     "notify": ("deliver", "webhook"),
     "rules": ("Rules", "load_rules"),
     "state": ("StateStore",),
