@@ -4,9 +4,9 @@ Each analysis reads one granularity and ONE grouping (which ``groupBy`` set prod
 rows; sums never mix groupings), keeps rows whose bucket starts in ``[start, end)`` and
 returns a tidy DataFrame; ``org=`` (an organisation id or :class:`~usagekit.row.Org`) reads
 that organisation's rows only, else every org's. Values are bound to ``?`` placeholders
-(the org's id too); only the validated
-``"database"."table"`` is written into the SQL text. ``status429`` is a subset of
-``status400``: errors are ``status400 + status500``, never plus ``status429``.
+(the org's id too); only the validated ``"database"."table"`` is written into the SQL
+text. ``status429`` is a subset of ``status400``: errors are ``status400 + status500``,
+never plus ``status429``.
 
 Examples
 --------
