@@ -168,6 +168,10 @@ def test_the_explorer_shows_one_org(synced: tuple[str, list[Org], Any], tmp_path
     assert app.view is not None
     per_day = mine.groupby("date")["requests"].sum()
     assert app.view.series["requests"].tolist() == per_day.tolist()
+    app.export()
+    view = json.loads((tmp_path / "explore-view.json").read_text())
+    assert view["org"] == {"id": orgs[0].id, "name": orgs[0].name, "region": orgs[0].region,
+                           "fictional": orgs[0].fictional}
 
 
 @pytest.mark.browser
