@@ -10,7 +10,8 @@ from __future__ import annotations
 import calendar
 import itertools
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from usagekit.analyses.library import resolve_grouping
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine
 from usagekit.exceptions import ConfigError
+from usagekit.row import Org
 
 START, END = "2026-09-01", "2026-11-01"  # half-open; 2026-09-01 is a Tuesday
 ENDPOINTS = (
@@ -98,13 +100,25 @@ def rollup(raw: pd.DataFrame, grouping: str, granularity: str) -> pd.DataFrame:
 GROUPINGS = ("oauthclientid-templateuri-httpmethod", "oauthclientid", "httpmethod", "none")
 
 
+#: A second organisation, with other numbers (another seed), in the two-org dataset.
+OTHER_ORG = Org("0c9e4b7a-2d1f-4e3a-8b5c-6d7e8f9a0b1c", "Second Org", "usw2.pure.cloud")
+#: The datasets each analysis is checked on: one org in each format, and each org of a
+#: dataset holding two (``org=`` its id; the pandas oracle sees that org's rows only).
+CASES = ("ndjson", "parquet", "two-orgs:first", "two-orgs:second")
+
+
 @pytest.fixture(scope="module")
-def raw() -> pd.DataFrame:
+def raw_first() -> pd.DataFrame:
     return usage_rows()
 
 
-def _write(root: Path, fmt: str, raw: pd.DataFrame) -> None:
-    dataset = open_dataset(str(root), format=fmt, org=ORG)
+@pytest.fixture(scope="module")
+def raw_second() -> pd.DataFrame:
+    return usage_rows(seed=11)
+
+
+def _write(root: Path, fmt: str, raw: pd.DataFrame, org: Org = ORG) -> None:
+    dataset = open_dataset(str(root), format=fmt, org=org)
     for granularity in ("day", "week", "month"):
         for grouping in GROUPINGS:
             rows = rollup(raw, grouping, granularity)
@@ -113,13 +127,58 @@ def _write(root: Path, fmt: str, raw: pd.DataFrame) -> None:
                           grouping=grouping, interval=f"{START}/{END}")
 
 
-@pytest.fixture(scope="module", params=["ndjson", "parquet"])
-def engine(request: pytest.FixtureRequest, raw: pd.DataFrame,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBEngine]:
+@pytest.fixture(scope="module")
+def two_orgs(raw_first: pd.DataFrame, raw_second: pd.DataFrame,
+             tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("usage-two-orgs")
+    _write(root, "ndjson", raw_first, ORG)
+    _write(root, "ndjson", raw_second, OTHER_ORG)
+    return root
+
+
+@dataclass(frozen=True)
+class Case:
+    """One dataset to check on: its engine, the rows the oracle sees, the org asked for."""
+
+    engine: DuckDBEngine
+    raw: pd.DataFrame
+    org: str | None
+
+    def __getattr__(self, name: str) -> Callable[..., pd.DataFrame]:
+        """The analysis ``name`` run on this case's engine for its org."""
+        analysis = ANALYSES[name]
+        return lambda engine, **options: analysis(engine, org=self.org, **options)
+
+
+@pytest.fixture(scope="module", params=CASES)
+def case(request: pytest.FixtureRequest, raw_first: pd.DataFrame, raw_second: pd.DataFrame,
+         two_orgs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Case]:
+    if request.param.startswith("two-orgs"):
+        second = request.param.endswith("second")
+        with DuckDBEngine(two_orgs) as eng:
+            yield Case(eng, raw_second if second else raw_first,
+                       (OTHER_ORG if second else ORG).id)
+        return
     root = tmp_path_factory.mktemp(f"usage-{request.param}")
-    _write(root, request.param, raw)
+    _write(root, request.param, raw_first)
     with DuckDBEngine(root) as eng:
-        yield eng
+        yield Case(eng, raw_first, None)
+
+
+@pytest.fixture
+def engine(case: Case) -> DuckDBEngine:
+    return case.engine
+
+
+@pytest.fixture
+def raw(case: Case) -> pd.DataFrame:
+    return case.raw
+
+
+@pytest.fixture
+def an(case: Case) -> Case:
+    """The analyses, as ``an.top_clients_429(engine, ...)``, for the case's org."""
+    return case
 
 
 def finest(raw: pd.DataFrame, granularity: str = "day") -> pd.DataFrame:
@@ -178,8 +237,8 @@ def test_every_analysis_documents_its_columns() -> None:
 
 # ------------------------------------------------------------------ correctness
 
-def test_requests_over_time(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
-    got = analyses.requests_over_time(engine, start="2026-09-10", end="2026-10-20")
+def test_requests_over_time(engine: DuckDBEngine, an: Case, raw: pd.DataFrame) -> None:
+    got = an.requests_over_time(engine, start="2026-09-10", end="2026-10-20")
     rows = between(finest(raw), "2026-09-10", "2026-10-20")
     want = rows.groupby("date", as_index=False)[
         ["requests", "status200", "status300", "status400", "status429", "status500"]].sum()
@@ -191,14 +250,14 @@ def test_requests_over_time(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("grouping", ["none", "httpmethod", GROUPINGS[0]])
-def test_totals_never_mix_groupings(engine: DuckDBEngine, raw: pd.DataFrame,
+def test_totals_never_mix_groupings(engine: DuckDBEngine, an: Case, raw: pd.DataFrame,
                                     grouping: str) -> None:
-    got = analyses.requests_over_time(engine, granularity="month", grouping=grouping)
+    got = an.requests_over_time(engine, granularity="month", grouping=grouping)
     assert got["requests"].sum() == raw["requests"].sum()
 
 
-def test_status_mix_sums_to_requests(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
-    got = analyses.status_mix(engine)
+def test_status_mix_sums_to_requests(engine: DuckDBEngine, an: Case, raw: pd.DataFrame) -> None:
+    got = an.status_mix(engine)
     total = raw[list(COUNTS)].sum()
     want = pd.DataFrame({
         "date": pd.Series([pd.NaT] * 5, dtype="datetime64[us, UTC]"),
@@ -212,8 +271,8 @@ def test_status_mix_sums_to_requests(engine: DuckDBEngine, raw: pd.DataFrame) ->
     assert got["count"].sum() == total["requests"]
 
 
-def test_status_mix_per_period(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
-    got = analyses.status_mix(engine, granularity="week", per_period=True)
+def test_status_mix_per_period(engine: DuckDBEngine, an: Case, raw: pd.DataFrame) -> None:
+    got = an.status_mix(engine, granularity="week", per_period=True)
     weeks = finest(raw, "week").groupby("date")[list(COUNTS)].sum()
     assert got["date"].nunique() == len(weeks)
     per_week = got.groupby("date")["count"].sum()
@@ -222,18 +281,18 @@ def test_status_mix_per_period(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
     assert only429.to_numpy().tolist() == weeks["status429"].to_numpy().tolist()
 
 
-def test_status_mix_without_data_in_the_interval(engine: DuckDBEngine) -> None:
+def test_status_mix_without_data_in_the_interval(engine: DuckDBEngine, an: Case) -> None:
     """No data in the interval: no rows (not five zero rows), typed, overall and per period."""
     for per_period in (False, True):
-        got = analyses.status_mix(engine, start="2030-01-01", end="2030-02-01",
+        got = an.status_mix(engine, start="2030-01-01", end="2030-02-01",
                                   per_period=per_period)
         assert got.empty and list(got.columns) == ["date", "status", "count", "share"]
         assert got["count"].dtype == "int64" and str(got["date"].dtype) == "datetime64[us, UTC]"
 
 
 @pytest.mark.parametrize("limit", [3, 10])
-def test_top_clients_429(engine: DuckDBEngine, raw: pd.DataFrame, limit: int) -> None:
-    got = analyses.top_clients_429(engine, start=START, end="2026-10-31", limit=limit)
+def test_top_clients_429(engine: DuckDBEngine, an: Case, raw: pd.DataFrame, limit: int) -> None:
+    got = an.top_clients_429(engine, start=START, end="2026-10-31", limit=limit)
     rows = between(raw, START, "2026-10-31")
     want = rows.groupby("clientId", as_index=False).agg(
         clientName=("clientName", "max"), status429=("status429", "sum"),
@@ -246,15 +305,16 @@ def test_top_clients_429(engine: DuckDBEngine, raw: pd.DataFrame, limit: int) ->
     assert got["clientId"].iloc[0] in {"c-busy", "c-burst"}
 
 
-def test_top_clients_same_on_a_coarser_grouping(engine: DuckDBEngine) -> None:
-    finer = analyses.top_clients_429(engine)
-    coarser = analyses.top_clients_429(engine, grouping="oauthclientid")
+def test_top_clients_same_on_a_coarser_grouping(engine: DuckDBEngine, an: Case) -> None:
+    finer = an.top_clients_429(engine)
+    coarser = an.top_clients_429(engine, grouping="oauthclientid")
     _compare(finer, coarser)
 
 
 @pytest.mark.parametrize("client_id", ["", "c-quiet"])
-def test_rate_429_over_time(engine: DuckDBEngine, raw: pd.DataFrame, client_id: str) -> None:
-    got = analyses.rate_429_over_time(engine, granularity="week", top=2, client_id=client_id)
+def test_rate_429_over_time(engine: DuckDBEngine, an: Case, raw: pd.DataFrame,
+                            client_id: str) -> None:
+    got = an.rate_429_over_time(engine, granularity="week", top=2, client_id=client_id)
     rows = finest(raw, "week")
     if client_id:
         chosen = [client_id]
@@ -272,9 +332,9 @@ def test_rate_429_over_time(engine: DuckDBEngine, raw: pd.DataFrame, client_id: 
 
 
 @pytest.mark.parametrize("min_requests", [1, 5000])
-def test_error_rate_by_endpoint(engine: DuckDBEngine, raw: pd.DataFrame,
+def test_error_rate_by_endpoint(engine: DuckDBEngine, an: Case, raw: pd.DataFrame,
                                 min_requests: int) -> None:
-    got = analyses.error_rate_by_endpoint(engine, limit=4, min_requests=min_requests,
+    got = an.error_rate_by_endpoint(engine, limit=4, min_requests=min_requests,
                                           end="2026-10-01")
     rows = between(raw, None, "2026-10-01")
     want = rows.groupby(["templateUri", "httpMethod"], as_index=False)[
@@ -290,8 +350,8 @@ def test_error_rate_by_endpoint(engine: DuckDBEngine, raw: pd.DataFrame,
     assert (got["errors"] <= got["requests"]).all()
 
 
-def test_method_mix(engine: DuckDBEngine, raw: pd.DataFrame) -> None:
-    got = analyses.method_mix(engine, start="2026-10-01")
+def test_method_mix(engine: DuckDBEngine, an: Case, raw: pd.DataFrame) -> None:
+    got = an.method_mix(engine, start="2026-10-01")
     rows = between(raw, "2026-10-01", None)
     want = rows.groupby("httpMethod", as_index=False)[
         ["requests", "status400", "status500", "status429"]].sum()
@@ -330,9 +390,9 @@ def _client_changes_reference(rows: pd.DataFrame, factor: float,
 
 
 @pytest.mark.parametrize(("factor", "min_requests"), [(2.0, 100), (1.3, 1)])
-def test_client_changes(engine: DuckDBEngine, raw: pd.DataFrame, factor: float,
+def test_client_changes(engine: DuckDBEngine, an: Case, raw: pd.DataFrame, factor: float,
                         min_requests: int) -> None:
-    got = analyses.client_changes(engine, factor=factor, min_requests=min_requests)
+    got = an.client_changes(engine, factor=factor, min_requests=min_requests)
     want = _client_changes_reference(finest(raw, "week"), factor, min_requests)
     _compare(got, want)
     changes = {(r.clientId, r.change) for r in got.itertuples()}
@@ -360,9 +420,9 @@ def _spikes_reference(rows: pd.DataFrame, metric: str, window: int, k: float,
 
 @pytest.mark.parametrize(("metric", "window", "k"), [("status429", 7, 3.0),
                                                      ("requests", 5, 2.0)])
-def test_spikes(engine: DuckDBEngine, raw: pd.DataFrame, metric: str, window: int,
+def test_spikes(engine: DuckDBEngine, an: Case, raw: pd.DataFrame, metric: str, window: int,
                 k: float) -> None:
-    got = analyses.spikes(engine, metric=metric, window=window, k=k, min_value=10)
+    got = an.spikes(engine, metric=metric, window=window, k=k, min_value=10)
     want = _spikes_reference(finest(raw), metric, window, k, 10)
     _compare(got, want)
     if metric == "status429":
@@ -392,9 +452,9 @@ def _fair_use_reference(daily: pd.Series, as_of: pd.Timestamp,
 
 
 @pytest.mark.parametrize("as_of", [None, "2026-10-17"])
-def test_fair_use(engine: DuckDBEngine, raw: pd.DataFrame, as_of: str | None) -> None:
+def test_fair_use(engine: DuckDBEngine, an: Case, raw: pd.DataFrame, as_of: str | None) -> None:
     users = {"cx1": 2, "CX3": 1}
-    got = analyses.fair_use(engine, users=users, as_of=as_of or "")
+    got = an.fair_use(engine, users=users, as_of=as_of or "")
     daily = raw.groupby("date")["requests"].sum()
     stamp = pd.Timestamp(as_of, tz="UTC") if as_of else daily.index.max()
     allowance = 2 * FAIR_USE_ALLOWANCES["CX1"] + FAIR_USE_ALLOWANCES["CX3"]
@@ -407,27 +467,27 @@ def test_fair_use(engine: DuckDBEngine, raw: pd.DataFrame, as_of: str | None) ->
         assert october["projected_requests"] != pytest.approx(plain, rel=1e-6)
 
 
-def test_fair_use_allowance_override(engine: DuckDBEngine) -> None:
-    got = analyses.fair_use(engine, users={"CX2": 10}, allowances={"CX2": 1000})
+def test_fair_use_allowance_override(engine: DuckDBEngine, an: Case) -> None:
+    got = an.fair_use(engine, users={"CX2": 10}, allowances={"CX2": 1000})
     assert (got["allowance"] == 10_000).all()
     assert (got["projected_overage"] > 0).all()
     with pytest.raises(ConfigError, match="CX9"):
-        analyses.fair_use(engine, users={"CX9": 1})
+        an.fair_use(engine, users={"CX9": 1})
 
 
 # ------------------------------------------------------------------ options and groupings
 
-def test_default_grouping_is_the_finest_with_the_dimension(engine: DuckDBEngine) -> None:
-    assert resolve_grouping(engine, "day", ("oauthclientid",)) == GROUPINGS[0]
-    assert resolve_grouping(engine, "day", ("httpmethod",)) == GROUPINGS[0]
-    assert resolve_grouping(engine, "day", ()) == GROUPINGS[0]
+def test_default_grouping_is_the_finest_with_the_dimension(engine: DuckDBEngine, an: Case) -> None:
+    assert resolve_grouping(engine, "day", ("oauthclientid",), an.org) == GROUPINGS[0]
+    assert resolve_grouping(engine, "day", ("httpmethod",), an.org) == GROUPINGS[0]
+    assert resolve_grouping(engine, "day", (), an.org) == GROUPINGS[0]
 
 
-def test_grouping_without_the_dimension_is_refused(engine: DuckDBEngine) -> None:
+def test_grouping_without_the_dimension_is_refused(engine: DuckDBEngine, an: Case) -> None:
     with pytest.raises(ConfigError, match="lacks oauthclientid"):
-        analyses.top_clients_429(engine, grouping="httpmethod")
+        an.top_clients_429(engine, grouping="httpmethod")
     with pytest.raises(ConfigError, match="invalid grouping"):
-        analyses.top_clients_429(engine, grouping="oauthclientid' OR 1=1 --")
+        an.top_clients_429(engine, grouping="oauthclientid' OR 1=1 --")
 
 
 @pytest.mark.parametrize(("options", "match"), [
@@ -438,17 +498,17 @@ def test_grouping_without_the_dimension_is_refused(engine: DuckDBEngine) -> None
     ({"start": "2026-10-01", "end": "2026-09-01"}, "empty interval"),
     ({"bogus": 1}, "valid: limit"),
 ])
-def test_bad_options_are_clear_errors(engine: DuckDBEngine, options: dict,
+def test_bad_options_are_clear_errors(engine: DuckDBEngine, an: Case, options: dict,
                                       match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        analyses.top_clients_429(engine, **options)
+        an.top_clients_429(engine, **options)
 
 
-def test_injection_in_a_parameter_matches_nothing(engine: DuckDBEngine) -> None:
+def test_injection_in_a_parameter_matches_nothing(engine: DuckDBEngine, an: Case) -> None:
     for evil in ("' OR 1=1 --", "x'; DROP TABLE genesysclouddb.gc_usage_api_source; --"):
-        got = analyses.rate_429_over_time(engine, client_id=evil)
+        got = an.rate_429_over_time(engine, client_id=evil)
         assert got.empty
-    assert len(analyses.top_clients_429(engine)) > 0  # the table is still there
+    assert len(an.top_clients_429(engine)) > 0  # the table is still there
 
 
 def test_empty_dataset_gives_typed_empty_results(tmp_path: Path) -> None:
@@ -464,12 +524,43 @@ def test_unknown_analysis() -> None:
         analyses.run("nope", None)  # type: ignore[arg-type]
 
 
-def test_whole_number_columns_are_int64(engine: DuckDBEngine) -> None:
+def test_whole_number_columns_are_int64(engine: DuckDBEngine, an: Case) -> None:
     whole = {"rank", "errors", "previous_requests", "count", "requests", "status429",
              "days_elapsed", "allowance"}
     for name, analysis in ANALYSES.items():
         options = {"users": {"CX1": 1}} if name == "fair_use" else {}
-        got = analysis(engine, **options)
+        got = analysis(engine, org=an.org, **options)
         assert not got.empty, name
         for column in whole & set(got.columns):
             assert got[column].dtype == "int64", (name, column)
+
+
+# ------------------------------------------------------------------ organisations
+
+def test_without_org_every_org_is_read(two_orgs: Path, raw_first: pd.DataFrame,
+                                       raw_second: pd.DataFrame) -> None:
+    with DuckDBEngine(two_orgs) as eng:
+        got = analyses.requests_over_time(eng, granularity="month", grouping="none")
+        first = analyses.requests_over_time(eng, org=ORG, granularity="month", grouping="none")
+    assert got["requests"].sum() == raw_first["requests"].sum() + raw_second["requests"].sum()
+    assert first["requests"].sum() == raw_first["requests"].sum()
+
+
+@pytest.mark.parametrize("org", ["9f8e7d6c-0000-4000-8000-000000000000", "' OR 1=1 --"])
+def test_an_org_the_dataset_lacks_gives_no_rows(two_orgs: Path, org: str) -> None:
+    with DuckDBEngine(two_orgs) as eng:
+        for name, analysis in ANALYSES.items():
+            options = {"users": {"CX1": 1}} if name == "fair_use" else {}
+            got = analysis(eng, org=org, **options)
+            assert got.empty, name
+        assert len(analyses.top_clients_429(eng, org=OTHER_ORG.id)) > 0
+
+
+def test_the_org_is_bound_never_written_into_the_sql() -> None:
+    analysis = ANALYSES["top_clients_429"]
+    values = analysis.bind(None, org=ORG, grouping="oauthclientid")
+    text, params = analysis.render('"db"."t"', values)
+    assert ORG.id not in text and params[-2:] == [ORG.id, 10]
+    assert "org = ?" in text and len(sqlglot.parse(text, read="athena")) == 1
+    with pytest.raises(ConfigError, match="invalid org ' '"):
+        analysis.bind(None, org=" ", grouping="oauthclientid")

@@ -16,6 +16,7 @@ from tests.orgs import ORG
 from usagekit.analyses import ANALYSES
 from usagekit.cli import main
 from usagekit.dataset import open_dataset
+from usagekit.row import Org
 
 BLUEPRINT = ('SELECT * FROM "genesysclouddb"."gc_usage_api_source" '
              "WHERE granularity='month' ORDER BY status429 DESC limit 10")
@@ -193,3 +194,49 @@ def test_help_never_reads_the_stack() -> None:
                               text=True, env={**os.environ, **env})
         assert done.returncode == 0, done.stderr
         assert "USAGEKIT_STACK" in done.stdout or argv == ["--help"]
+
+
+OTHER_ORG = Org("3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d", "Other Org", "usw2.pure.cloud")
+OTHER_ROWS = [_row("z", "2026-10-01", 1000, 400), _row("b", "2026-11-01", 30, 3)]
+
+
+@pytest.fixture(scope="module")
+def two_orgs(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("cli-two-orgs")
+    for org, rows in ((ORG, ROWS), (OTHER_ORG, OTHER_ROWS)):
+        open_dataset(str(root), org=org).write(rows, granularity="month",
+                                               grouping="oauthclientid",
+                                               interval="2026-10-01/2026-12-01")
+    return str(root)
+
+
+@pytest.mark.parametrize(("org", "rows"), [(ORG.name, ROWS), ("other org", OTHER_ROWS),
+                                           (OTHER_ORG.short_id, OTHER_ROWS),
+                                           (ORG.id, ROWS), (None, ROWS + OTHER_ROWS)])
+def test_analyze_and_sql_read_the_org_named(two_orgs: str, org: str | None, rows: list,
+                                            tmp_path: Path) -> None:
+    chosen = ["--org", org] if org else []
+    out = tmp_path / "top.json"
+    assert main(["analyze", "top_clients_429", "--granularity", "month", "--dataset",
+                 two_orgs, "--output", str(out), *chosen]) == 0
+    frame = pd.DataFrame(rows).groupby("clientId")[["status429", "requests"]].sum()
+    frame = frame[frame["status429"] > 0].sort_values(["status429"], ascending=False)
+    got = json.loads(out.read_text())
+    assert [(r["clientId"], r["status429"], r["requests"]) for r in got] == [
+        (i, int(r.status429), int(r.requests)) for i, r in frame.iterrows()]
+    if org:
+        assert main(["sql", "SELECT sum(requests) AS r, count(DISTINCT org) AS n FROM "
+                     '"genesysclouddb"."gc_usage_api_source" WHERE org = ? AND requests > ?',
+                     "--org", org, "--param", "0", "--dataset", two_orgs,
+                     "--output", str(out)]) == 0
+        assert json.loads(out.read_text()) == [{"r": sum(r["requests"] for r in rows),
+                                                "n": 1}]
+
+
+def test_an_org_the_dataset_lacks_is_exit_2(two_orgs: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", "method_mix", "--org", "Acme", "--dataset", two_orgs]) == 2
+    err = capsys.readouterr().err
+    assert "no org of the dataset" in err and "'Acme'" in err
+    assert ORG.label in err and OTHER_ORG.label in err
+    assert main(["sql", "SELECT 1", "--org", "Acme", "--dataset", two_orgs]) == 2

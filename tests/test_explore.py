@@ -48,7 +48,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
         for name in GENESYS_VARS:
             mp.delenv(name, raising=False)
         params = validate("explore-interactive", interval=INTERVAL, dataset=location)
-        assert refresh(params) == "sandbox"
+        source, org = refresh(params)
+        assert source == "sandbox" and org.fictional
     return location
 
 

@@ -145,12 +145,14 @@ def _png_pixels(data: bytes) -> np.ndarray:
 def _same_picture(shown: np.ndarray, drawn: np.ndarray) -> float:
     """Mean pixel difference of the shown chart and the drawn PNG (0: identical).
 
-    The element's box may be a pixel taller or wider than the PNG (sub-pixel layout);
-    more than that means the browser scaled the picture.
+    The element's box may be a pixel taller or wider than the PNG (sub-pixel layout: the
+    picture then sits at its top or bottom, left or right); more than that means the
+    browser scaled the picture.
     """
     (h, w), (sh, sw) = drawn.shape[:2], shown.shape[:2]
     assert 0 <= sh - h <= 1 and 0 <= sw - w <= 1, f"shown at {sw}x{sh}, drawn at {w}x{h}"
-    return float(np.abs(shown[:h, :w] - drawn).mean())
+    return min(float(np.abs(shown[dy:dy + h, dx:dx + w] - drawn).mean())
+               for dy in {0, sh - h} for dx in {0, sw - w})
 
 
 def _expected_chart(root: Path, client_id: str | None) -> bytes:

@@ -116,7 +116,9 @@ def test_cells_hold_calls_not_logic(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert len(cell.source.splitlines()) <= 12, f"long cell in {path.name}"
+            declared = "parameters" in cell.metadata.get("tags", [])  # one literal a line
+            assert len(cell.source.splitlines()) <= (16 if declared else 12), (
+                f"long cell in {path.name}")
             tree = ast.parse(cell.source)
             assert not [n for n in ast.walk(tree) if isinstance(
                 n, ast.FunctionDef | ast.ClassDef | ast.For | ast.While)], (

@@ -290,3 +290,31 @@ def test_defaults_are_the_notebook_cell() -> None:
         assert defaults == validate(name, env={}, now=NOW, **literals)
         assert defaults.output_dir == PROJECT_ROOT / literals["output_dir"]
         assert defaults.granularity == literals["granularity"]
+
+
+def test_org_names_one_of_the_datasets_orgs(tmp_path: Path) -> None:
+    """``org`` is resolved among the dataset's orgs (name ignoring case, id or short id)."""
+    from tests.orgs import ORG
+    from usagekit.dataset import open_dataset
+    from usagekit.row import Org
+
+    other = Org("6f5e4d3c-2b1a-4c0d-8e9f-a0b1c2d3e4f5", "Test Org Staging", "usw2.pure.cloud")
+    row = {"clientId": "c", "clientName": "C", "organizationId": "", "userId": "",
+           "templateUri": "", "httpMethod": "", "status200": 1, "status300": 0,
+           "status400": 0, "status500": 0, "status429": 0, "requests": 1,
+           "date": "2026-10-01T00:00:00Z"}
+    for org in (ORG, other):
+        open_dataset(str(tmp_path), org=org).write([row], granularity="day",
+                                                   grouping="oauthclientid")
+    for notebook in ("usage-report", "explore-usage", "explore-interactive"):
+        for text, want in (("test org", ORG), ("TEST ORG STAGING", other), (ORG.id, ORG),
+                           (f" {other.short_id} ", other), ("", None)):
+            p = validate(notebook, dataset=str(tmp_path), org=text)
+            assert p.org == want, (notebook, text)
+    described = validate("usage-report", dataset=str(tmp_path), org="test org").describe()
+    assert described["org"] == {"id": ORG.id, "name": ORG.name, "region": ORG.region,
+                                "fictional": False}
+    with pytest.raises(ConfigError) as exc:
+        validate("usage-report", dataset=str(tmp_path), org="Test")
+    assert "invalid org 'Test'" in str(exc.value)
+    assert ORG.label in str(exc.value) and other.label in str(exc.value)

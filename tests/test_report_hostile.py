@@ -15,9 +15,16 @@ from usagekit.display import FORMULA_STARTS, visible
 from usagekit.embedded import GENESYS_VARS
 from usagekit.report import run_report
 from usagekit.report.run import ReportResult
+from usagekit.row import Org
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
 
+#: Organisations whose names are hostile too: the report covers the first, the cross-org
+#: overview names both.
+ORGS = (Org("1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e", "<img src=x onerror=alert(7)> & Co",
+            "mypurecloud.ie"),
+        Org("2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "<script>alert(8)</script> **Org** |x|",
+            "usw2.pure.cloud"))
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking"]
 
@@ -33,12 +40,15 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> ReportResult:
         for i, name in enumerate(NAMES):
             rows.append(row(day, name, 1000 + 10 * i, s429=50 + i))
         rows.append(row(day, "Endpoint Caller", 500, s5xx=200, uri=TEMPLATE))
-    store(tmp / "data", rows)
+    store(tmp / "data", rows, org=ORGS[0])
+    store(tmp / "data", [row(first + timedelta(days=n), NAMES[0], 100) for n in range(21)],
+          org=ORGS[1])
     with pytest.MonkeyPatch.context() as mp:
         for name in GENESYS_VARS:
             mp.delenv(name, raising=False)
         return run_report({"interval": f"{first}/{last + timedelta(days=1)}",
-                           "dataset": str(tmp / "data"), "refresh": False}, tmp / "reports")
+                           "dataset": str(tmp / "data"), "refresh": False,
+                           "org": ORGS[0].id}, tmp / "reports")
 
 
 def test_no_script_runs_and_every_name_is_text(report: ReportResult, chromium: str) -> None:
@@ -66,8 +76,9 @@ def test_no_script_runs_and_every_name_is_text(report: ReportResult, chromium: s
     for name in NAMES[:3]:  # the headline names the top three rate-limited clients
         assert visible(name) in text, name
     assert "api/v2/`<img src=y onerror=alert(5)>`/users" in text  # the code span, whole
-    shown = {visible(name) for name in NAMES}
+    shown = {visible(name) for name in NAMES} | {org.label for org in ORGS}
     assert all(name in text for name in shown), [n[:40] for n in shown if n not in text]
+    assert f"Organisation: {ORGS[0].label}" in text
 
 
 def test_csvs_for_people_start_no_formula(report: ReportResult) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from watch_data import limited, quiet_days, row, store, week_rows
 
+from tests.orgs import ORG
 from usagekit.cli import main
 from usagekit.engine import DuckDBEngine
 from usagekit.exceptions import ConfigError
@@ -183,12 +184,14 @@ def test_check_exit_status_and_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     rules.write_text("[fair_use]\nenabled = false\n[client_changes]\nenabled = false\n"
                      "[spike]\nenabled = false\n")
     assert main(["check", "--dataset", str(data), "--rules", str(rules)]) == 0
-    assert capsys.readouterr().out.startswith("0 alert(s) firing")
+    assert capsys.readouterr().out.startswith(f"{ORG.label}: 0 alert(s) firing")
 
     store(data, limited(last, "Wallboard", s429=200))
     assert main(["check", "--dataset", str(data), "--rules", str(rules), "--json"]) == 1
     body = json.loads(capsys.readouterr().out)
     assert body["firing"] == 1 and body["last_day"] == str(last)
+    assert body["org"] == {"id": ORG.id, "name": ORG.name, "region": ORG.region,
+                           "fictional": False}
     assert body["alerts"][0]["key"] == "rate_limited:id-wallboard"
 
     assert main(["check", "--dataset", str(data), "--rules", str(rules)]) == 1

@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile import NAMES
+from watch_data import OTHER_ORG, quiet_days, store
 from watch_data import limited as rate_limited
-from watch_data import quiet_days, store
 
+from tests.orgs import ORG
 from usagekit.cli import main
+from usagekit.display import slack_text, teams_text
 from usagekit.exceptions import ConfigError, NotifyError
+from usagekit.row import Org
 from usagekit.watch import webhook
 from usagekit.watch.notify import payload, post, redact
 
@@ -110,15 +114,16 @@ def test_sent_once_while_firing_and_once_on_resolve(data: Path, receiver: Receiv
     store(data / "ds", limited("Wallboard"))
     assert run(data, receiver) == 1
     assert len(receiver.bodies) == 1
-    assert receiver.bodies[0]["text"].startswith("*usagekit alert: rate_limited*\nWallboard")
+    assert receiver.bodies[0]["text"].startswith(
+        f"*usagekit alert: rate_limited* · {ORG.label}\nWallboard")
     assert run(data, receiver) == 1  # still firing: nothing new goes out
     assert len(receiver.bodies) == 1
 
     store(data / "ds", quiet_days(LAST))
     assert run(data, receiver) == 0
     assert len(receiver.bodies) == 2
-    assert receiver.bodies[1]["text"].startswith("*usagekit resolved: rate_limited*\n"
-                                                 "resolved: Wallboard")
+    assert receiver.bodies[1]["text"].startswith(
+        f"*usagekit resolved: rate_limited* · {ORG.label}\nresolved: Wallboard")
     assert run(data, receiver) == 0  # resolved once
     assert len(receiver.bodies) == 2
     out = capsys.readouterr()
@@ -172,10 +177,12 @@ def test_payload_formats(data: Path, receiver: Receiver, fmt: str) -> None:
         card = body["attachments"][0]
         assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
         texts = [block["text"] for block in card["content"]["body"]]
-        assert texts[0] == "usagekit alert: rate_limited"
+        assert texts[0] == f"usagekit alert: rate_limited · {ORG.label}"
         assert texts[1].startswith("Wallboard (id-wallboard) got 300 429s")
     else:
         assert body["event"] == "firing" and body["key"] == "rate_limited:id-wallboard"
+        assert body["org"] == {"id": ORG.id, "name": ORG.name, "region": ORG.region,
+                               "fictional": False}
         assert body["details"]["status429"] == 300
         assert body["message"].startswith("Wallboard (id-wallboard) got 300 429s")
 
@@ -343,3 +350,72 @@ def test_overlapping_deliveries_on_s3_send_each_alert_once(aws: str, receiver: R
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(
         Bucket="usage", Prefix="prefix/").get("Contents", [])]
     assert keys == ["prefix/_usagekit.alerts.json"]
+
+
+def test_two_orgs_alert_and_are_notified_apart(data: Path, receiver: Receiver,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A client rate-limited in one org fires for that org only; the same alert key in the
+    other org later is a new alert for it (the state is kept per org), and resolving in one
+    org resolves nothing in the other."""
+    store(data / "ds", limited("Wallboard"))
+    store(data / "ds", quiet_days(LAST), org=OTHER_ORG)
+    assert run(data, receiver, "--json") == 1
+    body = json.loads(capsys.readouterr().out)
+    by_org = {r["org"]["name"]: r for r in body["orgs"]}
+    assert body["firing"] == 1 and set(by_org) == {ORG.name, OTHER_ORG.name}
+    assert [a["key"] for a in by_org[ORG.name]["alerts"]] == ["rate_limited:id-wallboard"]
+    assert by_org[OTHER_ORG.name]["alerts"] == []
+    assert [b["text"].split("\n")[0] for b in receiver.bodies] == [
+        f"*usagekit alert: rate_limited* · {ORG.label}"]
+
+    store(data / "ds", limited("Wallboard"), org=OTHER_ORG)  # the same key, the other org
+    assert run(data, receiver, "--org", "other org") == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{OTHER_ORG.label}: 1 alert(s) firing") and ORG.label not in out
+    assert receiver.bodies[-1]["text"].split("\n")[0] == (
+        f"*usagekit alert: rate_limited* · {OTHER_ORG.label}")
+
+    store(data / "ds", quiet_days(LAST))  # resolved in the first org only
+    assert run(data, receiver) == 1
+    assert len(receiver.bodies) == 3
+    assert receiver.bodies[-1]["text"].split("\n")[0] == (
+        f"*usagekit resolved: rate_limited* · {ORG.label}")
+    state = json.loads((data / "ds" / "_usagekit.alerts.json").read_text())
+    assert set(state["orgs"]) == {ORG.id, OTHER_ORG.id}
+    (told,) = state["orgs"][OTHER_ORG.id]["destinations"].values()
+    assert list(told["notified"]) == ["rate_limited:id-wallboard"]
+    assert not next(iter(state["orgs"][ORG.id]["destinations"].values()))["notified"]
+
+
+def test_an_org_the_dataset_lacks_is_named(data: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    store(data / "ds", quiet_days(LAST))
+    assert main(["check", "--dataset", str(data / "ds"), "--org", "Nobody"]) == 2
+    err = capsys.readouterr().err
+    assert "no org of the dataset" in err and "'Nobody'" in err and ORG.label in err
+
+
+def test_a_state_saved_before_orgs_is_the_first_orgs(data: Path, receiver: Receiver) -> None:
+    """A version 1 state (one org, unnamed) keeps counting: nothing is sent twice."""
+    store(data / "ds", limited("Wallboard"))
+    assert run(data, receiver) == 1
+    state = data / "ds" / "_usagekit.alerts.json"
+    (slot,) = json.loads(state.read_text())["orgs"].values()
+    state.write_text(json.dumps({"version": 1, "destinations": slot["destinations"]}))
+    assert run(data, receiver) == 1
+    assert len(receiver.bodies) == 1
+    assert set(json.loads(state.read_text())["orgs"]) == {ORG.id}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_hostile_org_name_formats_nothing(name: str) -> None:
+    """The org's name in a notice's title is escaped as the alert's text is."""
+    entry = {"rule": "stale", "key": "stale", "message": "stale data", "details": {},
+             "org": {"id": ORG.id, "name": name, "region": ORG.region, "fictional": False}}
+    label = Org(ORG.id, name, ORG.region).label
+    slack = payload("firing", entry, "slack")["text"]
+    assert slack.split("\n")[0] == f"*usagekit alert: stale* · {slack_text(label)}"
+    assert "<" not in slack and "\n" not in slack_text(label)
+    (title, _) = payload("firing", entry, "teams")["attachments"][0]["content"]["body"]
+    assert title["text"] == f"usagekit alert: stale · {teams_text(label)}"
+    assert "<" not in title["text"] and "[link](" not in title["text"]

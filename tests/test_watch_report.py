@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from watch_data import limited, quiet_days, store
 
+from tests.orgs import ORG
 from usagekit.cli import main
+from usagekit.display import markdown_text
 from usagekit.engine import DuckDBEngine
 from usagekit.report.first_screen import headline
 from usagekit.report.gather import collect, refresh
@@ -51,7 +53,9 @@ def test_first_screen_opens_with_the_alerts_check_prints(
                       interval=f"{last - timedelta(days=13)}/{last + timedelta(days=1)}")
     text = str(headline(collect(params)))
     first = text.split("\n")
-    assert first[0].startswith(f"**Alerts: {len(expected)} firing** (`usagekit check` rules, "
+    assert html.unescape(first[0]) == f"**Organisation: {ORG.label}**"  # the dataset's only org
+    assert first[1] == ""
+    assert first[2].startswith(f"**Alerts: {len(expected)} firing** (`usagekit check` rules, "
                                f"last complete day {last})")
     shown = [html.unescape(line.split(": ", 1)[1])  # Markdown's character references
              for line in first if line.startswith("- `")]
@@ -65,5 +69,5 @@ def test_first_screen_says_when_no_alert_fires(tmp_path: Path) -> None:
     params = validate("usage-report", dataset=str(dataset), refresh=False,
                       interval=f"{last - timedelta(days=27)}/{last + timedelta(days=1)}")
     text = str(headline(collect(params)))
-    assert text.startswith(f"**Alerts:** none fire (`usagekit check` rules, last complete day "
-                           f"{last}).")
+    assert text.startswith(f"**Organisation: {markdown_text(ORG.label)}**\n\n**Alerts:** none "
+                           f"fire (`usagekit check` rules, last complete day {last}).")

@@ -12,8 +12,11 @@ from usagekit.config.settings import REPORT_GROUP_BY
 from usagekit.dataset import open_dataset
 from usagekit.query import Interval
 from usagekit.query.interval import midnight
+from usagekit.row import Org
 
 URI = "/api/v2/users/{userId}"
+#: A second real-looking org, for datasets holding two.
+OTHER_ORG = Org("7e3b9c2d-4f5a-4b6c-8d7e-9f0a1b2c3d4e", "Other Org", "usw2.pure.cloud")
 
 
 def row(day: date, client: str, requests: int, *, s429: int = 0, s5xx: int = 0,
@@ -52,9 +55,9 @@ def week_rows(day_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def store(location: Path, days: list[dict[str, Any]],
-          weeks: list[dict[str, Any]] | None = None) -> None:
-    """Replace the dataset's day (and week) rows with these, over the span they cover."""
-    dataset = open_dataset(str(location), org=ORG)
+          weeks: list[dict[str, Any]] | None = None, org: Org = ORG) -> None:
+    """Replace ``org``'s day (and week) rows with these, over the span they cover."""
+    dataset = open_dataset(str(location), org=org)
     for gran, rows in (("day", days), ("week", week_rows(days) if weeks is None else weeks)):
         dates = sorted(date.fromisoformat(r["date"][:10]) for r in rows)
         if gran == "week":

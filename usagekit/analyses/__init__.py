@@ -2,15 +2,18 @@
 
 Each analysis reads one granularity and ONE grouping (which ``groupBy`` set produced the
 rows; sums never mix groupings), keeps rows whose bucket starts in ``[start, end)`` and
-returns a tidy DataFrame. Values are bound to ``?`` placeholders; only the validated
-``"database"."table"`` is written into the SQL text. ``status429`` is a subset of
-``status400``: errors are ``status400 + status500``, never plus ``status429``.
+returns a tidy DataFrame; ``org=`` (an organisation id or :class:`~usagekit.row.Org`) reads
+that organisation's rows only, else every org's. Values are bound to ``?`` placeholders
+(the org's id too); only the validated ``"database"."table"`` is written into the SQL
+text. ``status429`` is a subset of ``status400``: errors are ``status400 + status500``,
+never plus ``status429``.
 
 Examples
 --------
 >>> from usagekit.engine import open_engine  # doctest: +SKIP
 >>> from usagekit.analyses import ANALYSES, top_clients_429
 >>> top_clients_429(open_engine(), start="2026-10-01", end="2026-11-01", limit=5)
+>>> top_clients_429(open_engine(), org="5d1c8f1e-7a2b-4c3d-9e4f-0a1b2c3d4e5f")
 >>> ANALYSES["fair_use"](open_engine(), users={"CX2": 250})
 """
 

@@ -28,6 +28,7 @@ from usagekit.row import (
     KEY_OAUTH_CLIENT,
     KEY_TEMPLATE_URI,
     NO_GROUPING,
+    ORG,
     REQUESTS,
     STATUS200,
     STATUS300,
@@ -35,6 +36,7 @@ from usagekit.row import (
     STATUS429,
     STATUS500,
     TEMPLATE_URI,
+    Org,
 )
 
 if TYPE_CHECKING:  # pandas and the engines load on first use: `usagekit --help` stays fast
@@ -62,6 +64,8 @@ _WHERE = """granularity = {granularity} AND "grouping" = {grouping}
       AND period BETWEEN {start_period} AND {end_period}
       AND from_iso8601_timestamp("date") >= from_iso8601_timestamp({start})
       AND from_iso8601_timestamp("date") < from_iso8601_timestamp({end})"""
+#: Added to the shared filter when an analysis reads one organisation (its id bound).
+_WHERE_ORG = f" AND {ORG} = {{org}}"
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class Analysis:
 
     The SQL template holds ``{source}`` (the quoted table) and ``{name}`` fields; every
     field except ``source`` becomes a ``?`` bound to that value, in order of appearance.
+    Every analysis reads all organisations' rows (``org=None``) or one organisation's
+    (``org`` its id, bound as a parameter).
     """
 
     name: str
@@ -122,15 +128,19 @@ class Analysis:
         """The statement text (``?`` placeholders) and its parameters, in order."""
         return render(self.sql, source, values)
 
-    def __call__(self, engine: Engine, *, granularity: str | None = None,
-                 grouping: str | None = None, start: Any = None, end: Any = None,
-                 **options: Any) -> pd.DataFrame:
-        """Run the analysis on ``engine``; see :data:`ANALYSES` for the options."""
-        values = self.bind(engine, granularity=granularity, grouping=grouping, start=start,
-                           end=end, **options)
+    def __call__(self, engine: Engine, *, org: str | Org | None = None,
+                 granularity: str | None = None, grouping: str | None = None,
+                 start: Any = None, end: Any = None, **options: Any) -> pd.DataFrame:
+        """Run the analysis on ``engine``; see :data:`ANALYSES` for the options.
+
+        ``org`` is an organisation (its id or :class:`~usagekit.row.Org`): only its rows
+        are read (None: every org's).
+        """
+        values = self.bind(engine, org=org, granularity=granularity, grouping=grouping,
+                           start=start, end=end, **options)
         text, params = self.render(engine.source, values)
-        _logger.info("analysis %s: granularity=%s grouping=%s", self.name,
-                     values["granularity"], values["grouping"])
+        _logger.info("analysis %s: org=%s granularity=%s grouping=%s", self.name,
+                     values["org"] or "all", values["granularity"], values["grouping"])
         self.check_counts(engine, values)
         frame = engine.sql(text, params)
         if self.post is not None:
@@ -176,9 +186,9 @@ class Analysis:
                 "with a metrics subset. Fetch that interval again with every metric "
                 "(usagekit fetch --dataset, no --metric), or import an export that has them")
 
-    def bind(self, engine: Engine | None, *, granularity: str | None = None,
-             grouping: str | None = None, start: Any = None, end: Any = None,
-             **options: Any) -> dict[str, Any]:
+    def bind(self, engine: Engine | None, *, org: str | Org | None = None,
+             granularity: str | None = None, grouping: str | None = None, start: Any = None,
+             end: Any = None, **options: Any) -> dict[str, Any]:
         """Validate and complete the values for :meth:`render` (grouping resolved on ``engine``)."""
         known = {o.name: o for o in self.options}
         unknown = sorted(set(options) - set(known))
@@ -190,14 +200,14 @@ class Analysis:
         if granularity not in self.granularities:
             raise ConfigError(f"invalid granularity {granularity!r} for {self.name}; "
                               f"valid: {', '.join(self.granularities)}")
-        values: dict[str, Any] = {"granularity": granularity}
+        values: dict[str, Any] = {ORG: check_org(org), "granularity": granularity}
         values.update(interval_values(start, end))
         for name, option in known.items():
             values[name] = option.check(options.get(name, option.default))
         if grouping is None:
             if engine is None:
                 raise ConfigError("grouping is required when no engine is given")
-            grouping = resolve_grouping(engine, granularity, self.dimensions)
+            grouping = resolve_grouping(engine, granularity, self.dimensions, values["org"])
         values["grouping"] = check_grouping(grouping, self.dimensions)
         return values
 
@@ -218,7 +228,8 @@ def render(template: str, source: str, values: Mapping[str, Any]) -> tuple[str, 
     source : str
         The validated ``"database"."table"`` (from ``engine.source``).
     values : mapping
-        A value for every other field.
+        A value for every other field; ``org`` (when not None) adds ``org = ?`` to
+        ``{where}``.
 
     Returns
     -------
@@ -227,8 +238,9 @@ def render(template: str, source: str, values: Mapping[str, Any]) -> tuple[str, 
     """
     text: list[str] = []
     params: list[Any] = []
+    where = _WHERE + (_WHERE_ORG if values.get("org") is not None else "")
     for literal, name, _spec, _conv in string.Formatter().parse(template.replace(
-            "{where}", _WHERE)):
+            "{where}", where)):
         text.append(literal)
         if name is None:
             continue
@@ -263,6 +275,19 @@ def interval_values(start: Any, end: Any) -> dict[str, str]:
     }
 
 
+def check_org(org: str | Org | None) -> str | None:
+    """The organisation id ``org`` names (an id or an :class:`~usagekit.row.Org`; None for
+    every org), or raise ConfigError."""
+    if org is None:
+        return None
+    if isinstance(org, Org):
+        return org.id
+    if not isinstance(org, str) or not org.strip():
+        raise ConfigError(f"invalid org {org!r}: expected an organisation id, or None for "
+                          "every organisation's rows")
+    return org.strip()
+
+
 def check_grouping(grouping: str, dimensions: tuple[str, ...] = ()) -> str:
     """Return ``grouping`` if it is a grouping key holding ``dimensions``, else raise."""
     parts = [] if grouping == NO_GROUPING else grouping.split("-")
@@ -277,21 +302,24 @@ def check_grouping(grouping: str, dimensions: tuple[str, ...] = ()) -> str:
     return grouping
 
 
-def available_groupings(engine: Engine, granularity: str) -> list[str]:
-    """The grouping keys stored for ``granularity`` (sorted)."""
-    frame = engine.sql(f'SELECT DISTINCT "grouping" FROM {engine.source} '
-                       "WHERE granularity = ?", [granularity])
+def available_groupings(engine: Engine, granularity: str, org: str | None = None) -> list[str]:
+    """The grouping keys stored for ``granularity`` (of ``org``, else of any org; sorted)."""
+    where, params = "WHERE granularity = ?", [granularity]
+    if org is not None:
+        where, params = where + f" AND {ORG} = ?", [granularity, org]
+    frame = engine.sql(f'SELECT DISTINCT "grouping" FROM {engine.source} {where}', params)
     return sorted(frame.iloc[:, 0].dropna().astype(str)) if len(frame) else []
 
 
-def resolve_grouping(engine: Engine, granularity: str, dimensions: tuple[str, ...]) -> str:
+def resolve_grouping(engine: Engine, granularity: str, dimensions: tuple[str, ...],
+                     org: str | None = None) -> str:
     """The finest stored grouping holding ``dimensions`` (most components; ties: by name).
 
     When nothing is stored for ``granularity``, the grouping of exactly ``dimensions``
     (the query then returns no rows). Raises ConfigError when data exists but no
     grouping holds the dimensions.
     """
-    stored = available_groupings(engine, granularity)
+    stored = available_groupings(engine, granularity, org)
     fitting = [g for g in stored if g != NO_GROUPING and set(dimensions) <= set(g.split("-"))]
     if not dimensions and NO_GROUPING in stored:
         fitting.append(NO_GROUPING)

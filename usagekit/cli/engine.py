@@ -33,7 +33,10 @@ def register(sub: Any) -> None:
         "sql", help="run SQL (Athena dialect) on the usage dataset",
         description="Run one SQL statement in the Athena (Trino) dialect against "
                     '"genesysclouddb"."gc_usage_api_source". Values go in --param, bound '
-                    "to ? placeholders in order.")
+                    "to ? placeholders in order. The table holds every organisation's rows "
+                    "(the org column); --org NAME|ID binds that org's id to the first ?, "
+                    'e.g. usagekit sql "SELECT sum(requests) FROM '
+                    '\"genesysclouddb\".\"gc_usage_api_source\" WHERE org = ?" --org Acme')
     sql.add_argument("query", help="the SQL statement")
     sql.add_argument("--param", action="append", default=[], metavar="VALUE",
                      help="a value for the next ? placeholder (repeatable; digits bind as "
@@ -42,6 +45,9 @@ def register(sub: Any) -> None:
                      help="bind every --param as text")
     sql.add_argument("--dialect", choices=("athena", "duckdb"), default="athena",
                      help="dialect of the SQL (duckdb: native SQL, local engine only)")
+    sql.add_argument("--org", metavar="NAME|ID",
+                     help="an organisation of the dataset (name, id or short id): its id is "
+                          "bound to the first ? (before the --param values)")
     _common(sql)
     sql.set_defaults(handler=_run_sql)
 
@@ -57,6 +63,9 @@ def register(sub: Any) -> None:
                          "finest one holding the analysis' dimensions)")
     analyze.add_argument("--start", help="first bucket start, ISO date/datetime (UTC)")
     analyze.add_argument("--end", help="end (exclusive), ISO date/datetime (UTC)")
+    analyze.add_argument("--org", metavar="NAME|ID",
+                         help="only this organisation's rows (its name, id or short id, among "
+                              "the dataset's orgs; default: every org's)")
     options: dict[str, Any] = {}
     for analysis in ANALYSES.values():
         for option in analysis.options:
@@ -131,8 +140,28 @@ def _open(args: argparse.Namespace) -> Any:
     return open_engine(args.engine, args.dataset)
 
 
+def held(args: argparse.Namespace) -> Any:
+    """The dataset's org that ``--org`` names, or None without ``--org``.
+
+    Raises
+    ------
+    ConfigError
+        ``--org`` names no org of the dataset (or several), naming those it holds.
+    """
+    if args.org is None:
+        return None
+    from usagekit.cli.orgs import held_org
+    from usagekit.config import dataset_location
+    from usagekit.dataset import open_dataset
+
+    return held_org(open_dataset(dataset_location(args.dataset)), args.org)
+
+
 def _run_sql(args: argparse.Namespace) -> int:
     params = [_param(p, args.string_params) for p in args.param]
+    org = held(args)
+    if org is not None:
+        params.insert(0, org.id)
     with _open(args) as engine:
         if args.dialect == "duckdb":
             if args.engine != "local":
@@ -198,9 +227,10 @@ def _run_analysis(args: argparse.Namespace) -> int:
         if hasattr(args, name):
             value = getattr(args, name)
             options[name] = _mapping(name, value) if isinstance(value, list) else value
+    org = held(args)
     with _open(args) as engine:
-        frame = analysis(engine, granularity=args.granularity, grouping=args.grouping,
-                         start=args.start, end=args.end, **options)
+        frame = analysis(engine, org=org, granularity=args.granularity,
+                         grouping=args.grouping, start=args.start, end=args.end, **options)
     return _emit(frame, args)
 
 

@@ -19,10 +19,10 @@ from usagekit.config.settings import (
     is_s3,
 )
 from usagekit.report.params import parse_value
-from usagekit.row import GRANULARITIES
+from usagekit.row import GRANULARITIES, ORG
 
 _FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
-          "licensed_users", "refresh", "profile")
+          "licensed_users", "refresh", "profile", ORG)
 
 
 def register(sub: Any) -> None:
@@ -55,6 +55,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--profile", metavar="NAME",
                         help="a Genesys Cloud CLI profile in ~/.gc/config.toml for the "
                              "credentials and region (a name, passed to the notebook)")
+    parser.add_argument("--org", metavar="NAME|ID",
+                        help="the organisation of the dataset the report covers (its name, id "
+                             "or short id); default: the one the refresh connects to, else the "
+                             "dataset's only one (a dataset of several orgs also gets a "
+                             "cross-org overview)")
     parser.add_argument("--top-n", type=int, help="clients named in charts")
     parser.add_argument("--licence-tier", choices=tuple(FAIR_USE_ALLOWANCES),
                         type=lambda text: text.replace(" ", "").upper(),

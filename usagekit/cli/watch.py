@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 from usagekit.config import dataset_location
 from usagekit.config.settings import (
@@ -25,6 +25,9 @@ from usagekit.display import visible
 from usagekit.exceptions import QueryError, UsagekitError
 from usagekit.query.usage_query import split_names
 from usagekit.row import GRANULARITY_VALUES
+
+if TYPE_CHECKING:
+    from usagekit.row import Org
 
 _DATASET_HELP = (f"dataset folder or s3://bucket/prefix/ (default: ${ENV_DATASET}, the "
                  f"${ENV_STACK} stack's data location, or {DEFAULT_DATASET})")
@@ -92,6 +95,11 @@ def register(sub: Any) -> None:
     check.add_argument("--engine", choices=ENGINES, default="local",
                        help="local: DuckDB over --dataset; athena: the Glue table; trino: the "
                             "cluster USAGEKIT_TRINO_URL names")
+    check.add_argument("--org", metavar="NAME|ID",
+                       help="check this organisation of the dataset (its name, id or short "
+                            "id); default: each org the dataset holds, one after the other "
+                            "(--json then prints {\"firing\": N, \"orgs\": [...]} when "
+                            "there are several)")
     check.set_defaults(handler=run_check, error_status=2)  # a kit error: 2, not 1 (fires)
 
 
@@ -151,29 +159,58 @@ def run_check(args: argparse.Namespace) -> int:
         raise QueryError(f"invalid --notify-timeout {args.notify_timeout} or --notify-retries "
                          f"{args.notify_retries}: expected a timeout > 0 and retries >= 0")
     location = dataset_location(args.dataset)
+    orgs = checked_orgs(location, args.org)
     with open_engine(args.engine, location) as engine:
-        result = evaluate(engine, rules)
+        today = datetime.now(UTC).date()
+        results = [evaluate(engine, rules, today=today, org=org) for org in orgs]
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1, default=str))
-    else:
-        day = result.last_day or "no data"
-        print(f"{len(result.alerts)} alert(s) firing (last complete day {day}, rules "
-              f"{rules.source})")
-        for alert in result.alerts:
-            print(f"- {alert.rule}: {visible(alert.message)}")
-    for rule, reason in result.skipped.items():
-        print(f"usagekit: rule {rule} skipped: {visible(reason)}", file=sys.stderr)
-    if hooks:
-        delivery = deliver(result.alerts, hooks, StateStore(location),
+        body = results[0].to_dict() if len(results) == 1 else {
+            "firing": sum(len(r.alerts) for r in results),
+            "orgs": [r.to_dict() for r in results]}
+        print(json.dumps(body, indent=1, default=str))
+    for result in results:
+        if not args.json:
+            day = result.last_day or "no data"
+            named = f"{visible(result.org.label)}: " if result.org else ""
+            print(f"{named}{len(result.alerts)} alert(s) firing (last complete day {day}, "
+                  f"rules {rules.source})")
+            for alert in result.alerts:
+                print(f"- {alert.rule}: {visible(alert.message)}")
+        for rule, reason in result.skipped.items():
+            print(f"usagekit: rule {rule} skipped: {visible(reason)}", file=sys.stderr)
+    failed = False
+    for result in results if hooks else ():
+        delivery = deliver(result.alerts, hooks, StateStore(location), org=result.org,
                            timeout=args.notify_timeout, retries=args.notify_retries)
-        print(f"usagekit: sent {len(delivery.sent)} notification(s)", file=sys.stderr)
+        named = f"{visible(result.org.label)}: " if result.org else ""
+        print(f"usagekit: {named}sent {len(delivery.sent)} notification(s)", file=sys.stderr)
         if delivery.failed:
+            failed = True
             for problem in delivery.failed:
                 print(f"usagekit: error: {problem}", file=sys.stderr)
-            print(f"usagekit: {delivery.pending} notification(s) kept; they are sent on the "
-                  "next run", file=sys.stderr)
-            return 2
-    return 1 if result.alerts else 0
+            print(f"usagekit: {named}{delivery.pending} notification(s) kept; they are sent "
+                  "on the next run", file=sys.stderr)
+    if failed:
+        return 2
+    return 1 if any(result.alerts for result in results) else 0
+
+
+def checked_orgs(location: str, text: str | None) -> list[Org | None]:
+    """The orgs ``check`` evaluates: the one ``text`` names, else each the dataset holds
+    (``[None]``, every row, when it names none).
+
+    Raises
+    ------
+    ConfigError
+        ``text`` names no org of the dataset (or several), naming those it holds.
+    """
+    from usagekit.cli.orgs import held_org
+    from usagekit.dataset import open_dataset
+
+    dataset = open_dataset(location)
+    if text is not None:
+        return [held_org(dataset, text)]
+    return list(dataset.orgs()) or [None]
 
 
 def _date(text: str, flag: str) -> date:

@@ -14,7 +14,7 @@ from usagekit.engine import open_engine
 from usagekit.exceptions import ConfigError
 from usagekit.explore.view import Explorer, Selection
 from usagekit.explore.widgets import ExplorerApp
-from usagekit.report.gather import refresh
+from usagekit.report.gather import refresh, report_org
 from usagekit.report.params import NotebookParams
 
 _logger = logging.getLogger(__name__)
@@ -60,12 +60,13 @@ def open_explorer(params: NotebookParams, env: Mapping[str, str] | None = None
     """Refresh (when ``params.refresh``) and open the explorer's widgets.
 
     The engine is ``params.engine`` (any name :func:`usagekit.engine.open_engine`
-    accepts: DuckDB over ``params.dataset`` by default, Athena over its Glue table).
+    accepts: DuckDB over ``params.dataset`` by default, Athena over its Glue table). It
+    explores one org's rows, chosen as the report chooses (:func:`report_org`).
     """
-    if params.refresh:
-        refresh(params, env)
+    connected = refresh(params, env)[1] if params.refresh else None
+    org = report_org(params, connected)
     engine = open_engine(params.engine, params.dataset)
-    explorer = Explorer(engine, top_n=params.top_n)
+    explorer = Explorer(engine, top_n=params.top_n, org=org)
     return ExplorerApp(explorer, first_selection(explorer, params),
                        output_dir=params.output_dir)
 

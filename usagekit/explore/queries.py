@@ -85,10 +85,14 @@ class Queries:
         Any engine :func:`usagekit.engine.open_engine` opens (DuckDB, Athena, ...).
     cache_size : int
         How many answers to keep (least recently used go first).
+    org : str, optional
+        An organisation id: only its rows are asked about (default: every row).
     """
 
-    def __init__(self, engine: Engine, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, engine: Engine, cache_size: int = CACHE_SIZE,
+                 org: str | None = None) -> None:
         self.engine = engine
+        self.org = org
         self._cache: OrderedDict[tuple[str, tuple[Any, ...]], pd.DataFrame] = OrderedDict()
         self._cache_size = cache_size
         self._groupings: dict[str, str] = {}
@@ -99,7 +103,7 @@ class Queries:
         """The finest stored grouping of ``granularity`` holding client, endpoint and method."""
         if granularity not in self._groupings:
             self._groupings[granularity] = resolve_grouping(self.engine, granularity,
-                                                            REQUIRED_GROUPING_KEYS)
+                                                            REQUIRED_GROUPING_KEYS, self.org)
         return self._groupings[granularity]
 
     def statement(self, name: str, granularity: str, start: Any, end: Any,
@@ -107,7 +111,7 @@ class Queries:
         """The text (``?`` placeholders) and bound values of query ``name``."""
         fragment, bound = (filters or Filters()).template()
         values = {GRANULARITY: granularity, GROUPING: self.grouping(granularity),
-                  **interval_values(start, end), **bound}
+                  **interval_values(start, end), **bound, "org": self.org}
         return render(sql(name).replace("{filters}", fragment), self.engine.source, values)
 
     def usage_by_endpoint(self, granularity: str, start: Any, end: Any) -> pd.DataFrame:

@@ -30,7 +30,15 @@ from usagekit.display import csv_frame
 from usagekit.exceptions import ConfigError
 from usagekit.explore.queries import Filters, Queries
 from usagekit.query import Interval
-from usagekit.row import GRANULARITIES, HTTP_METHOD, REQUESTS, STATUS429, TEMPLATE_URI
+from usagekit.row import (
+    GRANULARITIES,
+    HTTP_METHOD,
+    REQUESTS,
+    STATUS429,
+    TEMPLATE_URI,
+    Org,
+)
+from usagekit.watch.check import org_dict
 
 if TYPE_CHECKING:
     from usagekit.engine import Engine
@@ -154,6 +162,8 @@ class View:
         What the two charts show.
     palette : charts.Palette
         The colours of the selected clients (shared by both charts).
+    org : Org or None
+        The organisation whose rows it counts (None: every row).
     """
 
     selection: Selection
@@ -164,6 +174,7 @@ class View:
     breakdown_title: str
     palette: charts.Palette
     top_n: int = 10
+    org: Org | None = None
     _figures: dict[str, Figure] = field(default_factory=dict, repr=False, compare=False)
     _pngs: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
@@ -217,7 +228,8 @@ class View:
         folder = Path(output_dir)
         series_csv = csv_frame(self.series).to_csv(index=False).encode()
         breakdown = self.breakdown.assign(key=self.breakdown["key"].map(_key_text))
-        payload = {"selection": self.selection.describe(), "title": self.title,
+        payload = {"org": org_dict(self.org), "selection": self.selection.describe(),
+                   "title": self.title,
                    "breakdown_title": self.breakdown_title, "files": list(EXPORT_FILES)}
         contents = {
             "explore-series.csv": series_csv,
@@ -245,14 +257,17 @@ class Explorer:
     top_n : int
         Breakdown rows named in charts and tables (the rest are ``other``), and series
         drawn one by one.
+    org : Org, optional
+        The organisation whose rows are explored (default: every row).
 
     Notes
     -----
     The last :data:`VIEWS_KEPT` views are kept with their PNGs: going back is free.
     """
 
-    def __init__(self, engine: Engine, *, top_n: int = 10) -> None:
-        self.queries = Queries(engine)
+    def __init__(self, engine: Engine, *, top_n: int = 10, org: Org | None = None) -> None:
+        self.queries = Queries(engine, org=org.id if org is not None else None)
+        self.org = org
         self.top_n = top_n
         self._views: OrderedDict[Selection, View] = OrderedDict()
 
@@ -324,7 +339,7 @@ class Explorer:
         return View(selection=selection, series=series, breakdown=breakdown,
                     subject=subject, title=title,
                     breakdown_title=f"{what} by {metric.lower()}", palette=palette,
-                    top_n=self.top_n)
+                    top_n=self.top_n, org=self.org)
 
 
 def _key_text(key: Any) -> str:

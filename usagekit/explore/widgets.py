@@ -33,6 +33,8 @@ ALL_ENDPOINTS = "All endpoints"
 ALL_METHODS = "All methods"
 #: CSS classes of the chart title and the chart (browser tests find the view by them).
 TITLE_CLASS = "usagekit-explore-title"
+#: CSS class of the line naming the organisation explored.
+ORG_CLASS = "usagekit-explore-org"
 CHART_CLASS = "usagekit-explore-chart"
 
 
@@ -82,6 +84,12 @@ class ExplorerApp:
         self.reset = widgets.Button(description="All clients", icon="home")
         self.export_button = widgets.Button(description="Export CSV + PNG", icon="download",
                                             layout=_auto())
+        org = explorer.org
+        self.org_line = widgets.HTML(
+            f'<p class="{ORG_CLASS}"><b>Organisation:</b> '
+            + (html_text(org.label) + (" · fictional (the embedded sandbox's data)"
+                                       if org.fictional else "")
+               if org is not None else "not named (every row of the dataset)") + "</p>")
         self.status = widgets.HTML()
         self.chart_title = widgets.HTML()
         self.chart = _image()
@@ -89,6 +97,7 @@ class ExplorerApp:
         self.breakdown_title = widgets.HTML()
         self.table = widgets.HTML()
         self.widget = widgets.VBox([
+            self.org_line,
             widgets.HBox([self.start, self.end, self.granularity]),
             self.metric,
             widgets.HBox([self.clients, widgets.VBox([self.endpoint, self.method])]),

@@ -11,22 +11,28 @@ from usagekit.charts.tables import percent, thousands
 from usagekit.display import markdown_code, markdown_text
 from usagekit.report.artefacts import Markdown
 from usagekit.report.gather import ReportData
+from usagekit.row import Org
 
 
 def headline(data: ReportData) -> Markdown:
     """The report's first screen: what was analysed and the answers in a few lines.
 
-    It opens with the alerts that fire, worded as ``usagekit check`` words them (or says
-    that none fire). Then totals and trend, who is rate-limited and since when, failing
-    endpoints, fair-use position and month-end projection, notable changes since the
-    previous week; plus the interval, granularity, data source and when the report was made
-    (UTC).
+    It opens with the organisation it covers (name, short id, region) and, when the dataset
+    holds several, a cross-org overview (per org: requests, 429 share, fair-use position,
+    the top rate-limited client, the change since the week before). Then the alerts that
+    fire, worded as ``usagekit check`` words them (or says that none fire). Then totals and
+    trend, who is rate-limited and since when, failing endpoints, fair-use position and
+    month-end projection, notable changes since the previous week; plus the interval,
+    granularity, data source and when the report was made (UTC).
     """
     s = data.summary()
     p = data.params
     iv = p.interval
     last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
     lines = [
+        _org_line(s["org"]),
+        *_overview_lines(s["orgs"], s["org"]),
+        "",
         *_alerts_lines(s["alerts"]),
         "",
         f"**{iv.start:%Y-%m-%d} to {last_day}** ({iv.days} UTC days, by "
@@ -45,6 +51,40 @@ def headline(data: ReportData) -> Markdown:
         lines.append("- **Not available on this dataset:** " + "; ".join(
             f"{k} ({markdown_text(v)})" for k, v in s["unavailable"].items()))
     return Markdown("\n".join(lines))
+
+
+def _org_line(org: dict[str, Any] | None) -> str:
+    if org is None:
+        return "**Organisation:** not named (the dataset names no organisation)"
+    label = Org(**org).label
+    fictional = " · fictional: the embedded sandbox's made-up data" if org["fictional"] else ""
+    return f"**Organisation: {markdown_text(label)}**{fictional}"
+
+
+def _overview_lines(orgs: list[dict[str, Any]], org: dict[str, Any] | None) -> list[str]:
+    """The cross-org overview as a Markdown table (none for a dataset of one org)."""
+    if not orgs:
+        return []
+    lines = ["", f"**All {len(orgs)} organisations in the dataset** (this interval):", "",
+             "| Organisation | Requests | 429 share | Fair use | Top rate-limited client "
+             "| Last complete week |",
+             "|---|---:|---:|---|---|---|"]
+    for row in orgs:
+        name = markdown_text(row["org"])
+        if org is not None and row["org_id"] == org["id"]:
+            name = f"**{name}** (this report)"
+        requests = "n/a" if row["requests"] is None else thousands(row["requests"])
+        top = ("none" if row["top_client"] is None else
+               f"{markdown_text(row['top_client'])} ({thousands(row['top_client_status429'])})")
+        if row["week_change"] is not None:
+            word = "up" if row["week_change"] >= 0 else "down"
+            week = (f"{thousands(row['week_requests'])}, {word} "
+                    f"{percent(abs(row['week_change']))} on the week before")
+        else:
+            week = "fewer than two complete weeks"
+        lines.append(f"| {name} | {requests} | {percent(row['rate429'], 2)} | "
+                     f"{markdown_text(row['fair_use'])} | {top} | {week} |")
+    return lines
 
 
 def _alerts_lines(alerts: dict[str, Any] | None) -> list[str]:

@@ -28,10 +28,13 @@ from usagekit.row import (
     CLIENT_NAME,
     DATE,
     HTTP_METHOD,
+    ORG,
     REQUESTS,
     STATUS429,
     TEMPLATE_URI,
+    Org,
 )
+from usagekit.watch.check import org_dict
 
 _logger = logging.getLogger(__name__)
 
@@ -62,6 +65,11 @@ class ReportData:
     alerts : watch.CheckResult or None
         The alert rules evaluated as ``usagekit check`` does (the report's licence tier
         and users for fair use); None when they could not run (see ``missing``).
+    org : Org or None
+        The organisation the report covers (:func:`report_org`); None: a dataset that
+        names no organisation (every row).
+    overview : DataFrame or None
+        When the dataset holds several orgs, one row per org (:func:`overview`).
     """
 
     params: NotebookParams
@@ -71,6 +79,8 @@ class ReportData:
     missing: dict[str, str]
     palette: charts.Palette
     alerts: watch.CheckResult | None = None
+    org: Org | None = None
+    overview: pd.DataFrame | None = None
 
     def frame(self, name: str) -> pd.DataFrame:
         """The analysis frame ``name`` (empty when it could not run)."""
@@ -81,8 +91,9 @@ class ReportData:
         return _summary(self)
 
 
-def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str:
-    """Sync what the report needs into the dataset; return the API source.
+def refresh(params: NotebookParams, env: Mapping[str, str] | None = None
+            ) -> tuple[str, Org]:
+    """Sync what the report needs into the dataset; return the API source and the org.
 
     Syncs (:func:`usagekit.watch.plan_sync`) ``Day``, ``Week`` and ``Month`` rows grouped
     by :data:`REPORT_GROUP_BY` up to the interval's end: days from the interval start (or
@@ -99,15 +110,28 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
 
     Returns
     -------
-    str
-        ``sandbox`` or ``genesys:<region>``.
+    tuple of (str, Org)
+        ``sandbox`` or ``genesys:<region>``, and the organisation connected to.
+
+    Raises
+    ------
+    ConfigError
+        The ``org`` parameter names another org than the one the settings connect to
+        (before anything is fetched).
     """
     iv = params.interval
     day_start = min(iv.start, _month_start(iv.end - timedelta(microseconds=1)))
     until = (iv.end - timedelta(microseconds=1)).date() + timedelta(days=1)
     with connect(env, profile=params.profile or None) as client:
+        org = client.organization()
+        chosen = params.values.get(ORG)
+        if chosen is not None and chosen.id != org.id:
+            raise ConfigError(
+                f"org {chosen.label} was asked for, but the Genesys Cloud settings connect to "
+                f"{org.label}: set that org's credentials (GENESYSCLOUD_* or --profile), or "
+                "report on the stored rows without refreshing (--no-refresh)")
         # before any usage is fetched: a real org's dataset refuses the sandbox's rows
-        dataset = open_dataset(params.dataset, org=client.organization())
+        dataset = open_dataset(params.dataset, org=org)
         steps = [step for granularity, since in (("Day", day_start), ("Week", iv.start),
                                                  ("Month", iv.start))
                  for step in watch.plan_sync(dataset, granularities=[granularity],
@@ -119,7 +143,42 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
         damaged = [problem for summary in summaries for problem in summary.damaged]
         if damaged:  # the sound partitions were stored; the report cannot read the others
             raise DamagedFileError(" | ".join(damaged))
-        return str(client.source)
+        return str(client.source), org
+
+
+def report_org(params: NotebookParams, connected: Org | None = None,
+               held: list[Org] | None = None) -> Org | None:
+    """The one organisation a report (or explorer) covers.
+
+    The ``org`` parameter's, else the org the refresh connected to, else the dataset's
+    only org; None when the dataset names none.
+
+    Parameters
+    ----------
+    params : NotebookParams
+        Validated parameters (``org`` resolved among the dataset's orgs).
+    connected : Org, optional
+        The org the refresh connected to.
+    held : list of Org, optional
+        The dataset's orgs (default: read from ``params.dataset``).
+
+    Raises
+    ------
+    ConfigError
+        The dataset holds several orgs and nothing chose one, naming them.
+    """
+    chosen = params.values.get(ORG)
+    if chosen is not None:
+        return chosen
+    if connected is not None:
+        return connected
+    held = open_dataset(params.dataset).orgs() if held is None else held
+    if len(held) <= 1:
+        return held[0] if held else None
+    raise ConfigError(
+        f"the dataset at {params.dataset} holds {len(held)} organisations: "
+        f"{', '.join(org.label for org in held)}; say which one to cover: --org NAME|ID "
+        "(usagekit report) or the org parameter (a name, id or short id)")
 
 
 def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
@@ -147,7 +206,9 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     ReportData
     """
     made_at = (now or datetime.now(UTC)).astimezone(UTC)
-    api = refresh(params, env) if params.refresh else "not refreshed"
+    api, connected = refresh(params, env) if params.refresh else ("not refreshed", None)
+    held = open_dataset(params.dataset).orgs()
+    org = report_org(params, connected, held)
     kind = "S3" if is_s3(params.dataset) else "local"
     engine = open_engine(params.engine, params.dataset)
     source = {"api": api, "dataset": f"{kind} {params.dataset}", "engine": _engine_name(engine)}
@@ -155,7 +216,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
         g.lower() for g in REPORT_GROUP_BY)) if params.refresh else None
     frames: dict[str, pd.DataFrame] = {}
     missing: dict[str, str] = {}
-    for name, run in _plan(params, grouping).items():
+    for name, run in _plan(params, grouping, org).items():
         try:
             frames[name] = run(engine)
         except (ConfigError, EngineError, MissingCountsError) as exc:
@@ -165,13 +226,64 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     palette = charts.Palette.from_ranking(client_labels(ranked), top_n=params.top_n)
     rules = watch.Rules().with_fair_use(params.licence_tier, params.licensed_users)
     try:
-        alerts: watch.CheckResult | None = watch.evaluate(engine, rules, today=made_at.date())
+        alerts: watch.CheckResult | None = watch.evaluate(engine, rules, today=made_at.date(),
+                                                          org=org)
     except EngineError as exc:
         alerts = None
         missing["alerts"] = str(exc)
         _logger.warning("alert rules unavailable: %s", exc)
+    orgs = overview(engine, params, held, grouping) if len(held) > 1 else None
     return ReportData(params=params, made_at=made_at, source=source, frames=frames,
-                      missing=missing, palette=palette, alerts=alerts)
+                      missing=missing, palette=palette, alerts=alerts, org=org,
+                      overview=orgs)
+
+
+#: The cross-org overview's columns (``fair_use`` "unknown" until it is computed per org).
+OVERVIEW_COLUMNS = ("org", "org_id", REQUESTS, STATUS429, "rate429", "top_client",
+                    "top_client_status429", "week", "week_requests", "previous_week_requests",
+                    "week_change", "fair_use")
+
+
+def overview(engine: Any, params: NotebookParams, held: list[Org],
+             grouping: str | None = None) -> pd.DataFrame:
+    """One row per org of the dataset over the report's interval.
+
+    Requests and 429s (whole days), their share, the client with the most 429s, the last
+    complete week's requests against the week before and the fair-use position (``unknown``
+    for now). An org whose numbers cannot be read gets empty cells (logged).
+    """
+    iv = params.interval
+    span = {"start": iv.start, "end": iv.end, "grouping": grouping}
+    week_start, week_end = _complete_weeks(iv)
+    rows = []
+    for org in held:
+        row: dict[str, Any] = dict.fromkeys(OVERVIEW_COLUMNS)
+        row |= {"org": org.label, "org_id": org.id, "fair_use": "unknown"}
+        try:
+            daily = analyses.requests_over_time(engine, org=org, granularity="day", **span)
+            top = analyses.top_clients_429(engine, org=org, limit=1, **span)
+            weekly = analyses.requests_over_time(engine, org=org, granularity="week",
+                                                 start=week_start, end=week_end,
+                                                 grouping=grouping)
+        except (ConfigError, EngineError, MissingCountsError) as exc:
+            _logger.warning("overview of %s unavailable: %s", org.label, exc)
+            rows.append(row)
+            continue
+        requests, limited = int(daily[REQUESTS].sum()), int(daily[STATUS429].sum())
+        row |= {REQUESTS: requests, STATUS429: limited,
+                "rate429": limited / requests if requests else None}
+        if len(top):
+            first = top.iloc[0]
+            name = first[CLIENT_NAME] if isinstance(first[CLIENT_NAME], str) else ""
+            row |= {"top_client": name or str(first[CLIENT_ID]),
+                    "top_client_status429": int(first[STATUS429])}
+        if len(weekly) >= 2:
+            last, previous = int(weekly[REQUESTS].iloc[-1]), int(weekly[REQUESTS].iloc[-2])
+            row |= {"week": weekly[DATE].iloc[-1], "week_requests": last,
+                    "previous_week_requests": previous,
+                    "week_change": last / previous - 1 if previous else None}
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
 
 
 def _engine_name(engine: Any) -> str:
@@ -183,14 +295,15 @@ def _engine_name(engine: Any) -> str:
     return "DuckDB"
 
 
-def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], pd.DataFrame]]:
+def _plan(p: NotebookParams, grouping: str | None,
+          org: Org | None = None) -> dict[str, Callable[[Any], pd.DataFrame]]:
     iv = p.interval
     gran = p.partition_granularity
-    span = {"start": iv.start, "end": iv.end, "grouping": grouping}
+    span = {"start": iv.start, "end": iv.end, "grouping": grouping, ORG: org}
     week_start, week_end = _complete_weeks(iv)
-    weeks = {"start": week_start, "end": week_end, "grouping": grouping}
+    weeks = {"start": week_start, "end": week_end, "grouping": grouping, ORG: org}
     last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
-    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping}
+    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping, ORG: org}
     return {
         "series": lambda e: analyses.requests_over_time(e, granularity=gran, **span),
         "daily": lambda e: analyses.requests_over_time(e, granularity="day", **span),
@@ -214,7 +327,8 @@ def load_usage(params: NotebookParams, env: Mapping[str, str] | None = None) -> 
     """The stored rows of the interval (refreshed first when asked), filtered.
 
     Reads the dataset (local or S3) at the parameters' granularity and the report's
-    grouping (:data:`REPORT_GROUP_BY`), then keeps rows whose client name or id contains
+    grouping (:data:`REPORT_GROUP_BY`), the rows of one org (:func:`report_org`), then
+    keeps rows whose client name or id contains
     ``params.client``, whose template URI contains ``params.template_uri`` (both
     case-insensitive) and whose method is ``params.http_method`` ("" = all).
 
@@ -223,12 +337,14 @@ def load_usage(params: NotebookParams, env: Mapping[str, str] | None = None) -> 
     DataFrame
         The typed usage frame (:mod:`usagekit.frame` columns).
     """
-    if params.refresh:
-        refresh(params, env)
+    connected = refresh(params, env)[1] if params.refresh else None
+    org = report_org(params, connected)
     rows = open_dataset(params.dataset).read(
         granularity=params.partition_granularity, grouping=REPORT_GROUP_BY,
         start=params.interval.start, end=params.interval.end)
     keep = pd.Series(True, index=rows.index)
+    if org is not None:
+        keep &= rows[ORG] == org.id
     if params.client:
         needle = params.client.lower()
         keep &= (rows["clientName"].str.lower().str.contains(needle, regex=False)
@@ -370,6 +486,9 @@ def _summary(data: ReportData) -> dict[str, Any]:
     alerts = data.alerts
     return {
         "title": REPORT_TITLE,
+        ORG: org_dict(data.org),
+        "orgs": [] if data.overview is None else _records(data.overview,
+                                                          list(OVERVIEW_COLUMNS)),
         "alerts": None if alerts is None else {
             "last_day": str(alerts.last_day) if alerts.last_day else None,
             "firing": [a.to_dict() for a in alerts.alerts], "skipped": alerts.skipped},

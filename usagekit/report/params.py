@@ -42,7 +42,7 @@ from usagekit.exceptions import ConfigError, QueryError
 from usagekit.query import Interval, parse_interval
 from usagekit.query.usage_query import grouping_key, split_names
 from usagekit.report.cells import Parameter, notebook_name, parameters
-from usagekit.row import APIS, GRANULARITIES, GROUP_BY, HTTP_METHODS
+from usagekit.row import APIS, GRANULARITIES, GROUP_BY, HTTP_METHODS, ORG, Org
 
 _logger = logging.getLogger(__name__)
 
@@ -71,7 +71,9 @@ class NotebookParams:
     (relative values are taken from the project root, never from the working directory);
     ``group_by`` canonical groupBy names in grouping order; ``engine``, ``api``,
     ``http_method``, ``metric``, ``licence_tier`` their canonical spelling; ``client``,
-    ``template_uri`` and ``profile`` stripped; any other as given.
+    ``template_uri`` and ``profile`` stripped; ``org`` the :class:`~usagekit.row.Org` of the
+    dataset it names (its name, id or short id; "" = None, the default org: see
+    :func:`usagekit.report.gather.report_org`); any other as given.
 
     Attributes
     ----------
@@ -258,6 +260,9 @@ def _refuse_secret_values(values: Mapping[str, Any], env: Mapping[str, str]) -> 
 
 
 def _json_ready(value: Any) -> Any:
+    if isinstance(value, Org):
+        return {"id": value.id, "name": value.name, "region": value.region,
+                "fictional": value.fictional}
     if isinstance(value, Interval):
         return value.text
     if isinstance(value, Path):
@@ -321,6 +326,34 @@ def _profile(text: str, given: _Given) -> str:
     return name
 
 
+def _org(text: str, given: _Given) -> Org | None:
+    """The org of the dataset ``text`` names (as ``usagekit.cli.orgs.held_org`` resolves
+    ``--org``), or None for ""."""
+    if not text.strip():
+        return None
+    from usagekit.dataset import open_dataset
+
+    dataset = open_dataset(_dataset(str(given.values.get("dataset", "")), given))
+    return held_org(dataset.orgs(), text, dataset.location)
+
+
+def held_org(held: list[Org], text: str, location: str) -> Org:
+    """The org among ``held`` (a dataset's, at ``location``) that ``text`` names.
+
+    Raises
+    ------
+    ConfigError
+        None or several match; naming the orgs held.
+    """
+    found = [org for org in held if org.matches(text)]
+    if len(found) == 1:
+        return found[0]
+    known = ", ".join(org.label for org in held) or "none"
+    what = "several orgs" if found else "no org"
+    raise ConfigError(f"invalid org {text!r}: {what} of the dataset at {location} match it; "
+                      f"it holds: {known}")
+
+
 def _stripped(text: str, given: _Given) -> str:
     return text.strip()
 
@@ -355,6 +388,7 @@ _RULES: dict[str, Callable[[Any, _Given], Any]] = {
     "http_method": _http_method,
     "metric": lambda text, _: _choice("metric", text, tuple(VIEW_METRICS)),
     "profile": _profile,
+    ORG: _org,
     "client": _stripped,
     "template_uri": _stripped,
 }

@@ -113,7 +113,8 @@ def run_report(
     Raises
     ------
     ConfigError
-        For a bad parameter (before anything runs).
+        For a bad parameter (before anything runs), or, without a refresh, a dataset of
+        several orgs and no ``org`` to choose one.
     ReportError
         When the notebook fails (the executed notebook is kept) or rendering fails.
     """
@@ -128,7 +129,11 @@ def run_report(
     source = Path(notebook)
     if not source.is_file():
         raise ReportError(f"report notebook {str(source)!r} not found")
-    validate(source, **values)
+    params = validate(source, **values)
+    if "org" in params.values and not params.values.get("refresh", True):
+        from usagekit.report.gather import report_org
+
+        report_org(params)  # several orgs and none chosen: said now, not by the notebook
     run_dir.mkdir(parents=True, exist_ok=True)
     executed = run_dir / EXECUTED_NAME
     started = time.monotonic()

@@ -1,6 +1,7 @@
 """Evaluate the alert rules over the stored data, through an engine and the analyses.
 
-The rules look at the *last complete day*: the newest stored day, or yesterday when newer
+The rules look at one organisation's rows (or, for a dataset without organisations' names,
+every row) up to the *last complete day*: the newest stored day, or yesterday when newer
 data would be today's (incomplete). :func:`evaluate` returns every alert that fires, each
 with a stable ``key`` (so :mod:`usagekit.watch.state` can tell a new alert from one that
 keeps firing) and one ``message`` line, the wording ``usagekit check`` prints and the
@@ -20,7 +21,16 @@ from usagekit import analyses
 from usagekit.analyses.library import available_groupings
 from usagekit.engine import Engine
 from usagekit.exceptions import ConfigError, EngineError
-from usagekit.row import CLIENT_ID, CLIENT_NAME, HTTP_METHOD, REQUESTS, STATUS429, TEMPLATE_URI
+from usagekit.row import (
+    CLIENT_ID,
+    CLIENT_NAME,
+    HTTP_METHOD,
+    ORG,
+    REQUESTS,
+    STATUS429,
+    TEMPLATE_URI,
+    Org,
+)
 from usagekit.watch.rules import RULES, Rules
 
 _logger = logging.getLogger(__name__)
@@ -70,24 +80,34 @@ class CheckResult:
         Firing alerts, in rule order.
     skipped : dict of str
         Enabled rules that could not run on this dataset, with the reason.
+    org : Org or None
+        The organisation whose rows were checked (None: every row).
     """
 
     today: date
     last_day: date | None
     alerts: tuple[Alert, ...]
     skipped: dict[str, str]
+    org: Org | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (``usagekit check --json``)."""
-        return {"today": str(self.today),
+        """JSON-ready summary (``usagekit check --json``), the org as an ``org`` object."""
+        return {"org": org_dict(self.org), "today": str(self.today),
                 "last_day": str(self.last_day) if self.last_day else None,
                 "firing": len(self.alerts), "alerts": [a.to_dict() for a in self.alerts],
                 "skipped": self.skipped}
 
 
-def evaluate(engine: Engine, rules: Rules | None = None, *,
-             today: date | None = None) -> CheckResult:
-    """Run every enabled rule over the data ``engine`` reads.
+def org_dict(org: Org | None) -> dict[str, Any] | None:
+    """``org`` JSON-ready: id, name, region, fictional (None stays None)."""
+    if org is None:
+        return None
+    return {"id": org.id, "name": org.name, "region": org.region, "fictional": org.fictional}
+
+
+def evaluate(engine: Engine, rules: Rules | None = None, *, today: date | None = None,
+             org: Org | None = None) -> CheckResult:
+    """Run every enabled rule over the data ``engine`` reads (``org``'s rows only).
 
     Parameters
     ----------
@@ -97,6 +117,8 @@ def evaluate(engine: Engine, rules: Rules | None = None, *,
         Default: :class:`~usagekit.watch.rules.Rules` defaults.
     today : date, optional
         The current UTC day (default: now).
+    org : Org, optional
+        The organisation whose rows are checked (default: every row).
 
     Returns
     -------
@@ -109,7 +131,8 @@ def evaluate(engine: Engine, rules: Rules | None = None, *,
     """
     rules = rules or Rules()
     today = today or datetime.now(UTC).date()
-    newest = newest_day(engine)
+    org_id = org.id if org is not None else None
+    newest = newest_day(engine, org_id)
     last = min(newest, today - timedelta(days=1)) if newest else None
     alerts: list[Alert] = []
     skipped: dict[str, str] = {}
@@ -123,20 +146,25 @@ def evaluate(engine: Engine, rules: Rules | None = None, *,
             skipped[rule] = "no day data stored"
             continue
         try:
-            alerts += _EVALUATORS[rule](engine, last, rules[rule])
+            alerts += _EVALUATORS[rule](engine, last, {**rules[rule], "org": org_id})
         except ConfigError as exc:  # e.g. no stored grouping holds the columns
             skipped[rule] = str(exc)
             _logger.warning("rule %s skipped: %s", rule, exc)
-    return CheckResult(today=today, last_day=last, alerts=tuple(alerts), skipped=skipped)
+    return CheckResult(today=today, last_day=last, alerts=tuple(alerts), skipped=skipped,
+                       org=org)
 
 
-def newest_day(engine: Engine) -> date | None:
-    """The newest stored day-bucket date, or None when no day rows are stored."""
+def newest_day(engine: Engine, org: str | None = None) -> date | None:
+    """The newest stored day-bucket date (of ``org``'s rows, an id), or None when no day
+    rows are stored."""
+    where, params = "WHERE granularity = ?", ["day"]
+    if org is not None:
+        where, params = where + f" AND {ORG} = ?", ["day", org]
     try:
-        frame = engine.sql(f'SELECT max("date") AS newest FROM {engine.source} '
-                           "WHERE granularity = ?", ["day"])
+        frame = engine.sql(f'SELECT max("date") AS newest FROM {engine.source} {where}',
+                           params)
     except EngineError:
-        if available_groupings(engine, "day"):
+        if available_groupings(engine, "day", org):
             raise
         return None
     value = frame.iloc[0, 0] if len(frame) else None
@@ -155,7 +183,7 @@ def _day_span(day: date, days: int = 1) -> dict[str, str]:
 
 
 def _rate_limited(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
-    history = analyses.rate_429_over_time(engine, granularity="day", top=_ALL,
+    history = analyses.rate_429_over_time(engine, org=opts["org"], granularity="day", top=_ALL,
                                           **_day_span(last, SINCE_LOOKBACK_DAYS))
     if history.empty:
         return []
@@ -194,7 +222,7 @@ def _rate_limited(engine: Engine, last: date, opts: dict[str, Any]) -> list[Aler
 
 
 def _spike(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
-    found = analyses.spikes(engine, granularity="day", metric="status429",
+    found = analyses.spikes(engine, org=opts["org"], granularity="day", metric="status429",
                             window=opts["window"], k=opts["k"], min_value=opts["min_value"],
                             **_day_span(last, opts["window"] + 1))
     alerts = []
@@ -214,8 +242,9 @@ def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
     tier = opts["licence_tier"]
     allowances = {tier: opts["allowance_per_user"]} if opts["allowance_per_user"] else {}
     month = last.replace(day=1)
-    frame = analyses.fair_use(engine, granularity="day", users={tier: opts["licensed_users"]},
-                              allowances=allowances, as_of=str(last), start=str(month),
+    frame = analyses.fair_use(engine, org=opts["org"], granularity="day",
+                              users={tier: opts["licensed_users"]}, allowances=allowances,
+                              as_of=str(last), start=str(month),
                               end=str(last + timedelta(days=1)))
     if frame.empty:
         return []
@@ -239,7 +268,7 @@ def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
 
 
 def _endpoint_errors(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
-    frame = analyses.error_rate_by_endpoint(engine, limit=_ALL,
+    frame = analyses.error_rate_by_endpoint(engine, org=opts["org"], limit=_ALL,
                                             min_requests=opts["min_requests"], **_day_span(last))
     alerts = []
     for _, row in frame[frame["error_rate"] >= opts["rate"]].iterrows():
@@ -259,7 +288,8 @@ def _client_changes(engine: Engine, last: date, opts: dict[str, Any]) -> list[Al
     after = last + timedelta(days=1)
     week_end = after - timedelta(days=after.weekday())
     week = week_end - timedelta(days=7)
-    frame = analyses.client_changes(engine, granularity="week", factor=opts["factor"],
+    frame = analyses.client_changes(engine, org=opts["org"], granularity="week",
+                                    factor=opts["factor"],
                                     min_requests=opts["min_requests"],
                                     start=str(week - timedelta(days=7)), end=str(week_end))
     frame = frame[(frame["date"].dt.date == week) & frame["change"].isin(opts["kinds"])]

@@ -24,6 +24,7 @@ import requests
 from usagekit.config.settings import NOTIFY_FORMATS
 from usagekit.display import slack_text, teams_text
 from usagekit.exceptions import ConfigError, NotifyError
+from usagekit.row import Org
 from usagekit.watch.check import Alert
 from usagekit.watch.state import AlertState, StateStore
 
@@ -99,24 +100,29 @@ def webhook(url: str, fmt: str = "slack") -> Webhook:
 def payload(event: str, entry: dict[str, Any], fmt: str) -> dict[str, Any]:
     """The POST body for one notice (``event`` ``firing`` or ``resolved``).
 
-    The alert's text is escaped as each medium documents (:mod:`usagekit.display`): names
-    the organisation chose cannot mention, link or format anything in Slack or Teams.
+    Its title names the organisation (``Name (short id, region)``) the alert is about, when
+    the entry names one. The alert's text and the org's name are escaped as each medium
+    documents (:mod:`usagekit.display`): names the organisation chose cannot mention, link
+    or format anything in Slack or Teams.
     """
     title = f"usagekit {'alert' if event == 'firing' else 'resolved'}: {entry['rule']}"
     text = entry["message"] if event == "firing" else (
         f"resolved: {entry['message']} (firing since {entry.get('since', '?')})")
+    org = Org(**entry["org"]).label if entry.get("org") else None
     if fmt == "slack":
-        return {"text": f"*{title}*\n{slack_text(text)}"}
+        named = f" · {slack_text(org)}" if org else ""
+        return {"text": f"*{title}*{named}\n{slack_text(text)}"}
     if fmt == "teams":
         return {"type": "message", "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
             "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                         "type": "AdaptiveCard", "version": "1.4", "body": [
-                            {"type": "TextBlock", "text": title, "weight": "Bolder",
-                             "wrap": True},
+                            {"type": "TextBlock", "weight": "Bolder", "wrap": True,
+                             "text": title + (f" · {teams_text(org)}" if org else "")},
                             {"type": "TextBlock", "text": teams_text(text),
                              "wrap": True}]}}]}
-    return {"source": "usagekit", "event": event, "rule": entry["rule"], "key": entry["key"],
+    return {"source": "usagekit", "event": event, "org": entry.get("org"),
+            "rule": entry["rule"], "key": entry["key"],
             "message": entry["message"], "details": entry.get("details", {}),
             "since": entry.get("since"), "resolved": entry.get("resolved")}
 
@@ -238,8 +244,12 @@ class Delivery:
 
 
 def deliver(alerts: Sequence[Alert], hooks: Sequence[Webhook], store: StateStore, *,
-            timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> Delivery:
-    """Send each webhook the notices it still needs, then save the state.
+            org: Org | None = None, timeout: float = DEFAULT_TIMEOUT,
+            retries: int = DEFAULT_RETRIES) -> Delivery:
+    """Send each webhook the notices it still needs about ``org``, then save the state.
+
+    ``alerts`` are ``org``'s (what :func:`~usagekit.watch.evaluate` found for it); the state
+    is kept per org, so another org's alerts neither stand for nor resolve these.
 
     The alert lock is held from reading the state to saving it, so runs that overlap send
     each notice once: a second run waits, then finds the first run's deliveries.
@@ -251,7 +261,7 @@ def deliver(alerts: Sequence[Alert], hooks: Sequence[Webhook], store: StateStore
     with store.locked():
         state: AlertState = store.load()
         for hook in hooks:
-            todo = state.pending(hook.id, alerts)
+            todo = state.pending(hook.id, alerts, org=org)
             for index, (event, entry) in enumerate(todo):
                 try:
                     post(hook, payload(event, entry, hook.format), timeout=timeout,
@@ -260,7 +270,7 @@ def deliver(alerts: Sequence[Alert], hooks: Sequence[Webhook], store: StateStore
                     report.failed.append(str(exc))
                     report.pending += len(todo) - index
                     break
-                state.delivered(hook.id, hook.label, event, entry)
+                state.delivered(hook.id, hook.label, event, entry, org=org)
                 report.sent.append((hook.label, event, entry["key"]))
         store.save(state)
     return report
