@@ -190,6 +190,7 @@ def fair_use_frame(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFra
     share = limit.where(limit > 0)
     out["used_share"] = (out[REQUESTS] / share).astype("float64")
     out["projected_share"] = (out["projected_requests"] / share).astype("float64")
+    out["runs_out"] = pd.to_datetime(out["runs_out"], utc=True)
     return out.astype({
         "month": "datetime64[us, UTC]", REQUESTS: "int64", "genesys_requests": "int64",
         "days_elapsed": "int64", "days_in_month": "int64", "complete": "bool",
