@@ -170,7 +170,7 @@ def test_one_section_per_org(tmp_path: Path) -> None:
         """, tmp_path))
     assert book.for_org("org-a").allowance("2026-10") == 1_400_000
     assert book.for_org("org-b").allowance("2026-10") == 750_000
-    with pytest.raises(ConfigError, match="several orgs .*org-a, org-b.* --org"):
+    with pytest.raises(ConfigError, match=r"several orgs .*org-a, org-b.* --org"):
         book.for_org(None)
     with pytest.raises(ConfigError, match="no licences for org 'org-c'; it has: org-a"):
         book.for_org("org-c")

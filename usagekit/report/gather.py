@@ -60,8 +60,8 @@ class ReportData:
     palette : charts.Palette
         Client colours shared by every chart (ranked by 429s).
     alerts : watch.CheckResult or None
-        The alert rules evaluated as ``usagekit check`` does (the report's licence tier
-        and users for fair use); None when they could not run (see ``missing``).
+        The alert rules evaluated as ``usagekit check`` does (the report's licences for
+        fair use); None when they could not run (see ``missing``).
     """
 
     params: NotebookParams
@@ -131,7 +131,9 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     ``status_mix``, ``top_429`` (top clients by 429s), ``rate_429`` (429s per client
     and period, every client with 429s),
     ``endpoints`` (error rate by endpoint), ``methods``, ``changes`` (week over week),
-    ``spikes`` (429 spikes against each client's baseline), ``fair_use``.
+    ``spikes`` (429 spikes against each client's baseline), ``fair_use`` (per month,
+    against the licences' allowance; unknown without them), ``fair_use_daily`` and
+    ``overage_by_client``.
 
     Parameters
     ----------
@@ -163,7 +165,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
             _logger.warning("analysis %s unavailable: %s", name, exc)
     ranked = frames.get("top_429", pd.DataFrame(columns=[CLIENT_ID, CLIENT_NAME]))
     palette = charts.Palette.from_ranking(client_labels(ranked), top_n=params.top_n)
-    rules = watch.Rules().with_fair_use(params.licence_tier, params.licensed_users)
+    rules = watch.Rules().with_licences(params.licences or None)
     try:
         alerts: watch.CheckResult | None = watch.evaluate(engine, rules, today=made_at.date())
     except EngineError as exc:
@@ -190,7 +192,8 @@ def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], 
     week_start, week_end = _complete_weeks(iv)
     weeks = {"start": week_start, "end": week_end, "grouping": grouping}
     last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
-    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping}
+    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping,
+            "as_of": last_day, "licences": p.licences or None}
     return {
         "series": lambda e: analyses.requests_over_time(e, granularity=gran, **span),
         "daily": lambda e: analyses.requests_over_time(e, granularity="day", **span),
@@ -204,9 +207,10 @@ def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], 
         "methods": lambda e: analyses.method_mix(e, **span),
         "changes": lambda e: analyses.client_changes(e, granularity="week", **weeks),
         "spikes": lambda e: analyses.spikes(e, granularity="day", **span),
-        "fair_use": lambda e: analyses.fair_use(
-            e, granularity="day", users={p.licence_tier: p.licensed_users},
-            as_of=last_day, **fair),
+        "fair_use": lambda e: analyses.fair_use(e, granularity="day", **fair),
+        "fair_use_daily": lambda e: analyses.fair_use_daily(e, granularity="day", **fair),
+        "overage_by_client": lambda e: analyses.overage_by_client(e, granularity="day",
+                                                                  **fair),
     }
 
 
@@ -327,6 +331,31 @@ def rate_limited(data: ReportData) -> pd.DataFrame:
                 "last429", "periods429"]]
 
 
+def _fair_use_summary(data: ReportData) -> dict[str, Any]:
+    """The last month's fair-use figures; ``allowance`` None when no licences are given."""
+    fair = data.frame("fair_use")
+    out: dict[str, Any] = {"licences_file": data.params.licences or None, "month": None,
+                           "allowance": None, "top_contributors": []}
+    if fair.empty:
+        return out
+    row = fair.iloc[-1]
+    out |= {"month": iso(row["month"]), "requests": int(row["requests"]),
+            "genesys_requests": int(row["genesys_requests"]),
+            "complete": bool(row["complete"]), "licences": str(row["licences"]),
+            "allowance": None if pd.isna(row["allowance"]) else int(row["allowance"])}
+    for name in ("projected_requests", "projected_low", "projected_high", "used_share",
+                 "projected_share", "overage", "projected_overage"):
+        out[name] = _number(row[name])
+    out["runs_out"] = None if pd.isna(row["runs_out"]) else iso(row["runs_out"])
+    out["runs_out_projected"] = bool(row["runs_out_projected"])
+    clients = data.frame("overage_by_client")
+    if not clients.empty:
+        month = clients[(clients["month"] == row["month"]) & clients["counted"]]
+        out["top_contributors"] = _records(month.nlargest(3, "requests"), [
+            CLIENT_ID, CLIENT_NAME, "team", REQUESTS, "share", "overage", "estimated_cost"])
+    return out
+
+
 def _summary(data: ReportData) -> dict[str, Any]:
     p = data.params
     series = data.frame("series")
@@ -347,18 +376,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
                  "previous_requests": int(prev["requests"]),
                  "change": (int(last["requests"]) / int(prev["requests"]) - 1
                             if int(prev["requests"]) else None)}
-    fair = data.frame("fair_use")
-    fair_use: dict[str, Any] = {"licence_tier": p.licence_tier,
-                                "licensed_users": p.licensed_users,
-                                "allowance": p.monthly_allowance, "month": None}
-    if not fair.empty:
-        row = fair.iloc[-1]
-        fair_use |= {"month": iso(row["month"]), "requests": int(row["requests"]),
-                     "complete": bool(row["complete"]),
-                     "projected_requests": _number(row["projected_requests"]),
-                     "used_share": _number(row["used_share"]),
-                     "projected_share": _number(row["projected_share"]),
-                     "projected_overage": _number(row["projected_overage"])}
+    fair_use = _fair_use_summary(data)
     changes = data.frame("changes")
     if not changes.empty:
         changes = changes[changes["date"] == changes["date"].max()]
