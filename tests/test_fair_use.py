@@ -218,7 +218,7 @@ def test_crossing_the_allowance_mid_month(engine: DuckDBEngine) -> None:
     assert daily["used_share"].iloc[12] == pytest.approx(1.08)
     projected = daily[daily["kind"] == "projected"]
     assert projected["date"].iloc[0] == _ts("2026-10-15")
-    assert projected["requests"].iloc[:3].tolist() == [1_100, 1_100, 250]
+    assert projected["day_requests"].iloc[:3].tolist() == [1_100, 1_100, 250]
     assert projected["low"].iloc[:3].tolist() == [1_000, 1_000, 200]
     assert projected["high"].iloc[:3].tolist() == [1_200, 1_200, 300]
     assert daily["cumulative"].iloc[-1] == 26_450

@@ -45,7 +45,7 @@ MONTH_COLUMNS = ("month", REQUESTS, "genesys_requests", "days_elapsed", "days_in
                  "complete", "projected_requests", "projected_low", "projected_high",
                  "allowance", "licences", "used_share", "projected_share", "overage",
                  "projected_overage", "runs_out", "runs_out_projected")
-DAY_COLUMNS = (DATE, "kind", REQUESTS, "low", "high", "cumulative", "cumulative_low",
+DAY_COLUMNS = (DATE, "kind", "day_requests", "low", "high", "cumulative", "cumulative_low",
                "cumulative_high", "allowance", "used_share")
 CLIENT_COLUMNS = ("month", "group", "team", CLIENT_ID, CLIENT_NAME, REQUESTS, "counted",
                   "share", "overage", "overage_basis", "estimated_cost", "currency")
@@ -117,8 +117,8 @@ def project_month(daily: pd.Series, first: pd.Timestamp, as_of: pd.Timestamp,
             sample = seen
         rows.append((day, "projected", *(float(sample.agg(f)) if len(sample) else float("nan")
                                          for f in ("mean", "min", "max"))))
-    out = pd.DataFrame(rows, columns=[DATE, "kind", REQUESTS, "low", "high"])
-    out["cumulative"] = out[REQUESTS].cumsum()
+    out = pd.DataFrame(rows, columns=[DATE, "kind", "day_requests", "low", "high"])
+    out["cumulative"] = out["day_requests"].cumsum()
     out["cumulative_low"] = out["low"].cumsum()
     out["cumulative_high"] = out["high"].cumsum()
     out["allowance"] = pd.array([allowance] * len(out), dtype="Int64")
@@ -155,10 +155,10 @@ def _months(frame: pd.DataFrame, values: Mapping[str, Any]
         allowance, described = _allowance(book, first, values)
         days = project_month(part, first, as_of, allowance)
         actual = days[days["kind"] == "actual"]
-        requests = int(actual[REQUESTS].sum())
+        requests = int(actual["day_requests"].sum())
         over = days[days["cumulative"] > allowance] if allowance is not None else days[:0]
         runs_out = over[DATE].iloc[0] if len(over) else pd.NaT
-        projected = float(days[REQUESTS].sum())
+        projected = float(days["day_requests"].sum())
         row = {
             "month": first, REQUESTS: requests,
             "genesys_requests": int(genesys[(genesys.index >= first)
@@ -207,7 +207,7 @@ def fair_use_daily_frame(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.D
     parts = [days for _, days in _months(frame, values)]
     out = (pd.concat(parts, ignore_index=True) if parts
            else pd.DataFrame(columns=list(DAY_COLUMNS)))
-    return out.astype({DATE: "datetime64[us, UTC]", "kind": "string", REQUESTS: "float64",
+    return out.astype({DATE: "datetime64[us, UTC]", "kind": "string", "day_requests": "float64",
                        "low": "float64", "high": "float64", "cumulative": "float64",
                        "cumulative_low": "float64", "cumulative_high": "float64",
                        "allowance": "Int64", "used_share": "float64"})
@@ -255,9 +255,10 @@ def overage_by_client_frame(frame: pd.DataFrame, values: Mapping[str, Any]) -> p
             return float(row["overage"]), "actual"
         return float(row["projected_overage"]), "projected"
 
-    found = sums["month"].map(month_overage)
-    sums["overage"] = found.map(lambda t: t[0]).astype("float64") * sums["share"]
-    sums["overage_basis"] = found.map(lambda t: t[1])
+    found = [month_overage(month) for month in sums["month"]]
+    sums["overage"] = pd.Series([t[0] for t in found], index=sums.index,
+                                dtype="float64") * sums["share"]
+    sums["overage_basis"] = pd.Series([t[1] for t in found], index=sums.index, dtype="string")
     price = book.price_per_request if book is not None else None
     sums["estimated_cost"] = sums["overage"] * price if price is not None else float("nan")
     sums["currency"] = book.currency if book is not None and price is not None else ""

@@ -189,7 +189,8 @@ def _run_analysis(args: argparse.Namespace) -> int:
                   f"({'|'.join(analysis.granularities)}); columns: "
                   f"{', '.join(analysis.columns)}")
             for option in analysis.options:
-                default = "" if option.default in ("", {}) else f" (default {option.default})"
+                default = ("" if option.default in ("", {}, None)
+                           else f" (default {option.default})")
                 print(f"    --{option.name.replace('_', '-')}: {option.help}{default}")
         return 0 if args.list else 2
     analysis = ANALYSES[args.name]
