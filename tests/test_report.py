@@ -89,6 +89,9 @@ def test_first_screen_states_what_where_and_when(report: ReportResult) -> None:
                  "Fair use:", "Changes:"):
         assert text in headline, text
     assert re.search(r"made \d{4}-\d\d-\d\d \d\d:\d\d UTC", headline)
+    # no licences given: no allowance guessed, and how to give it
+    assert "the allowance is unknown: give the org's licences with" in unescape(headline)
+    assert "--licences FILE" in headline
 
 
 def test_first_screen_opens_with_the_alerts(report: ReportResult) -> None:

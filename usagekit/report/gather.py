@@ -351,8 +351,10 @@ def _fair_use_summary(data: ReportData) -> dict[str, Any]:
     clients = data.frame("overage_by_client")
     if not clients.empty:
         month = clients[(clients["month"] == row["month"]) & clients["counted"]]
-        out["top_contributors"] = _records(month.nlargest(3, "requests"), [
+        top = _records(month.nlargest(3, "requests"), [
             CLIENT_ID, CLIENT_NAME, "team", REQUESTS, "share", "overage", "estimated_cost"])
+        out["top_contributors"] = [{k: _number(v) if isinstance(v, float) else v
+                                    for k, v in record.items()} for record in top]
     return out
 
 
