@@ -150,7 +150,6 @@ def test_report_notebook_summary_matches_the_data(
     stored = open_dataset(str(dataset)).read(granularity="day", grouping=FULL,
                                              start="2026-11-01", end="2026-11-16")
     genesys = stored["clientName"].map(is_genesys_client).astype(bool)
-    assert genesys.any(), "the sandbox's org has Genesys's own clients"
     assert s["fair_use"]["month"] == "2026-11-01T00:00:00Z"
     assert s["fair_use"]["requests"] == int(stored.loc[~genesys, "requests"].sum())
     assert s["fair_use"]["genesys_requests"] == int(stored.loc[genesys, "requests"].sum())
