@@ -258,3 +258,23 @@ def test_fair_use_of_a_complete_month(tmp_path: Path) -> None:
                              "allowance 40,000; runs out 2026-11-27; " + CONTRIBUTORS
                              + "; licences Communicate 4 named x 10,000, alert at 100%")
     assert alert.details["top_contributors"][0]["share"] == pytest.approx(2 / 3)
+
+
+def test_check_fair_use_needs_licences_from_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    last = real_last_day()
+    data = tmp_path / "data"
+    store(data, quiet_days(last, days=last.day))  # 1,500 a day since the 1st
+    rules = tmp_path / "rules.toml"
+    rules.write_text("".join(f"[{r}]\nenabled = false\n" for r in (
+        "rate_limited", "spike", "endpoint_errors", "client_changes", "stale")))
+    assert main(["check", "--dataset", str(data), "--rules", str(rules)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("0 alert(s) firing")
+    assert "rule fair_use skipped: no licences, so the fair-use allowance is unknown: give " \
+           "the org's licences file with --licences FILE" in captured.err
+    assert main(["check", "--dataset", str(data), "--rules", str(rules), "--licences",
+                 licences(tmp_path, 1)]) == 1  # 10,000 a month: over by the 7th day
+    assert "- fair_use: " in capsys.readouterr().out
+    assert main(["check", "--dataset", str(data), "--licences", str(tmp_path / "no.toml")]) == 2
+    assert "cannot read licences file" in capsys.readouterr().err
