@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -364,6 +364,36 @@ def parse_licences(data: Mapping[str, Any], source: str = "licences") -> Licence
                        price_per_request=None if price is None else float(price),
                        currency=str(settings.get("currency", "")),
                        teams={str(k): v.strip() for k, v in teams.items()}, source=source)
+
+
+def billed_licences(usages: Iterable[tuple[str, float]], source: str
+                    ) -> tuple[LicenceBook | None, tuple[str, ...]]:
+    """Licences from Genesys's billable-usage report: (licence name as billed, count) pairs.
+
+    A name is matched as :func:`canonical_licence` matches it (``Genesys Cloud CX 3`` is
+    CX3); one that says ``Concurrent`` counts concurrent licences, any other named users.
+    The report has no commitments: each licence counts at its billed use.
+
+    Returns
+    -------
+    tuple
+        The book (None when no billed licence is in the table) and the names it left out
+        (add-ons and products without an API allowance).
+    """
+    counts: dict[str, dict[str, int]] = {}
+    left_out = []
+    for name, total in usages:
+        kind = "concurrent" if re.search(r"concurrent", name, re.IGNORECASE) else "named"
+        try:
+            canonical = canonical_licence(re.sub(r"concurrent", "", name, flags=re.IGNORECASE))
+        except ConfigError:
+            left_out.append(name)
+            continue
+        entry = counts.setdefault(canonical, {})
+        entry[kind] = entry.get(kind, 0) + round(total)
+    if not counts:
+        return None, tuple(left_out)
+    return parse_licences({"licences": counts}, source), tuple(left_out)
 
 
 def load_licences(path: str | Path) -> LicenceBook:
