@@ -13,6 +13,10 @@ Every figure is hand-computed below from a small dataset of day rows (one org):
 
 from __future__ import annotations
 
+import json
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +26,7 @@ from tests.orgs import ORG
 from usagekit import analyses
 from usagekit.analyses.licences import (
     ALLOWANCES,
+    billed_licences,
     canonical_licence,
     is_genesys_client,
     load_licences,
@@ -29,7 +34,12 @@ from usagekit.analyses.licences import (
 )
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine
-from usagekit.exceptions import ConfigError
+from usagekit.exceptions import ApiError, ConfigError
+from usagekit.fetch import UsageClient
+from usagekit.fetch.billing import billable_usage
+from usagekit.query import parse_interval
+from usagekit.report.gather import _billed
+from usagekit.sandbox import Sandbox
 
 STEADY, BUSY, GENESYS = "c-steady", "c-busy", "c-genesys"
 NAMES = {STEADY: "Steady Sync", BUSY: "Busy Integration",
@@ -320,3 +330,62 @@ def test_a_licence_book_passes_through(tmp_path: Path) -> None:
     assert parse_licences(book) is book
     with pytest.raises(ConfigError, match="cannot read licences file"):
         load_licences(tmp_path / "missing.toml")
+
+
+# ------------------------------------------------------------------ licences from Genesys
+
+def test_licences_from_the_billable_usage_report() -> None:
+    book, left_out = billed_licences([
+        ("Genesys Cloud CX 3", 180.0), ("Genesys Cloud CX 3 Concurrent", 4.0),
+        ("Genesys Cloud Communicate", 30.0), ("Genesys Cloud WEM Add-on II", 12.0)], "billing")
+    assert book is not None and left_out == ("Genesys Cloud WEM Add-on II",)
+    assert book.for_org().allowance("2026-10") == 180 * 140_000 + 4 * 182_000 + 30 * 10_000
+    assert billed_licences([("Genesys Cloud WEM Add-on II", 3.0)], "billing") == (
+        None, ("Genesys Cloud WEM Add-on II",))
+
+
+def test_billable_usage_from_the_sandbox() -> None:
+    """Asked again while InProgress; each org's own licences, as its token sees them."""
+    with Sandbox(orgs=2, query_seconds=0.3) as sandbox:
+        for org in sandbox.orgs:
+            with UsageClient(sandbox.url, client_id=org.client_id,
+                             client_secret=org.client_secret, progress=False) as client:
+                found = billable_usage(client, datetime(2026, 10, 1, tzinfo=UTC),
+                                       datetime(2026, 11, 1, tzinfo=UTC))
+            assert found.usages == tuple((name, float(n)) for name, n in org.spec.licences)
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """Genesys's answer to a client whose role may not read billing data."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"message": "Unable to perform the requested action. You are "
+                           "missing the following permission(s): [billing]",
+                           "code": "missing.any.permissions", "status": 403}).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_without_the_billing_permission_the_report_says_why() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with UsageClient(f"http://127.0.0.1:{server.server_port}", access_token="t0ken-x",
+                         progress=False) as client:
+            with pytest.raises(ApiError) as info:
+                billable_usage(client, datetime(2026, 10, 1, tzinfo=UTC),
+                               datetime(2026, 11, 1, tzinfo=UTC))
+            assert info.value.status == 403
+            interval = parse_interval("2026-10-05/2026-10-26")
+            assert _billed(client, interval) == (
+                None, "unknown: the OAuth client may not read billing data")
+    finally:
+        server.shutdown()
+        server.server_close()

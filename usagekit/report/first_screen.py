@@ -124,10 +124,14 @@ def _fair_use_text(s: dict[str, Any]) -> str:
     if f["genesys_requests"]:
         head += f" (Genesys's own clients' {thousands(f['genesys_requests'])} apart)"
     if f["allowance"] is None:
-        return (f"{head}; the allowance is unknown: give the org's licences with "
-                "`--licences FILE` (README, Fair use).")
+        why = f["licences_from"].partition(": ")[2]
+        return (f"{head}; the allowance is unknown"
+                + (f" ({markdown_text(why)})" if why else "")
+                + ": give the org's licences with `--licences FILE` (README, Fair use).")
+    billed = (", as Genesys's billable-usage report counts them"
+              if f["licences_from"] == "billing" else "")
     head += (f" against an allowance of {thousands(f['allowance'])} "
-             f"({markdown_text(f['licences'])})")
+             f"({markdown_text(f['licences'])}{billed})")
     top = ", ".join(f"{markdown_text(c['clientName'] or c['clientId'])} "
                     f"{percent(c['share'])}" for c in f["top_contributors"])
     who = f"; top contributors: {top}" if top else ""

@@ -12,6 +12,7 @@ import pandas as pd
 
 from usagekit import analyses, charts, watch
 from usagekit.analyses.library import COUNT_ORDER, check_grouping
+from usagekit.analyses.licences import LicenceBook, billed_licences, load_licences
 from usagekit.charts.figures import status_counts
 from usagekit.charts.palette import OTHER
 from usagekit.charts.tables import client_labels
@@ -19,7 +20,14 @@ from usagekit.config.settings import REPORT_GROUP_BY, REPORT_TITLE, is_s3
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
-from usagekit.exceptions import ConfigError, DamagedFileError, EngineError, MissingCountsError
+from usagekit.exceptions import (
+    ApiError,
+    ConfigError,
+    DamagedFileError,
+    EngineError,
+    MissingCountsError,
+)
+from usagekit.fetch.billing import billable_usage
 from usagekit.query import Interval
 from usagekit.report.artefacts import ISO, iso
 from usagekit.report.params import NotebookParams
@@ -62,6 +70,9 @@ class ReportData:
     alerts : watch.CheckResult or None
         The alert rules evaluated as ``usagekit check`` does (the report's licences for
         fair use); None when they could not run (see ``missing``).
+    licences : str
+        Where the fair-use licences came from: ``file <path>``, ``billing`` (Genesys's
+        billable-usage report) or ``unknown`` (with the reason after a colon).
     """
 
     params: NotebookParams
@@ -71,6 +82,7 @@ class ReportData:
     missing: dict[str, str]
     palette: charts.Palette
     alerts: watch.CheckResult | None = None
+    licences: str = "unknown"
 
     def frame(self, name: str) -> pd.DataFrame:
         """The analysis frame ``name`` (empty when it could not run)."""
@@ -82,6 +94,13 @@ class ReportData:
 
 
 def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str:
+    """Sync what the report needs into the dataset; return the API source (see
+    :func:`_refresh`)."""
+    return _refresh(params, env, billing=False)[0]
+
+
+def _refresh(params: NotebookParams, env: Mapping[str, str] | None, *, billing: bool
+             ) -> tuple[str, LicenceBook | None, str]:
     """Sync what the report needs into the dataset; return the API source.
 
     Syncs (:func:`usagekit.watch.plan_sync`) ``Day``, ``Week`` and ``Month`` rows grouped
@@ -97,10 +116,14 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
     env : Mapping, optional
         Environment for :func:`usagekit.embedded.connect` (default ``os.environ``).
 
+    With ``billing``, also asks Genesys's billable-usage report for the licences of the
+    interval's last month (:func:`_billed`).
+
     Returns
     -------
-    str
-        ``sandbox`` or ``genesys:<region>``.
+    tuple
+        ``sandbox`` or ``genesys:<region>``; the billed licences or None; where the
+        licences came from (``billing`` or ``unknown: <why>``).
     """
     iv = params.interval
     day_start = min(iv.start, _month_start(iv.end - timedelta(microseconds=1)))
@@ -119,7 +142,25 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None) -> str
         damaged = [problem for summary in summaries for problem in summary.damaged]
         if damaged:  # the sound partitions were stored; the report cannot read the others
             raise DamagedFileError(" | ".join(damaged))
-        return str(client.source)
+        book, origin = _billed(client, iv) if billing else (None, "unknown")
+        return str(client.source), book, origin
+
+
+def _billed(client: Any, iv: Interval) -> tuple[LicenceBook | None, str]:
+    """The licences Genesys billed for the interval's last month, or None and why not."""
+    start = _month_start(iv.end - timedelta(microseconds=1))
+    try:
+        found = billable_usage(client, start, min(iv.end, datetime.now(UTC)))
+    except ApiError as exc:
+        _logger.warning("licences from the billing API unavailable: %s", exc)
+        why = ("the OAuth client may not read billing data" if exc.status == 403
+               else f"the billing API failed ({exc})")
+        return None, f"unknown: {why}"
+    book, left_out = billed_licences(found.usages, "Genesys's billable-usage report")
+    if left_out:
+        _logger.info("billed products without an API allowance: %s", ", ".join(left_out))
+    return (book, "billing") if book else (None, "unknown: no billed licence has an API "
+                                                 "allowance")
 
 
 def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
@@ -149,7 +190,13 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     ReportData
     """
     made_at = (now or datetime.now(UTC)).astimezone(UTC)
-    api = refresh(params, env) if params.refresh else "not refreshed"
+    licences: LicenceBook | None = load_licences(params.licences) if params.licences else None
+    origin = f"file {params.licences}" if licences else "unknown"
+    api = "not refreshed"
+    if params.refresh:
+        api, billed, found = _refresh(params, env, billing=licences is None)
+        if licences is None:
+            licences, origin = billed, found
     kind = "S3" if is_s3(params.dataset) else "local"
     engine = open_engine(params.engine, params.dataset)
     source = {"api": api, "dataset": f"{kind} {params.dataset}", "engine": _engine_name(engine)}
@@ -157,7 +204,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
         g.lower() for g in REPORT_GROUP_BY)) if params.refresh else None
     frames: dict[str, pd.DataFrame] = {}
     missing: dict[str, str] = {}
-    for name, run in _plan(params, grouping).items():
+    for name, run in _plan(params, grouping, licences).items():
         try:
             frames[name] = run(engine)
         except (ConfigError, EngineError, MissingCountsError) as exc:
@@ -165,7 +212,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
             _logger.warning("analysis %s unavailable: %s", name, exc)
     ranked = frames.get("top_429", pd.DataFrame(columns=[CLIENT_ID, CLIENT_NAME]))
     palette = charts.Palette.from_ranking(client_labels(ranked), top_n=params.top_n)
-    rules = watch.Rules().with_licences(params.licences or None)
+    rules = watch.Rules().with_licences(licences)
     try:
         alerts: watch.CheckResult | None = watch.evaluate(engine, rules, today=made_at.date())
     except EngineError as exc:
@@ -173,7 +220,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
         missing["alerts"] = str(exc)
         _logger.warning("alert rules unavailable: %s", exc)
     return ReportData(params=params, made_at=made_at, source=source, frames=frames,
-                      missing=missing, palette=palette, alerts=alerts)
+                      missing=missing, palette=palette, alerts=alerts, licences=origin)
 
 
 def _engine_name(engine: Any) -> str:
@@ -185,7 +232,8 @@ def _engine_name(engine: Any) -> str:
     return "DuckDB"
 
 
-def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], pd.DataFrame]]:
+def _plan(p: NotebookParams, grouping: str | None, licences: LicenceBook | None
+          ) -> dict[str, Callable[[Any], pd.DataFrame]]:
     iv = p.interval
     gran = p.partition_granularity
     span = {"start": iv.start, "end": iv.end, "grouping": grouping}
@@ -193,7 +241,7 @@ def _plan(p: NotebookParams, grouping: str | None) -> dict[str, Callable[[Any], 
     weeks = {"start": week_start, "end": week_end, "grouping": grouping}
     last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
     fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping,
-            "as_of": last_day, "licences": p.licences or None}
+            "as_of": last_day, "licences": licences}
     return {
         "series": lambda e: analyses.requests_over_time(e, granularity=gran, **span),
         "daily": lambda e: analyses.requests_over_time(e, granularity="day", **span),
@@ -334,7 +382,7 @@ def rate_limited(data: ReportData) -> pd.DataFrame:
 def _fair_use_summary(data: ReportData) -> dict[str, Any]:
     """The last month's fair-use figures; ``allowance`` None when no licences are given."""
     fair = data.frame("fair_use")
-    out: dict[str, Any] = {"licences_file": data.params.licences or None, "month": None,
+    out: dict[str, Any] = {"licences_from": data.licences, "month": None,
                            "allowance": None, "top_contributors": []}
     if fair.empty:
         return out
