@@ -172,7 +172,7 @@ def test_report_notebook_summary_matches_the_data(
     assert s["unavailable"] == {}
 
     pngs = {"requests-over-time", "rate-limited-over-time", "top-clients-429", "status-mix",
-            "failing-endpoints", "traffic-by-method", "fair-use"}
+            "failing-endpoints", "traffic-by-method", "fair-use", "fair-use-daily"}
     for name in pngs:
         assert (out / f"{name}.png").read_bytes().startswith(PNG), name
     assert {f"{n}.png" for n in pngs} <= set(s["files"])

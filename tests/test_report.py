@@ -69,7 +69,7 @@ def test_html_is_self_contained_without_code(report: ReportResult) -> None:
     assert not re.search(r"<script[^>]+src=", html), "no external (or any) script files"
     assert not re.search(r"""<link[^>]+href=["']https?:""", html)
     tags = re.findall(r"<img [^>]+>", html)
-    assert len(tags) == 7
+    assert len(tags) == 8
     assert all('src="data:image/png;base64,' in tag for tag in tags)
     alts = [re.search(r'alt="([^"]*)"', tag).group(1) for tag in tags]  # type: ignore[union-attr]
     assert "Requests per day" in alts and "Status mix of" in " ".join(alts)
