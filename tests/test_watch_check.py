@@ -103,6 +103,18 @@ def test_fair_use_projection_over_a_share_of_the_allowance(tmp_path: Path) -> No
         licences(tmp_path, 6))) == {}
 
 
+def test_a_rules_file_names_the_licences_beside_it(tmp_path: Path) -> None:
+    store(tmp_path / "data", quiet_days(LAST, days=LAST.day))
+    licences(tmp_path, 4)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[fair_use]\nlicences = 'licences-4.toml'\n")
+    loaded = load_rules(rules)
+    assert loaded["fair_use"]["licences"] == str(tmp_path / "licences-4.toml")
+    with DuckDBEngine(str(tmp_path / "data")) as engine:
+        result = evaluate(engine, loaded, today=TODAY)
+    assert [a.key for a in result.alerts if a.rule == "fair_use"] == ["fair_use:2026-11"]
+
+
 def test_fair_use_without_licences_never_fires(tmp_path: Path) -> None:
     store(tmp_path, quiet_days(LAST, days=LAST.day))
     with DuckDBEngine(str(tmp_path)) as engine:

@@ -15,7 +15,8 @@ table per rule, each key optional::
     [fair_use]            # the month-end projection against the licences' allowance
     share = 0.9           # fires when the projection reaches this share of the allowance
     top = 3               # names this many top contributors (overage_by_client)
-    licences = "licences.toml"  # the org's licences file (or `check --licences FILE`);
+    licences = "licences.toml"  # the org's licences file, relative to this file (or
+                          # `check --licences FILE`, which takes precedence);
                           # without one the allowance is unknown and the rule never fires
 
     [endpoint_errors]     # an endpoint's error rate (4xx + 5xx) on the last complete day
@@ -175,4 +176,8 @@ def load_rules(path: str | Path | None = None) -> Rules:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"rules file {target} is not valid TOML: {exc}") from exc
-    return parse_rules(data, str(target))
+    rules = parse_rules(data, str(target))
+    licences = rules["fair_use"]["licences"]
+    if licences and not Path(licences).expanduser().is_absolute():  # beside the rules file
+        rules = rules.with_licences(target.parent / licences)
+    return rules
