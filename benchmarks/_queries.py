@@ -121,7 +121,7 @@ QUERIES: tuple[Query, ...] = (
     Query("status_mix", "day", analysis="status_mix"),
     Query("client_changes (week)", "week", analysis="client_changes"),
     Query("spikes", "day", analysis="spikes"),
-    Query("fair_use", "day", analysis="fair_use", options={"users": {"CX2": 250}}),
+    Query("fair_use", "day", analysis="fair_use"),
 )
 
 

@@ -21,7 +21,7 @@ import sqlglot
 
 from tests.orgs import ORG
 from usagekit import analyses
-from usagekit.analyses import ANALYSES, FAIR_USE_ALLOWANCES
+from usagekit.analyses import ANALYSES
 from usagekit.analyses.library import resolve_grouping
 from usagekit.dataset import open_dataset
 from usagekit.engine import DuckDBEngine
@@ -430,49 +430,68 @@ def test_spikes(engine: DuckDBEngine, an: Case, raw: pd.DataFrame, metric: str, 
         assert pd.Timestamp("2026-10-14", tz="UTC") in set(burst["date"])
 
 
-def _fair_use_reference(daily: pd.Series, as_of: pd.Timestamp,
-                        allowance: int) -> pd.DataFrame:
+LICENCES = {"licences": {"CX1": {"named": 2}, "CX3": {"concurrent": 1, "commit": 1}}}
+ALLOWANCE = 2 * 75_000 + 182_000 + 140_000  # CX1 named, CX3 concurrent, CX3 commitment
+
+
+def _fair_use_reference(daily: pd.Series, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per month with pandas: weekday-of-month means (min, max) for the days left."""
     rows = []
     for (year, month), part in daily.groupby([daily.index.year, daily.index.month]):
-        n_days = calendar.monthrange(year, month)[1]
-        days = pd.date_range(f"{year}-{month:02d}-01", periods=n_days, tz="UTC")
+        days = pd.date_range(f"{year}-{month:02d}-01", periods=calendar.monthrange(
+            year, month)[1], tz="UTC")
         seen = part.reindex(days[days <= as_of], fill_value=0)
+        by_dow = seen.groupby(seen.index.day_of_week).agg(["mean", "min", "max"])
         rest = days[days > as_of]
-        projected = float(seen.sum())
-        for day in rest:
-            same = seen[(seen.index.day_of_week >= 5) == (day.day_of_week >= 5)]
-            projected += same.mean() if len(same) else seen.mean()
-        rows.append({"month": days[0], "requests": int(seen.sum()), "days_elapsed": len(seen),
-                     "days_in_month": n_days, "complete": not len(rest),
-                     "projected_requests": projected, "allowance": allowance,
-                     "used_share": seen.sum() / allowance,
-                     "projected_share": projected / allowance,
-                     "projected_overage": max(0.0, projected - allowance)})
+        extra = by_dow.reindex(rest.day_of_week).sum() if len(rest) else pd.Series(
+            0.0, index=["mean", "min", "max"])
+        projected = seen.sum() + extra["mean"]
+        cumulative = pd.concat([seen, pd.Series(by_dow["mean"].reindex(rest.day_of_week)
+                                                .to_numpy(), index=rest)]).cumsum()
+        over = cumulative[cumulative > ALLOWANCE]
+        rows.append({"month": days[0], "requests": int(seen.sum()),
+                     "days_elapsed": len(seen), "days_in_month": len(days),
+                     "complete": not len(rest), "projected_requests": projected,
+                     "projected_low": seen.sum() + extra["min"],
+                     "projected_high": seen.sum() + extra["max"], "allowance": ALLOWANCE,
+                     "used_share": seen.sum() / ALLOWANCE,
+                     "projected_share": projected / ALLOWANCE,
+                     "overage": max(0, int(seen.sum()) - ALLOWANCE),
+                     "projected_overage": max(0.0, projected - ALLOWANCE),
+                     "runs_out": over.index[0] if len(over) else pd.NaT})
     return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize("as_of", [None, "2026-10-17"])
 def test_fair_use(engine: DuckDBEngine, an: Case, raw: pd.DataFrame, as_of: str | None) -> None:
-    users = {"cx1": 2, "CX3": 1}
-    got = an.fair_use(engine, users=users, as_of=as_of or "")
+    got = an.fair_use(engine, licences=LICENCES, as_of=as_of or "")
     daily = raw.groupby("date")["requests"].sum()
     stamp = pd.Timestamp(as_of, tz="UTC") if as_of else daily.index.max()
-    allowance = 2 * FAIR_USE_ALLOWANCES["CX1"] + FAIR_USE_ALLOWANCES["CX3"]
-    want = _fair_use_reference(daily, stamp, allowance)
-    _compare(got, want)
+    want = _fair_use_reference(daily, stamp)
+    _compare(got[list(want.columns)], want)
     assert got["complete"].tolist() == [True, as_of is None]
+    assert (got["genesys_requests"] == 0).all()
     if as_of:  # weekday-aware: not the plain run-rate
         october = got.iloc[1]
         plain = october["requests"] / 17 * 31
         assert october["projected_requests"] != pytest.approx(plain, rel=1e-6)
 
 
-def test_fair_use_allowance_override(engine: DuckDBEngine, an: Case) -> None:
-    got = an.fair_use(engine, users={"CX2": 10}, allowances={"CX2": 1000})
-    assert (got["allowance"] == 10_000).all()
-    assert (got["projected_overage"] > 0).all()
-    with pytest.raises(ConfigError, match="CX9"):
-        an.fair_use(engine, users={"CX9": 1})
+def test_overage_by_client(engine: DuckDBEngine, an: Case, raw: pd.DataFrame) -> None:
+    got = an.overage_by_client(engine, licences=LICENCES)
+    months = an.fair_use(engine, licences=LICENCES).set_index("month")
+    frame = raw.assign(month=raw["date"].dt.tz_convert(None).dt.to_period("M")
+                       .dt.start_time.dt.tz_localize("UTC"))
+    sums = frame.groupby(["month", "clientId"])["requests"].sum()
+    share = sums / sums.groupby(level="month").transform("sum")
+    want = share * months["overage"].astype("float64").reindex(
+        share.index.get_level_values("month")).to_numpy()
+    indexed = got.set_index(["month", "clientId"])
+    pd.testing.assert_series_equal(indexed["requests"].sort_index(), sums.sort_index(),
+                                   check_names=False, check_index_type=False)
+    pd.testing.assert_series_equal(indexed["overage"].sort_index(), want.sort_index(),
+                                   check_names=False, check_index_type=False)
+    assert got.groupby("month")["share"].sum().tolist() == pytest.approx([1.0, 1.0])
 
 
 # ------------------------------------------------------------------ options and groupings
@@ -526,10 +545,9 @@ def test_unknown_analysis() -> None:
 
 def test_whole_number_columns_are_int64(engine: DuckDBEngine, an: Case) -> None:
     whole = {"rank", "errors", "previous_requests", "count", "requests", "status429",
-             "days_elapsed", "allowance"}
+             "days_elapsed"}
     for name, analysis in ANALYSES.items():
-        options = {"users": {"CX1": 1}} if name == "fair_use" else {}
-        got = analysis(engine, org=an.org, **options)
+        got = analysis(engine, org=an.org)
         assert not got.empty, name
         for column in whole & set(got.columns):
             assert got[column].dtype == "int64", (name, column)

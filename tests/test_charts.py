@@ -257,6 +257,28 @@ def test_traffic_by_method_and_fair_use() -> None:
                    if p.get_height() > 0), "the legend hides bars"
 
 
+def test_fair_use_daily() -> None:
+    days = pd.date_range("2026-10-01", periods=31, tz="UTC")
+    kind = ["actual"] * 14 + ["projected"] * 17
+    cumulative = np.arange(1, 32) * 1_000.0
+    frame = pd.DataFrame({"date": days, "kind": kind, "cumulative": cumulative,
+                          "cumulative_low": cumulative - np.r_[np.zeros(14), np.arange(17)],
+                          "cumulative_high": cumulative + np.r_[np.zeros(14), np.arange(17)],
+                          "allowance": pd.array([20_000] * 31, dtype="Int64")})
+    fig = charts.plot_fair_use_daily(frame)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Fair-use allowance used day by day"
+    assert _legend(fig) == ["Requests so far", "Projected", "Projected range",
+                            "Allowance 20,000"]
+    solid, dashed = ax.lines[0], ax.lines[1]
+    assert list(solid.get_ydata()) == list(cumulative[:14])
+    assert list(dashed.get_ydata()) == list(cumulative[13:])  # joined at the last actual day
+    unknown = charts.plot_fair_use_daily(frame.assign(
+        allowance=pd.array([None] * 31, dtype="Int64")))
+    assert "Allowance unknown" in unknown.axes[0].texts[0].get_text()
+    assert len(unknown.axes[0].lines) == 2  # no allowance line
+
+
 @pytest.mark.parametrize("fn", [charts.plot_requests_over_time,
                                 charts.plot_rate_limited_over_time,
                                 charts.plot_status_mix])

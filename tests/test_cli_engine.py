@@ -96,7 +96,7 @@ def test_analyze_list(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in ANALYSES:
         assert f"{name}: " in out
-    assert "--users" in out and "--limit" in out
+    assert "--licences" in out and "--limit" in out
 
 
 def test_analyze_top_clients(dataset: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,15 +113,18 @@ def test_analyze_fair_use_to_json(dataset: str, tmp_path: Path,
     assert main(["analyze", "fair_use", "--granularity", "month", "--dataset", dataset]) == 2
     assert "valid: day" in capsys.readouterr().err
     out = tmp_path / "fair.json"
-    assert main(["analyze", "fair_use", "--users", "CX1=2", "--dataset", dataset,
+    licences = tmp_path / "licences.toml"
+    licences.write_text("[licences]\nCX1 = { named = 2 }\n")
+    assert main(["analyze", "fair_use", "--licences", str(licences), "--dataset", dataset,
                  "--output", str(out)]) == 0
     assert json.loads(out.read_text()) == []  # no day data stored
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["analyze", "top_clients_429", "--limit", "0"], "must be >= 1"),
-    (["analyze", "top_clients_429", "--users", "CX1=1"], "unknown option"),
-    (["analyze", "fair_use", "--users", "CX1"], "expected TIER=N"),
+    (["analyze", "top_clients_429", "--licences", "x.toml"], "unknown option"),
+    (["analyze", "fair_use", "--licences", "/no/such.toml"], "cannot read licences file"),
+    (["analyze", "overage_by_client", "--per", "squad"], "valid: client, team"),
     (["analyze", "top_clients_429", "--grouping", "httpmethod"], "lacks oauthclientid"),
 ])
 def test_analyze_bad_options_exit_2(dataset: str, argv: list[str], message: str,

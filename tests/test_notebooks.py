@@ -16,6 +16,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from usagekit.analyses.licences import is_genesys_client
 from usagekit.config.settings import PROJECT_ROOT
 from usagekit.dataset import open_dataset
 from usagekit.embedded import GENESYS_VARS
@@ -115,8 +116,10 @@ def test_explore_notebook_filters_by_client(
 def test_report_notebook_summary_matches_the_data(
         tmp_path: Path, dataset: Path, sandbox_rows: list[dict[str, Any]]) -> None:
     out = tmp_path / "out"
+    licences = tmp_path / "licences.toml"
+    licences.write_text("[licences]\nCX3 = { named = 40 }\n")
     nb = execute("03-usage-report.ipynb", tmp_path, interval=INTERVAL, dataset=str(dataset),
-                 output_dir=str(out), top_n=5, licence_tier="CX3", licensed_users=40)
+                 output_dir=str(out), top_n=5, licences=str(licences))
     assert_no_errors(nb)
     s = json.loads((out / "summary.json").read_text())
     rows = pd.DataFrame(sandbox_rows)
@@ -146,9 +149,16 @@ def test_report_notebook_summary_matches_the_data(
     # Fair use: November so far (1st to 15th), from the stored day rows.
     stored = open_dataset(str(dataset)).read(granularity="day", grouping=FULL,
                                              start="2026-11-01", end="2026-11-16")
+    genesys = stored["clientName"].map(is_genesys_client).astype(bool)
     assert s["fair_use"]["month"] == "2026-11-01T00:00:00Z"
-    assert s["fair_use"]["requests"] == int(stored["requests"].sum())
+    assert s["fair_use"]["requests"] == int(stored.loc[~genesys, "requests"].sum())
+    assert s["fair_use"]["genesys_requests"] == int(stored.loc[genesys, "requests"].sum())
     assert s["fair_use"]["allowance"] == 140_000 * 40
+    assert s["fair_use"]["licences"] == "CX3 40 named x 140,000"
+    mine = stored[~genesys].groupby("clientId")["requests"].sum().nlargest(3)
+    top = s["fair_use"]["top_contributors"]
+    assert [c["clientId"] for c in top] == list(mine.index)
+    assert [c["share"] for c in top] == pytest.approx(list(mine / s["fair_use"]["requests"]))
     assert s["fair_use"]["complete"] is False
     assert s["fair_use"]["projected_requests"] > s["fair_use"]["requests"]
 
@@ -162,7 +172,7 @@ def test_report_notebook_summary_matches_the_data(
     assert s["unavailable"] == {}
 
     pngs = {"requests-over-time", "rate-limited-over-time", "top-clients-429", "status-mix",
-            "failing-endpoints", "traffic-by-method", "fair-use"}
+            "failing-endpoints", "traffic-by-method", "fair-use", "fair-use-daily"}
     for name in pngs:
         assert (out / f"{name}.png").read_bytes().startswith(PNG), name
     assert {f"{n}.png" for n in pngs} <= set(s["files"])

@@ -10,7 +10,6 @@ from typing import Any
 import nbformat
 import pytest
 
-from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.config.settings import (
     DEFAULT_DATASET,
     ENV_CLIENT_SECRET,
@@ -34,17 +33,20 @@ def test_defaults_are_offline_and_absolute() -> None:
     assert p.output_dir == REPORTS_DIR / "latest"
 
 
-def test_values_are_canonicalised_and_paths_resolved_from_the_project_root() -> None:
+def test_values_are_canonicalised_and_paths_resolved_from_the_project_root(
+        tmp_path: Path) -> None:
+    licences = tmp_path / "licences.toml"
+    licences.write_text("[licences]\nCX3 = { named = 250 }\n")
     p = validate("usage-report", env={}, interval="2026-11-01/2026-11-22", granularity="week",
                  engine="ATHENA", output_dir="reports/x", dataset="s3://b/p/", top_n=3,
-                 licence_tier="cx 3", licensed_users=250, refresh=False)
+                 licences=f" {licences} ", refresh=False)
     assert p.interval.days == 21
-    assert (p.granularity, p.engine, p.licence_tier) == ("Week", "athena", "CX3")
+    assert (p.granularity, p.engine, p.licences) == ("Week", "athena", str(licences))
     assert p.output_dir == PROJECT_ROOT / "reports" / "x"
     assert p.dataset == "s3://b/p/"
-    assert p.monthly_allowance == FAIR_USE_ALLOWANCES["CX3"] * 250 == 35_000_000
+    assert validate("usage-report", env={}).licences == ""  # the allowance is unknown
     described = p.describe()
-    assert list(described) == [*parameters("usage-report"), "monthly_allowance"]
+    assert list(described) == list(parameters("usage-report"))
     assert described["interval"] == "2026-11-01T00:00:00Z/2026-11-22T00:00:00Z"
 
 
@@ -68,8 +70,7 @@ def test_fetch_group_by_is_canonical_in_grouping_order() -> None:
     ({"top_n": 0}, r"invalid top_n 0: use an integer from 1 to 20"),
     ({"top_n": "3"}, r"invalid top_n '3': expected an integer, got str"),
     ({"top_n": True}, r"invalid top_n True: expected an integer, got bool"),
-    ({"licence_tier": "Gold"}, r"invalid licence_tier 'Gold': use one of CX1, CX2, CX3"),
-    ({"licensed_users": -1}, r"invalid licensed_users -1"),
+    ({"licences": "/no/such/licences.toml"}, r"cannot read licences file /no/such/"),
     ({"interval": "last week"}, r"invalid interval 'last week'.*2021-01/2021-02"),
     ({"interval": "2026-11-10/2026-11-01"}, r"start .* must be before its end"),
     ({"output_dir": " "}, r"invalid output_dir"),
@@ -156,8 +157,8 @@ def test_a_parameter_the_notebook_does_not_declare_is_no_attribute() -> None:
                                              r"'top_n': its parameters are interval, "):
         _ = p.top_n
     assert not hasattr(p, "metric") and p["api"] == "legacy"
-    with pytest.raises(KeyError, match="fetch-usage notebook has no parameter 'licence_tier'"):
-        _ = p.monthly_allowance
+    with pytest.raises(KeyError, match="fetch-usage notebook has no parameter 'licences'"):
+        _ = p["licences"]
 
 
 def _write_notebook(path: Path, cell: str) -> Path:

@@ -69,7 +69,7 @@ def test_html_is_self_contained_without_code(report: ReportResult) -> None:
     assert not re.search(r"<script[^>]+src=", html), "no external (or any) script files"
     assert not re.search(r"""<link[^>]+href=["']https?:""", html)
     tags = re.findall(r"<img [^>]+>", html)
-    assert len(tags) == 7
+    assert len(tags) == 8
     assert all('src="data:image/png;base64,' in tag for tag in tags)
     alts = [re.search(r'alt="([^"]*)"', tag).group(1) for tag in tags]  # type: ignore[union-attr]
     assert "Requests per day" in alts and "Status mix of" in " ".join(alts)
@@ -89,6 +89,14 @@ def test_first_screen_states_what_where_and_when(report: ReportResult) -> None:
                  "Fair use:", "Changes:"):
         assert text in headline, text
     assert re.search(r"made \d{4}-\d\d-\d\d \d\d:\d\d UTC", headline)
+    # no licences file: the sandbox's org's licences from its billable-usage report
+    # (CX3 180, CX1 45, Communicate 30 named users)
+    assert ("against an allowance of 28,875,000 (CX3 180 named x 140,000; CX1 45 named x "
+            "75,000; Communicate 30 named x 10,000, as Genesys's billable-usage report "
+            "counts them)") in unescape(headline)
+    fair_use = json.loads((report.run_dir / "summary.json").read_text())["fair_use"]
+    assert fair_use["licences_from"] == "billing"
+    assert fair_use["allowance"] == 180 * 140_000 + 45 * 75_000 + 30 * 10_000
 
 
 def test_first_screen_opens_with_the_alerts(report: ReportResult) -> None:
@@ -279,6 +287,10 @@ def test_report_on_the_athena_engine(aws: str, tmp_path: Path,
         return [line for line in text.split("\n") if not line.startswith("Data: ")]
 
     assert without_source(str(headline(on_athena))) == without_source(str(headline(on_duckdb)))
+    # not refreshed, no licences file: no allowance guessed, and how to give it
+    assert duckdb_summary["fair_use"]["allowance"] is None
+    assert ("the allowance is unknown: give the org's licences with `--licences FILE`"
+            in str(headline(on_duckdb)))
 
 
 def test_refresh_on_consecutive_days_keeps_whole_weeks(tmp_path: Path) -> None:

@@ -245,9 +245,16 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("spikes", {"granularity": "week", "grouping": "oauthclientid", "window": 2, "k": 0.0,
                 "min_value": 1}),
     ("fair_use", {"grouping": FINE}),
-    ("fair_use", {"grouping": FINE, "users": {"CX2": 250, "CX1": 3}}),
-    ("fair_use", {"grouping": FINE, "users": {"CX3": 10}, "as_of": "2026-10-15",
-                  "allowances": {"CX3": 1000}}),
+    ("fair_use", {"grouping": FINE, "licences": {"licences": {"CX2": {"named": 250},
+                                                              "CX1": {"concurrent": 3}}}}),
+    ("fair_use", {"grouping": FINE, "licences": {"licences": {"Communicate": {"named": 1}}},
+                  "as_of": "2026-10-15"}),
+    ("fair_use_daily", {"grouping": FINE, "licences": {"licences": {"CX3": {"named": 1}}}}),
+    ("overage_by_client", {"grouping": FINE, "licences": {
+        "licences": {"Communicate": {"named": 1}},
+        "fair_use": {"price_per_request": 0.001, "currency": "EUR"}}}),
+    ("overage_by_client", {"grouping": FINE, "per": "team", "licences": {
+        "licences": {"EX": {"named": 1}}, "teams": {"c-uni": "Unicode team"}}}),
 ]
 
 
@@ -270,7 +277,8 @@ NOTHING = {"start": "2030-01-01", "end": "2030-02-01"}
 
 @pytest.mark.parametrize("name", ["requests_over_time", "status_mix", "top_clients_429",
                                   "rate_429_over_time", "error_rate_by_endpoint", "method_mix",
-                                  "client_changes", "spikes", "fair_use"])
+                                  "client_changes", "spikes", "fair_use", "fair_use_daily",
+                                  "overage_by_client"])
 def test_no_rows_are_typed_alike(engines: tuple[DuckDBEngine, TrinoEngine], name: str) -> None:
     """An interval without data: empty frames with the same columns and dtypes."""
     grouping = "oauthclientid" if name == "client_changes" else FINE

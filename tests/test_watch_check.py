@@ -78,16 +78,51 @@ def test_new_spike_on_the_last_day(tmp_path: Path) -> None:
     assert check(tmp_path, only(spike={"min_value": 201})) == {}
 
 
+def licences(folder: Path, users: int) -> str:
+    """A licences file of ``users`` Communicate users (10,000 requests a month each)."""
+    path = folder / f"licences-{users}.toml"
+    path.write_text(f"[licences]\nCommunicate = {{ named = {users} }}\n")
+    return str(path)
+
+
+CONTRIBUTORS = "top contributors: Acme Sync (id-acme sync) 67%, Wallboard (id-wallboard) 33%"
+
+
 def test_fair_use_projection_over_a_share_of_the_allowance(tmp_path: Path) -> None:
-    store(tmp_path, quiet_days(LAST, days=LAST.day))  # 1,500 a day since the 1st
-    rules = only(fair_use={"licensed_users": 1, "allowance_per_user": 40_000, "share": 0.9})
-    (alert,) = check(tmp_path, rules)["fair_use"]
+    data = tmp_path / "data"
+    store(data, quiet_days(LAST, days=LAST.day))  # 1,500 a day since the 1st
+    rules = only(fair_use={"licences": licences(tmp_path, 4), "share": 0.9})
+    (alert,) = check(data, rules)["fair_use"]
     assert alert.key == "fair_use:2026-11"
-    assert alert.message == ("November 2026 month-end projection 45,000 requests is 112% of "
-                             "the fair-use allowance 40,000 (28,500 to 2026-11-19); CX2 x 1 "
-                             "users, alert at 90%")
-    assert check(tmp_path, only(fair_use={"licensed_users": 1, "allowance_per_user": 60_000})
-                 ) == {}
+    assert alert.message == ("November 2026 month-end projection 45,000 requests (45,000 to "
+                             "45,000) is 112% of the fair-use allowance 40,000 (28,500 to "
+                             "2026-11-19); runs out 2026-11-27 (projected); " + CONTRIBUTORS
+                             + "; licences Communicate 4 named x 10,000, alert at 90%")
+    assert check(data, only(fair_use={"licences": licences(tmp_path, 6)})) == {}
+    # the command line's --licences replaces the rules file's
+    assert check(data, only(fair_use={"licences": licences(tmp_path, 4)}).with_licences(
+        licences(tmp_path, 6))) == {}
+
+
+def test_a_rules_file_names_the_licences_beside_it(tmp_path: Path) -> None:
+    store(tmp_path / "data", quiet_days(LAST, days=LAST.day))
+    licences(tmp_path, 4)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[fair_use]\nlicences = 'licences-4.toml'\n")
+    loaded = load_rules(rules)
+    assert loaded["fair_use"]["licences"] == str(tmp_path / "licences-4.toml")
+    with DuckDBEngine(str(tmp_path / "data")) as engine:
+        result = evaluate(engine, loaded, today=TODAY)
+    assert [a.key for a in result.alerts if a.rule == "fair_use"] == ["fair_use:2026-11"]
+
+
+def test_fair_use_without_licences_never_fires(tmp_path: Path) -> None:
+    store(tmp_path, quiet_days(LAST, days=LAST.day))
+    with DuckDBEngine(str(tmp_path)) as engine:
+        result = evaluate(engine, only(fair_use={"share": 0.01}), today=TODAY)
+    assert result.alerts == ()
+    assert "the fair-use allowance is unknown" in result.skipped["fair_use"]
+    assert "--licences FILE" in result.skipped["fair_use"]
 
 
 def test_endpoint_error_rate_with_a_minimum_of_requests(tmp_path: Path) -> None:
@@ -150,7 +185,7 @@ def test_an_empty_dataset_is_stale(tmp_path: Path) -> None:
                                    r"expected 0 < rate <= 1"),
     ("[spike]\nwindow = 1", r"invalid \[spike\] window = 1: out of range, expected 2 <= "),
     ("[stale]\nmax_age_days = 'two'", r"invalid \[stale\] max_age_days = 'two': expected int"),
-    ("[fair_use]\nlicence_tier = 'CX9'", r"valid values are CX1, CX2, CX3"),
+    ("[fair_use]\nlicences = 3", r"invalid \[fair_use\] licences = 3: expected a file name"),
     ("[client_changes]\nkinds = ['grew']", r"expected a non-empty list of appeared, "),
     ("rate_limited = 3", r"rate_limited must be a table"),
     ("[stale", r"is not valid TOML"),
@@ -230,8 +265,31 @@ def test_rate_limited_over_the_whole_history_says_at_least(tmp_path: Path) -> No
 
 def test_fair_use_of_a_complete_month(tmp_path: Path) -> None:
     end = date(2026, 11, 30)
-    store(tmp_path, quiet_days(end, days=30))
-    rules = only(fair_use={"licensed_users": 2, "allowance_per_user": 20_000, "share": 1.0})
-    (alert,) = check(tmp_path, rules, today=date(2026, 12, 1))["fair_use"]
+    data = tmp_path / "data"
+    store(data, quiet_days(end, days=30))
+    rules = only(fair_use={"licences": licences(tmp_path, 4), "share": 1.0})
+    (alert,) = check(data, rules, today=date(2026, 12, 1))["fair_use"]
     assert alert.message == ("November 2026 used 45,000 requests, 112% of the fair-use "
-                             "allowance 40,000; CX2 x 2 users, alert at 100%")
+                             "allowance 40,000; runs out 2026-11-27; " + CONTRIBUTORS
+                             + "; licences Communicate 4 named x 10,000, alert at 100%")
+    assert alert.details["top_contributors"][0]["share"] == pytest.approx(2 / 3)
+
+
+def test_check_fair_use_needs_licences_from_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    last = real_last_day()
+    data = tmp_path / "data"
+    store(data, quiet_days(last, days=last.day))  # 1,500 a day since the 1st
+    rules = tmp_path / "rules.toml"
+    rules.write_text("".join(f"[{r}]\nenabled = false\n" for r in (
+        "rate_limited", "spike", "endpoint_errors", "client_changes", "stale")))
+    assert main(["check", "--dataset", str(data), "--rules", str(rules)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("0 alert(s) firing")
+    assert "rule fair_use skipped: no licences, so the fair-use allowance is unknown: give " \
+           "the org's licences file with --licences FILE" in captured.err
+    assert main(["check", "--dataset", str(data), "--rules", str(rules), "--licences",
+                 licences(tmp_path, 1)]) == 1  # 10,000 a month: over by the 7th day
+    assert "- fair_use: " in capsys.readouterr().out
+    assert main(["check", "--dataset", str(data), "--licences", str(tmp_path / "no.toml")]) == 2
+    assert "cannot read licences file" in capsys.readouterr().err

@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usagekit.analyses.post import (
+from usagekit.analyses.licences import LicenceBook, load_licences, parse_licences
+from usagekit.analyses.overage import (
+    CLIENT_COLUMNS,
+    DAY_COLUMNS,
+    MONTH_COLUMNS,
+    fair_use_daily_frame,
     fair_use_frame,
-    parse_timestamp,
-    status_mix_frame,
+    overage_by_client_frame,
 )
+from usagekit.analyses.post import parse_timestamp, status_mix_frame
 from usagekit.exceptions import ConfigError, MissingCountsError
 from usagekit.row import (
     CLIENT_ID,
@@ -81,6 +86,8 @@ class Option:
 
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to this option's type, or raise ConfigError."""
+        if self.type is LicenceBook:
+            return licence_book(value)
         if self.type is dict:
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{self.name} must be a mapping, got {value!r}")
@@ -210,6 +217,18 @@ class Analysis:
             grouping = resolve_grouping(engine, granularity, self.dimensions, values["org"])
         values["grouping"] = check_grouping(grouping, self.dimensions)
         return values
+
+
+def licence_book(value: Any) -> LicenceBook | None:
+    """The ``licences`` option: None (unknown), a file path, a document or a LicenceBook."""
+    if value is None or isinstance(value, LicenceBook):
+        return value
+    if isinstance(value, str | Path):
+        return load_licences(value) if str(value) else None
+    if isinstance(value, Mapping):
+        return parse_licences(value) if value else None
+    raise ConfigError(f"invalid licences {value!r}: expected a licences file (TOML), its "
+                      "decoded document or a LicenceBook")
 
 
 def _is_na(value: Any) -> bool:
@@ -345,6 +364,11 @@ def _sql(name: str) -> str:
                    if not line.startswith("--"))
 
 
+_FAIR_USE_OPTIONS = (
+    Option("licences", LicenceBook, None, "the org's licences file (TOML; see "
+           "usagekit.analyses.licences); without it the allowance is unknown"),
+    Option("as_of", str, "", "last complete day (default: last day with data)"))
+
 _TIME_COLUMNS = (DATE, REQUESTS, STATUS200, STATUS300, STATUS400, STATUS429, STATUS500,
                  "rate429", "error_rate")
 
@@ -418,19 +442,28 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
             {"metric": "string"})),
     Analysis(
         "fair_use",
-        "Requests per month against the fair-use allowance (users per licence tier x "
-        "allowance per user), with a weekday-aware month-end projection.",
-        _sql("daily_requests"),
-        ("month", REQUESTS, "days_elapsed", "days_in_month", "complete",
-         "projected_requests", "allowance", "used_share", "projected_share",
-         "projected_overage"),
+        "Requests per month against the fair-use allowance of the org's licences (unknown "
+        "without them), with the overage, the day the allowance runs out and a month-end "
+        "projection with a range from the month's weekday pattern.",
+        _sql("daily_client_requests"), MONTH_COLUMNS, dimensions=(KEY_OAUTH_CLIENT,),
+        granularities=("day",), options=_FAIR_USE_OPTIONS, post=fair_use_frame),
+    Analysis(
+        "fair_use_daily",
+        "The fair-use allowance used day by day: actual days, then projected ones with a "
+        "range, cumulative against the allowance.",
+        _sql("daily_client_requests"), DAY_COLUMNS, dimensions=(KEY_OAUTH_CLIENT,),
+        granularities=("day",), options=_FAIR_USE_OPTIONS, post=fair_use_daily_frame),
+    Analysis(
+        "overage_by_client",
+        "Each client's (or team's) share of the month's requests and of the overage, pro "
+        "rata to requests; Genesys's own clients as their own group; an estimated cost "
+        "only with a price per request.",
+        _sql("daily_client_requests"), CLIENT_COLUMNS, dimensions=(KEY_OAUTH_CLIENT,),
         granularities=("day",),
-        options=(Option("users", dict, {}, "named users per tier, e.g. {'CX2': 250}"),
-                 Option("allowances", dict, {}, "per-user monthly allowance overrides, "
-                        "e.g. {'CX2': 110000}"),
-                 Option("as_of", str, "", "last complete day (default: last day with "
-                        "data)")),
-        post=fair_use_frame),
+        options=(*_FAIR_USE_OPTIONS,
+                 Option("per", str, "client", "one row per client or per team (the "
+                        "licences file's [teams])", choices=("client", "team"))),
+        post=overage_by_client_frame),
 )}
 
 
@@ -463,3 +496,5 @@ method_mix = _function("method_mix")
 client_changes = _function("client_changes")
 spikes = _function("spikes")
 fair_use = _function("fair_use")
+fair_use_daily = _function("fair_use_daily")
+overage_by_client = _function("overage_by_client")

@@ -1,8 +1,7 @@
-"""The analyses' pandas steps after the SQL: the long status mix and the fair-use projection."""
+"""The analyses' pandas steps after the SQL: timestamps and the long status mix."""
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +11,6 @@ from usagekit.row import DATE, STATUS200, STATUS300, STATUS400, STATUS429, STATU
 if TYPE_CHECKING:  # pandas loads on first use: `usagekit --help` stays fast
     import pandas as pd
 
-#: Fair-use API allocation per named user per month, by licence tier (Genesys Cloud fair-use
-#: policy, as of 2026; figures change, so pass your contract's numbers).
-FAIR_USE_ALLOWANCES: dict[str, int] = {"CX1": 75_000, "CX2": 110_000, "CX3": 140_000}
 #: The status_mix analysis' ``status`` of 4xx responses other than 429.
 STATUS400_NON429 = f"{STATUS400}_non429"
 
@@ -56,56 +52,3 @@ def status_mix_frame(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataF
     long["count"] = long["count"].astype("int64")
     long["date"] = long["date"].astype("datetime64[us, UTC]")
     return long
-
-
-def _weekend(day: pd.Timestamp) -> bool:
-    return day.day_of_week >= 5
-
-
-def fair_use_frame(frame: pd.DataFrame, values: Mapping[str, Any]) -> pd.DataFrame:
-    """Daily totals → per month: requests, allowance and a weekday-aware projection."""
-    import pandas as pd
-
-    allowances = {**FAIR_USE_ALLOWANCES, **{k.upper(): int(v)
-                                            for k, v in values["allowances"].items()}}
-    users = {k.upper(): int(v) for k, v in values["users"].items()}
-    unknown = sorted(set(users) - set(allowances))
-    if unknown or any(v < 0 for v in users.values()):
-        raise ConfigError(f"invalid users {values['users']!r}: give a count >= 0 per tier; "
-                          f"tiers: {', '.join(allowances)}")
-    allowance = sum(allowances[t] * n for t, n in users.items())
-    daily = frame.set_index(frame["date"].dt.tz_convert("UTC").dt.floor("D"))["requests"]
-    as_of = (parse_timestamp(values["as_of"], "as_of").floor("D") if values["as_of"]
-             else (daily.index.max() if len(daily) else None))
-    rows = []
-    for (year, month), month_daily in daily.groupby([daily.index.year, daily.index.month]):
-        first = pd.Timestamp(year=year, month=month, day=1, tz="UTC")
-        n_days = calendar.monthrange(year, month)[1]
-        days = pd.date_range(first, periods=n_days, freq="D")
-        elapsed = [d for d in days if d <= as_of]
-        remaining = [d for d in days if d > as_of]
-        observed = month_daily.reindex(elapsed, fill_value=0)
-        total = int(month_daily[month_daily.index <= as_of].sum())
-        projected = float(total)
-        if remaining and elapsed:
-            overall = observed.mean()
-            rate = {kind: (observed[[_weekend(d) == kind for d in elapsed]].mean()
-                           if any(_weekend(d) == kind for d in elapsed) else overall)
-                    for kind in (False, True)}
-            projected += float(sum(rate[_weekend(d)] for d in remaining))
-        rows.append({
-            "month": first, "requests": total, "days_elapsed": len(elapsed),
-            "days_in_month": n_days, "complete": not remaining,
-            "projected_requests": projected if elapsed else float("nan"),
-            "allowance": allowance,
-        })
-    out = pd.DataFrame(rows, columns=["month", "requests", "days_elapsed", "days_in_month",
-                                      "complete", "projected_requests", "allowance"])
-    share = out["allowance"].where(out["allowance"] > 0)
-    out["used_share"] = (out["requests"] / share).astype("float64")
-    out["projected_share"] = (out["projected_requests"] / share).astype("float64")
-    out["projected_overage"] = (out["projected_requests"] - share).clip(lower=0).astype(
-        "float64")
-    return out.astype({"month": "datetime64[us, UTC]", "requests": "int64",
-                       "days_elapsed": "int64", "days_in_month": "int64", "complete": "bool",
-                       "projected_requests": "float64", "allowance": "int64"})

@@ -17,7 +17,8 @@ from usagekit.lazy import lazy_exports
 
 #: What users call, by the module that defines it, loaded on first use (PEP 562).
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "figures": ("plot_error_rate_by_endpoint", "plot_fair_use", "plot_rate_limited_over_time",
+    "figures": ("plot_error_rate_by_endpoint", "plot_fair_use", "plot_fair_use_daily",
+                "plot_rate_limited_over_time",
                 "plot_requests_over_time", "plot_status_mix", "plot_top_clients",
                 "plot_traffic_by_method"),
     "metrics": ("plot_metric_over_time", "plot_ranked_bars"),

@@ -498,6 +498,55 @@ def plot_fair_use(
     return fig
 
 
+def plot_fair_use_daily(df: pd.DataFrame) -> Figure:
+    """The fair-use allowance used day by day in the last month of ``df``.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The ``fair_use_daily`` analysis: ``date``, ``kind`` (``actual``/``projected``),
+        ``cumulative`` with its ``cumulative_low``/``cumulative_high`` range, ``allowance``
+        (empty when unknown).
+
+    Returns
+    -------
+    Figure
+    """
+    _require(df, ["date", "kind", "cumulative", "cumulative_low", "cumulative_high",
+                  "allowance"], "plot_fair_use_daily")
+    fig, ax = _figure(height=3.8)
+    ax.set_title("Fair-use allowance used day by day")
+    if df.empty:
+        _empty(ax)
+        return fig
+    data = df.assign(_d=_dates(df["date"])).sort_values("_d")
+    month = data["_d"].dt.strftime("%Y-%m")
+    data = data[month == month.iloc[-1]]
+    actual = data[data["kind"] == "actual"]
+    ahead = data[data["kind"] != "actual"]
+    ax.plot(actual["_d"], actual["cumulative"], color="#1f77b4", linewidth=2,
+            label="Requests so far")
+    if not ahead.empty:
+        joined = pd.concat([actual.tail(1), ahead])
+        ax.plot(joined["_d"], joined["cumulative"], color="#1f77b4", linestyle="--",
+                label="Projected")
+        ax.fill_between(joined["_d"], joined["cumulative_low"], joined["cumulative_high"],
+                        color="#1f77b4", alpha=0.15, linewidth=0, label="Projected range")
+    limit = data["allowance"].iloc[-1]
+    if not pd.isna(limit) and limit > 0:
+        ax.axhline(float(limit), color="#d62728", linestyle="--", linewidth=1.5,
+                   label=f"Allowance {float(limit):,.0f}")
+    else:
+        ax.text(0.01, 0.97, "Allowance unknown: give the org's licences", ha="left",
+                va="top", transform=ax.transAxes, color="#555555")
+    ax.set_ylim(bottom=0)
+    _count_axis(ax, "Requests this month")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b", tz=UTC))
+    ax.set_xlabel("Day (UTC)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    return fig
+
+
 def save_png(fig: Figure, path: str | Path) -> Path:
     """Write ``fig`` as a PNG (parent folders created); return the path."""
     target = Path(path)

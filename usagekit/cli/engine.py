@@ -150,11 +150,10 @@ def held(args: argparse.Namespace) -> Any:
     """
     if args.org is None:
         return None
-    from usagekit.cli.orgs import held_org
     from usagekit.config import dataset_location
     from usagekit.dataset import open_dataset
 
-    return held_org(open_dataset(dataset_location(args.dataset)), args.org)
+    return open_dataset(dataset_location(args.dataset)).org_named(args.org)
 
 
 def _run_sql(args: argparse.Namespace) -> int:
@@ -218,7 +217,8 @@ def _run_analysis(args: argparse.Namespace) -> int:
                   f"({'|'.join(analysis.granularities)}); columns: "
                   f"{', '.join(analysis.columns)}")
             for option in analysis.options:
-                default = "" if option.default in ("", {}) else f" (default {option.default})"
+                default = ("" if option.default in ("", {}, None)
+                           else f" (default {option.default})")
                 print(f"    --{option.name.replace('_', '-')}: {option.help}{default}")
         return 0 if args.list else 2
     analysis = ANALYSES[args.name]

@@ -62,24 +62,6 @@ def register(sub: Any) -> None:
     remove.set_defaults(handler=run_remove)
 
 
-def held_org(dataset: Dataset, text: str) -> Org:
-    """The org of ``dataset`` that ``text`` names (id, short id or name).
-
-    Raises
-    ------
-    ConfigError
-        None or several match; naming the orgs the dataset holds.
-    """
-    held = dataset.orgs()
-    found = [org for org in held if org.matches(text)]
-    if len(found) == 1:
-        return found[0]
-    known = ", ".join(org.label for org in held) or "none"
-    what = "several orgs" if found else "no org"
-    raise ConfigError(f"{what} of the dataset at {dataset.location} match {text!r}; "
-                      f"it holds: {known}")
-
-
 def run_migrate(args: argparse.Namespace) -> int:
     """Handle ``usagekit migrate``."""
     from usagekit.dataset import open_dataset
@@ -99,7 +81,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
     dataset = open_dataset(args.dataset)
     orgs = ([org for org in dataset.orgs() if org.fictional] if args.fictional
-            else [held_org(dataset, args.org)])
+            else [dataset.org_named(args.org)])
     for org in orgs:
         removed = dataset.for_org(org, allow_fictional=True).remove()
         print(f"usagekit: removed {len(removed)} partition(s) of {org.label} from "

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.config.settings import (
     ENGINES,
     ENV_ACCESS_TOKEN,
@@ -21,8 +20,8 @@ from usagekit.config.settings import (
 from usagekit.report.params import parse_value
 from usagekit.row import GRANULARITIES, ORG
 
-_FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licence_tier",
-          "licensed_users", "refresh", "profile", ORG)
+_FLAGS = ("interval", "granularity", "engine", "dataset", "top_n", "licences", "refresh",
+          "profile", ORG)
 
 
 def register(sub: Any) -> None:
@@ -61,11 +60,9 @@ def register(sub: Any) -> None:
                              "dataset's only one (a dataset of several orgs also gets a "
                              "cross-org overview)")
     parser.add_argument("--top-n", type=int, help="clients named in charts")
-    parser.add_argument("--licence-tier", choices=tuple(FAIR_USE_ALLOWANCES),
-                        type=lambda text: text.replace(" ", "").upper(),
-                        help="fair-use licence tier")
-    parser.add_argument("--licensed-users", type=int,
-                        help="named users under that tier")
+    parser.add_argument("--licences", metavar="FILE",
+                        help="the org's licences file (TOML, README \"Fair use\"); without "
+                             "it the fair-use allowance is unknown")
     parser.add_argument("--no-refresh", dest="refresh", action="store_const", const=False,
                         help="analyse the dataset as it is, without syncing it first")
     parser.add_argument("--output-dir", metavar="DIR", default=None,
@@ -91,6 +88,8 @@ def _run(args: argparse.Namespace) -> int:
             values[name] = value
     if values.get("dataset") and not is_s3(values["dataset"]):
         values["dataset"] = os.path.abspath(values["dataset"])  # relative to the caller
+    if values.get("licences"):
+        values["licences"] = os.path.abspath(values["licences"])
     output_dir = Path(args.output_dir).resolve() if args.output_dir else None
     result = run_report(values, output_dir, notebook=notebook, kernel=args.kernel)
     print(result.html)

@@ -81,6 +81,9 @@ def register(sub: Any) -> None:
     check.add_argument("--dataset", default=None, help=_DATASET_HELP)
     check.add_argument("--rules", metavar="FILE", help="TOML rules file (default: the "
                        "documented defaults, see usagekit.watch.rules)")
+    check.add_argument("--licences", metavar="FILE",
+                       help="the org's licences file (TOML, README \"Fair use\"); without it "
+                            "(or licences in the rules file) the fair-use rule does not run")
     check.add_argument("--json", action="store_true", help="print JSON for machines")
     check.add_argument("--notify", action="append", default=[], metavar="URL",
                        help="post each new (and each resolved) alert to this webhook; "
@@ -150,10 +153,12 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Handle ``usagekit check``: 0 nothing fires, 1 something fires, 2 an error."""
+    from usagekit.analyses.library import licence_book
     from usagekit.engine import open_engine
     from usagekit.watch import StateStore, deliver, evaluate, load_rules, webhook
 
-    rules = load_rules(args.rules)  # every input checked before any state is read
+    # every input checked before any state is read
+    rules = load_rules(args.rules).with_licences(licence_book(args.licences))
     hooks = [webhook(url, args.notify_format) for url in args.notify]
     if args.notify_timeout <= 0 or args.notify_retries < 0:
         raise QueryError(f"invalid --notify-timeout {args.notify_timeout} or --notify-retries "
@@ -204,12 +209,11 @@ def checked_orgs(location: str, text: str | None) -> list[Org | None]:
     ConfigError
         ``text`` names no org of the dataset (or several), naming those it holds.
     """
-    from usagekit.cli.orgs import held_org
     from usagekit.dataset import open_dataset
 
     dataset = open_dataset(location)
     if text is not None:
-        return [held_org(dataset, text)]
+        return [dataset.org_named(text)]
     return list(dataset.orgs()) or [None]
 
 

@@ -179,6 +179,23 @@ class Dataset:
         """The organisations the dataset holds rows of (from each ``org=`` folder), by name."""
         return stored_orgs(self._storage, self._storage.list_files())
 
+    def org_named(self, text: str) -> row.Org:
+        """The org of this dataset that ``text`` names (its id, short id or name).
+
+        Raises
+        ------
+        ConfigError
+            None or several match, naming the orgs the dataset holds.
+        """
+        held = self.orgs()
+        found = [org for org in held if org.matches(text)]
+        if len(found) == 1:
+            return found[0]
+        known = ", ".join(org.label for org in held) or "none"
+        what = "several orgs" if found else "no org"
+        raise ConfigError(f"invalid org {text!r}: {what} of the dataset at {self.location} "
+                          f"match it; it holds: {known}")
+
     def legacy_files(self) -> list[str]:
         """Data files laid out before organisations (``granularity=…`` at the root)."""
         return [rel for rel in self._storage.list_files() if LEGACY_DATA_FILE.fullmatch(rel)]

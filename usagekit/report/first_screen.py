@@ -156,23 +156,38 @@ def _endpoints_text(s: dict[str, Any]) -> str:
 
 def _fair_use_text(s: dict[str, Any]) -> str:
     f = s["fair_use"]
-    head = (f"{f['licence_tier']} x {thousands(f['licensed_users'])} users = "
-            f"{thousands(f['allowance'])} requests per month")
     if f["month"] is None:
-        return head + "; no daily data for the last month."
+        return "no daily data for the last month."
     month = pd.Timestamp(f["month"]).strftime("%B %Y")
+    so_far = "" if f["complete"] else " so far"
+    head = f"{month}{so_far} {thousands(f['requests'])} requests"
+    if f["genesys_requests"]:
+        head += f" (Genesys's own clients' {thousands(f['genesys_requests'])} apart)"
+    if f["allowance"] is None:
+        why = f["licences_from"].partition(": ")[2]
+        return (f"{head}; the allowance is unknown"
+                + (f" ({markdown_text(why)})" if why else "")
+                + ": give the org's licences with `--licences FILE` (README, Fair use).")
+    billed = (", as Genesys's billable-usage report counts them"
+              if f["licences_from"] == "billing" else "")
+    head += (f" against an allowance of {thousands(f['allowance'])} "
+             f"({markdown_text(f['licences'])}{billed})")
+    top = ", ".join(f"{markdown_text(c['clientName'] or c['clientId'])} "
+                    f"{percent(c['share'])}" for c in f["top_contributors"])
+    who = f"; top contributors: {top}" if top else ""
     if f["complete"]:
-        verdict = "over" if f["requests"] > f["allowance"] else "within"
-        return (f"{head}; {month}: {thousands(f['requests'])} "
-                f"({percent(f['used_share'])}), {verdict} the allowance.")
-    projected = f["projected_requests"] or 0
-    verdict = ("**projected over the allowance** by "
-               f"{thousands(f['projected_overage'])}" if projected > f["allowance"]
-               else "projected within the allowance")
-    return (f"{head}; {month} so far {thousands(f['requests'])} "
-            f"({percent(f['used_share'])}), month-end projection "
-            f"{thousands(projected)} ({percent(f['projected_share'])}): "
-            f"{verdict}.")
+        verdict = (f"**over the allowance** by {thousands(f['overage'])}"
+                   if f["overage"] else "within the allowance")
+        return f"{head}: {percent(f['used_share'])}, {verdict}{who}."
+    runs_out = (f", runs out {f['runs_out'][:10]}" + (" (projected)"
+                                                     if f["runs_out_projected"] else "")
+                if f["runs_out"] else "")
+    verdict = (f"**projected over the allowance** by {thousands(f['projected_overage'])}"
+               if f["projected_overage"] else "projected within the allowance")
+    return (f"{head} ({percent(f['used_share'])}); month-end projection "
+            f"{thousands(f['projected_requests'])} ({thousands(f['projected_low'])} to "
+            f"{thousands(f['projected_high'])}, {percent(f['projected_share'])}): "
+            f"{verdict}{runs_out}{who}.")
 
 
 def _changes_text(s: dict[str, Any]) -> str:

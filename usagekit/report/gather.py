@@ -12,6 +12,7 @@ import pandas as pd
 
 from usagekit import analyses, charts, watch
 from usagekit.analyses.library import COUNT_ORDER, check_grouping
+from usagekit.analyses.licences import LicenceBook, billed_licences, load_licences
 from usagekit.charts.figures import status_counts
 from usagekit.charts.palette import OTHER
 from usagekit.charts.tables import client_labels
@@ -19,7 +20,14 @@ from usagekit.config.settings import REPORT_GROUP_BY, REPORT_TITLE, is_s3
 from usagekit.dataset import open_dataset
 from usagekit.embedded import connect
 from usagekit.engine import open_engine
-from usagekit.exceptions import ConfigError, DamagedFileError, EngineError, MissingCountsError
+from usagekit.exceptions import (
+    ApiError,
+    ConfigError,
+    DamagedFileError,
+    EngineError,
+    MissingCountsError,
+)
+from usagekit.fetch.billing import billable_usage
 from usagekit.query import Interval
 from usagekit.report.artefacts import ISO, iso
 from usagekit.report.params import NotebookParams
@@ -63,13 +71,16 @@ class ReportData:
     palette : charts.Palette
         Client colours shared by every chart (ranked by 429s).
     alerts : watch.CheckResult or None
-        The alert rules evaluated as ``usagekit check`` does (the report's licence tier
-        and users for fair use); None when they could not run (see ``missing``).
+        The alert rules evaluated as ``usagekit check`` does (the report's licences for
+        fair use); None when they could not run (see ``missing``).
     org : Org or None
         The organisation the report covers (:func:`report_org`); None: a dataset that
         names no organisation (every row).
     overview : DataFrame or None
         When the dataset holds several orgs, one row per org (:func:`overview`).
+    licences : str
+        Where the fair-use licences came from: ``file <path>``, ``billing`` (Genesys's
+        billable-usage report) or ``unknown`` (with the reason after a colon).
     """
 
     params: NotebookParams
@@ -81,6 +92,7 @@ class ReportData:
     alerts: watch.CheckResult | None = None
     org: Org | None = None
     overview: pd.DataFrame | None = None
+    licences: str = "unknown"
 
     def frame(self, name: str) -> pd.DataFrame:
         """The analysis frame ``name`` (empty when it could not run)."""
@@ -93,6 +105,14 @@ class ReportData:
 
 def refresh(params: NotebookParams, env: Mapping[str, str] | None = None
             ) -> tuple[str, Org]:
+    """Sync what the report needs into the dataset; return the API source and the org
+    (see :func:`_refresh`)."""
+    source, org, _, _ = _refresh(params, env, billing=False)
+    return source, org
+
+
+def _refresh(params: NotebookParams, env: Mapping[str, str] | None, *, billing: bool
+             ) -> tuple[str, Org, LicenceBook | None, str]:
     """Sync what the report needs into the dataset; return the API source and the org.
 
     Syncs (:func:`usagekit.watch.plan_sync`) ``Day``, ``Week`` and ``Month`` rows grouped
@@ -108,10 +128,14 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None
     env : Mapping, optional
         Environment for :func:`usagekit.embedded.connect` (default ``os.environ``).
 
+    With ``billing``, also asks Genesys's billable-usage report for the licences of the
+    interval's last month (:func:`_billed`).
+
     Returns
     -------
-    tuple of (str, Org)
-        ``sandbox`` or ``genesys:<region>``, and the organisation connected to.
+    tuple
+        ``sandbox`` or ``genesys:<region>``; the organisation connected to; the billed
+        licences or None; where the licences came from (``billing`` or ``unknown: <why>``).
 
     Raises
     ------
@@ -143,7 +167,8 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None
         damaged = [problem for summary in summaries for problem in summary.damaged]
         if damaged:  # the sound partitions were stored; the report cannot read the others
             raise DamagedFileError(" | ".join(damaged))
-        return str(client.source), org
+        book, origin = _billed(client, iv) if billing else (None, "unknown")
+        return str(client.source), org, book, origin
 
 
 def report_org(params: NotebookParams, connected: Org | None = None,
@@ -181,6 +206,23 @@ def report_org(params: NotebookParams, connected: Org | None = None,
         "(usagekit report) or the org parameter (a name, id or short id)")
 
 
+def _billed(client: Any, iv: Interval) -> tuple[LicenceBook | None, str]:
+    """The licences Genesys billed for the interval's last month, or None and why not."""
+    start = _month_start(iv.end - timedelta(microseconds=1))
+    try:
+        found = billable_usage(client, start, min(iv.end, datetime.now(UTC)))
+    except ApiError as exc:
+        _logger.warning("licences from the billing API unavailable: %s", exc)
+        why = ("the OAuth client may not read billing data" if exc.status == 403
+               else f"the billing API failed ({exc})")
+        return None, f"unknown: {why}"
+    book, left_out = billed_licences(found.usages, "Genesys's billable-usage report")
+    if left_out:
+        _logger.info("billed products without an API allowance: %s", ", ".join(left_out))
+    return (book, "billing") if book else (None, "unknown: no billed licence has an API "
+                                                 "allowance")
+
+
 def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
             now: datetime | None = None) -> ReportData:
     """Refresh (when ``params.refresh``) and run every analysis the report shows.
@@ -190,7 +232,9 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     ``status_mix``, ``top_429`` (top clients by 429s), ``rate_429`` (429s per client
     and period, every client with 429s),
     ``endpoints`` (error rate by endpoint), ``methods``, ``changes`` (week over week),
-    ``spikes`` (429 spikes against each client's baseline), ``fair_use``.
+    ``spikes`` (429 spikes against each client's baseline), ``fair_use`` (per month,
+    against the licences' allowance; unknown without them), ``fair_use_daily`` and
+    ``overage_by_client``.
 
     Parameters
     ----------
@@ -206,7 +250,13 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     ReportData
     """
     made_at = (now or datetime.now(UTC)).astimezone(UTC)
-    api, connected = refresh(params, env) if params.refresh else ("not refreshed", None)
+    licences: LicenceBook | None = load_licences(params.licences) if params.licences else None
+    origin = f"file {params.licences}" if licences else "unknown"
+    api, connected = "not refreshed", None
+    if params.refresh:
+        api, connected, billed, found = _refresh(params, env, billing=licences is None)
+        if licences is None:
+            licences, origin = billed, found
     held = open_dataset(params.dataset).orgs()
     org = report_org(params, connected, held)
     kind = "S3" if is_s3(params.dataset) else "local"
@@ -216,7 +266,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
         g.lower() for g in REPORT_GROUP_BY)) if params.refresh else None
     frames: dict[str, pd.DataFrame] = {}
     missing: dict[str, str] = {}
-    for name, run in _plan(params, grouping, org).items():
+    for name, run in _plan(params, grouping, org, licences).items():
         try:
             frames[name] = run(engine)
         except (ConfigError, EngineError, MissingCountsError) as exc:
@@ -224,7 +274,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
             _logger.warning("analysis %s unavailable: %s", name, exc)
     ranked = frames.get("top_429", pd.DataFrame(columns=[CLIENT_ID, CLIENT_NAME]))
     palette = charts.Palette.from_ranking(client_labels(ranked), top_n=params.top_n)
-    rules = watch.Rules().with_fair_use(params.licence_tier, params.licensed_users)
+    rules = watch.Rules().with_licences(licences)
     try:
         alerts: watch.CheckResult | None = watch.evaluate(engine, rules, today=made_at.date(),
                                                           org=org)
@@ -235,7 +285,7 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     orgs = overview(engine, params, held, grouping) if len(held) > 1 else None
     return ReportData(params=params, made_at=made_at, source=source, frames=frames,
                       missing=missing, palette=palette, alerts=alerts, org=org,
-                      overview=orgs)
+                      overview=orgs, licences=origin)
 
 
 #: The cross-org overview's columns (``fair_use`` "unknown" until it is computed per org).
@@ -295,15 +345,16 @@ def _engine_name(engine: Any) -> str:
     return "DuckDB"
 
 
-def _plan(p: NotebookParams, grouping: str | None,
-          org: Org | None = None) -> dict[str, Callable[[Any], pd.DataFrame]]:
+def _plan(p: NotebookParams, grouping: str | None, org: Org | None,
+          licences: LicenceBook | None) -> dict[str, Callable[[Any], pd.DataFrame]]:
     iv = p.interval
     gran = p.partition_granularity
     span = {"start": iv.start, "end": iv.end, "grouping": grouping, ORG: org}
     week_start, week_end = _complete_weeks(iv)
     weeks = {"start": week_start, "end": week_end, "grouping": grouping, ORG: org}
     last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
-    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping, ORG: org}
+    fair = {"start": _fair_use_start(iv), "end": iv.end, "grouping": grouping, ORG: org,
+            "as_of": last_day, "licences": licences}
     return {
         "series": lambda e: analyses.requests_over_time(e, granularity=gran, **span),
         "daily": lambda e: analyses.requests_over_time(e, granularity="day", **span),
@@ -317,9 +368,10 @@ def _plan(p: NotebookParams, grouping: str | None,
         "methods": lambda e: analyses.method_mix(e, **span),
         "changes": lambda e: analyses.client_changes(e, granularity="week", **weeks),
         "spikes": lambda e: analyses.spikes(e, granularity="day", **span),
-        "fair_use": lambda e: analyses.fair_use(
-            e, granularity="day", users={p.licence_tier: p.licensed_users},
-            as_of=last_day, **fair),
+        "fair_use": lambda e: analyses.fair_use(e, granularity="day", **fair),
+        "fair_use_daily": lambda e: analyses.fair_use_daily(e, granularity="day", **fair),
+        "overage_by_client": lambda e: analyses.overage_by_client(e, granularity="day",
+                                                                  **fair),
     }
 
 
@@ -443,6 +495,33 @@ def rate_limited(data: ReportData) -> pd.DataFrame:
                 "last429", "periods429"]]
 
 
+def _fair_use_summary(data: ReportData) -> dict[str, Any]:
+    """The last month's fair-use figures; ``allowance`` None when no licences are given."""
+    fair = data.frame("fair_use")
+    out: dict[str, Any] = {"licences_from": data.licences, "month": None,
+                           "allowance": None, "top_contributors": []}
+    if fair.empty:
+        return out
+    row = fair.iloc[-1]
+    out |= {"month": iso(row["month"]), "requests": int(row["requests"]),
+            "genesys_requests": int(row["genesys_requests"]),
+            "complete": bool(row["complete"]), "licences": str(row["licences"]),
+            "allowance": None if pd.isna(row["allowance"]) else int(row["allowance"])}
+    for name in ("projected_requests", "projected_low", "projected_high", "used_share",
+                 "projected_share", "overage", "projected_overage"):
+        out[name] = _number(row[name])
+    out["runs_out"] = None if pd.isna(row["runs_out"]) else iso(row["runs_out"])
+    out["runs_out_projected"] = bool(row["runs_out_projected"])
+    clients = data.frame("overage_by_client")
+    if not clients.empty:
+        month = clients[(clients["month"] == row["month"]) & clients["counted"]]
+        top = _records(month.nlargest(3, "requests"), [
+            CLIENT_ID, CLIENT_NAME, "team", REQUESTS, "share", "overage", "estimated_cost"])
+        out["top_contributors"] = [{k: _number(v) if isinstance(v, float) else v
+                                    for k, v in record.items()} for record in top]
+    return out
+
+
 def _summary(data: ReportData) -> dict[str, Any]:
     p = data.params
     series = data.frame("series")
@@ -463,18 +542,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
                  "previous_requests": int(prev["requests"]),
                  "change": (int(last["requests"]) / int(prev["requests"]) - 1
                             if int(prev["requests"]) else None)}
-    fair = data.frame("fair_use")
-    fair_use: dict[str, Any] = {"licence_tier": p.licence_tier,
-                                "licensed_users": p.licensed_users,
-                                "allowance": p.monthly_allowance, "month": None}
-    if not fair.empty:
-        row = fair.iloc[-1]
-        fair_use |= {"month": iso(row["month"]), "requests": int(row["requests"]),
-                     "complete": bool(row["complete"]),
-                     "projected_requests": _number(row["projected_requests"]),
-                     "used_share": _number(row["used_share"]),
-                     "projected_share": _number(row["projected_share"]),
-                     "projected_overage": _number(row["projected_overage"])}
+    fair_use = _fair_use_summary(data)
     changes = data.frame("changes")
     if not changes.empty:
         changes = changes[changes["date"] == changes["date"].max()]

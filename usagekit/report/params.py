@@ -26,8 +26,8 @@ from types import MappingProxyType
 from typing import Any
 
 from usagekit import config
-from usagekit.analyses import FAIR_USE_ALLOWANCES
 from usagekit.analyses.library import VIEW_METRICS
+from usagekit.analyses.licences import load_licences
 from usagekit.config.settings import (
     ENGINES,
     ENV_ACCESS_TOKEN,
@@ -49,7 +49,6 @@ _logger = logging.getLogger(__name__)
 #: Default interval length when ``interval`` is "": the last N complete UTC days.
 DEFAULT_DAYS = 90
 MAX_TOP_N = 20
-MAX_LICENSED_USERS = 10_000_000
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "True or False"}
 _SECRET_NAME = re.compile(
     r"secret|token|passw|pwd|credential|api_?key|access_?key|private_?key|auth",
@@ -70,10 +69,11 @@ class NotebookParams:
     absolute folder or ``s3://`` URL; ``output_dir`` an absolute :class:`~pathlib.Path`
     (relative values are taken from the project root, never from the working directory);
     ``group_by`` canonical groupBy names in grouping order; ``engine``, ``api``,
-    ``http_method``, ``metric``, ``licence_tier`` their canonical spelling; ``client``,
-    ``template_uri`` and ``profile`` stripped; ``org`` the :class:`~usagekit.row.Org` of the
-    dataset it names (its name, id or short id; "" = None, the default org: see
-    :func:`usagekit.report.gather.report_org`); any other as given.
+    ``http_method``, ``metric`` their canonical spelling; ``licences`` an absolute path to
+    a valid licences file (or ""); ``client``, ``template_uri`` and ``profile`` stripped;
+    ``org`` the :class:`~usagekit.row.Org` of the dataset it names (its name, id or short
+    id; "" = None, the default org: see :func:`usagekit.report.gather.report_org`); any
+    other as given.
 
     Attributes
     ----------
@@ -107,19 +107,9 @@ class NotebookParams:
         """The dataset grouping key of ``group_by``."""
         return grouping_key(self["group_by"])
 
-    @property
-    def monthly_allowance(self) -> int:
-        """Requests per month the fair-use policy allows for ``licence_tier`` and
-        ``licensed_users`` (:data:`usagekit.analyses.FAIR_USE_ALLOWANCES` per user)."""
-        return FAIR_USE_ALLOWANCES[self["licence_tier"]] * self["licensed_users"]
-
     def describe(self) -> dict[str, Any]:
-        """The parameters as JSON-ready values (for ``summary.json``; no secret), with the
-        ``monthly_allowance`` where the notebook sets a licence."""
-        described = {name: _json_ready(value) for name, value in self.values.items()}
-        if {"licence_tier", "licensed_users"} <= self.values.keys():
-            described["monthly_allowance"] = self.monthly_allowance
-        return described
+        """The parameters as JSON-ready values (for ``summary.json``; no secret)."""
+        return {name: _json_ready(value) for name, value in self.values.items()}
 
     def _missing(self, name: str) -> str:
         return (f"the {self.__dict__.get('notebook')} notebook has no parameter {name!r}: "
@@ -327,31 +317,24 @@ def _profile(text: str, given: _Given) -> str:
 
 
 def _org(text: str, given: _Given) -> Org | None:
-    """The org of the dataset ``text`` names (as ``usagekit.cli.orgs.held_org`` resolves
-    ``--org``), or None for ""."""
+    """The org of the dataset ``text`` names (:meth:`~usagekit.dataset.Dataset.org_named`,
+    as ``--org`` resolves), or None for ""."""
     if not text.strip():
         return None
     from usagekit.dataset import open_dataset
 
     dataset = open_dataset(_dataset(str(given.values.get("dataset", "")), given))
-    return held_org(dataset.orgs(), text, dataset.location)
+    return dataset.org_named(text)
 
 
-def held_org(held: list[Org], text: str, location: str) -> Org:
-    """The org among ``held`` (a dataset's, at ``location``) that ``text`` names.
-
-    Raises
-    ------
-    ConfigError
-        None or several match; naming the orgs held.
-    """
-    found = [org for org in held if org.matches(text)]
-    if len(found) == 1:
-        return found[0]
-    known = ", ".join(org.label for org in held) or "none"
-    what = "several orgs" if found else "no org"
-    raise ConfigError(f"invalid org {text!r}: {what} of the dataset at {location} match it; "
-                      f"it holds: {known}")
+def _licences(text: str, given: _Given) -> str:
+    """"" (the allowance is unknown) or the absolute path of a valid licences file."""
+    if not text.strip():
+        return ""
+    path = Path(text.strip()).expanduser()
+    path = path if path.is_absolute() else PROJECT_ROOT / path
+    load_licences(path)  # a bad file fails here, naming the bad key or value
+    return str(path)
 
 
 def _stripped(text: str, given: _Given) -> str:
@@ -382,9 +365,7 @@ _RULES: dict[str, Callable[[Any, _Given], Any]] = {
     "engine": lambda text, _: _choice("engine", text, ENGINES),
     "output_dir": _output_dir,
     "top_n": lambda n, _: _int_range("top_n", n, 1, MAX_TOP_N),
-    "licence_tier": lambda text, _: _choice("licence_tier", text.replace(" ", ""),
-                                            tuple(FAIR_USE_ALLOWANCES)),
-    "licensed_users": lambda n, _: _int_range("licensed_users", n, 1, MAX_LICENSED_USERS),
+    "licences": _licences,
     "http_method": _http_method,
     "metric": lambda text, _: _choice("metric", text, tuple(VIEW_METRICS)),
     "profile": _profile,

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from usagekit import analyses
-from usagekit.analyses.library import available_groupings
+from usagekit.analyses.library import available_groupings, licence_book
 from usagekit.engine import Engine
 from usagekit.exceptions import ConfigError, EngineError
 from usagekit.row import (
@@ -239,13 +239,15 @@ def _spike(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
 
 
 def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
-    tier = opts["licence_tier"]
-    allowances = {tier: opts["allowance_per_user"]} if opts["allowance_per_user"] else {}
+    if not opts["licences"]:
+        raise ConfigError("no licences, so the fair-use allowance is unknown: give the org's "
+                          "licences file with --licences FILE (or licences = \"FILE\" in "
+                          "[fair_use] of the rules file)")
+    licences = licence_book(opts["licences"])
     month = last.replace(day=1)
-    frame = analyses.fair_use(engine, org=opts["org"], granularity="day",
-                              users={tier: opts["licensed_users"]}, allowances=allowances,
-                              as_of=str(last), start=str(month),
-                              end=str(last + timedelta(days=1)))
+    span = {"granularity": "day", "licences": licences, "as_of": str(last),
+            "start": str(month), "end": str(last + timedelta(days=1)), "org": opts["org"]}
+    frame = analyses.fair_use(engine, **span)
     if frame.empty:
         return []
     row = frame.iloc[-1]
@@ -258,13 +260,28 @@ def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
         text = (f"{month:%B %Y} used {requests:,} requests, {share:.0%} of the fair-use "
                 f"allowance {allowance:,}")
     else:
-        text = (f"{month:%B %Y} month-end projection {projected:,.0f} requests is {share:.0%} "
-                f"of the fair-use allowance {allowance:,} ({requests:,} to {last})")
+        text = (f"{month:%B %Y} month-end projection {projected:,.0f} requests "
+                f"({float(row['projected_low']):,.0f} to {float(row['projected_high']):,.0f})"
+                f" is {share:.0%} of the fair-use allowance {allowance:,} ({requests:,} to "
+                f"{last})")
+    if not pd.isna(row["runs_out"]):
+        text += (f"; runs out {row['runs_out']:%Y-%m-%d}"
+                 + (" (projected)" if row["runs_out_projected"] else ""))
+    clients = analyses.overage_by_client(engine, **span)
+    top = clients[clients["counted"]].nlargest(opts["top"], REQUESTS)
+    names = [f"{_name(r)} {float(r['share']):.0%}" for _, r in top.iterrows()]
+    if names:
+        text += f"; top contributors: {', '.join(names)}"
     return [Alert(
         "fair_use", f"fair_use:{month:%Y-%m}",
-        f"{text}; {tier} x {opts['licensed_users']:,} users, alert at {opts['share']:.0%}",
+        f"{text}; licences {row['licences']}, alert at {opts['share']:.0%}",
         {"month": f"{month:%Y-%m}", REQUESTS: requests, "complete": bool(row["complete"]),
-         "projected_requests": projected, "allowance": allowance, "projected_share": share})]
+         "projected_requests": projected, "projected_low": float(row["projected_low"]),
+         "projected_high": float(row["projected_high"]), "allowance": allowance,
+         "projected_share": share,
+         "runs_out": None if pd.isna(row["runs_out"]) else f"{row['runs_out']:%Y-%m-%d}",
+         "top_contributors": [{CLIENT_ID: r[CLIENT_ID], CLIENT_NAME: r[CLIENT_NAME],
+                               "share": float(r["share"])} for _, r in top.iterrows()]})]
 
 
 def _endpoint_errors(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:

@@ -12,11 +12,12 @@ table per rule, each key optional::
     k = 3.0               # fires above mean + k * sd of the baseline
     min_value = 10        # and at least this many 429s
 
-    [fair_use]            # the month-end projection against the allowance
+    [fair_use]            # the month-end projection against the licences' allowance
     share = 0.9           # fires when the projection reaches this share of the allowance
-    licence_tier = "CX2"  # CX1, CX2 or CX3
-    licensed_users = 100
-    allowance_per_user = 0  # 0: the tier's default allowance
+    top = 3               # names this many top contributors (overage_by_client)
+    licences = "licences.toml"  # the org's licences file, relative to this file (or
+                          # `check --licences FILE`, which takes precedence);
+                          # without one the allowance is unknown and the rule never fires
 
     [endpoint_errors]     # an endpoint's error rate (4xx + 5xx) on the last complete day
     rate = 0.2
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from usagekit.analyses import FAIR_USE_ALLOWANCES
+from usagekit.analyses import LicenceBook
 from usagekit.exceptions import ConfigError
 
 CHANGE_KINDS: tuple[str, ...] = ("appeared", "vanished", "surged", "dropped")
@@ -64,6 +65,10 @@ class _Spec:
                 raise ConfigError(f"invalid {what}: expected a non-empty list of "
                                   f"{', '.join(self.choices)}")
             return tuple(dict.fromkeys(value))
+        if self.type is Path:
+            if not isinstance(value, str):
+                raise ConfigError(f"invalid {what}: expected a file name (a string)")
+            return value
         if self.type is str:
             if not isinstance(value, str) or value.upper() not in self.choices:
                 raise ConfigError(f"invalid {what}: valid values are {', '.join(self.choices)}")
@@ -84,7 +89,6 @@ class _Spec:
         return value
 
 
-_TIERS = tuple(FAIR_USE_ALLOWANCES)
 #: Every rule's options with their defaults and ranges (``enabled`` is added to each).
 RULES: dict[str, dict[str, tuple[Any, _Spec]]] = {
     "rate_limited": {"count": (100, _Spec(int, 1)),
@@ -92,9 +96,8 @@ RULES: dict[str, dict[str, tuple[Any, _Spec]]] = {
     "spike": {"window": (7, _Spec(int, 2, 90)), "k": (3.0, _Spec(float, 0)),
               "min_value": (10, _Spec(int, 1))},
     "fair_use": {"share": (0.9, _Spec(float, 0, 10, open_low=True)),
-                 "licence_tier": ("CX2", _Spec(str, choices=_TIERS)),
-                 "licensed_users": (100, _Spec(int, 1)),
-                 "allowance_per_user": (0, _Spec(int, 0))},
+                 "top": (3, _Spec(int, 1, 100)),
+                 "licences": ("", _Spec(Path))},
     "endpoint_errors": {"rate": (0.2, _Spec(float, 0, 1, open_low=True)),
                         "min_requests": (100, _Spec(int, 1))},
     "client_changes": {"factor": (2.0, _Spec(float, 1, open_low=True)),
@@ -120,14 +123,13 @@ class Rules:
     def __getitem__(self, rule: str) -> dict[str, Any]:
         return self.options[rule]
 
-    def with_fair_use(self, licence_tier: str, licensed_users: int) -> Rules:
-        """These rules with the fair-use tier and user count replaced (the report's)."""
-        options = {**self.options, "fair_use": {
-            **self.options["fair_use"],
-            "licence_tier": RULES["fair_use"]["licence_tier"][1].check(
-                "fair_use", "licence_tier", licence_tier),
-            "licensed_users": RULES["fair_use"]["licensed_users"][1].check(
-                "fair_use", "licensed_users", licensed_users)}}
+    def with_licences(self, licences: str | Path | LicenceBook | None) -> Rules:
+        """These rules with the fair-use rule's licences replaced (``--licences``; a file
+        name or a parsed book; None keeps the rules file's)."""
+        if licences is None or licences == "":
+            return self
+        value = licences if isinstance(licences, LicenceBook) else str(licences)
+        options = {**self.options, "fair_use": {**self.options["fair_use"], "licences": value}}
         return replace(self, options=options)
 
 
@@ -174,4 +176,8 @@ def load_rules(path: str | Path | None = None) -> Rules:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"rules file {target} is not valid TOML: {exc}") from exc
-    return parse_rules(data, str(target))
+    rules = parse_rules(data, str(target))
+    licences = rules["fair_use"]["licences"]
+    if licences and not Path(licences).expanduser().is_absolute():  # beside the rules file
+        rules = rules.with_licences(target.parent / licences)
+    return rules
