@@ -285,7 +285,7 @@ def test_check_fair_use_needs_licences_from_the_command_line(
         "rate_limited", "spike", "endpoint_errors", "client_changes", "stale")))
     assert main(["check", "--dataset", str(data), "--rules", str(rules)]) == 0
     captured = capsys.readouterr()
-    assert captured.out.startswith("0 alert(s) firing")
+    assert captured.out.startswith(f"{ORG.label}: 0 alert(s) firing")
     assert "rule fair_use skipped: no licences, so the fair-use allowance is unknown: give " \
            "the org's licences file with --licences FILE" in captured.err
     assert main(["check", "--dataset", str(data), "--rules", str(rules), "--licences",

@@ -24,6 +24,7 @@ from usagekit.exceptions import ConfigError, EngineError
 from usagekit.row import (
     CLIENT_ID,
     CLIENT_NAME,
+    GRANULARITY,
     HTTP_METHOD,
     ORG,
     REQUESTS,
@@ -245,8 +246,9 @@ def _fair_use(engine: Engine, last: date, opts: dict[str, Any]) -> list[Alert]:
                           "[fair_use] of the rules file)")
     licences = licence_book(opts["licences"])
     month = last.replace(day=1)
-    span = {"granularity": "day", "licences": licences, "as_of": str(last),
-            "start": str(month), "end": str(last + timedelta(days=1)), "org": opts["org"]}
+    span: dict[str, Any] = {GRANULARITY: "day", ORG: opts["org"], "licences": licences,
+                            "as_of": str(last), "start": str(month),
+                            "end": str(last + timedelta(days=1))}
     frame = analyses.fair_use(engine, **span)
     if frame.empty:
         return []
