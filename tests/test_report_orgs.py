@@ -200,3 +200,28 @@ def test_usagekit_report_org_flag(synced: tuple[str, list[Org], Any], tmp_path: 
     assert main(["report", "--dataset", location, "--no-refresh", "--interval", INTERVAL,
                  "--output-dir", str(out), "--org", "nobody"]) == 2
     assert "invalid org 'nobody'" in capsys.readouterr().err and not out.exists()
+
+
+def test_the_overview_shows_each_orgs_fair_use_from_its_licences(
+        synced: tuple[str, list[Org], Any], tmp_path: Path) -> None:
+    """A licences file with a section for one org: that org's position, the other unknown."""
+    from usagekit import analyses
+    from usagekit.engine import DuckDBEngine
+
+    location, orgs, _ = synced
+    licences = tmp_path / "licences.toml"
+    licences.write_text(f'[orgs."{orgs[0].id}".licences]\nCX1 = {{ named = 1 }}\n')
+    params = validate("usage-report", interval=INTERVAL, dataset=location, refresh=False,
+                      org=orgs[0].short_id, licences=str(licences))
+    data = collect(params)
+    assert data.overview is not None
+    by_id = data.overview.set_index("org_id")["fair_use"].to_dict()
+    assert by_id[orgs[1].id] == "unknown"  # the file has no section for it
+    with DuckDBEngine(location) as engine:
+        month = analyses.fair_use(engine, org=orgs[0], licences=str(licences),
+                                  grouping="-".join(g.lower() for g in REPORT_GROUP_BY),
+                                  start="2026-11-01", end="2026-11-16",
+                                  as_of="2026-11-15").iloc[-1]
+    assert int(month["allowance"]) == 75_000 and not month["complete"]
+    over = ", over" if month["projected_overage"] else ""
+    assert by_id[orgs[0].id] == f"{month['projected_share']:.0%} projected{over}"

@@ -282,25 +282,30 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
         alerts = None
         missing["alerts"] = str(exc)
         _logger.warning("alert rules unavailable: %s", exc)
-    orgs = overview(engine, params, held, grouping) if len(held) > 1 else None
+    # a licences file speaks for the orgs it names; billed licences for the connected org only
+    per_org = {o.id: licences if origin.startswith("file") or o == org else None for o in held}
+    orgs = overview(engine, params, held, grouping, per_org) if len(held) > 1 else None
     return ReportData(params=params, made_at=made_at, source=source, frames=frames,
                       missing=missing, palette=palette, alerts=alerts, org=org,
                       overview=orgs, licences=origin)
 
 
-#: The cross-org overview's columns (``fair_use`` "unknown" until it is computed per org).
+#: The cross-org overview's columns.
 OVERVIEW_COLUMNS = ("org", "org_id", REQUESTS, STATUS429, "rate429", "top_client",
                     "top_client_status429", "week", "week_requests", "previous_week_requests",
                     "week_change", "fair_use")
 
 
 def overview(engine: Any, params: NotebookParams, held: list[Org],
-             grouping: str | None = None) -> pd.DataFrame:
+             grouping: str | None = None,
+             licences: Mapping[str, LicenceBook | None] | None = None) -> pd.DataFrame:
     """One row per org of the dataset over the report's interval.
 
     Requests and 429s (whole days), their share, the client with the most 429s, the last
-    complete week's requests against the week before and the fair-use position (``unknown``
-    for now). An org whose numbers cannot be read gets empty cells (logged).
+    complete week's requests against the week before and the fair-use position of the
+    interval's last month (:func:`fair_use_position`, from ``licences``: org id -> its
+    licences; ``unknown`` without them). An org whose numbers cannot be read gets empty cells
+    (logged).
     """
     iv = params.interval
     span = {"start": iv.start, "end": iv.end, "grouping": grouping}
@@ -308,7 +313,9 @@ def overview(engine: Any, params: NotebookParams, held: list[Org],
     rows = []
     for org in held:
         row: dict[str, Any] = dict.fromkeys(OVERVIEW_COLUMNS)
-        row |= {"org": org.label, "org_id": org.id, "fair_use": "unknown"}
+        row |= {"org": org.label, "org_id": org.id,
+                "fair_use": fair_use_position(engine, params, org, grouping,
+                                              (licences or {}).get(org.id))}
         try:
             daily = analyses.requests_over_time(engine, org=org, granularity="day", **span)
             top = analyses.top_clients_429(engine, org=org, limit=1, **span)
@@ -334,6 +341,30 @@ def overview(engine: Any, params: NotebookParams, held: list[Org],
                     "week_change": last / previous - 1 if previous else None}
         rows.append(row)
     return pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
+
+
+def fair_use_position(engine: Any, params: NotebookParams, org: Org, grouping: str | None,
+                      licences: LicenceBook | None) -> str:
+    """Where ``org`` stands against its allowance in the interval's last month, in words:
+    ``87% used`` (a complete month), ``112% projected, over`` (the month in progress), or
+    ``unknown`` (no licences for it, or no rows)."""
+    if licences is None:
+        return "unknown"
+    iv = params.interval
+    last_day = (iv.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    try:
+        frame = analyses.fair_use(engine, org=org, licences=licences, grouping=grouping,
+                                  start=_fair_use_start(iv), end=iv.end, as_of=last_day)
+    except (ConfigError, EngineError, MissingCountsError) as exc:
+        _logger.info("fair use of %s unknown: %s", org.label, exc)
+        return "unknown"
+    if frame.empty or pd.isna(frame["allowance"].iloc[-1]):
+        return "unknown"
+    month = frame.iloc[-1]
+    if month["complete"]:
+        return f"{month['used_share']:.0%} used" + (", over" if month["overage"] else "")
+    over = ", over" if month["projected_overage"] else ""
+    return f"{month['projected_share']:.0%} projected{over}"
 
 
 def _engine_name(engine: Any) -> str:
