@@ -125,7 +125,8 @@ def test_report_notebook_summary_matches_the_data(
     rows = pd.DataFrame(sandbox_rows)
     assert s["interval"] == "2026-10-26T00:00:00Z/2026-11-16T00:00:00Z"
     assert s["source"] == {"api": "sandbox", "dataset": f"local {dataset}",
-                           "engine": "DuckDB"}
+                           "engine": "DuckDB", "connection": s["source"]["connection"]}
+    assert s["source"]["connection"].startswith("embedded sandbox at http://127.0.0.1:")
     for count in ("requests", "status200", "status400", "status429", "status500"):
         assert s["totals"][count] == int(rows[count].sum()), count
     assert s["totals"]["periods"] == 21

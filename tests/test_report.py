@@ -184,7 +184,10 @@ def test_a_report_run_prints_its_path_and_no_warning(no_genesys: None, tmp_path:
                            "--output-dir", str(tmp_path / "reports")],
                           capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    # one line on stderr: where the refresh fetched from (the sandbox and its fictional org)
+    assert re.fullmatch(r"usagekit: embedded sandbox at http://127\.0\.0\.1:\d+ \(fictional "
+                        r"data; [^)]*\): Sandbox .*\(fictional\) \(\w{8}, sandbox\)\n",
+                        done.stderr), done.stderr
     (html,) = (tmp_path / "reports").glob("*/usage-report.html")
     assert done.stdout == f"{html}\n"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from usagekit.config.settings import (
     ENV_STACK,
     is_s3,
 )
+from usagekit.display import visible
 from usagekit.report.params import parse_value
 from usagekit.row import GRANULARITIES, ORG
 
@@ -92,5 +94,8 @@ def _run(args: argparse.Namespace) -> int:
         values["licences"] = os.path.abspath(values["licences"])
     output_dir = Path(args.output_dir).resolve() if args.output_dir else None
     result = run_report(values, output_dir, notebook=notebook, kernel=args.kernel)
+    connection = result.summary().get("source", {}).get("connection")
+    if connection:  # where the refresh fetched from, first (as fetch and sync say it)
+        print(f"usagekit: {visible(connection)}", file=sys.stderr)
     print(result.html)
     return 0

@@ -107,12 +107,12 @@ def refresh(params: NotebookParams, env: Mapping[str, str] | None = None
             ) -> tuple[str, Org]:
     """Sync what the report needs into the dataset; return the API source and the org
     (see :func:`_refresh`)."""
-    source, org, _, _ = _refresh(params, env, billing=False)
+    source, _, org, _, _ = _refresh(params, env, billing=False)
     return source, org
 
 
 def _refresh(params: NotebookParams, env: Mapping[str, str] | None, *, billing: bool
-             ) -> tuple[str, Org, LicenceBook | None, str]:
+             ) -> tuple[str, str, Org, LicenceBook | None, str]:
     """Sync what the report needs into the dataset; return the API source and the org.
 
     Syncs (:func:`usagekit.watch.plan_sync`) ``Day``, ``Week`` and ``Month`` rows grouped
@@ -134,7 +134,8 @@ def _refresh(params: NotebookParams, env: Mapping[str, str] | None, *, billing: 
     Returns
     -------
     tuple
-        ``sandbox`` or ``genesys:<region>``; the organisation connected to; the billed
+        ``sandbox`` or ``genesys:<region>``; the connection in one line (its source and
+        org, ``client.source_line``); the organisation connected to; the billed
         licences or None; where the licences came from (``billing`` or ``unknown: <why>``).
 
     Raises
@@ -168,7 +169,7 @@ def _refresh(params: NotebookParams, env: Mapping[str, str] | None, *, billing: 
         if damaged:  # the sound partitions were stored; the report cannot read the others
             raise DamagedFileError(" | ".join(damaged))
         book, origin = _billed(client, iv) if billing else (None, "unknown")
-        return str(client.source), org, book, origin
+        return str(client.source), client.source_line, org, book, origin
 
 
 def report_org(params: NotebookParams, connected: Org | None = None,
@@ -252,16 +253,17 @@ def collect(params: NotebookParams, *, env: Mapping[str, str] | None = None,
     made_at = (now or datetime.now(UTC)).astimezone(UTC)
     licences: LicenceBook | None = load_licences(params.licences) if params.licences else None
     origin = f"file {params.licences}" if licences else "unknown"
-    api, connected = "not refreshed", None
+    api, line, connected = "not refreshed", "not refreshed", None
     if params.refresh:
-        api, connected, billed, found = _refresh(params, env, billing=licences is None)
+        api, line, connected, billed, found = _refresh(params, env, billing=licences is None)
         if licences is None:
             licences, origin = billed, found
     held = open_dataset(params.dataset).orgs()
     org = report_org(params, connected, held)
     kind = "S3" if is_s3(params.dataset) else "local"
     engine = open_engine(params.engine, params.dataset)
-    source = {"api": api, "dataset": f"{kind} {params.dataset}", "engine": _engine_name(engine)}
+    source = {"api": api, "dataset": f"{kind} {params.dataset}", "engine": _engine_name(engine),
+              "connection": line}
     grouping = check_grouping("-".join(
         g.lower() for g in REPORT_GROUP_BY)) if params.refresh else None
     frames: dict[str, pd.DataFrame] = {}

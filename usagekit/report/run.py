@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -71,6 +72,11 @@ class ReportResult:
     latest: Path
     parameters: dict[str, Any]
     seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """The run's ``summary.json`` (empty when the notebook wrote none)."""
+        path = self.run_dir / "summary.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def run_folder(reports_dir: str | os.PathLike[str] | None = None,
