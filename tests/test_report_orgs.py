@@ -225,3 +225,30 @@ def test_the_overview_shows_each_orgs_fair_use_from_its_licences(
     assert int(month["allowance"]) == 75_000 and not month["complete"]
     over = ", over" if month["projected_overage"] else ""
     assert by_id[orgs[0].id] == f"{month['projected_share']:.0%} projected{over}"
+
+
+def test_the_explorer_names_who_causes_the_overage(synced: tuple[str, list[Org], Any],
+                                                   tmp_path: Path) -> None:
+    """With licences far below the org's traffic, the explorer's fair-use line names the top
+    contributors and their shares of the month's requests (pandas over the stored rows);
+    without licences it says the allowance is unknown."""
+    from usagekit.analyses.licences import is_genesys_client
+
+    location, orgs, _ = synced
+    licences = tmp_path / "licences.toml"
+    licences.write_text('[licences]\nCX1 = { named = 1 }\n')  # 75,000 a month
+    base = {"interval": INTERVAL, "dataset": location, "refresh": False, "org": orgs[0].id,
+            "output_dir": str(tmp_path)}
+    unknown = open_explorer(validate("explore-interactive", **base))
+    assert "allowance unknown" in unescape(unknown.fair_use_line.value)
+    app = open_explorer(validate("explore-interactive", **base, licences=str(licences)))
+    line = unescape(app.fair_use_line.value)
+    rows = day_rows(location)
+    november = rows[(rows["org"] == orgs[0].id) & (rows["date"] >= "2026-11-01")
+                    & ~rows["clientName"].map(is_genesys_client)]
+    sums = november.groupby(["clientId", "clientName"])["requests"].sum().nlargest(3)
+    assert sums.sum() > 75_000
+    named = [f"{name} {requests / november['requests'].sum():.0%}"
+             for (_, name), requests in sums.items()]
+    assert f"over it; top contributors {', '.join(named)}" in line, line
+    assert "November 2026" in line and "of the allowance 75,000" in line

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from usagekit.analyses.licences import load_licences
 from usagekit.engine import open_engine
 from usagekit.exceptions import ConfigError
 from usagekit.explore.view import Explorer, Selection
@@ -61,12 +62,14 @@ def open_explorer(params: NotebookParams, env: Mapping[str, str] | None = None
 
     The engine is ``params.engine`` (any name :func:`usagekit.engine.open_engine`
     accepts: DuckDB over ``params.dataset`` by default, Athena over its Glue table). It
-    explores one org's rows, chosen as the report chooses (:func:`report_org`).
+    explores one org's rows, chosen as the report chooses (:func:`report_org`), and says
+    where the org stands against its fair-use allowance (``params.licences``).
     """
     connected = refresh(params, env)[1] if params.refresh else None
     org = report_org(params, connected)
     engine = open_engine(params.engine, params.dataset)
-    explorer = Explorer(engine, top_n=params.top_n, org=org)
+    licences = load_licences(params.licences) if params.licences else None
+    explorer = Explorer(engine, top_n=params.top_n, org=org, licences=licences)
     return ExplorerApp(explorer, first_selection(explorer, params),
                        output_dir=params.output_dir)
 

@@ -14,6 +14,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from usagekit import charts
+from usagekit import analyses, charts
 from usagekit.analyses.library import VIEW_METRICS
+from usagekit.analyses.licences import LicenceBook
 from usagekit.charts.palette import MAX_NAMED, OTHER
 from usagekit.charts.tables import HEADERS, bar_table, client_labels
 from usagekit.dataset.local import write_file
@@ -33,6 +35,7 @@ from usagekit.query import Interval
 from usagekit.row import (
     GRANULARITIES,
     HTTP_METHOD,
+    ORG,
     REQUESTS,
     STATUS429,
     TEMPLATE_URI,
@@ -51,6 +54,8 @@ ALL_CLIENTS = "All clients"
 COUNTS = [REQUESTS, STATUS429, "errors"]
 #: Views (with their charts) an explorer keeps for going back.
 VIEWS_KEPT = 16
+#: Clients named in the fair-use line when the org is over its allowance.
+FAIR_USE_NAMED = 3
 #: Files an export writes into the output folder.
 EXPORT_FILES = ("explore-series.csv", "explore-series.png", "explore-breakdown.csv",
                 "explore-breakdown.png", "explore-view.json")
@@ -259,15 +264,19 @@ class Explorer:
         drawn one by one.
     org : Org, optional
         The organisation whose rows are explored (default: every row).
+    licences : LicenceBook, optional
+        The org's licences, for the fair-use line (:meth:`fair_use`); unknown without.
 
     Notes
     -----
     The last :data:`VIEWS_KEPT` views are kept with their PNGs: going back is free.
     """
 
-    def __init__(self, engine: Engine, *, top_n: int = 10, org: Org | None = None) -> None:
+    def __init__(self, engine: Engine, *, top_n: int = 10, org: Org | None = None,
+                 licences: LicenceBook | None = None) -> None:
         self.queries = Queries(engine, org=org.id if org is not None else None)
         self.org = org
+        self.licences = licences
         self.top_n = top_n
         self._views: OrderedDict[Selection, View] = OrderedDict()
 
@@ -296,6 +305,36 @@ class Explorer:
         return Choices(clients=[(label, cid) for cid, label in clients],
                        endpoints=[(u, u) for u in ranked("templateUri")],
                        methods=[(m, m) for m in ranked("httpMethod")])
+
+    def fair_use(self, interval: Interval, top: int = FAIR_USE_NAMED) -> str:
+        """The org's fair-use position in the last month of ``interval``, in a line: the
+        share of the allowance used (or projected, for a month in progress) and, when over
+        it, the clients causing the overage (pro rata to requests, as ``overage_by_client``).
+        """
+        if self.licences is None:
+            return ("allowance unknown: give the org's licences (the licences parameter, "
+                    "README \"Fair use\")")
+        last = interval.end - timedelta(microseconds=1)
+        span = {"start": last.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+                "end": interval.end, "as_of": f"{last:%Y-%m-%d}", "licences": self.licences,
+                ORG: self.org}
+        months = analyses.fair_use(self.engine, **span)
+        if months.empty or pd.isna(months["allowance"].iloc[-1]):
+            return f"no rows or no allowance for {last:%B %Y}"
+        month = months.iloc[-1]
+        done = bool(month["complete"])
+        share = float(month["used_share" if done else "projected_share"])
+        over = float(month["overage"] if done else month["projected_overage"]) > 0
+        text = (f"{last:%B %Y}: {share:.0%} of the allowance {int(month['allowance']):,}"
+                + ("" if done else " (month-end projection)"))
+        if not over:
+            return text
+        clients = analyses.overage_by_client(self.engine, **span)
+        named = clients[clients["counted"]].nlargest(top, REQUESTS)
+        who = ", ".join(f"{label} {float(share):.0%}"
+                        for label, share in zip(client_labels(named), named["share"],
+                                                strict=True))
+        return f"{text}: over it; top contributors {who}"
 
     def view(self, selection: Selection) -> View:
         """Answer ``selection``: its series, its breakdown and their titles."""

@@ -35,6 +35,8 @@ ALL_METHODS = "All methods"
 TITLE_CLASS = "usagekit-explore-title"
 #: CSS class of the line naming the organisation explored.
 ORG_CLASS = "usagekit-explore-org"
+#: CSS class of the fair-use line (the allowance used; who causes an overage).
+FAIR_USE_CLASS = "usagekit-explore-fair-use"
 CHART_CLASS = "usagekit-explore-chart"
 
 
@@ -90,6 +92,9 @@ class ExplorerApp:
             + (html_text(org.label) + (" · fictional (the embedded sandbox's data)"
                                        if org.fictional else "")
                if org is not None else "not named (every row of the dataset)") + "</p>")
+        self.fair_use_line = widgets.HTML(
+            f'<p class="{FAIR_USE_CLASS}"><b>Fair use:</b> '
+            f"{html_text(explorer.fair_use(selection.interval))}</p>")
         self.status = widgets.HTML()
         self.chart_title = widgets.HTML()
         self.chart = _image()
@@ -97,7 +102,7 @@ class ExplorerApp:
         self.breakdown_title = widgets.HTML()
         self.table = widgets.HTML()
         self.widget = widgets.VBox([
-            self.org_line,
+            self.org_line, self.fair_use_line,
             widgets.HBox([self.start, self.end, self.granularity]),
             self.metric,
             widgets.HBox([self.clients, widgets.VBox([self.endpoint, self.method])]),
