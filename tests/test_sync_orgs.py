@@ -99,3 +99,17 @@ def test_two_orgs_into_one_s3_dataset(sandbox: Sandbox, home: Path, aws: str,
     parts = boto3.client("glue").get_partitions(DatabaseName="genesysclouddb",
                                                 TableName="gc_usage_api_source")["Partitions"]
     assert {p["Values"][0] for p in parts} == {o.id for o in sandbox.orgs}
+
+
+def test_sync_org_must_be_the_one_the_credentials_reach(
+        sandbox: Sandbox, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("GENESYSCLOUD_REGION", sandbox.url)
+    monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_ID", sandbox.orgs[1].client_id)
+    monkeypatch.setenv("GENESYSCLOUD_OAUTHCLIENT_SECRET", sandbox.orgs[1].client_secret)
+    root = tmp_path / "ds"
+    assert main([*SYNC, "--dataset", str(root), "--org", sandbox.orgs[0].name]) == 2
+    assert f"but the credentials connect to {sandbox.orgs[1].name}" in capsys.readouterr().err
+    assert not root.exists()
+    assert main([*SYNC, "--dataset", str(root), "--org", sandbox.orgs[1].id[:8]]) == 0
+    assert [o.id for o in open_dataset(root).orgs()] == [sandbox.orgs[1].id]

@@ -22,7 +22,7 @@ from usagekit.config.settings import (
     SYNC_TRAILING_DAYS,
 )
 from usagekit.display import visible
-from usagekit.exceptions import QueryError, UsagekitError
+from usagekit.exceptions import ConfigError, QueryError, UsagekitError
 from usagekit.query.usage_query import split_names
 from usagekit.row import GRANULARITY_VALUES
 
@@ -71,6 +71,9 @@ def register(sub: Any) -> None:
                            "credentials and region (GENESYSCLOUD_* variables override it); "
                            "repeat it to bring several orgs up to date, one at a time (a "
                            "failure in one is reported, the others still run; exit 1)")
+    sync.add_argument("--org", metavar="NAME|ID",
+                      help="the org the credentials must connect to (its name, id or short "
+                           "id): any other stops the sync before it fetches")
     sync.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     sync.set_defaults(handler=run_sync)
 
@@ -130,6 +133,10 @@ def run_sync(args: argparse.Namespace) -> int:
             with connect(profile=profile, progress=progress) as client:
                 say_source(client)
                 org = client.organization()  # before any usage is fetched
+                if args.org and not org.matches(args.org):
+                    raise ConfigError(
+                        f"--org {args.org!r}, but the credentials connect to {org.label}: set "
+                        "that org's GENESYSCLOUD_* variables or --profile; nothing was fetched")
                 scoped = dataset.for_org(org, allow_fictional=args.allow_sandbox)
                 steps = plan_sync(scoped, **options)  # from the dates of this org's rows
                 print(f"usagekit: syncing {org.label} into {dataset.location}",
