@@ -289,3 +289,44 @@ def test_the_reports_refresh_stops_before_fetching_into_a_real_dataset(
     with pytest.raises(FictionalDataError, match="GENESYSCLOUD_REGION"):
         refresh(params, env={})
     assert files(root) == before
+
+
+def test_migrate_survives_kill_9(tmp_path: Path) -> None:
+    """``usagekit migrate`` SIGKILLed at random moments: after each kill every partition is
+    whole (old, new or both, the same bytes), and a last run completes the move."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "legacy"
+    ds = open_dataset(root, org=ORG)
+    months = [f"{year}-{month:02d}" for year in (2024, 2025) for month in range(1, 13)]
+    written = [[{**r, "date": f"{month}-{r['date'][8:]}"} for r in rows("a", 3, days=5)]
+               for month in months]
+    for month, part in zip(months, written, strict=True):  # 24 partitions
+        ds.write(part, **FLAGS, interval=f"{month}-01/{month}-06")
+    for folder in (root / ORG_DIR).iterdir():
+        if folder.is_dir():
+            shutil.move(folder, root / folder.name)
+    shutil.rmtree(root / ORG_DIR)
+    data = {k: v for k, v in files(root).items() if k.endswith(DATA)}
+    assert len(data) == len(months)
+    command = [sys.executable, "-m", "usagekit", "migrate", "--dataset", str(root),
+               "--org", ORG.id]
+    randomly = random.Random(7)
+    for _ in range(4):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(randomly.uniform(0.3, 1.5))  # imports take about half a second
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        now = files(root)
+        for rel, content in data.items():
+            assert content in (now.get(rel), now.get(f"{ORG_DIR}/{rel}")), rel
+            assert now.get(f"{ORG_DIR}/{rel}", content) == content, rel
+    assert subprocess.run(command, capture_output=True, check=False).returncode == 0
+    assert {k: v for k, v in files(root).items() if k.endswith(DATA)} == {
+        f"{ORG_DIR}/{k}": v for k, v in data.items()}
+    assert totals(root) == {f"{ORG.id}:rows": sum(map(len, written)),
+                            f"{ORG.id}:requests": sum(r["requests"] for p in written for r in p)}
