@@ -4,7 +4,7 @@
 through ``mvn`` (by coordinates, into the machine's local Maven repository) and extracts them
 once into ``${USAGEKIT_CACHE:-~/.cache/usagekit}/trino-476/`` with only those two plugins.
 :class:`TrinoServer` writes an ``etc/`` for one run in a temporary folder, starts
-``bin/launcher run`` on Java 24+ bound to 127.0.0.1 only, waits until ``SELECT 1`` answers
+``bin/launcher run`` on Java 24+ bound to 127.0.0.1 only, waits until its node is active
 and stops the process group on exit. Its ``hive`` catalog is the Hive connector with a file
 metastore on Trino's native local file system rooted at ``data_root`` (tables use
 ``local:///<path relative to data_root>``).
@@ -286,7 +286,7 @@ class TrinoServer:
     heap : str
         ``-Xmx`` (the JVM's resident size settles around half of it at idle).
     startup_timeout : float, optional
-        Seconds to wait for ``SELECT 1`` to answer (default ``$USAGEKIT_TRINO_START_TIMEOUT``
+        Seconds to wait for the node to be active (default ``$USAGEKIT_TRINO_START_TIMEOUT``
         or 300: a cold start takes 25-60 s on 2 busy cores, 2 min seen under load 10).
     hive_properties : Mapping, optional
         More (or overriding) ``hive`` catalog properties.
@@ -316,7 +316,7 @@ class TrinoServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> TrinoServer:
-        """Launch the server and wait until it answers ``SELECT 1``.
+        """Launch the server and wait until its node is an active worker.
 
         Raises
         ------
@@ -372,7 +372,11 @@ class TrinoServer:
                                            request_timeout=10, max_attempts=1)
                 try:
                     cur = conn.cursor()
-                    cur.execute("SELECT 1")
+                    # SELECT 1 answers on the coordinator alone; a scan needs the node to be
+                    # an active worker too, which the node manager learns a few seconds
+                    # later (before that: NO_NODES_AVAILABLE, seen in CI).
+                    cur.execute("SELECT count(*) FROM system.runtime.nodes "
+                                "WHERE state = 'active'")
                     if cur.fetchall() == [[1]]:
                         return
                 finally:
@@ -381,7 +385,7 @@ class TrinoServer:
                 last = exc
             time.sleep(0.5)
         raise TrinoStartError(
-            f"Trino {VERSION} did not answer SELECT 1 on {self.host}:{self.port} within "
+            f"Trino {VERSION} had no active node on {self.host}:{self.port} within "
             f"{self.startup_timeout:g} s (last error: {last!r}); log tail:\n{self.log_tail()}"
         )
 
