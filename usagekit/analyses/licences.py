@@ -32,12 +32,12 @@ With several organisations in one dataset, one section per organisation:
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from usagekit.config.files import read_toml
 from usagekit.exceptions import ConfigError
 
 #: Requests per user per month by licence, (named, concurrent); None where Genesys has no
@@ -404,13 +404,4 @@ def load_licences(path: str | Path) -> LicenceBook:
     ConfigError
         The file is missing or not TOML, or holds a bad table, key or value (named).
     """
-    target = Path(path)
-    try:
-        text = target.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read licences file {target}: {exc.strerror}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"licences file {target} is not valid TOML: {exc}") from exc
-    return parse_licences(data, str(target))
+    return parse_licences(read_toml(path, "licences file"), str(Path(path)))

@@ -36,12 +36,12 @@ Any table may say ``enabled = false``.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from usagekit.analyses import LicenceBook
+from usagekit.config.files import read_toml
 from usagekit.exceptions import ConfigError
 
 CHANGE_KINDS: tuple[str, ...] = ("appeared", "vanished", "surged", "dropped")
@@ -168,15 +168,7 @@ def load_rules(path: str | Path | None = None) -> Rules:
     if path is None:
         return Rules()
     target = Path(path)
-    try:
-        text = target.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read rules file {target}: {exc.strerror}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"rules file {target} is not valid TOML: {exc}") from exc
-    rules = parse_rules(data, str(target))
+    rules = parse_rules(read_toml(target, "rules file"), str(target))
     licences = rules["fair_use"]["licences"]
     if licences and not Path(licences).expanduser().is_absolute():  # beside the rules file
         rules = rules.with_licences(target.parent / licences)
