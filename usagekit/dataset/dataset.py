@@ -63,6 +63,7 @@ from usagekit.dataset.layout import (
     cut_buckets,
     file_rel,
     is_data_file,
+    legacy_files,
     month_periods,
     org_folder,
     partition_of,
@@ -73,7 +74,6 @@ from usagekit.dataset.schema import (
     FORMATS,
     LAYOUT,
     LAYOUT_VERSION,
-    LEGACY_DATA_FILE,
     MANIFEST,
     ORG_FILE,
     SUFFIXES,
@@ -195,10 +195,6 @@ class Dataset:
         what = "several orgs" if found else "no org"
         raise ConfigError(f"invalid org {text!r}: {what} of the dataset at {self.location} "
                           f"match it; it holds: {known}")
-
-    def legacy_files(self) -> list[str]:
-        """Data files laid out before organisations (``granularity=…`` at the root)."""
-        return [rel for rel in self._storage.list_files() if LEGACY_DATA_FILE.fullmatch(rel)]
 
     @property
     def location(self) -> str:
@@ -431,7 +427,7 @@ class Dataset:
 
     def _check_org(self, org: row.Org, files: list[str]) -> None:
         """Under the lock: refuse a legacy layout, and sandbox rows beside a real org's."""
-        legacy = [rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel)]
+        legacy = legacy_files(files)
         if legacy:
             raise DatasetError(legacy_message(self.location, legacy))
         held = stored_orgs(self._storage, files)
@@ -589,7 +585,7 @@ class Dataset:
         suffix = SUFFIXES[self._format]
         out = []
         files = self._storage.list_files()
-        legacy = [rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel)]
+        legacy = legacy_files(files)
         if legacy:
             raise DatasetError(legacy_message(self.location, legacy))
         for rel in files:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from usagekit.dataset.schema import FILE_STEM, SUFFIXES
+from usagekit.dataset.schema import FILE_STEM, LEGACY_DATA_FILE, SUFFIXES
 from usagekit.exceptions import DatasetError, InvalidRowsError
 from usagekit.frame import (
     granularity_value,
@@ -77,6 +78,12 @@ def partition_of(rel: str, org: str | None = None) -> Partition | None:
             return None
         values.append(text[len(prefix):])
     return Partition(*values)
+
+
+def legacy_files(files: Iterable[str]) -> list[str]:
+    """The data files among ``files`` laid out before organisations (``granularity=…`` at
+    the root), sorted."""
+    return sorted(rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel))
 
 
 def org_folder(org_id: str) -> str:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from usagekit import row
 from usagekit.dataset.dataset import Dataset, org_record
 from usagekit.dataset.formats import decode_frame
-from usagekit.dataset.layout import Partition, file_rel, org_folder, partition_of
-from usagekit.dataset.schema import LEGACY_DATA_FILE, ORG_FILE
+from usagekit.dataset.layout import Partition, file_rel, legacy_files, org_folder, partition_of
+from usagekit.dataset.schema import ORG_FILE
 from usagekit.exceptions import DatasetError
 
 _logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def migrate(dataset: Dataset, org: row.Org) -> MigrationSummary:
     storage = dataset.storage
     with storage.lock(dataset.lock_timeout):
         files = storage.list_files()
-        legacy = sorted(rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel))
+        legacy = legacy_files(files)
         if not legacy:
             return MigrationSummary(org, (), Totals(), Totals())
         storage.drop_legacy_table()

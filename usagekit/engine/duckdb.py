@@ -26,7 +26,8 @@ from usagekit.config import AthenaSettings, athena_settings, dataset_location
 from usagekit.config.settings import is_s3
 from usagekit.dataset.damage import damage_message, damaged_files, undecodable_files
 from usagekit.dataset.dataset import legacy_message
-from usagekit.dataset.schema import DATA_FILE, LEGACY_DATA_FILE, LEGACY_GLOB, PARTITION_GLOB
+from usagekit.dataset.layout import legacy_files
+from usagekit.dataset.schema import DATA_FILE, LEGACY_GLOB, PARTITION_GLOB
 from usagekit.dataset.scratch import scratch
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
 from usagekit.engine.dialect import athena_to_duckdb
@@ -205,7 +206,7 @@ def download_s3(location: str, target: Path, boto3_session: Any = None) -> int:
 
 def _refuse_legacy(location: str, files: list[str]) -> None:
     """Refuse a dataset laid out before organisations (its rows would be left out)."""
-    legacy = [rel for rel in files if LEGACY_DATA_FILE.fullmatch(rel)]
+    legacy = legacy_files(files)
     if legacy:
         raise EngineError(legacy_message(location, legacy))
 
