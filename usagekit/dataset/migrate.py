@@ -75,17 +75,16 @@ def migrate(dataset: Dataset, org: row.Org) -> MigrationSummary:
     """
     storage = dataset.storage
     with storage.lock(dataset.lock_timeout):
-        files = storage.list_files()
-        legacy = legacy_files(files)
+        legacy = legacy_files(storage.list_files())
         if not legacy:
             return MigrationSummary(org, (), Totals(), Totals())
         storage.drop_legacy_table()
         storage.replace(f"{org_folder(org.id)}/{ORG_FILE}", org_record(org))
+        parts = [(rel, part) for rel in legacy if (part := partition_of(rel, org=org.id))]
+        storage.prepare(dataset.format, [part for _, part in parts])  # one catalog update
         before = after = Totals()
         moved = []
-        for rel in legacy:
-            part = partition_of(rel, org=org.id)
-            assert part is not None
+        for rel, part in parts:
             data = storage.read(rel)
             if data is None:
                 continue
@@ -98,7 +97,6 @@ def migrate(dataset: Dataset, org: row.Org) -> MigrationSummary:
                     "away), then migrate again; this partition was left as it is")
             totals = _totals(dataset.format, data, part)
             if stored is None:
-                storage.prepare(dataset.format, [part])
                 storage.replace(target, data)
             copied = storage.read(target)
             check = _totals(dataset.format, copied, part) if copied is not None else Totals()
@@ -107,7 +105,8 @@ def migrate(dataset: Dataset, org: row.Org) -> MigrationSummary:
                                    "does not read back as written; the original is kept: "
                                    "migrate again")
             storage.delete(rel)
-            before, after, moved = before + totals, after + check, [*moved, part]
+            before, after = before + totals, after + check
+            moved.append(part)
         dataset.record_layout()
     summary = MigrationSummary(org, tuple(moved), before, after)
     _logger.info("%s", summary.line())
