@@ -15,9 +15,10 @@ import logging
 from dataclasses import dataclass
 
 from usagekit import row
-from usagekit.dataset.dataset import Dataset, org_record
+from usagekit.dataset.dataset import Dataset
 from usagekit.dataset.formats import decode_frame
 from usagekit.dataset.layout import Partition, file_rel, legacy_files, org_folder, partition_of
+from usagekit.dataset.orgs import org_record
 from usagekit.dataset.schema import ORG_FILE
 from usagekit.exceptions import DatasetError
 

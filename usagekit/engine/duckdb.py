@@ -25,8 +25,8 @@ import pandas as pd
 from usagekit.config import AthenaSettings, athena_settings, dataset_location
 from usagekit.config.settings import is_s3
 from usagekit.dataset.damage import damage_message, damaged_files, undecodable_files
-from usagekit.dataset.dataset import legacy_message
 from usagekit.dataset.layout import legacy_files
+from usagekit.dataset.orgs import legacy_message
 from usagekit.dataset.schema import DATA_FILE, LEGACY_GLOB, PARTITION_GLOB
 from usagekit.dataset.scratch import scratch
 from usagekit.engine.base import DIALECTS, EngineBase, check_params, tidy_result
