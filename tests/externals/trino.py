@@ -275,6 +275,12 @@ def write_etc(etc: Path, *, port: int, data_dir: Path, data_root: Path, heap: st
     }))
 
 
+#: What proves the server can schedule work on its node: a table written and scanned there.
+_READY_STATEMENTS = ("DROP TABLE IF EXISTS memory.default.usagekit_ready",
+                     "CREATE TABLE memory.default.usagekit_ready AS SELECT 1 AS x",
+                     "SELECT count(*) FROM memory.default.usagekit_ready")
+
+
 class TrinoServer:
     """One Trino process for a ``with`` block: ``host``/``port`` while running.
 
@@ -372,12 +378,14 @@ class TrinoServer:
                                            request_timeout=10, max_attempts=1)
                 try:
                     cur = conn.cursor()
-                    # SELECT 1 answers on the coordinator alone; a scan needs the node to be
-                    # an active worker too, which the node manager learns a few seconds
-                    # later (before that: NO_NODES_AVAILABLE, seen in CI).
-                    cur.execute("SELECT count(*) FROM system.runtime.nodes "
-                                "WHERE state = 'active'")
-                    if cur.fetchall() == [[1]]:
+                    # SELECT 1 (and system tables) answer on the coordinator alone; a scan
+                    # is scheduled on workers, which the scheduler learns of seconds later
+                    # (before that: NO_NODES_AVAILABLE, seen in CI on the first scan). Ready
+                    # means a table written and scanned on the node.
+                    for statement in _READY_STATEMENTS:
+                        cur.execute(statement)
+                        answer = cur.fetchall()
+                    if answer == [[1]]:
                         return
                 finally:
                     conn.close()
